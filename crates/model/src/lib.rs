@@ -1,0 +1,35 @@
+//! The data model every other agentmon crate speaks, with no I/O.
+//!
+//! - [`Labels`] is a validated, name-sorted label set; [`LabelRef`] borrows one
+//!   pair from a request buffer so the ingest hot path can validate without
+//!   allocating.
+//! - [`Matcher`] selects series by label with Prometheus's four matcher types;
+//!   regular expressions are fully anchored as in PromQL.
+//! - [`Sample`] is a float value at a millisecond timestamp; [`STALE_NAN`] is
+//!   Prometheus's staleness marker, a NaN with a specific bit pattern that must
+//!   survive storage bit for bit.
+//! - [`MetricMetadata`] carries the type, help and unit of a metric family.
+//! - [`SeriesBatch`] is what ingest hands to storage: many series with their
+//!   samples, labels borrowed from the request buffer, validated whole.
+//! - [`duration`] and [`size`] parse the Prometheus-style durations (`15d`,
+//!   `1h30m`) and byte sizes (`512MB`) used in flags and configuration.
+
+mod batch;
+pub mod duration;
+mod error;
+mod labels;
+mod matcher;
+mod metadata;
+mod sample;
+pub mod size;
+
+pub use batch::{BatchSeries, SeriesBatch};
+pub use error::ModelError;
+pub use labels::{
+    validate_label_name, validate_label_value, validate_metric_name, validate_wire_labels, Label,
+    LabelRef, Labels,
+    METRIC_NAME_LABEL,
+};
+pub use matcher::{MatchType, Matcher};
+pub use metadata::{MetricMetadata, MetricType};
+pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
