@@ -101,7 +101,8 @@ mod tests {
 
     #[test]
     fn formats_like_prometheus() {
-        assert_eq!(format_millis(15 * 86_400_000), "2w1d");
+        assert_eq!(format_millis(15 * 86_400_000), "15d");
+        assert_eq!(format_millis(14 * 86_400_000), "2w");
         assert_eq!(format_millis(5_400_000), "1h30m");
         assert_eq!(format_millis(0), "0s");
     }
