@@ -1,1 +1,2 @@
+mod bench;
 fn main() {}
