@@ -415,3 +415,9 @@ proptest! {
         prop_assert_eq!(merged, expected);
     }
 }
+
+#[test]
+fn blocks_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Block>();
+}
