@@ -1,0 +1,303 @@
+//! The remote-write `WriteRequest` decoder: one pass over the buffer that
+//! pushes borrowed labels and samples into a flat [`SeriesBatch`], allocating
+//! only the batch's three vectors (sized by a cheap pre-count of series).
+
+use std::str;
+
+use agentmon_model::{
+    validate_metric_name, validate_wire_labels, LabelRef, MetricMetadata, MetricType, Sample,
+    SeriesBatch,
+};
+
+use super::wire::{Reader, WireError, FIXED64, LEN, VARINT};
+use super::{MetadataEntry, WriteRequest};
+use crate::error::describe_labels;
+use crate::{IngestError, Limits, SeriesProblem};
+
+/// Labels reserved per series before the batch has to grow; agent metrics
+/// carry about seven.
+const LABELS_PER_SERIES_GUESS: usize = 8;
+
+/// Decodes a decompressed `prometheus.WriteRequest`.
+///
+/// Labels borrow `buf`. Every series is validated (sorted unique names, valid
+/// names, non-empty values, a metric name, and `limits`); series without
+/// samples are validated and then left out. Any problem fails the whole
+/// request: nothing partial is returned.
+pub fn decode<'a>(buf: &'a [u8], limits: &Limits) -> Result<WriteRequest<'a>, IngestError> {
+    if buf.len() > limits.max_decompressed_bytes {
+        return Err(IngestError::DecompressedTooLarge {
+            declared: buf.len() as u64,
+            limit: limits.max_decompressed_bytes,
+        });
+    }
+    let series = count_series(buf)?;
+    let labels = (series * LABELS_PER_SERIES_GUESS).min(buf.len() / 4);
+    let mut request = WriteRequest {
+        batch: SeriesBatch::with_capacity(series, labels, series),
+        metadata: Vec::new(),
+        exemplars_ignored: 0,
+    };
+    let mut r = Reader::new(buf);
+    let mut series_index = 0;
+    while !r.is_empty() {
+        let (field, wire_type) = r.key().map_err(proto("WriteRequest"))?;
+        match field {
+            1 => {
+                expect(&r, wire_type, LEN, "WriteRequest.timeseries")?;
+                let (bytes, at) = r.bytes().map_err(proto("WriteRequest.timeseries"))?;
+                let WriteRequest {
+                    batch,
+                    exemplars_ignored,
+                    ..
+                } = &mut request;
+                decode_series(bytes, at, series_index, batch, exemplars_ignored, limits)?;
+                series_index += 1;
+            }
+            3 => {
+                expect(&r, wire_type, LEN, "WriteRequest.metadata")?;
+                let (bytes, at) = r.bytes().map_err(proto("WriteRequest.metadata"))?;
+                let index = request.metadata.len();
+                request.metadata.push(decode_metadata(bytes, at, index)?);
+            }
+            _ => r.skip(field, wire_type).map_err(proto("WriteRequest"))?,
+        }
+    }
+    Ok(request)
+}
+
+/// Counts the top-level time series, checking the top-level framing on the way.
+fn count_series(buf: &[u8]) -> Result<usize, IngestError> {
+    let mut r = Reader::new(buf);
+    let mut count = 0;
+    while !r.is_empty() {
+        let (field, wire_type) = r.key().map_err(proto("WriteRequest"))?;
+        if field == 1 && wire_type == LEN {
+            count += 1;
+        }
+        r.skip(field, wire_type).map_err(proto("WriteRequest"))?;
+    }
+    Ok(count)
+}
+
+/// Maps a wire error to [`IngestError::Protobuf`] in the named message.
+fn proto(message: &'static str) -> impl Fn(WireError) -> IngestError {
+    move |e| IngestError::Protobuf {
+        message,
+        offset: e.offset,
+        reason: e.reason,
+    }
+}
+
+/// Checks that a known field arrived with the wire type its schema gives it.
+#[inline]
+fn expect(r: &Reader<'_>, got: u8, want: u8, message: &'static str) -> Result<(), IngestError> {
+    if got == want {
+        return Ok(());
+    }
+    let reason = match want {
+        LEN => "field has the wrong wire type: expected length-delimited (2)",
+        FIXED64 => "field has the wrong wire type: expected 64-bit (1)",
+        _ => "field has the wrong wire type: expected varint (0)",
+    };
+    Err(IngestError::Protobuf {
+        message,
+        offset: r.offset(),
+        reason,
+    })
+}
+
+/// Decodes one `TimeSeries` into the batch as its pending series, then
+/// validates it and either finishes it or (with no samples) discards it.
+#[inline]
+fn decode_series<'a>(
+    buf: &'a [u8],
+    base: usize,
+    index: usize,
+    batch: &mut SeriesBatch<'a>,
+    exemplars: &mut usize,
+    limits: &Limits,
+) -> Result<(), IngestError> {
+    let mut r = Reader::nested(buf, base);
+    let mut label_count = 0usize;
+    let mut sample_count = 0usize;
+    while !r.is_empty() {
+        let (field, wire_type) = r.key().map_err(proto("TimeSeries"))?;
+        match field {
+            1 => {
+                expect(&r, wire_type, LEN, "TimeSeries.labels")?;
+                let (bytes, at) = r.bytes().map_err(proto("TimeSeries.labels"))?;
+                let label = decode_label(bytes, at).map_err(|e| match e {
+                    LabelError::Wire(w) => proto("Label")(w),
+                    LabelError::Utf8(field) => {
+                        series_error(batch, index, SeriesProblem::InvalidUtf8 { field })
+                    }
+                })?;
+                label_count += 1;
+                if let Err(problem) = limits
+                    .check_label_count(label_count)
+                    .and_then(|()| limits.check_label(label.name, label.value))
+                {
+                    return Err(series_error(batch, index, problem));
+                }
+                batch.push_label(label);
+            }
+            2 => {
+                expect(&r, wire_type, LEN, "TimeSeries.samples")?;
+                let (bytes, at) = r.bytes().map_err(proto("TimeSeries.samples"))?;
+                batch.push_sample(decode_sample(bytes, at)?);
+                sample_count += 1;
+            }
+            3 => {
+                expect(&r, wire_type, LEN, "TimeSeries.exemplars")?;
+                r.bytes().map_err(proto("TimeSeries.exemplars"))?;
+                *exemplars += 1;
+            }
+            4 => return Err(series_error(batch, index, SeriesProblem::NativeHistograms)),
+            _ => r.skip(field, wire_type).map_err(proto("TimeSeries"))?,
+        }
+    }
+    if let Err(e) = validate_wire_labels(batch.pending_labels()) {
+        return Err(series_error(batch, index, e.into()));
+    }
+    if sample_count == 0 {
+        batch.discard_pending();
+    } else {
+        batch.finish_series();
+    }
+    Ok(())
+}
+
+/// Builds a series error showing the labels decoded so far.
+#[cold]
+fn series_error(batch: &SeriesBatch<'_>, index: usize, problem: SeriesProblem) -> IngestError {
+    let labels = describe_labels(batch.pending_labels().iter().map(|l| (l.name, l.value)));
+    IngestError::Series {
+        index,
+        labels,
+        problem,
+    }
+}
+
+/// Why a `Label` message could not be decoded.
+enum LabelError {
+    Wire(WireError),
+    Utf8(&'static str),
+}
+
+impl From<WireError> for LabelError {
+    fn from(e: WireError) -> LabelError {
+        LabelError::Wire(e)
+    }
+}
+
+/// Decodes one `Label` message; absent fields are empty strings (proto3).
+#[inline]
+fn decode_label(buf: &[u8], base: usize) -> Result<LabelRef<'_>, LabelError> {
+    let mut r = Reader::nested(buf, base);
+    let mut name: &[u8] = &[];
+    let mut value: &[u8] = &[];
+    while !r.is_empty() {
+        let at = r.offset();
+        let (field, wire_type) = r.key()?;
+        match (field, wire_type) {
+            (1, LEN) => name = r.bytes()?.0,
+            (2, LEN) => value = r.bytes()?.0,
+            (1 | 2, _) => {
+                let reason = "field has the wrong wire type: expected length-delimited (2)";
+                return Err(LabelError::Wire(WireError { offset: at, reason }));
+            }
+            _ => r.skip(field, wire_type)?,
+        }
+    }
+    let name = str::from_utf8(name).map_err(|_| LabelError::Utf8("name"))?;
+    let value = str::from_utf8(value).map_err(|_| LabelError::Utf8("value"))?;
+    Ok(LabelRef { name, value })
+}
+
+/// Decodes one `Sample` message; the value keeps its exact bit pattern.
+#[inline]
+fn decode_sample(buf: &[u8], base: usize) -> Result<Sample, IngestError> {
+    let mut r = Reader::nested(buf, base);
+    let mut sample = Sample { t: 0, v: 0.0 };
+    while !r.is_empty() {
+        let (field, wire_type) = r.key().map_err(proto("Sample"))?;
+        match field {
+            1 => {
+                expect(&r, wire_type, FIXED64, "Sample.value")?;
+                sample.v = f64::from_bits(r.fixed64().map_err(proto("Sample.value"))?);
+            }
+            2 => {
+                expect(&r, wire_type, VARINT, "Sample.timestamp")?;
+                sample.t = r.varint().map_err(proto("Sample.timestamp"))? as i64;
+            }
+            _ => r.skip(field, wire_type).map_err(proto("Sample"))?,
+        }
+    }
+    Ok(sample)
+}
+
+/// Decodes one `MetricMetadata` message.
+fn decode_metadata(
+    buf: &[u8],
+    base: usize,
+    index: usize,
+) -> Result<MetadataEntry<'_>, IngestError> {
+    let mut r = Reader::nested(buf, base);
+    let mut kind = 0u64;
+    let (mut family, mut help, mut unit): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+    while !r.is_empty() {
+        let (field, wire_type) = r.key().map_err(proto("MetricMetadata"))?;
+        match field {
+            1 => {
+                expect(&r, wire_type, VARINT, "MetricMetadata.type")?;
+                kind = r.varint().map_err(proto("MetricMetadata.type"))?;
+            }
+            2 | 4 | 5 => {
+                expect(&r, wire_type, LEN, "MetricMetadata")?;
+                let bytes = r.bytes().map_err(proto("MetricMetadata"))?.0;
+                match field {
+                    2 => family = bytes,
+                    4 => help = bytes,
+                    _ => unit = bytes,
+                }
+            }
+            _ => r.skip(field, wire_type).map_err(proto("MetricMetadata"))?,
+        }
+    }
+    let text = |bytes, what: &str| {
+        str::from_utf8(bytes).map_err(|_| IngestError::Metadata {
+            index,
+            reason: format!("{what} is not valid UTF-8"),
+        })
+    };
+    let metric_family = text(family, "metric_family_name")?;
+    validate_metric_name(metric_family).map_err(|e| IngestError::Metadata {
+        index,
+        reason: format!("metric_family_name: {e}"),
+    })?;
+    let metadata = MetricMetadata {
+        metric_type: metric_type(kind),
+        help: text(help, "help")?.to_owned(),
+        unit: text(unit, "unit")?.to_owned(),
+    };
+    Ok(MetadataEntry {
+        metric_family,
+        metadata,
+    })
+}
+
+/// Maps prompb's `MetricMetadata.MetricType`; numbers from newer senders
+/// that this version doesn't know become `Unknown`.
+fn metric_type(number: u64) -> MetricType {
+    match number {
+        1 => MetricType::Counter,
+        2 => MetricType::Gauge,
+        3 => MetricType::Histogram,
+        4 => MetricType::GaugeHistogram,
+        5 => MetricType::Summary,
+        6 => MetricType::Info,
+        7 => MetricType::StateSet,
+        _ => MetricType::Unknown,
+    }
+}
