@@ -92,6 +92,9 @@ impl<'a> Reader<'a> {
                 return Err(self.err("truncated varint: the buffer ends inside it"));
             };
             self.pos += 1;
+            if i == 9 && b >= 0x80 {
+                break;
+            }
             if i == 9 && b > 1 {
                 self.pos = start;
                 return Err(self.err("varint overflows 64 bits"));

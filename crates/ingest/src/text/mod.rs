@@ -232,12 +232,11 @@ fn parse_sample_line(line: &str) -> Result<SampleLine, String> {
         ));
     }
     let mut pairs = vec![(METRIC_NAME_LABEL.to_owned(), name.to_owned())];
-    let mut rest = line[name_end..].trim_start_matches([' ', '\t']);
-    if let Some(inner) = rest.strip_prefix('{') {
-        rest = parse_label_set(inner, &mut pairs)?;
+    let mut after_labels = &line[name_end..];
+    if let Some(inner) = after_labels.trim_start_matches([' ', '\t']).strip_prefix('{') {
+        after_labels = parse_label_set(inner, &mut pairs)?;
     }
-    let after_labels = rest;
-    let rest = rest.trim_start_matches([' ', '\t']);
+    let rest = after_labels.trim_start_matches([' ', '\t']);
     if rest.len() == after_labels.len() && !rest.is_empty() {
         return Err(format!(
             "expected a blank before the value, found {:?}",
