@@ -233,7 +233,10 @@ fn parse_sample_line(line: &str) -> Result<SampleLine, String> {
     }
     let mut pairs = vec![(METRIC_NAME_LABEL.to_owned(), name.to_owned())];
     let mut after_labels = &line[name_end..];
-    if let Some(inner) = after_labels.trim_start_matches([' ', '\t']).strip_prefix('{') {
+    if let Some(inner) = after_labels
+        .trim_start_matches([' ', '\t'])
+        .strip_prefix('{')
+    {
         after_labels = parse_label_set(inner, &mut pairs)?;
     }
     let rest = after_labels.trim_start_matches([' ', '\t']);
