@@ -157,8 +157,11 @@ fn decode_series<'a>(
             _ => r.skip(field, wire_type).map_err(proto("TimeSeries"))?,
         }
     }
-    if let Err(e) = validate_wire_labels(batch.pending_labels()) {
-        return Err(series_error(batch, index, e.into()));
+    let labels = batch.pending_labels();
+    if !labels_are_valid(labels) {
+        if let Err(e) = validate_wire_labels(labels) {
+            return Err(series_error(batch, index, e.into()));
+        }
     }
     if sample_count == 0 {
         batch.discard_pending();
@@ -166,6 +169,77 @@ fn decode_series<'a>(
         batch.finish_series();
     }
     Ok(())
+}
+
+/// Byte classes for name checks: bit 0 may start a label name, bit 1 may
+/// continue one, bit 2 may start a metric name, bit 3 may continue one.
+const NAME_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alpha = c.is_ascii_alphabetic() || c == b'_';
+        let digit = c.is_ascii_digit();
+        let colon = c == b':';
+        table[b] = (alpha as u8)
+            | (((alpha || digit) as u8) << 1)
+            | (((alpha || colon) as u8) << 2)
+            | (((alpha || digit || colon) as u8) << 3);
+        b += 1;
+    }
+    table
+};
+
+/// Whether `s` is non-empty, starts with a byte of class `first` and goes
+/// on with bytes of class `rest` (bits of [`NAME_BYTES`]).
+#[inline(always)]
+fn name_ok(s: &[u8], first: u8, rest: u8) -> bool {
+    match s.split_first() {
+        None => false,
+        Some((head, tail)) => {
+            NAME_BYTES[usize::from(*head)] & first != 0
+                && tail.iter().all(|&b| NAME_BYTES[usize::from(b)] & rest != 0)
+        }
+    }
+}
+
+/// Strict byte-wise `a < b`, written out because names are short and a
+/// `memcmp` call costs more than the comparison.
+#[inline(always)]
+fn name_less(a: &[u8], b: &[u8]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x < y;
+        }
+    }
+    a.len() < b.len()
+}
+
+/// The rules of [`validate_wire_labels`], inlined for the hot path: true
+/// only when the labels are sorted, unique, validly named, non-empty and
+/// include a valid metric name. When it says false, `validate_wire_labels`
+/// decides and names the problem, so this check only has to be at least as
+/// strict (a test compares the two on random label sets).
+#[inline]
+pub(super) fn labels_are_valid(labels: &[LabelRef<'_>]) -> bool {
+    let mut has_name = false;
+    let mut previous: &[u8] = &[];
+    for (i, label) in labels.iter().enumerate() {
+        let name = label.name.as_bytes();
+        if i > 0 && !name_less(previous, name) {
+            return false;
+        }
+        previous = name;
+        if name == b"__name__" {
+            if !name_ok(label.value.as_bytes(), 4, 8) {
+                return false;
+            }
+            has_name = true;
+        } else if !name_ok(name, 1, 2) || label.value.is_empty() {
+            return false;
+        }
+    }
+    has_name
 }
 
 /// Builds a series error showing the labels decoded so far.
@@ -192,8 +266,48 @@ impl From<WireError> for LabelError {
 }
 
 /// Decodes one `Label` message; absent fields are empty strings (proto3).
-#[inline]
+#[inline(always)]
 fn decode_label(buf: &[u8], base: usize) -> Result<LabelRef<'_>, LabelError> {
+    // Fast path: the layout every encoder emits for strings under 128 bytes,
+    // `0x0a len name 0x12 len value`, accounting for the whole message.
+    if let [0x0a, name_len, rest @ ..] = buf {
+        let n = usize::from(*name_len);
+        if n < 0x80 && rest.len() >= n + 2 && rest[n] == 0x12 {
+            let value_len = rest[n + 1];
+            if value_len < 0x80 && usize::from(value_len) == rest.len() - n - 2 {
+                let (name, value) = (&rest[..n], &rest[n + 2..]);
+                // Tags and one-byte lengths are ASCII, so an all-ASCII message
+                // means an all-ASCII name and value.
+                if buf.is_ascii() {
+                    return Ok(LabelRef { name: ascii_str(name), value: ascii_str(value) });
+                }
+                return utf8_label(name, value);
+            }
+        }
+    }
+    decode_label_generic(buf, base)
+}
+
+/// Views bytes already checked to be ASCII as a `str`.
+#[inline(always)]
+fn ascii_str(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    // SAFETY: the caller checked that every byte is ASCII, and ASCII is valid
+    // UTF-8. This skips a second, per-string validation on the hot path.
+    unsafe { str::from_utf8_unchecked(bytes) }
+}
+
+/// Validates a label's name and value as UTF-8.
+#[inline]
+fn utf8_label<'a>(name: &'a [u8], value: &'a [u8]) -> Result<LabelRef<'a>, LabelError> {
+    let name = str::from_utf8(name).map_err(|_| LabelError::Utf8("name"))?;
+    let value = str::from_utf8(value).map_err(|_| LabelError::Utf8("value"))?;
+    Ok(LabelRef { name, value })
+}
+
+/// Decodes a `Label` in any valid layout (field order, repeats, unknown fields).
+#[cold]
+fn decode_label_generic(buf: &[u8], base: usize) -> Result<LabelRef<'_>, LabelError> {
     let mut r = Reader::nested(buf, base);
     let mut name: &[u8] = &[];
     let mut value: &[u8] = &[];
@@ -210,9 +324,7 @@ fn decode_label(buf: &[u8], base: usize) -> Result<LabelRef<'_>, LabelError> {
             _ => r.skip(field, wire_type)?,
         }
     }
-    let name = str::from_utf8(name).map_err(|_| LabelError::Utf8("name"))?;
-    let value = str::from_utf8(value).map_err(|_| LabelError::Utf8("value"))?;
-    Ok(LabelRef { name, value })
+    utf8_label(name, value)
 }
 
 /// Decodes one `Sample` message; the value keeps its exact bit pattern.

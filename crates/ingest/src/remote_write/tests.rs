@@ -370,6 +370,16 @@ fn decompress_rejects_bad_snappy_and_oversized_declarations() {
 
 proptest! {
     #[test]
+    fn inline_label_check_agrees_with_the_model(
+        pairs in proptest::collection::vec(("(__name__|[a_:2Z]{0,3})", "[a:_1-]{0,2}"), 0..5),
+    ) {
+        let labels: Vec<LabelRef<'_>> =
+            pairs.iter().map(|(n, v)| LabelRef::new(n.as_str(), v.as_str())).collect();
+        let fast = super::decode::labels_are_valid(&labels);
+        prop_assert_eq!(fast, agentmon_model::validate_wire_labels(&labels).is_ok(), "{:?}", labels);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let limits = Limits::default();
         let _ = decompress(&bytes, &limits);

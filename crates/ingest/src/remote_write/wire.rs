@@ -72,14 +72,19 @@ impl<'a> Reader<'a> {
     /// Reads a base-128 varint of at most 10 bytes that fits in 64 bits.
     #[inline]
     pub(crate) fn varint(&mut self) -> Result<u64, WireError> {
-        // Fast path: one byte, as for nearly every tag and short length.
-        if let Some(&b) = self.buf.get(self.pos) {
-            if b < 0x80 {
+        // Fast paths: one byte (tags, short lengths) and two bytes (lengths
+        // of typical series messages).
+        match self.buf.get(self.pos..) {
+            Some([b0, ..]) if *b0 < 0x80 => {
                 self.pos += 1;
-                return Ok(u64::from(b));
+                Ok(u64::from(*b0))
             }
+            Some([b0, b1, ..]) if *b1 < 0x80 => {
+                self.pos += 2;
+                Ok(u64::from(b0 & 0x7f) | u64::from(*b1) << 7)
+            }
+            _ => self.varint_slow(),
         }
-        self.varint_slow()
     }
 
     #[cold]
