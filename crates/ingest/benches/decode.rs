@@ -23,7 +23,12 @@ fn len_field(out: &mut Vec<u8>, field: u32, payload: &[u8]) {
 
 /// A WriteRequest of `SERIES` agent-like series, labels sorted by name.
 fn agent_request() -> Vec<u8> {
-    let metrics = ["agent_tokens_total", "agent_tool_calls_total", "agent_step_seconds", "up"];
+    let metrics = [
+        "agent_tokens_total",
+        "agent_tool_calls_total",
+        "agent_step_seconds",
+        "up",
+    ];
     let mut request = Vec::new();
     for i in 0..SERIES {
         let agent = format!("agent-{:05}", i / 4);
@@ -57,7 +62,9 @@ fn agent_request() -> Vec<u8> {
 fn bench_decode(c: &mut Criterion) {
     let limits = Limits::default();
     let plain = agent_request();
-    let body = snap::raw::Encoder::new().compress_vec(&plain).expect("snappy");
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&plain)
+        .expect("snappy");
     let mut group = c.benchmark_group("remote_write");
     group.throughput(Throughput::Elements(SERIES as u64));
     group.bench_function("decode_2000_series", |b| {

@@ -121,40 +121,58 @@ fn decode_series<'a>(
     let mut r = Reader::nested(buf, base);
     let mut label_count = 0usize;
     let mut sample_count = 0usize;
-    while !r.is_empty() {
-        let (field, wire_type) = r.key().map_err(proto("TimeSeries"))?;
-        match field {
-            1 => {
-                expect(&r, wire_type, LEN, "TimeSeries.labels")?;
-                let (bytes, at) = r.bytes().map_err(proto("TimeSeries.labels"))?;
-                let label = decode_label(bytes, at).map_err(|e| match e {
-                    LabelError::Wire(w) => proto("Label")(w),
-                    LabelError::Utf8(field) => {
-                        series_error(batch, index, SeriesProblem::InvalidUtf8 { field })
+    while let Some(tag) = r.peek() {
+        // Single-byte keys of labels (field 1) and samples (field 2), both
+        // length-delimited: nearly every key, so they skip the general match.
+        let field = match tag {
+            0x0a => {
+                r.advance(1);
+                1
+            }
+            0x12 => {
+                r.advance(1);
+                2
+            }
+            _ => {
+                let (field, wire_type) = r.key().map_err(proto("TimeSeries"))?;
+                match field {
+                    1 => expect(&r, wire_type, LEN, "TimeSeries.labels")?,
+                    2 => expect(&r, wire_type, LEN, "TimeSeries.samples")?,
+                    3 => {
+                        expect(&r, wire_type, LEN, "TimeSeries.exemplars")?;
+                        r.bytes().map_err(proto("TimeSeries.exemplars"))?;
+                        *exemplars += 1;
+                        continue;
                     }
-                })?;
-                label_count += 1;
-                if let Err(problem) = limits
-                    .check_label_count(label_count)
-                    .and_then(|()| limits.check_label(label.name, label.value))
-                {
-                    return Err(series_error(batch, index, problem));
+                    4 => return Err(series_error(batch, index, SeriesProblem::NativeHistograms)),
+                    _ => {
+                        r.skip(field, wire_type).map_err(proto("TimeSeries"))?;
+                        continue;
+                    }
                 }
-                batch.push_label(label);
+                field
             }
-            2 => {
-                expect(&r, wire_type, LEN, "TimeSeries.samples")?;
-                let (bytes, at) = r.bytes().map_err(proto("TimeSeries.samples"))?;
-                batch.push_sample(decode_sample(bytes, at)?);
-                sample_count += 1;
+        };
+        if field == 1 {
+            let (bytes, at) = r.bytes().map_err(proto("TimeSeries.labels"))?;
+            let label = decode_label(bytes, at).map_err(|e| match e {
+                LabelError::Wire(w) => proto("Label")(w),
+                LabelError::Utf8(field) => {
+                    series_error(batch, index, SeriesProblem::InvalidUtf8 { field })
+                }
+            })?;
+            label_count += 1;
+            if let Err(problem) = limits
+                .check_label_count(label_count)
+                .and_then(|()| limits.check_label(label.name, label.value))
+            {
+                return Err(series_error(batch, index, problem));
             }
-            3 => {
-                expect(&r, wire_type, LEN, "TimeSeries.exemplars")?;
-                r.bytes().map_err(proto("TimeSeries.exemplars"))?;
-                *exemplars += 1;
-            }
-            4 => return Err(series_error(batch, index, SeriesProblem::NativeHistograms)),
-            _ => r.skip(field, wire_type).map_err(proto("TimeSeries"))?,
+            batch.push_label(label);
+        } else {
+            let (bytes, at) = r.bytes().map_err(proto("TimeSeries.samples"))?;
+            batch.push_sample(decode_sample(bytes, at)?);
+            sample_count += 1;
         }
     }
     let labels = batch.pending_labels();
@@ -279,7 +297,10 @@ fn decode_label(buf: &[u8], base: usize) -> Result<LabelRef<'_>, LabelError> {
                 // Tags and one-byte lengths are ASCII, so an all-ASCII message
                 // means an all-ASCII name and value.
                 if buf.is_ascii() {
-                    return Ok(LabelRef { name: ascii_str(name), value: ascii_str(value) });
+                    return Ok(LabelRef {
+                        name: ascii_str(name),
+                        value: ascii_str(value),
+                    });
                 }
                 return utf8_label(name, value);
             }
@@ -330,6 +351,23 @@ fn decode_label_generic(buf: &[u8], base: usize) -> Result<LabelRef<'_>, LabelEr
 /// Decodes one `Sample` message; the value keeps its exact bit pattern.
 #[inline]
 fn decode_sample(buf: &[u8], base: usize) -> Result<Sample, IngestError> {
+    // Fast path: `0x09 <8-byte value> 0x10 <varint timestamp>`, nothing else.
+    if let [0x09, v0, v1, v2, v3, v4, v5, v6, v7, 0x10, rest @ ..] = buf {
+        let mut r = Reader::nested(rest, base + 10);
+        if let Ok(t) = r.varint() {
+            if r.is_empty() {
+                let v =
+                    f64::from_bits(u64::from_le_bytes([*v0, *v1, *v2, *v3, *v4, *v5, *v6, *v7]));
+                return Ok(Sample { t: t as i64, v });
+            }
+        }
+    }
+    decode_sample_generic(buf, base)
+}
+
+/// Decodes a `Sample` in any valid layout.
+#[cold]
+fn decode_sample_generic(buf: &[u8], base: usize) -> Result<Sample, IngestError> {
     let mut r = Reader::nested(buf, base);
     let mut sample = Sample { t: 0, v: 0.0 };
     while !r.is_empty() {

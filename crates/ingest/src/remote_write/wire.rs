@@ -55,6 +55,19 @@ impl<'a> Reader<'a> {
         self.pos >= self.buf.len()
     }
 
+    /// The next byte, not consumed.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    /// Consumes `n` bytes that [`Reader::peek`] has shown to be there.
+    #[inline]
+    pub(crate) fn advance(&mut self, n: usize) {
+        debug_assert!(self.pos + n <= self.buf.len());
+        self.pos += n;
+    }
+
     /// Absolute offset of the next unread byte.
     #[inline]
     pub(crate) fn offset(&self) -> usize {
