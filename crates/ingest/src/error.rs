@@ -14,9 +14,10 @@ pub enum IngestError {
     #[error("request body is {size} bytes, over the limit of {limit} bytes: send smaller batches")]
     BodyTooLarge { size: usize, limit: usize },
 
-    /// The snappy header declares more bytes than `Limits::max_decompressed_bytes`.
+    /// The decompressed payload (as declared by the snappy header, or as
+    /// handed to `decode`) is larger than `Limits::max_decompressed_bytes`.
     #[error(
-        "snappy data declares {declared} decompressed bytes, over the limit of {limit} bytes: \
+        "decompressed request is {declared} bytes, over the limit of {limit} bytes: \
          send smaller batches"
     )]
     DecompressedTooLarge { declared: u64, limit: usize },
@@ -72,14 +73,17 @@ pub enum SeriesProblem {
     /// A label rule of the data model is broken (sorting, names, values).
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// More labels than `Limits::max_labels_per_series`.
     #[error("{count} labels, over the limit of {limit} labels per series")]
     TooManyLabels { count: usize, limit: usize },
+    /// A name longer than `Limits::max_label_name_bytes` (shown cut short).
     #[error("label name {prefix:?} is {len} bytes, over the limit of {limit} bytes")]
     LabelNameTooLong {
         prefix: String,
         len: usize,
         limit: usize,
     },
+    /// A value longer than `Limits::max_label_value_bytes`.
     #[error("value of label {name:?} is {len} bytes, over the limit of {limit} bytes")]
     LabelValueTooLong {
         name: String,
@@ -89,6 +93,7 @@ pub enum SeriesProblem {
     /// A label name or value is not valid UTF-8; `field` says which.
     #[error("label {field} is not valid UTF-8")]
     InvalidUtf8 { field: &'static str },
+    /// The series carries native histograms, which agentmon cannot store yet.
     #[error(
         "native histograms are not supported yet: configure the sender to send classic \
          histograms (for Prometheus, leave native-histogram remote write off)"

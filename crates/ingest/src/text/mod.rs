@@ -48,13 +48,19 @@ struct Seen {
     unit: bool,
 }
 
-/// Parses a whole text-format body. Lines without a timestamp get
-/// `default_timestamp_ms`. The first error is returned with its 1-based line.
+/// Parses a whole text-format body of at most `limits.max_body_bytes`.
+/// Lines without a timestamp get `default_timestamp_ms`. The first error is returned with its 1-based line.
 pub fn parse(
     input: &str,
     default_timestamp_ms: i64,
     limits: &Limits,
 ) -> Result<Exposition, IngestError> {
+    if input.len() > limits.max_body_bytes {
+        return Err(IngestError::BodyTooLarge {
+            size: input.len(),
+            limit: limits.max_body_bytes,
+        });
+    }
     let mut out = Exposition::default();
     let mut families: HashMap<String, (usize, Seen)> = HashMap::new();
     for (i, raw) in input.split('\n').enumerate() {
@@ -152,7 +158,7 @@ fn parse_directive(comment: &str) -> Result<Option<(&str, Directive<'_>)>, Strin
     validate_metric_name(name).map_err(|e| format!("# {keyword}: {e}"))?;
     let directive = match keyword {
         "HELP" => {
-            let text = rest.strip_prefix([' ', '\t']).unwrap_or(rest);
+            let text = rest.trim_start_matches([' ', '\t']);
             Directive::Help(unescape(text, false).map_err(|e| format!("# HELP {name}: {e}"))?)
         }
         "TYPE" => {

@@ -102,6 +102,15 @@ fn help_unescapes_backslash_and_newline() {
     let e = ok("# HELP m line one\\nline two \\\\ done\nm 1\n");
     assert_eq!(e.metadata[0].1.help, "line one\nline two \\ done");
     assert_eq!(ok("# HELP m\n").metadata[0].1.help, "");
+    assert_eq!(ok("# HELP m   spaced  \n").metadata[0].1.help, "spaced  ");
+    let small = Limits {
+        max_body_bytes: 3,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        parse("up 1", 0, &small),
+        Err(IngestError::BodyTooLarge { size: 4, limit: 3 })
+    ));
 }
 
 fn line_and_reason(e: IngestError) -> (usize, String) {

@@ -36,11 +36,17 @@ use json::Json;
 /// The string [`write_line`] uses for the stale marker.
 pub const STALE_NAN_STRING: &str = "StaleNaN";
 
-/// Parses a whole JSON-lines body. Blank lines are skipped. Each line needs
+/// Parses a whole JSON-lines body of at most `limits.max_body_bytes`. Blank lines are skipped. Each line needs
 /// `metric` (an object of string values, with `__name__`), and `values` and
 /// `timestamps` arrays of equal, non-zero length; other keys are ignored.
 /// The first problem is returned with its 1-based line number.
 pub fn parse(body: &[u8], limits: &Limits) -> Result<Vec<(Labels, Vec<Sample>)>, IngestError> {
+    if body.len() > limits.max_body_bytes {
+        return Err(IngestError::BodyTooLarge {
+            size: body.len(),
+            limit: limits.max_body_bytes,
+        });
+    }
     let mut out = Vec::new();
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
