@@ -99,6 +99,37 @@ fn decodes_series_samples_and_specials_bit_exact() {
 }
 
 #[test]
+fn decodes_non_canonical_layouts() {
+    // Label with value before name and an unknown field; long value (2-byte length).
+    let long = "v".repeat(300);
+    let mut odd_label = Vec::new();
+    len_field(&mut odd_label, 2, long.as_bytes());
+    odd_label.extend_from_slice(&[0x18, 0x05]);
+    len_field(&mut odd_label, 1, b"job");
+    // Sample with timestamp first and a non-minimal key for the value.
+    let mut odd_sample = vec![0x10];
+    varint(&mut odd_sample, (-7i64) as u64);
+    odd_sample.extend_from_slice(&[0x89, 0x00]);
+    odd_sample.extend_from_slice(&2.5f64.to_bits().to_le_bytes());
+    let mut s = Vec::new();
+    len_field(&mut s, 1, &label(b"__name__", b"m"));
+    // labels field key written as a two-byte varint
+    s.extend_from_slice(&[0x8a, 0x00]);
+    varint(&mut s, odd_label.len() as u64);
+    s.extend_from_slice(&odd_label);
+    len_field(&mut s, 2, &odd_sample);
+    len_field(&mut s, 2, &[]); // empty sample: value 0 at time 0
+    let buf = request(&[s]);
+    let req = decode(&buf, &Limits::default()).unwrap();
+    let got = req.batch.get(0);
+    assert_eq!(
+        got.labels,
+        &[LabelRef::new("__name__", "m"), LabelRef::new("job", &long)]
+    );
+    assert_eq!(got.samples, &[Sample::new(-7, 2.5), Sample::new(0, 0.0)]);
+}
+
+#[test]
 fn round_trips_through_snappy() {
     let buf = request(&[series(&[("__name__", "up")], &[(1.0, 5)])]);
     let body = snap::raw::Encoder::new().compress_vec(&buf).unwrap();
