@@ -78,7 +78,7 @@ fn check_headers(headers: &HeaderMap) -> Result<(), ApiError> {
         let media_type = parts.next().unwrap_or("");
         let proto = parts.find_map(|p| p.strip_prefix("proto="));
         let is_v1 = media_type.eq_ignore_ascii_case("application/x-protobuf")
-            && proto.map_or(true, |p| p == "prometheus.WriteRequest");
+            && matches!(proto, None | Some("prometheus.WriteRequest"));
         if !is_v1 {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "unsupported Content-Type {text:?}: only remote write 1.0 (application/x-protobuf) is accepted"
