@@ -8,10 +8,24 @@ use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_agentmon");
 
+/// A running server, killed and reaped if a test fails before stopping it.
+struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts `agentmon serve` with JSON logs and returns it with the address
 /// it logged as listening on.
-fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
-    let mut child = Command::new(BINARY)
+fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Server, String, mpsc::Receiver<String>) {
+    let child = Command::new(BINARY)
         .args([
             "serve",
             "--log.format",
@@ -28,7 +42,8 @@ fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, mpsc::Re
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut server = Server { child };
+    let stderr = server.child.stderr.take().unwrap();
     let (lines_tx, lines_rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -45,7 +60,7 @@ fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, mpsc::Re
         let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if log["fields"]["message"] == "listening" {
             let address = log["fields"]["address"].as_str().unwrap().to_owned();
-            return (child, address, lines_rx);
+            return (server, address, lines_rx);
         }
     }
     panic!("agentmon did not log its listening address");
@@ -73,7 +88,8 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+fn terminate(server: &mut Server) -> std::process::ExitStatus {
+    let child = &mut server.child;
     // SAFETY: kill(2) on the pid of a child we started and have not reaped.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     assert_eq!(rc, 0);
@@ -93,7 +109,7 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
 #[test]
 fn serves_health_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, address, logs) = start(dir.path(), &[]);
+    let (mut server, address, logs) = start(dir.path(), &[]);
     assert_eq!(http_get(&address, "/health/live").0, 200);
 
     // Ready once the WAL replay finished: await the log line, then check.
@@ -113,7 +129,7 @@ fn serves_health_and_stops_cleanly_on_sigterm() {
     assert_eq!(status, 404);
     assert!(body.contains("not_found"), "{body}");
 
-    let exit = terminate(&mut child);
+    let exit = terminate(&mut server);
     assert!(exit.success(), "{exit:?}");
 }
 
