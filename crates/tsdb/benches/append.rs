@@ -46,7 +46,7 @@ fn bench_append(c: &mut Criterion) {
     let mut group = c.benchmark_group("head_append");
     group.throughput(Throughput::Elements(refs.len() as u64));
     group.bench_function("2000_series_batches", |b| {
-        b.iter_batched(
+        b.iter_batched_ref(
             || {
                 // Building the batches is the decoder's work, not timed here.
                 step += 1;
@@ -64,8 +64,8 @@ fn bench_append(c: &mut Criterion) {
                     })
                     .collect::<Vec<_>>()
             },
-            |batches| {
-                for batch in &batches {
+            |batches: &mut Vec<SeriesBatch<'_>>| {
+                for batch in batches.iter() {
                     db.append(batch, &[]).expect("append");
                 }
             },
