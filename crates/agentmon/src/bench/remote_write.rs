@@ -91,6 +91,9 @@ pub struct RemoteWriteReport {
     /// Sending time, from the first request to the last acknowledgement.
     pub wall_seconds: f64,
     pub samples_per_second: f64,
+    /// CPU seconds the load generator itself used while sending; it shares
+    /// the machine with the server under test.
+    pub client_cpu_seconds: f64,
     /// True when the run stopped early after too many failures.
     pub aborted: bool,
     /// The first few failure messages.
@@ -141,7 +144,11 @@ impl fmt::Display for RemoteWriteReport {
             "  prepare      {:.2} s (not timed)",
             self.prepare_seconds
         )?;
-        writeln!(f, "  wall         {:.2} s", self.wall_seconds)?;
+        writeln!(
+            f,
+            "  wall         {:.2} s (load generator CPU {:.2} s)",
+            self.wall_seconds, self.client_cpu_seconds
+        )?;
         write!(f, "  throughput   {:.0} samples/s", self.samples_per_second)
     }
 }
@@ -190,6 +197,7 @@ pub fn run_remote_write(args: &RemoteWriteArgs) -> anyhow::Result<RemoteWriteRep
         stats: Stats::default(),
         errors: Mutex::new(Vec::new()),
     };
+    let cpu_before = process_cpu_seconds();
     let clock = Instant::now();
     std::thread::scope(|scope| {
         for client in &clients {
@@ -198,6 +206,7 @@ pub fn run_remote_write(args: &RemoteWriteArgs) -> anyhow::Result<RemoteWriteRep
         }
     });
     let wall_seconds = clock.elapsed().as_secs_f64();
+    let client_cpu_seconds = process_cpu_seconds() - cpu_before;
 
     let stats = &shared.stats;
     let samples_sent = stats.samples_sent.load(Ordering::Relaxed);
@@ -217,6 +226,7 @@ pub fn run_remote_write(args: &RemoteWriteArgs) -> anyhow::Result<RemoteWriteRep
         prepare_seconds,
         wall_seconds,
         samples_per_second: samples_sent as f64 / wall_seconds.max(1e-9),
+        client_cpu_seconds,
         aborted: shared.abort.load(Ordering::Relaxed),
         errors: shared
             .errors
@@ -228,6 +238,21 @@ pub fn run_remote_write(args: &RemoteWriteArgs) -> anyhow::Result<RemoteWriteRep
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(report)
+}
+
+/// User plus system CPU seconds used so far by this process, all threads.
+fn process_cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given and nothing else; the
+    // struct is only read after a successful call.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return 0.0;
+        }
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Builds every body, indexed `step × batches + batch`. Batches are spread
