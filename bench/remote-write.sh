@@ -109,6 +109,24 @@ peak_rss_kb() {
     awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
 }
 
+# Size in bytes of a data directory once background merges have settled: the
+# first reading that three readings a second apart agree on (at most 30 s).
+settled_size() {
+    local last=-1 same=0 size
+    for _ in $(seq 1 30); do
+        sleep 1
+        size=$(du -sb "$1" | cut -f1)
+        if [[ "$size" == "$last" ]]; then
+            same=$((same + 1))
+            [[ $same -lt 2 ]] || break
+        else
+            same=0
+        fi
+        last=$size
+    done
+    echo "$size"
+}
+
 # A number field of a flat JSON object written by the load generator.
 json_number() {
     sed -n "s/^ *\"$2\": *\([-0-9.eE+]*\),\{0,1\}$/\1/p" "$1" | head -n 1
@@ -130,7 +148,7 @@ mkdir -p "$OUT_DIR"
 RESULTS="$OUT_DIR/remote-write-$WORKLOAD-$(date -u +%Y%m%dT%H%M%SZ).json"
 log "workload $WORKLOAD: $INSTANCES instances × 180 series × $STEPS steps = $SAMPLES_PLANNED samples, $SENDERS connections"
 
-declare -A RATE CPU RSS BPS NOTE
+declare -A RATE CPU RSS BPS NOTE LOAD
 RAN=()
 
 # run_server NAME BINARY READY_PATH WRITE_PATH FLUSH_CMD ARGS...
@@ -157,6 +175,12 @@ run_server() {
         return 0
     fi
     local report="$WORK/$name-load.json" cpu0 cpu1 status=0
+    # Other work on the machine slows every server; the load average before
+    # the run goes into the results so that figures can be judged.
+    LOAD[$name]=$(cut -d' ' -f1 /proc/loadavg)
+    if awk -v l="${LOAD[$name]}" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+        log "warning: load average ${LOAD[$name]} on $(nproc) cores; samples/s will read low"
+    fi
     cpu0=$(cpu_ticks "$SERVER_PID")
     "$AGENTMON" bench remote-write --url "$base$write" --instances "$INSTANCES" \
         --steps "$STEPS" --senders "$SENDERS" --batch-instances "$BATCH_INSTANCES" \
@@ -170,10 +194,9 @@ run_server() {
     fi
     [[ $status == 0 ]] || NOTE[$name]="some requests failed (see report)"
     $flush "$base" >/dev/null 2>&1 || log "$name: flush request failed"
-    sleep 2
     local sent bytes
     sent=$(json_number "$report" samples_sent)
-    bytes=$(du -sb "$data" | cut -f1)
+    bytes=$(settled_size "$data")
     RATE[$name]=$(json_number "$report" samples_per_second)
     CPU[$name]=$(awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v n="$sent" \
         'BEGIN { printf "%.3f", (n > 0 ? t / hz / (n / 1e6) : 0) }')
@@ -226,10 +249,11 @@ done
 # The table, then agentmon/peer ratios.
 echo
 echo "remote write, $WORKLOAD workload: $INSTANCES instances × $STEPS steps = $SAMPLES_PLANNED samples, $SENDERS connections, $BATCH_INSTANCES instances/request"
-printf '%-18s %14s %16s %13s %14s  %s\n' server samples/s "CPU s/M samples" "peak RSS MB" bytes/sample note
+printf '%-18s %14s %16s %13s %14s %8s  %s\n' server samples/s "CPU s/M samples" "peak RSS MB" \
+    bytes/sample load note
 for name in "${RAN[@]}"; do
-    printf '%-18s %14.0f %16s %13s %14s  %s\n' "$name" "${RATE[$name]}" "${CPU[$name]}" \
-        "${RSS[$name]}" "${BPS[$name]}" "${NOTE[$name]:-}"
+    printf '%-18s %14.0f %16s %13s %14s %8s  %s\n' "$name" "${RATE[$name]}" "${CPU[$name]}" \
+        "${RSS[$name]}" "${BPS[$name]}" "${LOAD[$name]}" "${NOTE[$name]:-}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 if [[ -n "${RATE[agentmon]:-}" ]]; then
@@ -253,8 +277,9 @@ fi
     for name in "${RAN[@]}"; do
         printf '%s\n    "%s": {"samples_per_second": %s, "cpu_seconds_per_million_samples": %s,' \
             "$sep" "$name" "${RATE[$name]}" "${CPU[$name]}"
-        printf ' "peak_rss_mb": %s, "disk_bytes_per_sample": %s, "note": "%s",\n      "load_report": ' \
-            "${RSS[$name]}" "${BPS[$name]}" "${NOTE[$name]:-}"
+        printf ' "peak_rss_mb": %s, "disk_bytes_per_sample": %s, "loadavg_before": %s,' \
+            "${RSS[$name]}" "${BPS[$name]}" "${LOAD[$name]}"
+        printf ' "note": "%s",\n      "load_report": ' "${NOTE[$name]:-}"
         sed '2,$s/^/      /' "$WORK/$name-report.json"
         printf '}'
         sep=","
