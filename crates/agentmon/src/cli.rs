@@ -32,6 +32,16 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the server: HTTP API, ingest and storage.
     Serve(ServeArgs),
+    /// Load generators for benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `agentmon bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Send the agent-fleet workload as remote-write requests over parallel connections.
+    RemoteWrite(crate::bench::RemoteWriteArgs),
 }
 
 /// Flags of `agentmon serve`.
@@ -95,7 +105,9 @@ mod tests {
     #[test]
     fn serve_with_no_flags_parses() {
         let cli = Cli::try_parse_from(["agentmon", "serve"]).unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
         assert!(args.config.is_none() && !args.insecure);
         assert_eq!(cli.log_format, LogFormat::Text);
     }
@@ -115,11 +127,35 @@ mod tests {
             "json",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
         assert_eq!(args.retention_time, Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(args.retention_size, Some(0));
         assert_eq!(args.wal_fsync, Some(WalFsync::Always));
         assert!(Cli::try_parse_from(["agentmon", "serve", "--retention.time", "soon"]).is_err());
         assert!(Cli::try_parse_from(["agentmon", "serve", "--wal.fsync", "never"]).is_err());
+    }
+
+    #[test]
+    fn bench_remote_write_parses() {
+        let cli = Cli::try_parse_from([
+            "agentmon",
+            "bench",
+            "remote-write",
+            "--url",
+            "http://127.0.0.1:1/api/v1/write",
+            "--instances",
+            "2",
+            "--steps",
+            "3",
+            "--senders",
+            "2",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Bench(BenchCommand::RemoteWrite(_))
+        ));
     }
 }

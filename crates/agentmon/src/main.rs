@@ -10,13 +10,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, LogFormat};
+use crate::cli::{BenchCommand, Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Bench(BenchCommand::RemoteWrite(args)) => run_remote_write_bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -25,6 +26,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the load generator and prints its report; fails if any request failed.
+fn run_remote_write_bench(args: &bench::RemoteWriteArgs) -> anyhow::Result<()> {
+    let report = bench::run_remote_write(args)?;
+    println!("{report}");
+    if !report.is_success() {
+        anyhow::bail!("the load generator saw failed requests (see the report above)");
+    }
+    Ok(())
 }
 
 /// Logs to stderr, filtered by `AGENTMON_LOG`, else `RUST_LOG`, else `info`.

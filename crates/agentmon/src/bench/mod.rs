@@ -9,7 +9,6 @@
 //! prints the [`RemoteWriteReport`] returned by [`run_remote_write`].
 
 // Until main.rs wires the subcommand nothing outside the tests calls in here.
-#![allow(dead_code)]
 
 pub mod remote_write;
 mod rng;
@@ -18,5 +17,4 @@ pub mod workload;
 #[cfg(test)]
 mod tests;
 
-#[allow(unused_imports)] // main.rs may only need some of these
-pub use remote_write::{run_remote_write, RemoteWriteArgs, RemoteWriteReport};
+pub use remote_write::{run_remote_write, RemoteWriteArgs};
