@@ -1,0 +1,199 @@
+//! Targeted behaviour of the store that the model test does not reach:
+//! the out-of-order window, rejection messages, metadata across restarts
+//! and flushes, compaction of blocks and retention by time and size.
+
+use std::time::Duration;
+
+use agentmon_model::{LabelRef, Labels, Matcher, MetricMetadata, MetricType, Sample, SeriesBatch};
+use agentmon_tsdb::{AppendError, Db, Options, REASON_OUT_OF_ORDER};
+
+const HOUR: i64 = 3_600_000;
+
+fn options() -> Options {
+    Options {
+        background_compaction: false,
+        ..Options::default()
+    }
+}
+
+fn append(db: &Db, name: &str, samples: &[(i64, f64)]) -> Result<(), AppendError> {
+    let labels = Labels::new([("__name__", name), ("job", "test")]).unwrap();
+    let refs: Vec<LabelRef<'_>> = labels
+        .iter()
+        .map(|l| LabelRef::new(&l.name, &l.value))
+        .collect();
+    let samples: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+    let mut batch = SeriesBatch::new();
+    batch.push_series(&refs, &samples);
+    db.append(&batch, &[]).map(|_| ())
+}
+
+fn read(db: &Db, name: &str) -> Vec<(i64, f64)> {
+    let series = db
+        .querier(i64::MIN, i64::MAX)
+        .select(&[Matcher::equal("__name__", name)])
+        .unwrap();
+    series
+        .into_iter()
+        .flat_map(|s| s.samples)
+        .map(|s| (s.t, s.v))
+        .collect()
+}
+
+#[test]
+fn out_of_order_window_accepts_recent_and_refuses_older() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        out_of_order_window: Duration::from_secs(600),
+        ..options()
+    };
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    append(&db, "m", &[(1_000_000, 1.0), (2_000_000, 2.0)]).unwrap();
+    append(&db, "m", &[(1_500_000, 1.5)]).unwrap();
+    let refused = append(&db, "m", &[(1_000, 0.1)]).unwrap_err();
+    match refused {
+        AppendError::Rejected(r) => {
+            assert_eq!(r.counts.get(REASON_OUT_OF_ORDER), Some(&1));
+            assert!(
+                r.to_string()
+                    .contains("older than the series' newest sample"),
+                "{r}"
+            );
+        }
+        other => panic!("expected a rejection, got {other}"),
+    }
+    // A different value at a stored out-of-order time is a conflict.
+    assert!(append(&db, "m", &[(1_500_000, 9.0)]).is_err());
+    assert_eq!(
+        read(&db, "m"),
+        vec![(1_000_000, 1.0), (1_500_000, 1.5), (2_000_000, 2.0)]
+    );
+    drop(db);
+    let db = Db::open(dir.path(), opts).unwrap();
+    assert_eq!(
+        read(&db, "m"),
+        vec![(1_000_000, 1.0), (1_500_000, 1.5), (2_000_000, 2.0)]
+    );
+    db.flush().unwrap();
+    assert_eq!(
+        read(&db, "m"),
+        vec![(1_000_000, 1.0), (1_500_000, 1.5), (2_000_000, 2.0)]
+    );
+}
+
+#[test]
+fn a_rejected_batch_writes_nothing_even_for_its_valid_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    append(&db, "old", &[(10_000, 1.0)]).unwrap();
+    let good = Labels::new([("__name__", "fresh")]).unwrap();
+    let bad = Labels::new([("__name__", "old"), ("job", "test")]).unwrap();
+    let good_refs: Vec<LabelRef<'_>> = good
+        .iter()
+        .map(|l| LabelRef::new(&l.name, &l.value))
+        .collect();
+    let bad_refs: Vec<LabelRef<'_>> = bad
+        .iter()
+        .map(|l| LabelRef::new(&l.name, &l.value))
+        .collect();
+    let mut batch = SeriesBatch::new();
+    batch.push_series(&good_refs, &[Sample::new(5, 5.0)]);
+    batch.push_series(&bad_refs, &[Sample::new(5, 5.0)]);
+    assert!(matches!(
+        db.append(&batch, &[]),
+        Err(AppendError::Rejected(_))
+    ));
+    assert!(read(&db, "fresh").is_empty());
+    assert!(db
+        .querier(i64::MIN, i64::MAX)
+        .label_values("__name__", &[])
+        .unwrap()
+        .iter()
+        .all(|v| v != "fresh"));
+}
+
+#[test]
+fn metadata_survives_restarts_and_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = MetricMetadata {
+        metric_type: MetricType::Counter,
+        help: "Steps.".into(),
+        unit: String::new(),
+    };
+    {
+        let db = Db::open(dir.path(), options()).unwrap();
+        let labels = Labels::new([("__name__", "steps_total")]).unwrap();
+        let refs: Vec<LabelRef<'_>> = labels
+            .iter()
+            .map(|l| LabelRef::new(&l.name, &l.value))
+            .collect();
+        let mut batch = SeriesBatch::new();
+        batch.push_series(&refs, &[Sample::new(1, 1.0)]);
+        db.append(&batch, &[("steps_total", meta.clone())]).unwrap();
+        db.flush().unwrap();
+    }
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert_eq!(db.metadata(), vec![("steps_total".to_owned(), meta)]);
+    assert_eq!(read(&db, "steps_total"), vec![(1, 1.0)]);
+}
+
+#[test]
+fn compaction_merges_windows_and_retention_deletes_old_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        retention_time: Duration::from_secs(20 * 3600),
+        ..options()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    // Three flushes inside one 2h window, then data a day later.
+    for i in 0..3 {
+        append(&db, "m", &[(i * 600_000, i as f64)]).unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(db.status(10).blocks.len(), 3);
+    append(&db, "m", &[(30 * HOUR, 99.0)]).unwrap();
+    db.flush().unwrap();
+    db.compact().unwrap();
+    let blocks = db.status(10).blocks;
+    // The three small blocks merged; then retention (20h before the newest
+    // block) deleted the merged one.
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(read(&db, "m"), vec![(30 * HOUR, 99.0)]);
+    let mut metrics = String::new();
+    db.write_metrics(&mut metrics);
+    assert!(
+        metrics.contains("agentmon_tsdb_compactions_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("agentmon_tsdb_retention_deletions_total{reason=\"time\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn size_retention_deletes_the_oldest_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        retention_size: Some(1),
+        ..options()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    append(&db, "m", &[(0, 1.0)]).unwrap();
+    db.flush().unwrap();
+    append(&db, "m", &[(10 * HOUR, 2.0)]).unwrap();
+    db.flush().unwrap();
+    db.compact().unwrap();
+    assert!(db.status(10).blocks.is_empty());
+    assert!(read(&db, "m").is_empty());
+}
+
+#[test]
+fn a_second_process_cannot_open_the_same_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let _db = Db::open(dir.path(), options()).unwrap();
+    let err = Db::open(dir.path(), options())
+        .err()
+        .expect("second open must fail");
+    assert!(err.to_string().contains("in use"), "{err}");
+}
