@@ -4,7 +4,7 @@
 //! [`Db`] on disk and against a plain in-memory model; every query must
 //! return exactly what the model holds.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use agentmon_model::{LabelRef, Labels, MatchType, Matcher, Sample, SeriesBatch, STALE_NAN};
 use agentmon_tsdb::{AppendError, Db, Options};
@@ -73,15 +73,10 @@ fn matchers(code: u8) -> Vec<Matcher> {
     }
 }
 
-/// What the store should hold and know.
+/// What the store should hold.
 #[derive(Default)]
 struct Model {
     data: BTreeMap<usize, BTreeMap<i64, u64>>,
-    /// Newest (time, bits) the store can still see for each series: kept
-    /// across flushes, lost on restart for series with nothing in the head.
-    known: HashMap<usize, (i64, u64)>,
-    /// Series with samples stored since the last flush (they are in the WAL).
-    in_head: HashSet<usize>,
 }
 
 impl Model {
@@ -93,27 +88,32 @@ impl Model {
     }
 
     /// Applies a batch as the store should; returns whether it is accepted.
+    /// A sample newer than its series' newest is stored; one identical to a
+    /// stored sample is a no-op; anything else refuses the whole batch.
     fn append(&mut self, samples: &[(usize, i64, u64)]) -> bool {
-        let mut pending = self.known.clone();
-        let mut writes = Vec::new();
+        let mut pending: BTreeMap<usize, BTreeMap<i64, u64>> = BTreeMap::new();
         for &(series, t, bits) in samples {
-            match pending.get(&series) {
-                Some(&(max, _)) if t < max => return false,
-                Some(&(max, last)) if t == max => {
-                    if last != bits {
+            let stored = self.data.get(&series);
+            let added = pending.entry(series).or_default();
+            let newest = stored
+                .and_then(|d| d.keys().next_back().copied())
+                .into_iter()
+                .chain(added.keys().next_back().copied())
+                .max();
+            match newest {
+                Some(max) if t <= max => {
+                    let existing = added.get(&t).or_else(|| stored.and_then(|d| d.get(&t)));
+                    if existing != Some(&bits) {
                         return false;
                     }
                 }
                 _ => {
-                    pending.insert(series, (t, bits));
-                    writes.push((series, t, bits));
+                    added.insert(t, bits);
                 }
             }
         }
-        self.known = pending;
-        for (series, t, bits) in writes {
-            self.data.entry(series).or_default().insert(t, bits);
-            self.in_head.insert(series);
+        for (series, points) in pending {
+            self.data.entry(series).or_default().extend(points);
         }
         true
     }
@@ -192,7 +192,6 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Flush => {
                 store.flush().unwrap();
-                model.in_head.clear();
             }
             Op::Compact => {
                 store.compact().unwrap();
@@ -200,8 +199,6 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Restart => {
                 db.take().unwrap().close().unwrap();
                 db = Some(Db::open(dir.path(), options()).unwrap());
-                let in_head = model.in_head.clone();
-                model.known.retain(|s, _| in_head.contains(s));
             }
             Op::Query { matcher, from, to } => {
                 let (mint, maxt) = (START + from * MINUTE, START + to * MINUTE);

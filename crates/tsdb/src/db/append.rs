@@ -150,7 +150,8 @@ impl DbInner {
                     match same {
                         Some(n) => Target::New(n),
                         None => {
-                            let newest = self.head.tombstone(hash).unwrap_or((i64::MIN, 0));
+                            let newest =
+                                self.newest_outside_head(hash, entry.labels, entry.samples);
                             new_series.push(NewSeries {
                                 entry: i,
                                 hash,
@@ -176,7 +177,11 @@ impl DbInner {
                         relog.push(i);
                     }
                     for &s in entry.samples {
-                        match judge(s.t, s.v, newest, window, |t| data.stored_value_at(t)) {
+                        let stored = |t| {
+                            data.stored_value_at(t)
+                                .or_else(|| self.block_value_at(entry.labels, t))
+                        };
+                        match judge(s.t, s.v, newest, window, stored) {
                             Verdict::InOrder => {
                                 plan.push((target_index, s, false));
                                 newest = (s.t, s.v.to_bits());
@@ -206,6 +211,7 @@ impl DbInner {
                                             || matches!(targets.get(*ti as usize), Some(Target::New(m)) if m == n))
                                 })
                                 .map(|(_, e, _)| e.v.to_bits())
+                                .or_else(|| self.block_value_at(entry.labels, t))
                         };
                         match judge(s.t, s.v, newest, window, stored) {
                             Verdict::InOrder => {

@@ -7,6 +7,7 @@
 
 mod append;
 mod flush;
+mod known;
 mod maintenance;
 mod metrics;
 mod open;

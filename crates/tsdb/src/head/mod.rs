@@ -158,6 +158,12 @@ impl Head {
         self.tombstones.lock().get(&hash).copied()
     }
 
+    /// Records the newest (time, value bits) of a series not in the head,
+    /// learnt from the blocks.
+    pub fn set_tombstone(&self, hash: u64, newest: (i64, u64)) {
+        self.tombstones.lock().insert(hash, newest);
+    }
+
     /// Forgets tombstones older than `cutoff` (their data is past retention).
     pub fn prune_tombstones(&self, cutoff: i64) {
         self.tombstones.lock().retain(|_, (t, _)| *t >= cutoff);

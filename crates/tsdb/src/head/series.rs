@@ -128,12 +128,12 @@ pub(crate) fn judge(
             Verdict::ConflictingDuplicate
         };
     }
-    if window_ms == 0 || t < max_time.saturating_sub(window_ms) {
-        return Verdict::TooOld;
-    }
+    // An older sample: a retry of one already stored is fine whatever the
+    // window, a different value at a stored time never is.
     match stored_value_at(t) {
         Some(bits) if bits == v.to_bits() => Verdict::Duplicate,
         Some(_) => Verdict::ConflictingDuplicate,
+        None if window_ms == 0 || t < max_time.saturating_sub(window_ms) => Verdict::TooOld,
         None => Verdict::OutOfOrder,
     }
 }
