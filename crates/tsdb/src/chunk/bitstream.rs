@@ -46,10 +46,13 @@ impl<'a> BitWriter<'a> {
         }
         // Now byte aligned with 1..=64 bits left: left-align them and copy
         // just the bytes they touch. The shift drops the bits already written.
+        // Copying all 8 bytes and truncating compiles to one store, where a
+        // variable-length copy would call memcpy.
         let aligned = value << (64 - n);
         let nbytes = n.div_ceil(8);
-        self.buf
-            .extend_from_slice(&aligned.to_be_bytes()[..nbytes as usize]);
+        let len = self.buf.len();
+        self.buf.extend_from_slice(&aligned.to_be_bytes());
+        self.buf.truncate(len + nbytes as usize);
         *self.free = (nbytes * 8 - n) as u8;
     }
 

@@ -44,10 +44,11 @@ use super::MAX_SAMPLES_PER_CHUNK;
 /// 9.9 for an 8-bit first bucket.
 pub const DOD_BUCKETS: [u32; 5] = [0, 7, 9, 12, 20];
 
-/// Worst case bytes one `append` can add: the second sample's 10-byte varint
-/// plus a 77-bit new-window value, rounded up. Appends reserve this much
-/// first so that the writes themselves never reallocate.
-const SAMPLE_MAX_BYTES: usize = 21;
+/// Spare capacity an `append` needs: the worst case sample (the second
+/// one's 10-byte varint plus a 77-bit new-window value, 21 bytes) plus the 7
+/// bytes the bit writer may store past the end before truncating. Appends
+/// reserve this much first so that the writes themselves never reallocate.
+const SAMPLE_MAX_BYTES: usize = 28;
 
 /// First allocation: the header (up to 18 bytes) and a dozen or so samples,
 /// enough to estimate the series' bytes per sample for the next growth.
@@ -222,7 +223,7 @@ impl XorChunk {
             t: 0,
             delta: 0,
             bits: 0,
-            leading: 0,
+            sig: 64,
             trailing: 0,
         }
     }
@@ -373,7 +374,8 @@ pub struct XorIter<'a> {
     t: i64,
     delta: i64,
     bits: u64,
-    leading: u32,
+    /// Meaningful bits and trailing zeros of the current XOR window.
+    sig: u32,
     trailing: u32,
 }
 
@@ -388,6 +390,7 @@ impl XorIter<'_> {
     fn read_second(&mut self) {
         self.delta = read_uvarint(&mut self.r) as i64;
         self.t = self.t.wrapping_add(self.delta);
+        self.r.refill();
         self.read_value();
     }
 
@@ -413,10 +416,11 @@ impl XorIter<'_> {
         self.t = self.t.wrapping_add(self.delta);
     }
 
-    /// Decodes an XORed value into `self.bits`.
+    /// Decodes an XORed value into `self.bits`. Needs 13 buffered bits for
+    /// the header, which [`Self::read_timestamp`] always leaves (at least
+    /// 24), so the common path skips a refill.
     #[inline(always)]
     fn read_value(&mut self) {
-        self.r.refill();
         let top = self.r.peek();
         if top >> 63 == 0 {
             self.r.consume(1);
@@ -424,7 +428,7 @@ impl XorIter<'_> {
         }
         let sig = if top & (1 << 62) == 0 {
             self.r.consume(2);
-            64 - self.leading - self.trailing
+            self.sig
         } else {
             let header = self.r.read(13);
             let lz = ((header >> 6) & 31) as u32;
@@ -432,14 +436,14 @@ impl XorIter<'_> {
                 0 => 64,
                 s => s,
             };
-            self.leading = lz;
+            self.sig = sig;
             // Saturating so that a corrupt stream decodes to garbage
-            // instead of panicking.
+            // instead of panicking; valid streams give 0..=63.
             self.trailing = 64u32.saturating_sub(lz + sig);
             sig
         };
         let bits = self.r.read_long(sig);
-        self.bits ^= bits.checked_shl(self.trailing).unwrap_or(0);
+        self.bits ^= bits << (self.trailing & 63);
     }
 }
 
