@@ -1,1 +1,92 @@
-//! Placeholder: being written.
+//! agentmon's HTTP API: one axum [`Router`] speaking the Prometheus HTTP API
+//! v1 and the VictoriaMetrics import/export formats, behind one auth layer.
+//!
+//! - [`router`] builds the app from an [`AppState`]; it needs no socket, so
+//!   tests drive it with `tower::ServiceExt::oneshot`.
+//! - [`AppState`] holds the database behind a once-set cell: the listener
+//!   starts before the WAL replay ends, and data endpoints answer 503
+//!   (`errorType: unavailable`) until [`AppState::set_db`] is called.
+//! - [`config`] reads `agentmon.yml` and combines it with flags.
+//! - [`auth`] checks bearer tokens and roles (`read < write < admin`).
+//! - [`selector`] parses the series selectors of `match[]`.
+//! - `handlers` has one file per endpoint family; `storage` and `decode`
+//!   are the only modules that call the storage engine and the decoders,
+//!   and [`error`] is the one place where errors become HTTP statuses.
+//!
+//! Endpoints: `POST /api/v1/write` (remote write 1.0),
+//! `POST /api/v1/import/prometheus`, `POST /api/v1/import`,
+//! `GET|POST /api/v1/export`, `GET|POST /api/v1/series`,
+//! `GET|POST /api/v1/labels`, `GET|POST /api/v1/label/{name}/values`,
+//! `GET|POST /api/v1/metadata`, `GET /api/v1/status/tsdb`,
+//! `POST|PUT /api/v1/admin/tsdb/flush`, `GET /metrics`, `GET /health/live`,
+//! `GET /health/ready`.
+
+pub mod auth;
+pub mod config;
+mod decode;
+pub mod error;
+mod handlers;
+mod metrics;
+mod params;
+mod pending;
+mod process;
+pub mod selector;
+mod state;
+mod storage;
+mod timestamp;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use crate::decode::Limits;
+pub use crate::state::{AppState, NOT_READY_REASON};
+pub use crate::storage::Db;
+
+/// Builds the HTTP app. Every route except `/health/*` goes through the auth
+/// layer; every route is counted in `agentmon_http_*` metrics.
+pub fn router(state: AppState) -> Router {
+    use handlers::*;
+
+    let api = Router::new()
+        .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/import/prometheus", post(import::import_prometheus))
+        .route("/api/v1/import", post(import::import_json))
+        .route("/api/v1/export", get(export::export).post(export::export))
+        .route("/api/v1/series", get(series::series).post(series::series))
+        .route(
+            "/api/v1/labels",
+            get(labels::label_names).post(labels::label_names),
+        )
+        .route(
+            "/api/v1/label/{name}/values",
+            get(labels::label_values).post(labels::label_values),
+        )
+        .route(
+            "/api/v1/metadata",
+            get(metadata::metadata).post(metadata::metadata),
+        )
+        .route("/api/v1/status/tsdb", get(status::tsdb_status))
+        .route(
+            "/api/v1/admin/tsdb/flush",
+            post(admin::flush).put(admin::flush),
+        )
+        .route("/metrics", get(self_metrics::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), auth::require_role));
+
+    let health = Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .method_not_allowed_fallback(method_not_allowed);
+
+    let max_body_bytes = state.limits().max_body_bytes;
+    Router::new()
+        .merge(health)
+        .merge(api)
+        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}

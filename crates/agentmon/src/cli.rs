@@ -1,0 +1,125 @@
+//! The command line: `agentmon serve [flags]`. Flags override the
+//! configuration file, which overrides the defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agentmon_server::config::{parse_wal_fsync, Overrides};
+use agentmon_tsdb::WalFsync;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// agentmon: monitoring for fleets of AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "agentmon", version, about)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: HTTP API, ingest and storage.
+    Serve(ServeArgs),
+}
+
+/// Flags of `agentmon serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file. Without this flag, ./agentmon.yml is read if it
+    /// exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for all data [default: ./data].
+    #[arg(long = "data-dir", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address to listen on, host:port [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDRESS")]
+    pub listen: Option<String>,
+
+    /// Delete blocks older than this, e.g. 15d [default: 15d].
+    #[arg(long = "retention.time", value_name = "DURATION", value_parser = parse_duration)]
+    pub retention_time: Option<Duration>,
+
+    /// Delete the oldest blocks while all blocks exceed this size, e.g. 50GB; 0 means no limit.
+    #[arg(long = "retention.size", value_name = "SIZE", value_parser = parse_size)]
+    pub retention_size: Option<u64>,
+
+    /// "always" to fsync the WAL before every answer, or how often to fsync it, e.g. 1s.
+    #[arg(long = "wal.fsync", value_name = "always|DURATION", value_parser = parse_wal_fsync)]
+    pub wal_fsync: Option<WalFsync>,
+
+    /// Allow listening on a non-loopback address without auth tokens.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl ServeArgs {
+    /// The settings these flags override.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+            retention_time: self.retention_time,
+            retention_size: self.retention_size,
+            wal_fsync: self.wal_fsync,
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    agentmon_model::duration::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    agentmon_model::size::parse_bytes(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_with_no_flags_parses() {
+        let cli = Cli::try_parse_from(["agentmon", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command;
+        assert!(args.config.is_none() && !args.insecure);
+        assert_eq!(cli.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn storage_flags_are_validated() {
+        let cli = Cli::try_parse_from([
+            "agentmon",
+            "serve",
+            "--retention.time",
+            "30d",
+            "--retention.size",
+            "0",
+            "--wal.fsync",
+            "always",
+            "--log.format",
+            "json",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command;
+        assert_eq!(args.retention_time, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(args.retention_size, Some(0));
+        assert_eq!(args.wal_fsync, Some(WalFsync::Always));
+        assert!(Cli::try_parse_from(["agentmon", "serve", "--retention.time", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["agentmon", "serve", "--wal.fsync", "never"]).is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! `agentmon serve`: loads the configuration, binds the listener, opens the
+//! database in the background and serves until SIGINT or SIGTERM.
+//!
+//! The listener is bound before the WAL replay starts, so `/health/live`
+//! answers at once and `/health/ready` reports "WAL replay in progress"
+//! until the database is set in the shared state. On a signal the server
+//! stops accepting connections, lets in-flight requests finish, then closes
+//! the database (final WAL fsync) and exits 0.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use agentmon_server::auth::Tokens;
+use agentmon_server::config::{Config, Settings};
+use agentmon_server::{router, AppState, Db, Limits};
+use anyhow::{bail, Context, Result};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::cli::ServeArgs;
+
+/// The configuration file read when `--config` is not given, if it exists.
+const DEFAULT_CONFIG_FILE: &str = "agentmon.yml";
+
+/// Runs the server to completion on a multi-threaded runtime.
+pub fn run(args: ServeArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("agentmon-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    for section in config.unsupported_sections() {
+        tracing::warn!(section, "config section not supported yet, ignored");
+    }
+    let settings = config.resolve(&args.overrides());
+
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    if settings.tokens.is_empty() && !address.ip().is_loopback() && !args.insecure {
+        bail!(
+            "refusing to listen on {address} without authentication: anyone who can reach it could read and \
+             write all data. Configure auth.tokens in the config file, listen on a loopback address \
+             (e.g. --listen 127.0.0.1:8080), or pass --insecure to accept the risk"
+        );
+    }
+    if settings.tokens.is_empty() {
+        tracing::warn!(%address, "no auth tokens configured: the API is open to every local user");
+    }
+
+    let state = AppState::new(Tokens::new(settings.tokens.clone()), Limits::default());
+    let (failed_tx, failed_rx) = oneshot::channel::<()>();
+    let opener = tokio::spawn(open_database(state.clone(), settings.clone(), failed_tx));
+    tracing::info!(%address, data_dir = %settings.data_dir.display(), "listening");
+
+    let stop = async move {
+        tokio::select! {
+            signal = shutdown_signal() => tracing::info!(signal, "shutting down: finishing in-flight requests"),
+            Ok(()) = failed_rx => {}
+        }
+    };
+    let served = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(stop)
+        .await;
+
+    // The WAL replay may still be running after an early signal; wait for it
+    // so the database is closed cleanly rather than abandoned mid-replay.
+    let opened = opener.await.context("database open task failed")?;
+    served.context("HTTP server failed")?;
+    let db = opened?;
+    tokio::task::spawn_blocking(move || db.close())
+        .await
+        .context("database close task failed")?
+        .context("cannot close the database cleanly")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reads `--config`, or `./agentmon.yml` if present, or nothing.
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    let path: PathBuf = match path {
+        Some(path) => path.to_owned(),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => PathBuf::from(DEFAULT_CONFIG_FILE),
+        None => return Ok(Config::default()),
+    };
+    let config = Config::load(&path)?;
+    tracing::info!(path = %path.display(), "configuration loaded");
+    Ok(config)
+}
+
+/// Opens the database on the blocking pool and hands it to the router.
+/// On failure, tells the server to stop through `failed`.
+async fn open_database(
+    state: AppState,
+    settings: Settings,
+    failed: oneshot::Sender<()>,
+) -> Result<Arc<Db>> {
+    let started = Instant::now();
+    tracing::info!(data_dir = %settings.data_dir.display(), "opening database, replaying WAL");
+    let data_dir = settings.data_dir.clone();
+    let options = settings.tsdb.clone();
+    let opened = tokio::task::spawn_blocking(move || Db::open(&data_dir, options)).await;
+    let db = match opened {
+        Ok(Ok(db)) => Arc::new(db),
+        Ok(Err(error)) => {
+            let _ = failed.send(());
+            return Err(error).with_context(|| {
+                format!(
+                    "cannot open the database in {}",
+                    settings.data_dir.display()
+                )
+            });
+        }
+        Err(join_error) => {
+            let _ = failed.send(());
+            return Err(join_error).context("database open task failed");
+        }
+    };
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        retention_time = %agentmon_model::duration::format_millis(settings.tsdb.retention_time.as_millis() as u64),
+        "database ready: WAL replayed"
+    );
+    if state.set_db(db.clone()).is_err() {
+        bail!("database was set twice");
+    }
+    Ok(db)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, naming the signal.
+async fn shutdown_signal() -> &'static str {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => "SIGINT",
+        () = terminate => "SIGTERM",
+    }
+}

@@ -1,0 +1,203 @@
+//! Bearer-token authentication and role checks: one layer for every route
+//! except `/health/*`.
+//!
+//! Roles are ordered `read < write < admin` and each includes the ones below
+//! it: a write token can also query (agents that push usually also read
+//! back their own data), and an admin token can do everything. What a route
+//! needs is decided from its path alone, in [`required_role`]:
+//! `/api/v1/admin/*` needs admin, ingest (`/api/v1/write`, `/api/v1/import*`)
+//! needs write, everything else needs read.
+//!
+//! With no tokens configured the server runs without authentication; the
+//! binary allows that only on a loopback address.
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What a token may do. Higher roles include lower ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Role {
+    /// The configuration spelling of the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// One configured API token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    /// Who holds the token; appears in logs, never the token itself.
+    pub name: String,
+    /// The secret the client sends as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub role: Role,
+}
+
+/// The configured tokens, checked in constant time.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    tokens: Vec<Token>,
+}
+
+/// Who made a request; inserted into request extensions by the auth layer.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's name, or `anonymous` when auth is off.
+    pub name: String,
+    pub role: Role,
+}
+
+impl Tokens {
+    /// Wraps the configured tokens.
+    pub fn new(tokens: Vec<Token>) -> Tokens {
+        Tokens { tokens }
+    }
+
+    /// Whether authentication is switched off (no tokens configured).
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Finds the token equal to `presented`. Every configured token is
+    /// compared, each in time independent of where the bytes differ, so the
+    /// answer time does not reveal how much of a token was right.
+    pub fn find(&self, presented: &str) -> Option<&Token> {
+        let mut found = None;
+        for token in &self.tokens {
+            if constant_time_eq(token.token.as_bytes(), presented.as_bytes()) {
+                found = Some(token);
+            }
+        }
+        found
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // black_box keeps the optimizer from turning the fold into an early exit.
+    std::hint::black_box(difference) == 0
+}
+
+/// The role a request to `path` needs.
+pub fn required_role(path: &str) -> Role {
+    if path.starts_with("/api/v1/admin/") {
+        Role::Admin
+    } else if path == "/api/v1/write"
+        || path == "/api/v1/import"
+        || path.starts_with("/api/v1/import/")
+    {
+        Role::Write
+    } else {
+        Role::Read
+    }
+}
+
+/// The auth layer: 401 without a known token, 403 with too weak a role.
+pub async fn require_role(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match authorize(&state, &request) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+fn authorize(state: &AppState, request: &Request) -> Result<Caller, ApiError> {
+    let tokens = state.tokens();
+    if tokens.is_empty() {
+        return Ok(Caller {
+            name: "anonymous".to_owned(),
+            role: Role::Admin,
+        });
+    }
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "missing Authorization header: send \"Authorization: Bearer <token>\"".into(),
+            )
+        })?;
+    let presented = header
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            let (scheme, rest) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .ok_or_else(|| {
+            ApiError::Unauthorized("Authorization header must be \"Bearer <token>\"".into())
+        })?;
+    let token = tokens
+        .find(presented)
+        .ok_or_else(|| ApiError::Unauthorized("unknown bearer token".into()))?;
+    let needed = required_role(request.uri().path());
+    if token.role < needed {
+        return Err(ApiError::Forbidden(format!(
+            "token {:?} has role {} but {} {} needs role {}",
+            token.name,
+            token.role.as_str(),
+            request.method(),
+            request.uri().path(),
+            needed.as_str()
+        )));
+    }
+    Ok(Caller {
+        name: token.name.clone(),
+        role: token.role,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_follow_the_path() {
+        assert_eq!(required_role("/api/v1/admin/tsdb/flush"), Role::Admin);
+        assert_eq!(required_role("/api/v1/write"), Role::Write);
+        assert_eq!(required_role("/api/v1/import/prometheus"), Role::Write);
+        assert_eq!(required_role("/api/v1/importer"), Role::Read);
+        assert_eq!(required_role("/api/v1/series"), Role::Read);
+        assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
+    }
+
+    #[test]
+    fn tokens_match_exactly() {
+        let tokens = Tokens::new(vec![Token {
+            name: "a".into(),
+            token: "secret".into(),
+            role: Role::Read,
+        }]);
+        assert_eq!(tokens.find("secret").map(|t| t.name.as_str()), Some("a"));
+        assert!(tokens.find("secreT").is_none());
+        assert!(tokens.find("secret2").is_none());
+        assert!(tokens.find("").is_none());
+    }
+}

@@ -1,0 +1,315 @@
+//! The `agentmon.yml` configuration file.
+//!
+//! Every key is optional. Known sections: `listen`, `data_dir`, `storage`
+//! (`retention_time`, `retention_size`, `wal_fsync`, `wal_segment_size`,
+//! `out_of_order_window`, `head_block_duration`) and `auth` (`tokens`).
+//! Sections planned for later (`global`, `scrape_configs`, `rule_files`,
+//! `remote_write`, `alertmanager`, `agents`, `pricing`, `health_checks`) are
+//! accepted so a full config file loads, and reported by
+//! [`Config::unsupported_sections`]; any other key is an error naming it.
+//!
+//! Precedence is flags > file > defaults: [`Config::resolve`] applies
+//! [`Overrides`] from the command line on top of the file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agentmon_model::{duration, size};
+use agentmon_tsdb::{Options, WalFsync};
+use serde::Deserialize;
+
+use crate::auth::Token;
+use crate::error::ConfigError;
+
+/// Where the server listens when nothing says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where data lives when nothing says otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+/// The parsed configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `host:port` to listen on.
+    pub listen: Option<String>,
+    /// The one directory holding all data.
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    // Sections of the target architecture that are not implemented yet.
+    global: Option<serde_yaml::Value>,
+    scrape_configs: Option<serde_yaml::Value>,
+    rule_files: Option<serde_yaml::Value>,
+    remote_write: Option<serde_yaml::Value>,
+    alertmanager: Option<serde_yaml::Value>,
+    agents: Option<serde_yaml::Value>,
+    pricing: Option<serde_yaml::Value>,
+    health_checks: Option<serde_yaml::Value>,
+}
+
+/// The `storage` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub retention_time: Option<ConfigDuration>,
+    /// `0` means no size limit.
+    pub retention_size: Option<ConfigSize>,
+    pub wal_fsync: Option<ConfigWalFsync>,
+    pub wal_segment_size: Option<ConfigSize>,
+    pub out_of_order_window: Option<ConfigDuration>,
+    pub head_block_duration: Option<ConfigDuration>,
+}
+
+/// The `auth` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub tokens: Vec<Token>,
+}
+
+/// A YAML scalar before it is read as a duration or size: Prometheus style
+/// strings, or plain integers (`0`, or bytes for sizes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Integer(u64),
+}
+
+/// A Prometheus duration (`15d`, `1h30m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Scalar")]
+pub struct ConfigDuration(pub Duration);
+
+impl TryFrom<Scalar> for ConfigDuration {
+    type Error = String;
+    fn try_from(scalar: Scalar) -> Result<ConfigDuration, String> {
+        match scalar {
+            Scalar::Text(text) => duration::parse(&text)
+                .map(ConfigDuration)
+                .map_err(|e| e.to_string()),
+            Scalar::Integer(0) => Ok(ConfigDuration(Duration::ZERO)),
+            Scalar::Integer(n) => Err(format!(
+                "invalid duration {n}: a duration needs a unit, e.g. \"{n}s\""
+            )),
+        }
+    }
+}
+
+/// A byte size (`512MB`, or a plain number of bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Scalar")]
+pub struct ConfigSize(pub u64);
+
+impl TryFrom<Scalar> for ConfigSize {
+    type Error = String;
+    fn try_from(scalar: Scalar) -> Result<ConfigSize, String> {
+        match scalar {
+            Scalar::Text(text) => size::parse_bytes(&text)
+                .map(ConfigSize)
+                .map_err(|e| e.to_string()),
+            Scalar::Integer(n) => Ok(ConfigSize(n)),
+        }
+    }
+}
+
+/// `always`, or how often to fsync the WAL as a duration (`1s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Scalar")]
+pub struct ConfigWalFsync(pub WalFsync);
+
+impl TryFrom<Scalar> for ConfigWalFsync {
+    type Error = String;
+    fn try_from(scalar: Scalar) -> Result<ConfigWalFsync, String> {
+        match scalar {
+            Scalar::Text(text) => parse_wal_fsync(&text).map(ConfigWalFsync),
+            Scalar::Integer(_) => {
+                Err("invalid wal_fsync: use \"always\" or a duration such as \"1s\"".into())
+            }
+        }
+    }
+}
+
+/// Parses a `wal_fsync` setting: `always`, or a non-zero duration.
+pub fn parse_wal_fsync(text: &str) -> Result<WalFsync, String> {
+    if text == "always" {
+        return Ok(WalFsync::Always);
+    }
+    let interval = duration::parse(text).map_err(|e| {
+        format!("invalid wal_fsync {text:?}: use \"always\" or a duration such as \"1s\" ({e})")
+    })?;
+    if interval.is_zero() {
+        return Err(format!(
+            "invalid wal_fsync {text:?}: use \"always\" rather than a zero interval"
+        ));
+    }
+    Ok(WalFsync::Interval(interval))
+}
+
+/// Settings given on the command line, which win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub retention_time: Option<Duration>,
+    /// `Some(0)` means no size limit.
+    pub retention_size: Option<u64>,
+    pub wal_fsync: Option<WalFsync>,
+}
+
+/// Everything `serve` needs, after flags, file and defaults are combined.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub tsdb: Options,
+    pub tokens: Vec<Token>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file. An empty file is the
+    /// default configuration.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let is_blank = text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+        if is_blank {
+            return Ok(Config::default());
+        }
+        let config: Config = serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        config.validate().map_err(|reason| ConfigError::Invalid {
+            path: path.to_owned(),
+            reason,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (i, token) in self.auth.tokens.iter().enumerate() {
+            if token.name.is_empty() {
+                return Err(format!("auth.tokens[{i}]: name must not be empty"));
+            }
+            if token.token.len() < 8 {
+                return Err(format!(
+                    "auth.tokens[{i}] ({:?}): token must be at least 8 characters",
+                    token.name
+                ));
+            }
+            for other in &self.auth.tokens[..i] {
+                if other.name == token.name {
+                    return Err(format!(
+                        "auth.tokens[{i}]: name {:?} is used twice",
+                        token.name
+                    ));
+                }
+                if other.token == token.token {
+                    return Err(format!(
+                        "auth.tokens[{i}] ({:?}): same token as {:?}; every token must be distinct",
+                        token.name, other.name
+                    ));
+                }
+            }
+        }
+        if let Some(ConfigSize(0)) = self.storage.wal_segment_size {
+            return Err("storage.wal_segment_size must be greater than zero".into());
+        }
+        if let Some(ConfigDuration(d)) = self.storage.head_block_duration {
+            if d.is_zero() {
+                return Err("storage.head_block_duration must be greater than zero".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Top-level sections present in the file that agentmon does not act on
+    /// yet; `serve` logs them as ignored.
+    pub fn unsupported_sections(&self) -> Vec<&'static str> {
+        let sections = [
+            ("global", self.global.is_some()),
+            ("scrape_configs", self.scrape_configs.is_some()),
+            ("rule_files", self.rule_files.is_some()),
+            ("remote_write", self.remote_write.is_some()),
+            ("alertmanager", self.alertmanager.is_some()),
+            ("agents", self.agents.is_some()),
+            ("pricing", self.pricing.is_some()),
+            ("health_checks", self.health_checks.is_some()),
+        ];
+        sections
+            .iter()
+            .filter(|(_, present)| *present)
+            .map(|(name, _)| *name)
+            .collect()
+    }
+
+    /// Storage options from this file over the engine's defaults.
+    pub fn tsdb_options(&self) -> Options {
+        let mut options = Options::default();
+        let storage = &self.storage;
+        if let Some(ConfigDuration(d)) = storage.retention_time {
+            options.retention_time = d;
+        }
+        if let Some(ConfigSize(bytes)) = storage.retention_size {
+            options.retention_size = (bytes > 0).then_some(bytes);
+        }
+        if let Some(ConfigWalFsync(policy)) = storage.wal_fsync {
+            options.wal_fsync = policy;
+        }
+        if let Some(ConfigSize(bytes)) = storage.wal_segment_size {
+            options.wal_segment_size = bytes;
+        }
+        if let Some(ConfigDuration(d)) = storage.out_of_order_window {
+            options.out_of_order_window = d;
+        }
+        if let Some(ConfigDuration(d)) = storage.head_block_duration {
+            options.head_block_duration = d;
+        }
+        options
+    }
+
+    /// Combines command-line overrides, this file and the defaults.
+    pub fn resolve(&self, overrides: &Overrides) -> Settings {
+        let mut tsdb = self.tsdb_options();
+        if let Some(d) = overrides.retention_time {
+            tsdb.retention_time = d;
+        }
+        if let Some(bytes) = overrides.retention_size {
+            tsdb.retention_size = (bytes > 0).then_some(bytes);
+        }
+        if let Some(policy) = overrides.wal_fsync {
+            tsdb.wal_fsync = policy;
+        }
+        Settings {
+            listen: overrides
+                .listen
+                .clone()
+                .or_else(|| self.listen.clone())
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            data_dir: overrides
+                .data_dir
+                .clone()
+                .or_else(|| self.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            tsdb,
+            tokens: self.auth.tokens.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

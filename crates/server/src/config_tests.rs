@@ -1,0 +1,174 @@
+//! Tests of the configuration file and of flag precedence.
+
+use super::*;
+use crate::auth::Role;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("agentmon.yml"))
+}
+
+#[test]
+fn empty_file_is_the_default() {
+    let config = parse("# nothing here\n\n").unwrap();
+    let settings = config.resolve(&Overrides::default());
+    assert_eq!(settings.listen, DEFAULT_LISTEN);
+    assert_eq!(settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    assert_eq!(
+        settings.tsdb.retention_time,
+        Options::default().retention_time
+    );
+    assert!(settings.tokens.is_empty());
+}
+
+#[test]
+fn reads_every_known_key() {
+    let config = parse(
+        r#"
+listen: 0.0.0.0:9000
+data_dir: /var/lib/agentmon
+storage:
+  retention_time: 30d
+  retention_size: 10GB
+  wal_fsync: always
+  wal_segment_size: 64MB
+  out_of_order_window: 10m
+  head_block_duration: 1h
+auth:
+  tokens:
+    - {name: grafana, token: "read-token-1", role: read}
+    - {name: agents, token: "write-token-1", role: write}
+    - {name: ops, token: "admin-token-1", role: admin}
+"#,
+    )
+    .unwrap();
+    let options = config.tsdb_options();
+    assert_eq!(options.retention_time, Duration::from_secs(30 * 86_400));
+    assert_eq!(options.retention_size, Some(10 << 30));
+    assert_eq!(options.wal_fsync, WalFsync::Always);
+    assert_eq!(options.wal_segment_size, 64 << 20);
+    assert_eq!(options.out_of_order_window, Duration::from_secs(600));
+    assert_eq!(options.head_block_duration, Duration::from_secs(3600));
+    assert_eq!(config.auth.tokens[2].role, Role::Admin);
+    assert_eq!(config.listen.as_deref(), Some("0.0.0.0:9000"));
+    assert!(config.unsupported_sections().is_empty());
+}
+
+#[test]
+fn wal_fsync_takes_an_interval_and_sizes_take_plain_bytes() {
+    let config =
+        parse("storage:\n  wal_fsync: 2s\n  retention_size: 0\n  wal_segment_size: 1048576\n")
+            .unwrap();
+    let options = config.tsdb_options();
+    assert_eq!(
+        options.wal_fsync,
+        WalFsync::Interval(Duration::from_secs(2))
+    );
+    assert_eq!(options.retention_size, None);
+    assert_eq!(options.wal_segment_size, 1 << 20);
+}
+
+#[test]
+fn unknown_keys_are_errors_that_name_the_key() {
+    let error = parse("listen: a\nlisten_addr: b\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("agentmon.yml"), "{error}");
+    assert!(error.contains("unknown field `listen_addr`"), "{error}");
+    let error = parse("storage:\n  retention: 1d\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unknown field `retention`"), "{error}");
+    let error = parse("auth:\n  tokens:\n    - {name: a, token: abcdefgh, role: read, scope: x}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unknown field `scope`"), "{error}");
+}
+
+#[test]
+fn bad_values_say_what_is_wrong() {
+    let error = parse("storage:\n  retention_time: 15x\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("invalid duration \"15x\""), "{error}");
+    let error = parse("storage:\n  wal_fsync: sometimes\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("invalid wal_fsync \"sometimes\""), "{error}");
+    let error = parse("auth:\n  tokens:\n    - {name: a, token: abcdefgh, role: root}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unknown variant `root`"), "{error}");
+    let error = parse("auth:\n  tokens:\n    - {name: a, token: short, role: read}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("at least 8 characters"), "{error}");
+    let error = parse(
+        "auth:\n  tokens:\n    - {name: a, token: abcdefgh, role: read}\n    - {name: b, token: abcdefgh, role: admin}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("every token must be distinct"), "{error}");
+}
+
+#[test]
+fn future_sections_are_accepted_and_reported() {
+    let config = parse(
+        "global:\n  scrape_interval: 15s\nscrape_configs: []\nrule_files: []\nremote_write: []\n\
+         alertmanager: {}\nagents: {namespace: hermes}\npricing: {}\nhealth_checks: []\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.unsupported_sections(),
+        [
+            "global",
+            "scrape_configs",
+            "rule_files",
+            "remote_write",
+            "alertmanager",
+            "agents",
+            "pricing",
+            "health_checks"
+        ]
+    );
+}
+
+#[test]
+fn flags_override_the_file_which_overrides_defaults() {
+    let config = parse("listen: 0.0.0.0:9000\ndata_dir: /srv/a\nstorage:\n  retention_time: 30d\n  wal_fsync: always\n")
+        .unwrap();
+    let from_file = config.resolve(&Overrides::default());
+    assert_eq!(from_file.listen, "0.0.0.0:9000");
+    assert_eq!(from_file.data_dir, PathBuf::from("/srv/a"));
+    assert_eq!(
+        from_file.tsdb.retention_time,
+        Duration::from_secs(30 * 86_400)
+    );
+
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:9999".into()),
+        data_dir: Some(PathBuf::from("other")),
+        retention_time: Some(Duration::from_secs(3600)),
+        retention_size: Some(1 << 30),
+        wal_fsync: Some(WalFsync::Interval(Duration::from_secs(5))),
+    };
+    let settings = config.resolve(&overrides);
+    assert_eq!(settings.listen, "127.0.0.1:9999");
+    assert_eq!(settings.data_dir, PathBuf::from("other"));
+    assert_eq!(settings.tsdb.retention_time, Duration::from_secs(3600));
+    assert_eq!(settings.tsdb.retention_size, Some(1 << 30));
+    assert_eq!(
+        settings.tsdb.wal_fsync,
+        WalFsync::Interval(Duration::from_secs(5))
+    );
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let error = Config::load(Path::new("does/not/exist.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("cannot read config file does/not/exist.yml"),
+        "{error}"
+    );
+}

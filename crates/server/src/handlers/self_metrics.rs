@@ -1,0 +1,30 @@
+//! `GET /metrics`: agentmon's own metrics in Prometheus text format 0.0.4:
+//! storage (`agentmon_tsdb_*`, once the database is open), HTTP
+//! (`agentmon_http_*`) and process (`process_*`).
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use tracing::instrument;
+
+use crate::process::write_process_metrics;
+use crate::state::AppState;
+
+/// Renders every self-metric family.
+#[instrument(skip_all)]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut out = String::new();
+    if let Some(db) = state.ready_db() {
+        db.write_metrics(&mut out);
+    }
+    state.http_metrics().write_text(&mut out);
+    write_process_metrics(&mut out);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,171 @@
+//! Timestamps in API parameters, as Prometheus takes them: Unix seconds
+//! with an optional fraction (`1700000000.123`) or RFC 3339
+//! (`2023-11-14T22:13:20.123Z`, `...+02:00`). Results are milliseconds,
+//! rounded to the nearest millisecond like Prometheus.
+
+/// Prometheus's `minTime` and `maxTime` as formatted by its Go client, which
+/// some clients send for "unbounded"; they map to the ends of our range.
+const GO_MIN_TIME_PREFIX: &str = "-292273086-05-16T16:47:06";
+const GO_MAX_TIME_PREFIX: &str = "292277025-08-18T07:12:54";
+
+/// Parses a timestamp parameter into milliseconds since the epoch.
+pub fn parse_timestamp_ms(input: &str) -> Option<i64> {
+    let input = input.trim();
+    if let Ok(seconds) = input.parse::<f64>() {
+        if !seconds.is_finite() {
+            return None;
+        }
+        // Saturates beyond the i64 range, which is what "unbounded" wants.
+        return Some((seconds * 1000.0).round() as i64);
+    }
+    if input.starts_with(GO_MIN_TIME_PREFIX) {
+        return Some(i64::MIN);
+    }
+    if input.starts_with(GO_MAX_TIME_PREFIX) {
+        return Some(i64::MAX);
+    }
+    parse_rfc3339_ms(input)
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+fn parse_rfc3339_ms(input: &str) -> Option<i64> {
+    let bytes = input.as_bytes();
+    if bytes.len() < 20 {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let text = input.get(range)?;
+        text.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| text.parse().ok())?
+    };
+    let year = number(0..4)?;
+    let month = number(5..7)?;
+    let day = number(8..10)?;
+    let hour = number(11..13)?;
+    let minute = number(14..16)?;
+    let second = number(17..19)?;
+    let separators_ok = bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && matches!(bytes[10], b'T' | b't' | b' ')
+        && bytes[13] == b':'
+        && bytes[16] == b':';
+    if !separators_ok
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut pos = 19;
+    let mut millis = 0i64;
+    if bytes.get(pos) == Some(&b'.') {
+        pos += 1;
+        let start = pos;
+        while pos < bytes.len() && bytes[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        if pos == start {
+            return None;
+        }
+        // Round the fraction to milliseconds.
+        let fraction: f64 = format!("0.{}", &input[start..pos]).parse().ok()?;
+        millis = (fraction * 1000.0).round() as i64;
+    }
+    let offset_seconds = match &input[pos..] {
+        "Z" | "z" => 0,
+        zone => {
+            let zb = zone.as_bytes();
+            if zb.len() != 6 || zb[3] != b':' || !matches!(zb[0], b'+' | b'-') {
+                return None;
+            }
+            let hours: i64 = zone[1..3].parse().ok()?;
+            let minutes: i64 = zone[4..6].parse().ok()?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let sign = if zb[0] == b'-' { -1 } else { 1 };
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Some(seconds * 1000 + millis)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// well-known `days_from_civil` algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_seconds_with_fraction() {
+        assert_eq!(parse_timestamp_ms("1700000000"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_timestamp_ms("1700000000.1234"),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(parse_timestamp_ms("-1.5"), Some(-1500));
+        assert_eq!(parse_timestamp_ms("NaN"), None);
+        assert_eq!(parse_timestamp_ms("abc"), None);
+    }
+
+    #[test]
+    fn rfc3339_with_zones_and_fractions() {
+        assert_eq!(parse_timestamp_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_timestamp_ms("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp_ms("2023-11-14T22:13:20.5Z"),
+            Some(1_700_000_000_500)
+        );
+        assert_eq!(
+            parse_timestamp_ms("2023-11-15T00:13:20+02:00"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp_ms("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800_000)
+        );
+        assert_eq!(parse_timestamp_ms("2023-02-29T00:00:00Z"), None);
+        assert_eq!(parse_timestamp_ms("2023-11-14T22:13:20"), None);
+        assert_eq!(parse_timestamp_ms("2023-11-14 22:13"), None);
+    }
+
+    #[test]
+    fn go_min_and_max_time_are_unbounded() {
+        assert_eq!(
+            parse_timestamp_ms("-292273086-05-16T16:47:06Z"),
+            Some(i64::MIN)
+        );
+        assert_eq!(
+            parse_timestamp_ms("292277025-08-18T07:12:54.999999999Z"),
+            Some(i64::MAX)
+        );
+    }
+}
