@@ -55,12 +55,16 @@ impl<'a> SeriesBatch<'a> {
 
     /// Ends the current series.
     pub fn finish_series(&mut self) {
-        self.ends.push((self.labels.len() as u32, self.samples.len() as u32));
+        self.ends
+            .push((self.labels.len() as u32, self.samples.len() as u32));
     }
 
     /// Drops the labels and samples pushed since the last finished series.
     pub fn discard_pending(&mut self) {
-        let (l, s) = self.ends.last().map_or((0, 0), |e| (e.0 as usize, e.1 as usize));
+        let (l, s) = self
+            .ends
+            .last()
+            .map_or((0, 0), |e| (e.0 as usize, e.1 as usize));
         self.labels.truncate(l);
         self.samples.truncate(s);
     }
@@ -85,7 +89,11 @@ impl<'a> SeriesBatch<'a> {
     }
 
     pub fn get(&self, index: usize) -> BatchSeries<'_, 'a> {
-        let (l0, s0) = if index == 0 { (0, 0) } else { self.ends[index - 1] };
+        let (l0, s0) = if index == 0 {
+            (0, 0)
+        } else {
+            self.ends[index - 1]
+        };
         let (l1, s1) = self.ends[index];
         BatchSeries {
             labels: &self.labels[l0 as usize..l1 as usize],

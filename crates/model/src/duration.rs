@@ -18,7 +18,10 @@ const UNITS: [(&str, u64); 7] = [
 
 /// Parses a Prometheus duration into milliseconds.
 pub fn parse_millis(input: &str) -> Result<u64, ModelError> {
-    let err = |reason| ModelError::InvalidDuration { input: input.to_owned(), reason };
+    let err = |reason| ModelError::InvalidDuration {
+        input: input.to_owned(),
+        reason,
+    };
     if input.is_empty() {
         return Err(err("empty duration"));
     }
@@ -37,7 +40,9 @@ pub fn parse_millis(input: &str) -> Result<u64, ModelError> {
         if start == pos {
             return Err(err("expected a number"));
         }
-        let number: u64 = input[start..pos].parse().map_err(|_| err("number too large"))?;
+        let number: u64 = input[start..pos]
+            .parse()
+            .map_err(|_| err("number too large"))?;
         let unit_start = pos;
         while pos < bytes.len() && bytes[pos].is_ascii_alphabetic() {
             pos += 1;
@@ -72,7 +77,7 @@ pub fn format_millis(mut ms: u64) -> String {
     let mut out = String::new();
     for (name, unit) in UNITS {
         // Prometheus prints weeks and years only when they divide exactly.
-        if (name == "y" || name == "w") && ms % unit != 0 {
+        if (name == "y" || name == "w") && !ms.is_multiple_of(unit) {
             continue;
         }
         if ms >= unit {

@@ -7,7 +7,9 @@ pub enum ModelError {
     InvalidLabelName { name: String },
     #[error("metric name {name:?} is invalid: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
     InvalidMetricName { name: String },
-    #[error("label {name:?} has an empty value: empty values mean \"no label\" and must be left out")]
+    #[error(
+        "label {name:?} has an empty value: empty values mean \"no label\" and must be left out"
+    )]
     EmptyLabelValue { name: String },
     #[error("label {name:?} has a value that is not valid UTF-8")]
     InvalidUtf8 { name: String },
@@ -20,7 +22,11 @@ pub enum ModelError {
     #[error("series has no metric name (label __name__)")]
     MissingMetricName,
     #[error("invalid regular expression {regex:?} for label {name:?}: {reason}")]
-    InvalidRegex { name: String, regex: String, reason: String },
+    InvalidRegex {
+        name: String,
+        regex: String,
+        reason: String,
+    },
     #[error("invalid duration {input:?}: {reason}")]
     InvalidDuration { input: String, reason: &'static str },
     #[error("invalid size {input:?}: {reason}")]

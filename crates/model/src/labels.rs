@@ -40,13 +40,18 @@ impl Labels {
     ) -> Result<Labels, ModelError> {
         let mut labels: Vec<Label> = pairs
             .into_iter()
-            .map(|(n, v)| Label { name: n.into(), value: v.into() })
+            .map(|(n, v)| Label {
+                name: n.into(),
+                value: v.into(),
+            })
             .filter(|l| !l.value.is_empty())
             .collect();
         labels.sort_by(|a, b| a.name.cmp(&b.name));
         for pair in labels.windows(2) {
             if pair[0].name == pair[1].name {
-                return Err(ModelError::DuplicateLabel { name: pair[0].name.clone() });
+                return Err(ModelError::DuplicateLabel {
+                    name: pair[0].name.clone(),
+                });
             }
         }
         for label in &labels {
@@ -69,7 +74,10 @@ impl Labels {
     pub fn from_refs(refs: &[LabelRef<'_>]) -> Labels {
         Labels(
             refs.iter()
-                .map(|l| Label { name: l.name.to_owned(), value: l.value.to_owned() })
+                .map(|l| Label {
+                    name: l.name.to_owned(),
+                    value: l.value.to_owned(),
+                })
                 .collect(),
         )
     }
@@ -147,7 +155,9 @@ pub fn validate_label_name(name: &str) -> Result<(), ModelError> {
     if valid {
         Ok(())
     } else {
-        Err(ModelError::InvalidLabelName { name: name.to_owned() })
+        Err(ModelError::InvalidLabelName {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -158,20 +168,26 @@ pub fn validate_metric_name(name: &str) -> Result<(), ModelError> {
         None => false,
         Some((first, rest)) => {
             (first.is_ascii_alphabetic() || *first == b'_' || *first == b':')
-                && rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b':')
+                && rest
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b':')
         }
     };
     if valid {
         Ok(())
     } else {
-        Err(ModelError::InvalidMetricName { name: name.to_owned() })
+        Err(ModelError::InvalidMetricName {
+            name: name.to_owned(),
+        })
     }
 }
 
 /// Label values must be non-empty when present (UTF-8 is guaranteed by `&str`).
 pub fn validate_label_value(name: &str, value: &str) -> Result<(), ModelError> {
     if value.is_empty() {
-        Err(ModelError::EmptyLabelValue { name: name.to_owned() })
+        Err(ModelError::EmptyLabelValue {
+            name: name.to_owned(),
+        })
     } else {
         Ok(())
     }
@@ -188,7 +204,9 @@ pub fn validate_wire_labels(labels: &[LabelRef<'_>]) -> Result<(), ModelError> {
         if i > 0 {
             let previous = labels[i - 1].name;
             if previous == label.name {
-                return Err(ModelError::DuplicateLabel { name: label.name.to_owned() });
+                return Err(ModelError::DuplicateLabel {
+                    name: label.name.to_owned(),
+                });
             }
             if previous > label.name {
                 return Err(ModelError::UnsortedLabels {
@@ -232,13 +250,28 @@ mod tests {
         let ok = [LabelRef::new("__name__", "up"), LabelRef::new("job", "x")];
         assert!(validate_wire_labels(&ok).is_ok());
         let unsorted = [LabelRef::new("job", "x"), LabelRef::new("__name__", "up")];
-        assert!(matches!(validate_wire_labels(&unsorted), Err(ModelError::UnsortedLabels { .. })));
-        let dup = [LabelRef::new("__name__", "up"), LabelRef::new("__name__", "up")];
-        assert!(matches!(validate_wire_labels(&dup), Err(ModelError::DuplicateLabel { .. })));
+        assert!(matches!(
+            validate_wire_labels(&unsorted),
+            Err(ModelError::UnsortedLabels { .. })
+        ));
+        let dup = [
+            LabelRef::new("__name__", "up"),
+            LabelRef::new("__name__", "up"),
+        ];
+        assert!(matches!(
+            validate_wire_labels(&dup),
+            Err(ModelError::DuplicateLabel { .. })
+        ));
         let empty = [LabelRef::new("__name__", "up"), LabelRef::new("job", "")];
-        assert!(matches!(validate_wire_labels(&empty), Err(ModelError::EmptyLabelValue { .. })));
+        assert!(matches!(
+            validate_wire_labels(&empty),
+            Err(ModelError::EmptyLabelValue { .. })
+        ));
         let nameless = [LabelRef::new("job", "x")];
-        assert!(matches!(validate_wire_labels(&nameless), Err(ModelError::MissingMetricName)));
+        assert!(matches!(
+            validate_wire_labels(&nameless),
+            Err(ModelError::MissingMetricName)
+        ));
     }
 
     #[test]

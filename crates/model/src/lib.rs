@@ -27,8 +27,7 @@ pub use batch::{BatchSeries, SeriesBatch};
 pub use error::ModelError;
 pub use labels::{
     validate_label_name, validate_label_value, validate_metric_name, validate_wire_labels, Label,
-    LabelRef, Labels,
-    METRIC_NAME_LABEL,
+    LabelRef, Labels, METRIC_NAME_LABEL,
 };
 pub use matcher::{MatchType, Matcher};
 pub use metadata::{MetricMetadata, MetricType};

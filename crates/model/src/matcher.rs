@@ -55,12 +55,22 @@ impl Matcher {
             }
             _ => None,
         };
-        Ok(Matcher { match_type, name, value, regex })
+        Ok(Matcher {
+            match_type,
+            name,
+            value,
+            regex,
+        })
     }
 
     /// Shorthand for an equality matcher, which cannot fail.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Matcher {
-        Matcher { match_type: MatchType::Equal, name: name.into(), value: value.into(), regex: None }
+        Matcher {
+            match_type: MatchType::Equal,
+            name: name.into(),
+            value: value.into(),
+            regex: None,
+        }
     }
 
     /// Whether a label value (`""` when the label is absent) is selected.
@@ -88,7 +98,11 @@ impl Matcher {
         if !matches!(self.match_type, MatchType::RegexMatch) {
             return None;
         }
-        let literal = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-:/ ".contains(&b));
+        let literal = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-:/ ".contains(&b))
+        };
         let parts: Vec<&str> = self.value.split('|').collect();
         parts.iter().all(|p| literal(p)).then_some(parts)
     }
@@ -102,7 +116,13 @@ impl PartialEq for Matcher {
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}{:?}", self.name, self.match_type.as_str(), self.value)
+        write!(
+            f,
+            "{}{}{:?}",
+            self.name,
+            self.match_type.as_str(),
+            self.value
+        )
     }
 }
 
@@ -123,9 +143,15 @@ mod tests {
     #[test]
     fn absent_labels_match_as_empty() {
         assert!(Matcher::equal("x", "").matches_empty());
-        assert!(Matcher::new(MatchType::RegexMatch, "x", ".*").unwrap().matches_empty());
-        assert!(!Matcher::new(MatchType::RegexMatch, "x", ".+").unwrap().matches_empty());
-        assert!(Matcher::new(MatchType::NotEqual, "x", "a").unwrap().matches_empty());
+        assert!(Matcher::new(MatchType::RegexMatch, "x", ".*")
+            .unwrap()
+            .matches_empty());
+        assert!(!Matcher::new(MatchType::RegexMatch, "x", ".+")
+            .unwrap()
+            .matches_empty());
+        assert!(Matcher::new(MatchType::NotEqual, "x", "a")
+            .unwrap()
+            .matches_empty());
     }
 
     #[test]

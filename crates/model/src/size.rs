@@ -5,8 +5,13 @@ use crate::ModelError;
 
 /// Parses a size such as `512MB` into bytes.
 pub fn parse_bytes(input: &str) -> Result<u64, ModelError> {
-    let err = |reason| ModelError::InvalidSize { input: input.to_owned(), reason };
-    let split = input.find(|c: char| !c.is_ascii_digit()).unwrap_or(input.len());
+    let err = |reason| ModelError::InvalidSize {
+        input: input.to_owned(),
+        reason,
+    };
+    let split = input
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(input.len());
     let (number, unit) = input.split_at(split);
     if number.is_empty() {
         return Err(err("expected a number"));
@@ -22,7 +27,9 @@ pub fn parse_bytes(input: &str) -> Result<u64, ModelError> {
         "EB" | "EIB" => 60,
         _ => return Err(err("unknown unit: use B, KB, MB, GB, TB, PB or EB")),
     };
-    number.checked_mul(1u64 << shift).ok_or_else(|| err("size too large"))
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| err("size too large"))
 }
 
 #[cfg(test)]

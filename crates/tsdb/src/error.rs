@@ -13,7 +13,11 @@ pub enum TsdbError {
         source: std::io::Error,
     },
     #[error("corrupt {what} in {path}: {reason}")]
-    Corrupt { what: &'static str, path: PathBuf, reason: String },
+    Corrupt {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
     #[error("the database is closed")]
@@ -22,7 +26,10 @@ pub enum TsdbError {
 
 impl TsdbError {
     /// Wraps an I/O error with the operation and file it happened on.
-    pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TsdbError {
+    pub fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> TsdbError {
         let path = path.into();
         move |source| TsdbError::Io { op, path, source }
     }

@@ -12,10 +12,18 @@
 
 pub mod block;
 pub mod chunk;
+mod db;
 mod error;
+mod head;
 pub mod index;
 mod options;
+mod querier;
 pub mod wal;
 
+pub use db::{
+    AppendError, AppendSummary, BlockStatus, CountEntry, Db, FlushSummary, HeadStatus, OpenReport,
+    Rejection, TsdbMetrics, TsdbStatus, REASON_DUPLICATE_TIMESTAMP, REASON_OUT_OF_ORDER,
+};
 pub use error::{Result, TsdbError};
 pub use options::{Options, WalFsync};
+pub use querier::{Querier, Series};

@@ -43,7 +43,10 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8, Malformed> {
-        let b = *self.buf.get(self.pos).ok_or(Malformed("unexpected end of data"))?;
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or(Malformed("unexpected end of data"))?;
         self.pos += 1;
         Ok(b)
     }
@@ -59,7 +62,9 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn u64_le(&mut self) -> Result<u64, Malformed> {
         let b = self.bytes(8)?;
-        Ok(u64::from_le_bytes(b.try_into().map_err(|_| Malformed("short u64"))?))
+        Ok(u64::from_le_bytes(
+            b.try_into().map_err(|_| Malformed("short u64"))?,
+        ))
     }
 
     pub(crate) fn varint(&mut self) -> Result<u64, Malformed> {
@@ -196,7 +201,11 @@ pub(crate) fn encode_values(out: &mut Vec<u8>, samples: &[Sample]) {
     let deltas = differences(&ints);
     let dods = differences(&deltas);
     let cost = |xs: &[i64]| xs.iter().map(|&x| varint_len(zigzag(x))).sum::<usize>();
-    let (order, column) = if cost(&dods) < cost(&deltas) { (2u8, dods) } else { (1u8, deltas) };
+    let (order, column) = if cost(&dods) < cost(&deltas) {
+        (2u8, dods)
+    } else {
+        (1u8, deltas)
+    };
     out.push(order << 4 | k as u8);
     for x in column {
         put_zigzag(out, x);
@@ -253,8 +262,11 @@ mod tests {
     use super::*;
 
     fn round_trip(values: &[f64]) -> u8 {
-        let samples: Vec<Sample> =
-            values.iter().enumerate().map(|(i, &v)| Sample::new(i as i64 * 15_000, v)).collect();
+        let samples: Vec<Sample> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Sample::new(i as i64 * 15_000, v))
+            .collect();
         let mut buf = Vec::new();
         encode_values(&mut buf, &samples);
         let got = decode_values(&mut Cursor::new(&buf), values.len()).unwrap();
@@ -268,15 +280,25 @@ mod tests {
         assert_eq!(round_trip(&[1.0, 2.0, 3.0, 5.0]) & 0x0F, 0);
         assert_eq!(round_trip(&[0.1, 0.25, 12.345]) & 0x0F, 3);
         assert_eq!(round_trip(&[1.0, -0.0]), RAW_MODE);
-        assert_eq!(round_trip(&[1.0, f64::NAN, agentmon_model::STALE_NAN]), RAW_MODE);
+        assert_eq!(
+            round_trip(&[1.0, f64::NAN, agentmon_model::STALE_NAN]),
+            RAW_MODE
+        );
         assert_eq!(round_trip(&[f64::INFINITY, f64::NEG_INFINITY]), RAW_MODE);
-        assert_eq!(round_trip(&[std::f64::consts::PI, 1e300, f64::MIN_POSITIVE]), RAW_MODE);
+        assert_eq!(
+            round_trip(&[std::f64::consts::PI, 1e300, f64::MIN_POSITIVE]),
+            RAW_MODE
+        );
         assert_eq!(round_trip(&[1e15, -1e15, 0.0]) & 0x0F, 0);
     }
 
     #[test]
     fn timestamps_round_trip_even_when_wrapping() {
-        for ts in [vec![5i64], vec![i64::MIN, i64::MAX, 0, -7], vec![0, 15_000, 30_017, 45_001]] {
+        for ts in [
+            vec![5i64],
+            vec![i64::MIN, i64::MAX, 0, -7],
+            vec![0, 15_000, 30_017, 45_001],
+        ] {
             let samples: Vec<Sample> = ts.iter().map(|&t| Sample::new(t, 0.0)).collect();
             let mut buf = Vec::new();
             encode_timestamps(&mut buf, &samples);

@@ -22,27 +22,40 @@ use crate::{Result, TsdbError};
 /// the number of series, not samples. The inputs are left in place.
 pub fn compact_blocks(blocks_dir: &Path, inputs: &[&Block], window: i64) -> Result<Vec<BlockMeta>> {
     if window <= 0 {
-        return Err(TsdbError::Invalid { what: "compaction window", reason: format!("{window} ms") });
+        return Err(TsdbError::Invalid {
+            what: "compaction window",
+            reason: format!("{window} ms"),
+        });
     }
     // Ascending ulid order, so the last sample seen for a timestamp wins.
     let mut ordered: Vec<&Block> = inputs.to_vec();
     ordered.sort_by(|a, b| a.meta().ulid.cmp(&b.meta().ulid));
-    let level = ordered.iter().map(|b| b.meta().compaction.level).max().unwrap_or(0) + 1;
-    let mut sources: Vec<String> =
-        ordered.iter().flat_map(|b| b.meta().compaction.sources.iter().cloned()).collect();
+    let level = ordered
+        .iter()
+        .map(|b| b.meta().compaction.level)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut sources: Vec<String> = ordered
+        .iter()
+        .flat_map(|b| b.meta().compaction.sources.iter().cloned())
+        .collect();
     sources.sort();
     sources.dedup();
 
-    let mut iters: Vec<Peekable<SeriesIter<'_>>> = ordered.iter().map(|b| b.iter_series().peekable()).collect();
+    let mut iters: Vec<Peekable<SeriesIter<'_>>> =
+        ordered.iter().map(|b| b.iter_series().peekable()).collect();
     let mut writers: BTreeMap<i64, BlockWriter> = BTreeMap::new();
     while let Some(series) = next_merged(&mut iters)? {
         for part in split_windows(&series.samples, window) {
             let start = part[0].t.div_euclid(window);
             let writer = match writers.get_mut(&start) {
                 Some(w) => w,
-                None => writers
-                    .entry(start)
-                    .or_insert(BlockWriter::create(blocks_dir, level, sources.clone())?),
+                None => writers.entry(start).or_insert(BlockWriter::create(
+                    blocks_dir,
+                    level,
+                    sources.clone(),
+                )?),
             };
             writer.add(&series.labels, part)?;
         }
@@ -60,16 +73,17 @@ fn next_merged(iters: &mut [Peekable<SeriesIter<'_>>]) -> Result<Option<BlockSer
     let mut smallest: Option<Labels> = None;
     for it in iters.iter_mut() {
         match it.peek() {
-            Some(Ok(s)) => {
-                if smallest.as_ref().map_or(true, |l| s.labels < *l) {
-                    smallest = Some(s.labels.clone());
-                }
+            Some(Ok(s)) if smallest.as_ref().is_some_and(|l| *l <= s.labels) => {}
+            Some(Ok(s)) => smallest = Some(s.labels.clone()),
+            Some(Err(_)) => {
+                return Err(it.next().and_then(|r| r.err()).unwrap_or(TsdbError::Closed))
             }
-            Some(Err(_)) => return Err(it.next().and_then(|r| r.err()).unwrap_or(TsdbError::Closed)),
             None => {}
         }
     }
-    let Some(labels) = smallest else { return Ok(None) };
+    let Some(labels) = smallest else {
+        return Ok(None);
+    };
     let mut parts: Vec<Vec<Sample>> = Vec::new();
     for it in iters.iter_mut() {
         if matches!(it.peek(), Some(Ok(s)) if s.labels == labels) {
@@ -78,7 +92,11 @@ fn next_merged(iters: &mut [Peekable<SeriesIter<'_>>]) -> Result<Option<BlockSer
             }
         }
     }
-    let samples = if parts.len() == 1 { parts.pop().unwrap_or_default() } else { merge_samples(parts) };
+    let samples = if parts.len() == 1 {
+        parts.pop().unwrap_or_default()
+    } else {
+        merge_samples(parts)
+    };
     Ok(Some(BlockSeries { labels, samples }))
 }
 
@@ -90,7 +108,7 @@ fn merge_samples(parts: Vec<Vec<Sample>>) -> Vec<Sample> {
         .enumerate()
         .flat_map(|(rank, samples)| samples.into_iter().map(move |s| (s.t, rank, s.v)))
         .collect();
-    all.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    all.sort_by_key(|&(t, rank, _)| (t, rank));
     let mut out: Vec<Sample> = Vec::with_capacity(all.len());
     for (t, _, v) in all {
         match out.last_mut() {
@@ -107,7 +125,10 @@ fn split_windows(samples: &[Sample], window: i64) -> Vec<&[Sample]> {
     let mut rest = samples;
     while let Some(first) = rest.first() {
         let w = first.t.div_euclid(window);
-        let n = rest.iter().position(|s| s.t.div_euclid(window) != w).unwrap_or(rest.len());
+        let n = rest
+            .iter()
+            .position(|s| s.t.div_euclid(window) != w)
+            .unwrap_or(rest.len());
         let (part, tail) = rest.split_at(n);
         out.push(part);
         rest = tail;
@@ -123,7 +144,11 @@ fn split_windows(samples: &[Sample], window: i64) -> Vec<&[Sample]> {
 /// grouped by window; the first group (oldest window first) with at least
 /// two blocks whose window ends at or before `safe_before` (the head's min
 /// time, so no more data arrives there) is returned as ulids with R.
-pub fn plan_compaction(metas: &[BlockMeta], ranges: &[i64], safe_before: i64) -> Option<(Vec<String>, i64)> {
+pub fn plan_compaction(
+    metas: &[BlockMeta],
+    ranges: &[i64],
+    safe_before: i64,
+) -> Option<(Vec<String>, i64)> {
     for &range in ranges.iter().filter(|&&r| r > 0) {
         let mut groups: BTreeMap<i64, Vec<&BlockMeta>> = BTreeMap::new();
         for m in metas {

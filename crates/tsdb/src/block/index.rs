@@ -97,7 +97,10 @@ pub(crate) fn write_index(
         }
     }
     if entries.len() > u32::MAX as usize {
-        return Err(TsdbError::Invalid { what: "block", reason: "series table over 4 GiB".into() });
+        return Err(TsdbError::Invalid {
+            what: "block",
+            reason: "series table over 4 GiB".into(),
+        });
     }
 
     let mut postings = Vec::new();
@@ -190,7 +193,9 @@ impl IndexFile {
             let field = |r: Range<usize>| u64::from_le_bytes(e[r].try_into().unwrap_or([0xFF; 8]));
             let (start, size) = (field(0..8) as usize, field(8..16) as usize);
             let crc = u32::from_le_bytes(e[16..20].try_into().map_err(|_| bad("toc"))?);
-            let end = start.checked_add(size).filter(|&end| start >= HEADER_LEN && end <= len - TOC_LEN);
+            let end = start
+                .checked_add(size)
+                .filter(|&end| start >= HEADER_LEN && end <= len - TOC_LEN);
             let end = end.ok_or_else(|| bad(&format!("section {i} out of bounds")))?;
             if crc32fast::hash(&map[start..end]) != crc {
                 return Err(bad(&format!("section {i} checksum mismatch")));
@@ -203,7 +208,8 @@ impl IndexFile {
         let mut symbols = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let n = cur.varint_below(u32::MAX as u64).map_err(m)? as usize;
-            let s = std::str::from_utf8(cur.bytes(n).map_err(m)?).map_err(|_| bad("symbol not UTF-8"))?;
+            let s = std::str::from_utf8(cur.bytes(n).map_err(m)?)
+                .map_err(|_| bad("symbol not UTF-8"))?;
             symbols.push(s.to_owned());
         }
         if ranges[2].len() % 4 != 0 {
@@ -259,29 +265,45 @@ impl IndexFile {
     }
 
     fn label(&self, name: &str) -> Option<&LabelValues> {
-        self.labels.binary_search_by(|l| l.name.as_str().cmp(name)).ok().map(|i| &self.labels[i])
+        self.labels
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.labels[i])
     }
 
     /// All values of `name`, sorted.
     pub(crate) fn label_values(&self, name: &str) -> Vec<String> {
         self.label(name)
-            .map(|l| l.values.iter().map(|&(v, _)| self.symbols[v as usize].clone()).collect())
+            .map(|l| {
+                l.values
+                    .iter()
+                    .map(|&(v, _)| self.symbols[v as usize].clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Series ids having `name`=`value`, ascending.
     pub(crate) fn postings(&self, name: &str, value: &str) -> Result<Vec<u32>> {
-        let Some(label) = self.label(name) else { return Ok(Vec::new()) };
-        let found = label.values.binary_search_by(|&(v, _)| self.symbols[v as usize].as_str().cmp(value));
+        let Some(label) = self.label(name) else {
+            return Ok(Vec::new());
+        };
+        let found = label
+            .values
+            .binary_search_by(|&(v, _)| self.symbols[v as usize].as_str().cmp(value));
         let Ok(i) = found else { return Ok(Vec::new()) };
         let section = &self.map[self.postings.clone()];
         let mut cur = Cursor::new(&section[label.values[i].1 as usize..]);
         let n = self.num_series();
-        let count = cur.varint_below(u64::from(n) + 1).map_err(|e| self.malformed(e))?;
+        let count = cur
+            .varint_below(u64::from(n) + 1)
+            .map_err(|e| self.malformed(e))?;
         let mut ids = Vec::with_capacity(count as usize);
         let mut id = 0u64;
         for k in 0..count {
-            let delta = cur.varint_below(u64::from(n)).map_err(|e| self.malformed(e))?;
+            let delta = cur
+                .varint_below(u64::from(n))
+                .map_err(|e| self.malformed(e))?;
             if k > 0 && delta == 0 {
                 return Err(self.malformed(Malformed("postings not ascending")));
             }
@@ -301,16 +323,28 @@ impl IndexFile {
 
     /// Decodes only the labels of series `id`.
     pub(crate) fn series_labels(&self, id: u32) -> Result<Labels> {
-        Ok(self.read_series(id, false).map_err(|e| self.malformed(e))?.0)
+        Ok(self
+            .read_series(id, false)
+            .map_err(|e| self.malformed(e))?
+            .0)
     }
 
-    fn read_series(&self, id: u32, with_chunks: bool) -> Result<(Labels, Vec<ChunkMeta>), Malformed> {
+    fn read_series(
+        &self,
+        id: u32,
+        with_chunks: bool,
+    ) -> Result<(Labels, Vec<ChunkMeta>), Malformed> {
         let at = self.offsets.start + id as usize * 4;
         let raw = self.map.get(at..at + 4).filter(|_| id < self.num_series());
         let offset = raw.ok_or(Malformed("series id out of range"))?;
-        let offset = u32::from_le_bytes(offset.try_into().map_err(|_| Malformed("offset"))?) as usize;
+        let offset =
+            u32::from_le_bytes(offset.try_into().map_err(|_| Malformed("offset"))?) as usize;
         let entries = &self.map[self.entries.clone()];
-        let mut cur = Cursor::new(entries.get(offset..).ok_or(Malformed("series offset out of range"))?);
+        let mut cur = Cursor::new(
+            entries
+                .get(offset..)
+                .ok_or(Malformed("series offset out of range"))?,
+        );
         let sym_count = self.symbols.len() as u64;
         let n = cur.varint_below(sym_count + 1)?;
         let mut labels: Vec<Label> = Vec::with_capacity(n as usize);
@@ -320,7 +354,10 @@ impl IndexFile {
             if labels.last().is_some_and(|l| l.name >= *name) {
                 return Err(Malformed("series labels out of order"));
             }
-            labels.push(Label { name: name.clone(), value: value.clone() });
+            labels.push(Label {
+                name: name.clone(),
+                value: value.clone(),
+            });
         }
         let mut chunks = Vec::new();
         if with_chunks {
@@ -330,12 +367,20 @@ impl IndexFile {
             for _ in 0..count {
                 let mint = prev.wrapping_add(cur.zigzag()?);
                 let maxt = mint.wrapping_add(cur.zigzag()?);
-                let mut refs = [ColumnRef { frame: 0, offset: 0 }; 2];
+                let mut refs = [ColumnRef {
+                    frame: 0,
+                    offset: 0,
+                }; 2];
                 for r in &mut refs {
                     r.frame = cur.varint_below(u64::from(u32::MAX))? as u32;
                     r.offset = cur.varint_below(u64::from(u32::MAX))? as u32;
                 }
-                chunks.push(ChunkMeta { mint, maxt, timestamps: refs[0], values: refs[1] });
+                chunks.push(ChunkMeta {
+                    mint,
+                    maxt,
+                    timestamps: refs[0],
+                    values: refs[1],
+                });
                 prev = maxt;
             }
         }

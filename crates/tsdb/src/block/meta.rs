@@ -51,10 +51,18 @@ impl BlockMeta {
         let meta: BlockMeta = serde_json::from_slice(&bytes)
             .map_err(|e| corrupt("block meta", &path, e.to_string()))?;
         if meta.version != BLOCK_VERSION {
-            return Err(corrupt("block meta", &path, format!("unsupported version {}", meta.version)));
+            return Err(corrupt(
+                "block meta",
+                &path,
+                format!("unsupported version {}", meta.version),
+            ));
         }
         if meta.min_time > meta.max_time || meta.ulid.len() != 26 {
-            return Err(corrupt("block meta", &path, "inconsistent time range or ulid"));
+            return Err(corrupt(
+                "block meta",
+                &path,
+                "inconsistent time range or ulid",
+            ));
         }
         Ok(meta)
     }
@@ -70,8 +78,10 @@ static ULID_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A new ULID: 48 bits of milliseconds since the epoch, 80 random bits,
 /// strictly increasing within this process.
 pub fn new_ulid() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let ms = (now.as_millis() as u128) & ((1 << 48) - 1);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let ms = now.as_millis() & ((1 << 48) - 1);
     let mut random = 0u128;
     for _ in 0..2 {
         // RandomState is seeded from the OS per process; mixing in a counter
@@ -89,7 +99,9 @@ pub fn new_ulid() -> String {
         }
         *last = value;
     }
-    (0..26).map(|i| CROCKFORD[((value >> (5 * (25 - i))) & 31) as usize] as char).collect()
+    (0..26)
+        .map(|i| CROCKFORD[((value >> (5 * (25 - i))) & 31) as usize] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -99,7 +111,9 @@ mod tests {
     #[test]
     fn ulids_are_sortable_and_unique() {
         let ids: Vec<String> = (0..1000).map(|_| new_ulid()).collect();
-        assert!(ids.iter().all(|u| u.len() == 26 && u.bytes().all(|b| CROCKFORD.contains(&b))));
+        assert!(ids
+            .iter()
+            .all(|u| u.len() == 26 && u.bytes().all(|b| CROCKFORD.contains(&b))));
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         // The first character holds only the top 3 bits of 128.
         assert!(ids[0].as_bytes()[0] <= b'7');

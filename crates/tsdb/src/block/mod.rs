@@ -53,7 +53,11 @@ pub struct BlockSeries {
 
 /// Builds the error for damaged block data.
 fn corrupt(what: &'static str, path: &Path, reason: impl Into<String>) -> TsdbError {
-    TsdbError::Corrupt { what, path: path.to_path_buf(), reason: reason.into() }
+    TsdbError::Corrupt {
+        what,
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 /// Flushes a directory entry so a create or rename in it survives a crash.

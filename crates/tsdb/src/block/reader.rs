@@ -41,18 +41,33 @@ impl Block {
     pub fn open(dir: &Path) -> Result<Block> {
         let meta = BlockMeta::read(dir)?;
         let meta_path = dir.join(super::META_FILE);
-        let meta_size = std::fs::metadata(&meta_path).map_err(TsdbError::io("stat", &meta_path))?.len();
+        let meta_size = std::fs::metadata(&meta_path)
+            .map_err(TsdbError::io("stat", &meta_path))?
+            .len();
         let index = IndexFile::open(&dir.join(INDEX_FILE))?;
         if u64::from(index.num_series()) != meta.stats.num_series {
-            return Err(corrupt("block index", &dir.join(INDEX_FILE), "series count differs from meta.json"));
+            return Err(corrupt(
+                "block index",
+                &dir.join(INDEX_FILE),
+                "series count differs from meta.json",
+            ));
         }
         let chunks_path = dir.join(CHUNKS_FILE);
-        let file = std::fs::File::open(&chunks_path).map_err(TsdbError::io("open", &chunks_path))?;
+        let file =
+            std::fs::File::open(&chunks_path).map_err(TsdbError::io("open", &chunks_path))?;
         // SAFETY: block files are immutable once the block directory is in
         // place; deletion does not invalidate an existing map.
         let chunks = unsafe { Mmap::map(&file) }.map_err(TsdbError::io("mmap", &chunks_path))?;
         let frames = read_frames(&chunks, &chunks_path)?;
-        Ok(Block { dir: dir.to_path_buf(), meta, index, chunks_path, chunks, frames, meta_size })
+        Ok(Block {
+            dir: dir.to_path_buf(),
+            meta,
+            index,
+            chunks_path,
+            chunks,
+            frames,
+            meta_size,
+        })
     }
 
     pub fn meta(&self) -> &BlockMeta {
@@ -126,7 +141,11 @@ impl Block {
 
     /// Every series with all its samples, in label order, one at a time.
     pub fn iter_series(&self) -> SeriesIter<'_> {
-        SeriesIter { block: self, next: 0, cache: FrameCache::default() }
+        SeriesIter {
+            block: self,
+            next: 0,
+            cache: FrameCache::default(),
+        }
     }
 
     /// Reads every series fully, e.g. after an unclean shutdown; frames are
@@ -147,18 +166,30 @@ impl Block {
     fn read_chunk(&self, chunk: &ChunkMeta, cache: &mut FrameCache) -> Result<Vec<Sample>> {
         let bad = |reason: &'static str| corrupt("block chunks", &self.chunks_path, reason);
         let ts_frame = self.frame(chunk.timestamps, cache)?;
-        let ts = decode_timestamps(&mut self.column(&ts_frame, chunk.timestamps)?).map_err(|e| bad(e.0))?;
+        let ts = decode_timestamps(&mut self.column(&ts_frame, chunk.timestamps)?)
+            .map_err(|e| bad(e.0))?;
         let val_frame = self.frame(chunk.values, cache)?;
-        let vs = decode_values(&mut self.column(&val_frame, chunk.values)?, ts.len()).map_err(|e| bad(e.0))?;
+        let vs = decode_values(&mut self.column(&val_frame, chunk.values)?, ts.len())
+            .map_err(|e| bad(e.0))?;
         if ts.first() != Some(&chunk.mint) || ts.last() != Some(&chunk.maxt) {
             return Err(bad("chunk time range differs from index"));
         }
-        Ok(ts.into_iter().zip(vs).map(|(t, v)| Sample::new(t, v)).collect())
+        Ok(ts
+            .into_iter()
+            .zip(vs)
+            .map(|(t, v)| Sample::new(t, v))
+            .collect())
     }
 
     fn column<'a>(&self, frame: &'a [u8], at: ColumnRef) -> Result<Cursor<'a>> {
         let data = frame.get(at.offset as usize..);
-        let data = data.ok_or_else(|| corrupt("block chunks", &self.chunks_path, "column offset past frame"))?;
+        let data = data.ok_or_else(|| {
+            corrupt(
+                "block chunks",
+                &self.chunks_path,
+                "column offset past frame",
+            )
+        })?;
         Ok(Cursor::new(data))
     }
 
@@ -168,7 +199,10 @@ impl Block {
             return Ok(f);
         }
         let bad = |reason: String| corrupt("block chunks", &self.chunks_path, reason);
-        let info = self.frames.get(at.frame as usize).ok_or_else(|| bad(format!("no frame {}", at.frame)))?;
+        let info = self
+            .frames
+            .get(at.frame as usize)
+            .ok_or_else(|| bad(format!("no frame {}", at.frame)))?;
         let start = info.offset as usize;
         let data = &self.chunks[start..start + info.compressed_len as usize];
         let raw = zstd::bulk::decompress(data, info.raw_len as usize)
@@ -261,7 +295,12 @@ fn read_frames(map: &[u8], path: &Path) -> Result<Vec<FrameInfo>> {
     let mut expected = 8u64;
     for (i, e) in directory.chunks_exact(20).enumerate() {
         let at = dir_start as usize + i * 20;
-        let f = FrameInfo { offset: le64(at), compressed_len: le32(at + 8), raw_len: le32(at + 12), crc: le32(at + 16) };
+        let f = FrameInfo {
+            offset: le64(at),
+            compressed_len: le32(at + 8),
+            raw_len: le32(at + 12),
+            crc: le32(at + 16),
+        };
         // Frames are contiguous; checking that also bounds every slice.
         if f.offset != expected || f.raw_len > MAX_FRAME || e.len() != 20 {
             return Err(bad(format!("frame {i} out of place")));

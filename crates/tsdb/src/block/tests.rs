@@ -13,7 +13,10 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 }
 
 fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> BlockSeries {
-    BlockSeries { labels: labels(pairs), samples: samples.iter().map(|&(t, v)| Sample::new(t, v)).collect() }
+    BlockSeries {
+        labels: labels(pairs),
+        samples: samples.iter().map(|&(t, v)| Sample::new(t, v)).collect(),
+    }
 }
 
 fn m(name: &str, t: MatchType, value: &str) -> Matcher {
@@ -23,9 +26,18 @@ fn m(name: &str, t: MatchType, value: &str) -> Matcher {
 /// Four series, sorted, with a few samples each.
 fn sample_set() -> Vec<BlockSeries> {
     let mut v = vec![
-        series(&[("__name__", "up"), ("job", "a")], &[(1000, 1.0), (2000, 1.0), (3000, 0.0)]),
-        series(&[("__name__", "up"), ("job", "b"), ("env", "prod")], &[(1000, 1.0), (2500, 1.0)]),
-        series(&[("__name__", "up_total"), ("job", "a"), ("env", "dev")], &[(1500, 12.5), (2500, 13.75)]),
+        series(
+            &[("__name__", "up"), ("job", "a")],
+            &[(1000, 1.0), (2000, 1.0), (3000, 0.0)],
+        ),
+        series(
+            &[("__name__", "up"), ("job", "b"), ("env", "prod")],
+            &[(1000, 1.0), (2500, 1.0)],
+        ),
+        series(
+            &[("__name__", "up_total"), ("job", "a"), ("env", "dev")],
+            &[(1500, 12.5), (2500, 13.75)],
+        ),
         series(&[("__name__", "down")], &[(3000, -4.0)]),
     ];
     v.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -50,38 +62,79 @@ fn write_open_select_round_trip_with_all_matcher_types() {
     let block = write(dir.path(), input.clone());
     let meta = block.meta();
     assert_eq!((meta.min_time, meta.max_time), (1000, 3000));
-    assert_eq!(meta.stats, BlockStats { num_samples: 8, num_series: 4, num_chunks: 4 });
+    assert_eq!(
+        meta.stats,
+        BlockStats {
+            num_samples: 8,
+            num_series: 4,
+            num_chunks: 4
+        }
+    );
     assert_eq!(meta.compaction.sources, vec![meta.ulid.clone()]);
     assert!(block.size_bytes() > 0);
 
     assert_eq!(block.select(&[], i64::MIN, i64::MAX).unwrap(), input);
-    assert_eq!(block.iter_series().collect::<Result<Vec<_>>>().unwrap(), input);
+    assert_eq!(
+        block.iter_series().collect::<Result<Vec<_>>>().unwrap(),
+        input
+    );
     use MatchType::*;
     let sel = |ms: &[Matcher]| names(&block.select(ms, 0, 10_000).unwrap());
-    assert_eq!(sel(&[m("__name__", Equal, "up")]), ["up{env=\"prod\", job=\"b\"}", "up{job=\"a\"}"]);
+    assert_eq!(
+        sel(&[m("__name__", Equal, "up")]),
+        ["up{env=\"prod\", job=\"b\"}", "up{job=\"a\"}"]
+    );
     assert_eq!(sel(&[m("__name__", RegexMatch, "up.*")]).len(), 3);
     assert_eq!(sel(&[m("env", Equal, "")]), ["down{}", "up{job=\"a\"}"]);
     assert_eq!(sel(&[m("env", NotEqual, "prod")]).len(), 3);
     assert_eq!(sel(&[m("env", RegexNoMatch, "")]).len(), 2);
-    assert_eq!(sel(&[m("job", RegexMatch, "a|b"), m("env", RegexNoMatch, "dev")]).len(), 2);
+    assert_eq!(
+        sel(&[m("job", RegexMatch, "a|b"), m("env", RegexNoMatch, "dev")]).len(),
+        2
+    );
     assert_eq!(sel(&[m("job", Equal, "zzz")]), Vec::<String>::new());
     assert_eq!(sel(&[m("nope", Equal, "x")]), Vec::<String>::new());
 
     let sl = block.series_labels(&[m("job", Equal, "a")]).unwrap();
     assert_eq!(sl, vec![input[2].labels.clone(), input[3].labels.clone()]);
     assert_eq!(block.label_names(&[]).unwrap(), ["__name__", "env", "job"]);
-    assert_eq!(block.label_names(&[m("__name__", Equal, "down")]).unwrap(), ["__name__"]);
+    assert_eq!(
+        block.label_names(&[m("__name__", Equal, "down")]).unwrap(),
+        ["__name__"]
+    );
     assert_eq!(block.label_values("job", &[]).unwrap(), ["a", "b"]);
-    assert_eq!(block.label_values("job", &[m("env", Equal, "prod")]).unwrap(), ["b"]);
-    assert_eq!(block.label_values("missing", &[]).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        block
+            .label_values("job", &[m("env", Equal, "prod")])
+            .unwrap(),
+        ["b"]
+    );
+    assert_eq!(
+        block.label_values("missing", &[]).unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn special_floats_round_trip_bit_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let weird_nan = f64::from_bits(0x7ff8_dead_beef_0001);
-    let values = [0.0, -0.0, STALE_NAN, f64::NAN, weird_nan, f64::INFINITY, f64::NEG_INFINITY, 1e-310, 0.1];
-    let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (i as i64, v)).collect();
+    let values = [
+        0.0,
+        -0.0,
+        STALE_NAN,
+        f64::NAN,
+        weird_nan,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e-310,
+        0.1,
+    ];
+    let samples: Vec<(i64, f64)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i as i64, v))
+        .collect();
     let input = vec![series(&[("__name__", "x")], &samples)];
     let block = write(dir.path(), input.clone());
     // Sample equality compares value bits.
@@ -96,9 +149,15 @@ fn select_restricts_to_the_time_range() {
     let block = write(dir.path(), vec![series(&[("__name__", "x")], &samples)]);
     assert!(block.meta().stats.num_chunks >= 5);
     let got = block.select(&[], 7_200_000, 7_210_000).unwrap();
-    assert_eq!(got[0].samples.iter().map(|s| s.t).collect::<Vec<_>>(), [7_200_000, 7_205_000, 7_210_000]);
+    assert_eq!(
+        got[0].samples.iter().map(|s| s.t).collect::<Vec<_>>(),
+        [7_200_000, 7_205_000, 7_210_000]
+    );
     let got = block.select(&[], 7_201_000, 7_204_999).unwrap();
-    assert!(got.is_empty(), "a series without samples in range is omitted");
+    assert!(
+        got.is_empty(),
+        "a series without samples in range is omitted"
+    );
     let all = block.select(&[], -5, 1_000_000_000).unwrap();
     assert_eq!(all[0].samples.len(), 5000);
     assert!(block.select(&[], 10, 5).unwrap().is_empty());
@@ -111,13 +170,26 @@ fn invalid_input_is_rejected_and_empty_input_writes_nothing() {
     unsorted.swap(0, 1);
     let err = write_block(dir.path(), unsorted, 1, Vec::new()).unwrap_err();
     assert!(matches!(err, TsdbError::Invalid { .. }), "{err}");
-    let dup = vec![series(&[("a", "1")], &[(1, 1.0)]), series(&[("a", "1")], &[(2, 1.0)])];
-    assert!(matches!(write_block(dir.path(), dup, 1, Vec::new()), Err(TsdbError::Invalid { .. })));
+    let dup = vec![
+        series(&[("a", "1")], &[(1, 1.0)]),
+        series(&[("a", "1")], &[(2, 1.0)]),
+    ];
+    assert!(matches!(
+        write_block(dir.path(), dup, 1, Vec::new()),
+        Err(TsdbError::Invalid { .. })
+    ));
     let backwards = vec![series(&[("a", "1")], &[(2, 1.0), (1, 1.0)])];
-    assert!(matches!(write_block(dir.path(), backwards, 1, Vec::new()), Err(TsdbError::Invalid { .. })));
+    assert!(matches!(
+        write_block(dir.path(), backwards, 1, Vec::new()),
+        Err(TsdbError::Invalid { .. })
+    ));
     let empty = vec![series(&[("a", "1")], &[]), series(&[("a", "2")], &[])];
     assert_eq!(write_block(dir.path(), empty, 1, Vec::new()).unwrap(), None);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
 }
 
 fn check_corrupt(dir: &Path) -> std::result::Result<(), String> {
@@ -126,7 +198,10 @@ fn check_corrupt(dir: &Path) -> std::result::Result<(), String> {
         Err(e) => return Err(format!("wrong error {e}")),
         Ok(b) => b,
     };
-    match block.verify().and_then(|_| block.select(&[], i64::MIN, i64::MAX)) {
+    match block
+        .verify()
+        .and_then(|_| block.select(&[], i64::MIN, i64::MAX))
+    {
         Err(TsdbError::Corrupt { .. }) => Ok(()),
         Err(e) => Err(format!("wrong error {e}")),
         Ok(_) => Err("damage not detected".into()),
@@ -136,7 +211,9 @@ fn check_corrupt(dir: &Path) -> std::result::Result<(), String> {
 #[test]
 fn any_damaged_byte_is_reported_as_corrupt() {
     let dir = tempfile::tempdir().unwrap();
-    let meta = write_block(dir.path(), sample_set(), 1, Vec::new()).unwrap().unwrap();
+    let meta = write_block(dir.path(), sample_set(), 1, Vec::new())
+        .unwrap()
+        .unwrap();
     let block_dir = dir.path().join(&meta.ulid);
     for file in [INDEX_FILE, CHUNKS_FILE] {
         let path = block_dir.join(file);
@@ -157,7 +234,10 @@ fn any_damaged_byte_is_reported_as_corrupt() {
     let original = std::fs::read(&path).unwrap();
     std::fs::write(&path, &original[1..]).unwrap();
     let err = Block::open(&block_dir).err().unwrap();
-    assert!(matches!(&err, TsdbError::Corrupt { path: p, .. } if p.ends_with(META_FILE)), "{err}");
+    assert!(
+        matches!(&err, TsdbError::Corrupt { path: p, .. } if p.ends_with(META_FILE)),
+        "{err}"
+    );
     std::fs::write(&path, &original).unwrap();
     Block::open(&block_dir).unwrap();
 }
@@ -168,7 +248,10 @@ fn meta_at(ulid: &str, min_time: i64, max_time: i64) -> BlockMeta {
         min_time,
         max_time,
         stats: BlockStats::default(),
-        compaction: BlockCompaction { level: 1, sources: vec![ulid.into()] },
+        compaction: BlockCompaction {
+            level: 1,
+            sources: vec![ulid.into()],
+        },
         version: BLOCK_VERSION,
     }
 }
@@ -190,20 +273,32 @@ fn compaction_merges_dedupes_and_splits_by_window() {
     // Input order must not matter: the greater ulid wins duplicates.
     let out = compact_blocks(dir.path(), &[&newer, &older], 100).unwrap();
     assert_eq!(out.len(), 2);
-    let blocks: Vec<Block> = out.iter().map(|m| Block::open(&dir.path().join(&m.ulid)).unwrap()).collect();
+    let blocks: Vec<Block> = out
+        .iter()
+        .map(|m| Block::open(&dir.path().join(&m.ulid)).unwrap())
+        .collect();
     let mut sources = vec![older.meta().ulid.clone(), newer.meta().ulid.clone()];
     sources.sort();
     for b in &blocks {
         assert_eq!(b.meta().compaction.level, 2);
         assert_eq!(b.meta().compaction.sources, sources);
     }
-    assert_eq!((blocks[0].meta().min_time, blocks[0].meta().max_time), (0, 30));
-    assert_eq!((blocks[1].meta().min_time, blocks[1].meta().max_time), (101, 150));
+    assert_eq!(
+        (blocks[0].meta().min_time, blocks[0].meta().max_time),
+        (0, 30)
+    );
+    assert_eq!(
+        (blocks[1].meta().min_time, blocks[1].meta().max_time),
+        (101, 150)
+    );
     let first = blocks[0].select(&[], i64::MIN, i64::MAX).unwrap();
     assert_eq!(
         first,
         vec![
-            series(&[("__name__", "x")], &[(0, 1.0), (10, 20.0), (20, 3.0), (30, 4.0)]),
+            series(
+                &[("__name__", "x")],
+                &[(0, 1.0), (10, 20.0), (20, 3.0), (30, 4.0)]
+            ),
             series(&[("__name__", "y")], &[(5, 1.0)]),
         ]
     );
@@ -226,22 +321,34 @@ fn planning_picks_the_first_full_group_of_each_range() {
     let two_hour = |u: &str, i: i64| meta_at(u, i * 2 * H, i * 2 * H + 2 * H - 1);
     // Nothing to do with one block per window.
     let metas = vec![two_hour("A", 0), two_hour("B", 1), two_hour("C", 2)];
-    assert_eq!(plan_compaction(&metas, &ranges, 6 * H), Some((vec!["A".into(), "B".into(), "C".into()], 6 * H)));
+    assert_eq!(
+        plan_compaction(&metas, &ranges, 6 * H),
+        Some((vec!["A".into(), "B".into(), "C".into()], 6 * H))
+    );
     // The 6h window is not safe yet while the head still starts inside it.
     assert_eq!(plan_compaction(&metas, &ranges, 6 * H - 1), None);
     // Two blocks in the same 2h window are merged first.
     let mut dup = metas.clone();
     dup.push(meta_at("D", 10, 20));
-    assert_eq!(plan_compaction(&dup, &ranges, 100 * H), Some((vec!["A".into(), "D".into()], 2 * H)));
+    assert_eq!(
+        plan_compaction(&dup, &ranges, 100 * H),
+        Some((vec!["A".into(), "D".into()], 2 * H))
+    );
     // A 6h block is not regrouped at 2h or 6h; four of them make a 24h block.
     let six = |u: &str, i: i64| meta_at(u, i * 6 * H, i * 6 * H + 6 * H - 1);
     let metas = vec![six("P", 0), six("Q", 1), six("R", 2)];
-    assert_eq!(plan_compaction(&metas, &ranges, 100 * H), Some((vec!["P".into(), "Q".into(), "R".into()], 24 * H)));
+    assert_eq!(
+        plan_compaction(&metas, &ranges, 100 * H),
+        Some((vec!["P".into(), "Q".into(), "R".into()], 24 * H))
+    );
     assert_eq!(plan_compaction(&metas[..1], &ranges, 100 * H), None);
     assert_eq!(plan_compaction(&[], &ranges, 100 * H), None);
     // A block spanning past a window's end is left out of that window's group.
     let metas = vec![meta_at("X", 0, 7 * H), two_hour("Y", 1)];
-    assert_eq!(plan_compaction(&metas, &ranges, 100 * H), Some((vec!["X".into(), "Y".into()], 24 * H)));
+    assert_eq!(
+        plan_compaction(&metas, &ranges, 100 * H),
+        Some((vec!["X".into(), "Y".into()], 24 * H))
+    );
 }
 
 /// Random sorted series with random, strictly increasing samples.
@@ -263,8 +370,15 @@ fn arb_series() -> impl Strategy<Value = Vec<BlockSeries>> {
     });
     let one = (0u8..4, 0u8..20, samples).prop_map(|(job, inst, samples)| {
         let inst = inst.to_string();
-        let pairs = [("__name__", "m"), ("job", ["a", "b", "c", "d"][job as usize]), ("instance", inst.as_str())];
-        BlockSeries { labels: labels(&pairs), samples }
+        let pairs = [
+            ("__name__", "m"),
+            ("job", ["a", "b", "c", "d"][job as usize]),
+            ("instance", inst.as_str()),
+        ];
+        BlockSeries {
+            labels: labels(&pairs),
+            samples,
+        }
     });
     prop::collection::vec(one, 0..30).prop_map(|mut v| {
         v.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -300,4 +414,10 @@ proptest! {
             merged.into_iter().map(|(labels, samples)| BlockSeries { labels, samples }).collect();
         prop_assert_eq!(merged, expected);
     }
+}
+
+#[test]
+fn blocks_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Block>();
 }

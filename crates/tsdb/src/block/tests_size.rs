@@ -31,7 +31,9 @@ impl Rng {
 const STEP: i64 = 15_000;
 const START: i64 = 1_780_000_000_000 / (2 * 3_600_000) * (2 * 3_600_000);
 const HISTOGRAMS: usize = 10;
-const BUCKETS: [&str; 12] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"];
+const BUCKETS: [&str; 12] = [
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+];
 const COUNTERS: usize = 25;
 const GAUGES: usize = 15;
 
@@ -66,7 +68,9 @@ fn kinds() -> Vec<(String, Option<&'static str>, Kind)> {
 fn timestamps(instance: u64, n: usize) -> Vec<i64> {
     let mut rng = Rng::new(instance);
     let phase = rng.below(STEP as u64) as i64;
-    (0..n as i64).map(|i| START + phase + i * STEP + 1 + rng.below(40) as i64).collect()
+    (0..n as i64)
+        .map(|i| START + phase + i * STEP + 1 + rng.below(40) as i64)
+        .collect()
 }
 
 fn values(instance: u64, kind: Kind, n: usize) -> Vec<f64> {
@@ -100,18 +104,22 @@ fn values(instance: u64, kind: Kind, n: usize) -> Vec<f64> {
             let mut rng = Rng::new(instance << 16 | 0x1000 | c as u64);
             let rate = [1u64, 3, 10, 50, 200][c % 5];
             let mut v = rng.below(100_000);
-            (0..n).map(|_| {
-                v += rng.below(rate + 1);
-                v as f64
-            }).collect()
+            (0..n)
+                .map(|_| {
+                    v += rng.below(rate + 1);
+                    v as f64
+                })
+                .collect()
         }
         Kind::Gauge(g) => {
             let mut rng = Rng::new(instance << 16 | 0x2000 | g as u64);
             let mut v = rng.below(20) as i64;
-            (0..n).map(|_| {
-                v = (v + rng.below(3) as i64 - 1).clamp(0, 50);
-                v as f64
-            }).collect()
+            (0..n)
+                .map(|_| {
+                    v = (v + rng.below(3) as i64 - 1).clamp(0, 50);
+                    v as f64
+                })
+                .collect()
         }
     }
 }
@@ -137,15 +145,28 @@ fn agent_fleet_bytes_per_sample() {
     let series = descriptors.iter().map(|(labels, i, kind)| {
         let ts = timestamps(*i, samples_per_series);
         let vs = values(*i, *kind, samples_per_series);
-        BlockSeries { labels: labels.clone(), samples: ts.into_iter().zip(vs).map(|(t, v)| Sample::new(t, v)).collect() }
+        BlockSeries {
+            labels: labels.clone(),
+            samples: ts
+                .into_iter()
+                .zip(vs)
+                .map(|(t, v)| Sample::new(t, v))
+                .collect(),
+        }
     });
     let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let meta = write_block(dir.path(), series, 1, Vec::new()).unwrap().unwrap();
+    let meta = write_block(dir.path(), series, 1, Vec::new())
+        .unwrap()
+        .unwrap();
     let written = started.elapsed();
     assert_eq!(meta.stats.num_samples, total);
     let block = Block::open(&dir.path().join(&meta.ulid)).unwrap();
-    let file_len = |f: &str| std::fs::metadata(dir.path().join(&meta.ulid).join(f)).unwrap().len();
+    let file_len = |f: &str| {
+        std::fs::metadata(dir.path().join(&meta.ulid).join(f))
+            .unwrap()
+            .len()
+    };
     let per_sample = block.size_bytes() as f64 / total as f64;
     println!(
         "agent fleet: {instances} instances x 180 series x {samples_per_series} samples = {total} samples; \
@@ -155,12 +176,18 @@ fn agent_fleet_bytes_per_sample() {
         file_len(CHUNKS_FILE) as f64 / total as f64,
     );
     // Spot-check one instance's series read back exactly.
-    let matchers = [agentmon_model::Matcher::equal("instance", "agent-0003.fleet.internal:9464")];
+    let matchers = [agentmon_model::Matcher::equal(
+        "instance",
+        "agent-0003.fleet.internal:9464",
+    )];
     let got = block.select(&matchers, i64::MIN, i64::MAX).unwrap();
     assert_eq!(got.len(), if instances > 3 { 180 } else { 0 });
     for s in &got {
         let (_, i, kind) = descriptors.iter().find(|d| d.0 == s.labels).unwrap();
-        assert_eq!(s.samples.iter().map(|x| x.v).collect::<Vec<_>>(), values(*i, *kind, samples_per_series));
+        assert_eq!(
+            s.samples.iter().map(|x| x.v).collect::<Vec<_>>(),
+            values(*i, *kind, samples_per_series)
+        );
     }
     // Loose on purpose: the figure is reported, not pinned.
     assert!(per_sample < 2.0, "{per_sample} bytes/sample");

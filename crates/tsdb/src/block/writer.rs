@@ -88,7 +88,11 @@ pub(crate) struct BlockWriter {
 }
 
 impl BlockWriter {
-    pub(crate) fn create(blocks_dir: &Path, level: u32, sources: Vec<String>) -> Result<BlockWriter> {
+    pub(crate) fn create(
+        blocks_dir: &Path,
+        level: u32,
+        sources: Vec<String>,
+    ) -> Result<BlockWriter> {
         let ulid = new_ulid();
         let tmp = blocks_dir.join(format!("{ulid}.tmp"));
         std::fs::create_dir_all(&tmp).map_err(TsdbError::io("create directory", &tmp))?;
@@ -97,8 +101,14 @@ impl BlockWriter {
         let mut chunks = BufWriter::with_capacity(1 << 20, file);
         let mut header = CHUNKS_MAGIC.to_vec();
         header.extend_from_slice(&BLOCK_VERSION.to_le_bytes());
-        chunks.write_all(&header).map_err(TsdbError::io("write", &path))?;
-        let sources = if sources.is_empty() { vec![ulid.clone()] } else { sources };
+        chunks
+            .write_all(&header)
+            .map_err(TsdbError::io("write", &path))?;
+        let sources = if sources.is_empty() {
+            vec![ulid.clone()]
+        } else {
+            sources
+        };
         Ok(BlockWriter {
             blocks_dir: blocks_dir.to_path_buf(),
             ulid,
@@ -155,7 +165,10 @@ impl BlockWriter {
         self.stats.num_samples += samples.len() as u64;
         self.min_time = self.min_time.min(samples[0].t);
         self.max_time = self.max_time.max(samples[samples.len() - 1].t);
-        self.series.push(SeriesRecord { labels: label_ids, chunks });
+        self.series.push(SeriesRecord {
+            labels: label_ids,
+            chunks,
+        });
         Ok(())
     }
 
@@ -170,7 +183,10 @@ impl BlockWriter {
     }
 
     fn here(&self) -> ColumnRef {
-        ColumnRef { frame: self.frames.len() as u32, offset: self.frame.len() as u32 }
+        ColumnRef {
+            frame: self.frames.len() as u32,
+            offset: self.frame.len() as u32,
+        }
     }
 
     fn write_chunk(&mut self, samples: &[Sample]) -> Result<ChunkMeta> {
@@ -213,7 +229,9 @@ impl BlockWriter {
         let path = self.chunks_path();
         let compressed = zstd::bulk::compress(&self.frame, ZSTD_LEVEL)
             .map_err(TsdbError::io("compress chunks for", &path))?;
-        self.chunks.write_all(&compressed).map_err(TsdbError::io("write", &path))?;
+        self.chunks
+            .write_all(&compressed)
+            .map_err(TsdbError::io("write", &path))?;
         self.frames.push(FrameInfo {
             offset: self.written,
             compressed_len: compressed.len() as u32,
@@ -244,9 +262,14 @@ impl BlockWriter {
         directory.extend_from_slice(&(self.frames.len() as u32).to_le_bytes());
         directory.extend_from_slice(&directory_crc.to_le_bytes());
         directory.extend_from_slice(CHUNKS_MAGIC);
-        self.chunks.write_all(&directory).map_err(TsdbError::io("write", &path))?;
+        self.chunks
+            .write_all(&directory)
+            .map_err(TsdbError::io("write", &path))?;
         self.chunks.flush().map_err(TsdbError::io("write", &path))?;
-        self.chunks.get_ref().sync_all().map_err(TsdbError::io("fsync", &path))?;
+        self.chunks
+            .get_ref()
+            .sync_all()
+            .map_err(TsdbError::io("fsync", &path))?;
 
         let index_path = self.tmp.join(INDEX_FILE);
         write_index(&index_path, &self.strings, &self.series, self.min_time)?;
@@ -260,7 +283,10 @@ impl BlockWriter {
             min_time: self.min_time,
             max_time: self.max_time,
             stats: self.stats.clone(),
-            compaction: BlockCompaction { level: self.level, sources },
+            compaction: BlockCompaction {
+                level: self.level,
+                sources,
+            },
             version: BLOCK_VERSION,
         };
         let meta_path = self.tmp.join(META_FILE);
@@ -290,7 +316,9 @@ impl Drop for BlockWriter {
 }
 
 fn sync_file(path: &Path) -> Result<()> {
-    File::open(path).and_then(|f| f.sync_all()).map_err(TsdbError::io("fsync", path))
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(TsdbError::io("fsync", path))
 }
 
 /// Splits samples into chunks of at most [`CHUNK_MAX_SAMPLES`] that do not
@@ -302,7 +330,10 @@ fn cut_chunks(samples: &[Sample]) -> impl Iterator<Item = &[Sample]> {
         let first = rest.first()?;
         let window = first.t.div_euclid(CHUNK_WINDOW);
         let limit = rest.len().min(CHUNK_MAX_SAMPLES);
-        let n = rest[..limit].iter().position(|s| s.t.div_euclid(CHUNK_WINDOW) != window).unwrap_or(limit);
+        let n = rest[..limit]
+            .iter()
+            .position(|s| s.t.div_euclid(CHUNK_WINDOW) != window)
+            .unwrap_or(limit);
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
         Some(chunk)

@@ -68,10 +68,16 @@ fn values_postings(
         return index.postings(&matcher.name, &matcher.value);
     }
     let values: Vec<String> = match matcher.literal_alternatives() {
-        Some(literals) if keep("") == matcher.matches("") => {
-            literals.into_iter().filter(|v| keep(v)).map(str::to_owned).collect()
-        }
-        _ => index.label_values(&matcher.name)?.into_iter().filter(|v| keep(v)).collect(),
+        Some(literals) if keep("") == matcher.matches("") => literals
+            .into_iter()
+            .filter(|v| keep(v))
+            .map(str::to_owned)
+            .collect(),
+        _ => index
+            .label_values(&matcher.name)?
+            .into_iter()
+            .filter(|v| keep(v))
+            .collect(),
     };
     let lists = values
         .iter()
@@ -115,14 +121,20 @@ mod tests {
         ];
         TestIndex(
             sets.iter()
-                .map(|s| s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+                .map(|s| {
+                    s.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                })
                 .collect(),
         )
     }
 
     fn select(matchers: &[(&str, MatchType, &str)]) -> Vec<u32> {
-        let ms: Vec<Matcher> =
-            matchers.iter().map(|(n, t, v)| Matcher::new(*t, *n, *v).unwrap()).collect();
+        let ms: Vec<Matcher> = matchers
+            .iter()
+            .map(|(n, t, v)| Matcher::new(*t, *n, *v).unwrap())
+            .collect();
         postings_for_matchers(&index(), &ms).unwrap()
     }
 
@@ -136,7 +148,10 @@ mod tests {
         assert_eq!(select(&[("env", NotEqual, "prod")]), vec![0, 2, 3]);
         assert_eq!(select(&[("env", RegexMatch, "prod|")]), vec![0, 1, 3]);
         assert_eq!(select(&[("env", RegexNoMatch, "")]), vec![1, 2]);
-        assert_eq!(select(&[("job", RegexMatch, "a|b"), ("env", RegexNoMatch, "dev")]), vec![0, 1]);
+        assert_eq!(
+            select(&[("job", RegexMatch, "a|b"), ("env", RegexNoMatch, "dev")]),
+            vec![0, 1]
+        );
         assert_eq!(select(&[("__name__", NotEqual, "up")]), vec![2, 3]);
         assert_eq!(select(&[]), vec![0, 1, 2, 3]);
     }

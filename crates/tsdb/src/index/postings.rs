@@ -72,6 +72,9 @@ mod tests {
         let long: Vec<u32> = (0..1000).collect();
         assert_eq!(intersect(&[5, 999, 2000], &long), vec![5, 999]);
         assert_eq!(subtract(&[1, 2, 3, 4], &[2, 4, 9]), vec![1, 3]);
-        assert_eq!(merge_union(vec![vec![1, 5], vec![2, 5, 9], vec![]]), vec![1, 2, 5, 9]);
+        assert_eq!(
+            merge_union(vec![vec![1, 5], vec![2, 5, 9], vec![]]),
+            vec![1, 2, 5, 9]
+        );
     }
 }

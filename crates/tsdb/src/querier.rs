@@ -1,0 +1,220 @@
+//! Reading the store over a time range: the head, any head chunks on their
+//! way to a block, and the blocks, merged per series.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use agentmon_model::{Labels, Matcher, Sample};
+
+use crate::block::Block;
+use crate::db::DbInner;
+use crate::Result;
+
+/// One series and its samples in the queried range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+/// A reader over [mint, maxt] (inclusive, milliseconds). Each call sees the
+/// store as it is at that moment.
+pub struct Querier {
+    inner: Arc<DbInner>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Querier {
+    pub(crate) fn new(inner: Arc<DbInner>, mint: i64, maxt: i64) -> Querier {
+        Querier { inner, mint, maxt }
+    }
+
+    pub fn mint(&self) -> i64 {
+        self.mint
+    }
+
+    pub fn maxt(&self) -> i64 {
+        self.maxt
+    }
+
+    /// The blocks overlapping the range, oldest first.
+    fn blocks(&self) -> Vec<Arc<Block>> {
+        let state = self.inner.state.read();
+        state
+            .blocks
+            .iter()
+            .filter(|b| b.meta().max_time >= self.mint && b.meta().min_time <= self.maxt)
+            .cloned()
+            .collect()
+    }
+
+    /// The series selected by `matchers` with their samples in range,
+    /// sorted by labels. Where sources overlap at a timestamp, the newest
+    /// source wins: head over frozen chunks over later blocks over earlier.
+    pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+        let (mint, maxt) = (self.mint, self.maxt);
+        // Head and frozen chunks are read under the state lock so a flush
+        // cannot move data between them while we look.
+        let (blocks, recent) = {
+            let state = self.inner.state.read();
+            let mut recent: Vec<Vec<(Labels, Vec<Sample>)>> = Vec::new();
+            let relevant: Vec<_> = state
+                .frozen
+                .iter()
+                .filter(|f| f.max_time >= mint && f.min_time <= maxt)
+                .collect();
+            if !relevant.is_empty() {
+                let refs = self.inner.head.postings_for(matchers)?;
+                for frozen in relevant {
+                    let mut part = Vec::new();
+                    for &r in &refs {
+                        let Some(fs) = frozen.get(r) else { continue };
+                        let samples = fs.samples(mint, maxt);
+                        if samples.is_empty() {
+                            continue;
+                        }
+                        if let Some(series) = self.inner.head.get(r) {
+                            part.push((self.inner.head.labels_of(&series), samples));
+                        }
+                    }
+                    recent.push(part);
+                }
+            }
+            recent.push(self.inner.head.select(matchers, mint, maxt)?);
+            let blocks: Vec<Arc<Block>> = state
+                .blocks
+                .iter()
+                .filter(|b| b.meta().max_time >= mint && b.meta().min_time <= maxt)
+                .cloned()
+                .collect();
+            (blocks, recent)
+        };
+
+        let mut merged: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
+        // Oldest block first so later sources override earlier ones.
+        let mut ordered = blocks;
+        ordered.sort_by(|a, b| a.meta().ulid.cmp(&b.meta().ulid));
+        for block in &ordered {
+            for series in block.select(matchers, mint, maxt)? {
+                merged
+                    .entry(series.labels)
+                    .or_default()
+                    .push(series.samples);
+            }
+        }
+        for part in recent {
+            for (labels, samples) in part {
+                merged.entry(labels).or_default().push(samples);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(labels, parts)| Series {
+                labels,
+                samples: merge_samples(parts),
+            })
+            .filter(|s| !s.samples.is_empty())
+            .collect())
+    }
+
+    /// Label sets of the selected series that have samples in range.
+    pub fn series(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {
+        let mut out: BTreeSet<Labels> = BTreeSet::new();
+        {
+            let state = self.inner.state.read();
+            out.extend(
+                self.inner
+                    .head
+                    .series_labels(matchers, self.mint, self.maxt)?,
+            );
+            let relevant: Vec<_> = state
+                .frozen
+                .iter()
+                .filter(|f| f.max_time >= self.mint && f.min_time <= self.maxt)
+                .collect();
+            if !relevant.is_empty() {
+                for r in self.inner.head.postings_for(matchers)? {
+                    let in_range = relevant.iter().any(|f| {
+                        f.get(r)
+                            .is_some_and(|fs| !fs.samples(self.mint, self.maxt).is_empty())
+                    });
+                    if in_range {
+                        if let Some(series) = self.inner.head.get(r) {
+                            out.insert(self.inner.head.labels_of(&series));
+                        }
+                    }
+                }
+            }
+        }
+        for block in self.blocks() {
+            out.extend(block.series_labels(matchers)?);
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Label names of the selected series (all series without matchers).
+    pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
+        let mut out: BTreeSet<String> =
+            self.inner.head.label_names(matchers)?.into_iter().collect();
+        for block in self.blocks() {
+            out.extend(block.label_names(matchers)?);
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Values of label `name` among the selected series.
+    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
+        let mut out: BTreeSet<String> = self
+            .inner
+            .head
+            .label_values(name, matchers)?
+            .into_iter()
+            .collect();
+        for block in self.blocks() {
+            out.extend(block.label_values(name, matchers)?);
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// Merges time-sorted sample lists; at equal timestamps the later list wins.
+fn merge_samples(mut parts: Vec<Vec<Sample>>) -> Vec<Sample> {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut all: Vec<(i64, usize, f64)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.iter().map(move |s| (s.t, i, s.v)))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut out: Vec<Sample> = Vec::with_capacity(all.len());
+    for (t, _, v) in all {
+        match out.last_mut() {
+            Some(last) if last.t == t => last.v = v,
+            _ => out.push(Sample::new(t, v)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_parts_win_at_equal_timestamps() {
+        let a = vec![Sample::new(1, 1.0), Sample::new(2, 2.0)];
+        let b = vec![Sample::new(2, 20.0), Sample::new(3, 30.0)];
+        let merged = merge_samples(vec![a, b]);
+        assert_eq!(
+            merged,
+            vec![
+                Sample::new(1, 1.0),
+                Sample::new(2, 20.0),
+                Sample::new(3, 30.0)
+            ]
+        );
+    }
+}
