@@ -125,11 +125,26 @@ async fn open_database(
             return Err(join_error).context("database open task failed");
         }
     };
+    let report = db.open_report();
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
-        retention_time = %agentmon_model::duration::format_millis(settings.tsdb.retention_time.as_millis() as u64),
+        blocks = report.blocks_loaded,
+        wal_segments = report.wal_segments,
+        wal_series = report.wal_series,
+        wal_samples = report.wal_samples,
+        wal_samples_skipped = report.wal_samples_skipped,
+        wal_replay_seconds = report.wal_replay_seconds,
         "database ready: WAL replayed"
     );
+    for block in &report.blocks_corrupt {
+        tracing::error!(block = %block, "block failed its checks; renamed to .corrupt and not served");
+    }
+    if let Some(corruption) = &report.wal_corruption {
+        tracing::warn!(
+            truncated_bytes = report.wal_truncated_bytes,
+            "damaged WAL tail cut off during replay: {corruption}"
+        );
+    }
     if state.set_db(db.clone()).is_err() {
         bail!("database was set twice");
     }

@@ -8,10 +8,10 @@
 use agentmon_model::{LabelRef, Labels, MetricMetadata, Sample, SeriesBatch};
 
 use crate::error::ApiError;
-use crate::pending::ingest::{remote_write, text, vm_json, IngestError};
 use crate::storage::Db;
+use agentmon_ingest::{remote_write, text, vm_json, IngestError};
 
-pub use crate::pending::ingest::Limits;
+pub use agentmon_ingest::Limits;
 
 /// What one ingest request added, for logs.
 #[derive(Debug, Clone, Copy, Default)]

@@ -28,7 +28,6 @@ pub mod error;
 mod handlers;
 mod metrics;
 mod params;
-mod pending;
 mod process;
 pub mod selector;
 mod state;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub use crate::pending::tsdb::{AppendError, Db};
 use agentmon_tsdb::TsdbError;
+pub use agentmon_tsdb::{AppendError, Db};
 
 /// Runs `work` against the database on the blocking pool.
 ///

@@ -46,7 +46,7 @@ pub async fn import_prometheus(
                 ))
             })?,
         };
-        let limits = state.limits().clone();
+        let limits = *state.limits();
         with_db(&state, move |db| {
             let text = std::str::from_utf8(&body).map_err(|e| {
                 ApiError::BadData(format!("body is not valid UTF-8 (at byte {})", e.valid_up_to()))
@@ -68,7 +68,7 @@ pub async fn import_json(
 ) -> Response {
     let result = async {
         let body = read_body(&state, &headers, body)?;
-        let limits = state.limits().clone();
+        let limits = *state.limits();
         with_db(&state, move |db| decode::vm_json_body(db, &body, &limits)).await
     }
     .await;

@@ -36,7 +36,7 @@ async fn handle(
 ) -> Result<(), ApiError> {
     check_headers(&headers)?;
     let body = body.map_err(|rejection| body_error(rejection, state.limits().max_body_bytes))?;
-    let limits = state.limits().clone();
+    let limits = *state.limits();
     let report = with_db(&state, move |db| {
         decode::remote_write_body(db, &body, &limits)
     })
