@@ -364,3 +364,51 @@ fn nan_infinities_and_stale_markers_are_stored_bit_for_bit() {
         );
     }
 }
+
+#[test]
+fn conflicting_samples_are_refused_whole_and_exact_retries_accepted() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(data.path());
+    let http = client();
+    let t = now_ms();
+    let existing = |samples: &[(i64, f64)]| {
+        TestSeries::new(
+            &[("__name__", "conflict_existing"), ("case", "existing")],
+            samples,
+        )
+    };
+    let first = [existing(&[(t - 2000, 1.0), (t, 2.0)])];
+    let reply = remote_write(&http, &server, &first);
+    assert_eq!(reply.status, 204, "{}", reply.text);
+
+    // An exact retry of an acknowledged request succeeds and changes nothing.
+    let reply = remote_write(&http, &server, &first);
+    assert_eq!(
+        reply.status, 204,
+        "retry of an acknowledged write: {}",
+        reply.text
+    );
+
+    // Same timestamp with another value, and a sample older than the
+    // series' newest, are refused; a new series beside them is not stored.
+    for (case, conflicting) in [
+        ("changed_value", (t, 3.0)),
+        ("out_of_order", (t - 1000, 4.0)),
+    ] {
+        let fresh = TestSeries::new(
+            &[("__name__", "conflict_fresh"), ("case", case)],
+            &[(t, 5.0)],
+        );
+        let reply = remote_write(&http, &server, &[fresh, existing(&[conflicting])]);
+        assert_eq!(reply.status, 400, "{case}: {}", reply.text);
+        assert!(!reply.text.trim().is_empty(), "{case}: empty message");
+        assert!(
+            series(&http, &server, &format!("{{case=\"{case}\"}}")).is_empty(),
+            "{case}: the valid series of a refused request was stored"
+        );
+    }
+
+    let stored = export(&http, &server, "conflict_existing");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].samples, vec![(t - 2000, 1.0), (t, 2.0)]);
+}

@@ -119,6 +119,7 @@ fn damaged_wal_tail_is_cut_off(damage: WalDamage, metric: &str) {
     let page = metrics(&http, &server);
     let corruptions = metric_value(&page, "agentmon_wal_corruptions_total");
     let truncated = metric_value(&page, "agentmon_wal_truncated_bytes_total");
+    eprintln!("after damage: corruptions {corruptions:?}, truncated bytes {truncated:?}");
     match damage {
         WalDamage::FlipByte => assert_eq!(corruptions, Some(1.0), "after a flipped byte:\n{page}"),
         WalDamage::Truncate => assert!(

@@ -21,13 +21,13 @@ const ACK_DEADLINE: Duration = Duration::from_secs(30);
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A kill point that varies between runs (printed, so a failure can be
-/// retraced): somewhere in `low..low + 300` acknowledged requests.
+/// retraced): somewhere in `low..low + 900` acknowledged requests.
 fn kill_point(low: usize) -> usize {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .subsec_nanos();
-    low + nanos as usize % 300
+    low + nanos as usize % 900
 }
 
 /// Runs a writer against `server` until `acks` requests were acknowledged,
