@@ -3,13 +3,17 @@
 //! Proves that every remote-write sample the server acknowledged with a 2xx
 //! survives (a) SIGKILL in the middle of a stream of writes, twice in a row
 //! with a flush to a block in between, so that recovery reads blocks and WAL
-//! together, and (b) a SIGTERM shutdown, which must also exit with status 0.
+//! together, (b) SIGKILL while a flush is running, whatever point of the
+//! flush it hits, and (c) a SIGTERM shutdown, which must also exit with
+//! status 0.
 //! Values are compared bit for bit, and nothing may be read back that was
 //! never sent.
 
 mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::http::post;
 
 use common::http::{client, flush};
 use common::server::Server;
@@ -115,6 +119,66 @@ fn sigterm_exits_zero_and_keeps_every_acknowledged_write() {
         server.log()
     );
 
+    let server = Server::start(data.path());
+    verify(&server, metric, &ledger);
+}
+
+#[test]
+fn sigkill_during_a_flush_loses_and_duplicates_nothing() {
+    let data = tempfile::tempdir().expect("data dir");
+    let metric = "e2e_crash_flush";
+    let mut server = Server::start(data.path());
+    let writer = LoadWriter::start(&server, metric, now_ms() - 3_600_000);
+    assert!(
+        writer.wait_for_acks(kill_point(1000), ACK_DEADLINE),
+        "writer stopped early"
+    );
+    let mut ledger = writer.finish();
+    assert!(
+        ledger.refused.is_empty(),
+        "server refused valid writes: {:?}",
+        ledger.refused
+    );
+
+    // The flush runs in its own thread; the kill lands before, during or
+    // after it, and recovery must be right in each case.
+    let flush_url = server.url("/api/v1/admin/tsdb/flush");
+    let flusher =
+        std::thread::spawn(move || common::http::try_post(&client(), &flush_url, &[], Vec::new()));
+    let reached = common::server::poll_until(Duration::from_secs(10), || {
+        data.path()
+            .join("blocks")
+            .read_dir()
+            .ok()?
+            .next()
+            .map(|_| ())
+    });
+    server.kill();
+    let flushed = flusher.join().expect("flush thread");
+    eprintln!(
+        "killed with blocks/ entry seen: {}, flush answer: {:?}",
+        reached.is_some(),
+        flushed.map(|r| r.status)
+    );
+
+    let mut server = Server::start(data.path());
+    verify(&server, metric, &ledger);
+
+    // Writing and flushing carry on from the recovered state.
+    let writer = LoadWriter::start(&server, metric, ledger.next_t);
+    assert!(
+        writer.wait_for_acks(50, ACK_DEADLINE),
+        "writer stopped early after recovery"
+    );
+    ledger.absorb(writer.finish());
+    let reply = post(
+        &client(),
+        &server.url("/api/v1/admin/tsdb/flush"),
+        &[],
+        Vec::new(),
+    );
+    assert_eq!(reply.status, 200, "flush after recovery: {}", reply.text);
+    server.kill();
     let server = Server::start(data.path());
     verify(&server, metric, &ledger);
 }

@@ -194,13 +194,18 @@ fn run(
 pub fn verify(server: &Server, metric: &str, ledger: &Ledger) {
     let http = client();
     let mut stored = SampleMap::new();
+    let mut problems = Vec::new();
     for line in export(&http, server, &format!("{{__name__=\"{metric}\"}}")) {
         let series = line.labels.get("series").cloned().unwrap_or_default();
+        // Samples of one series come once each, oldest first (a block and
+        // a replayed WAL holding the same sample must not show it twice).
+        if let Some(pair) = line.samples.windows(2).find(|w| w[0].0 >= w[1].0) {
+            problems.push(format!("{series}: timestamps not increasing: {pair:?}"));
+        }
         for (t, v) in line.samples {
             stored.insert((series.clone(), t), v);
         }
     }
-    let mut problems = Vec::new();
     for ((series, t), v) in &ledger.acked {
         match stored.get(&(series.clone(), *t)) {
             None => problems.push(format!("acknowledged {series}@{t}={v} is missing")),
