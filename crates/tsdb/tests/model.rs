@@ -16,7 +16,14 @@ const MINUTE: i64 = 60_000;
 
 fn series_labels(i: usize) -> [(&'static str, String); 2] {
     [
-        ("__name__", if i.is_multiple_of(2) { "a".into() } else { "b".into() }),
+        (
+            "__name__",
+            if i.is_multiple_of(2) {
+                "a".into()
+            } else {
+                "b".into()
+            },
+        ),
         ("i", (i / 2).to_string()),
     ]
 }

@@ -140,15 +140,7 @@ impl DbInner {
         for (i, entry) in batch.iter().enumerate() {
             let hash = hashes[i];
             let target = match self.head.find(hash, entry.labels) {
-                Some(r) => match self.head.get(r) {
-                    Some(series) => Target::Existing(r, series),
-                    None => {
-                        return Err(AppendError::Storage(TsdbError::Invalid {
-                            what: "head",
-                            reason: format!("series ref {r} vanished during append"),
-                        }))
-                    }
-                },
+                Some((r, series)) => Target::Existing(r, series),
                 None => {
                     let same = new_by_hash.get(&hash).and_then(|idxs| {
                         idxs.iter()

@@ -89,8 +89,8 @@ impl Head {
         Head::default()
     }
 
-    /// The ref of the series with exactly these labels, if it exists.
-    pub fn find(&self, hash: u64, labels: &[LabelRef<'_>]) -> Option<u32> {
+    /// The series with exactly these labels, if it exists, and its ref.
+    pub fn find(&self, hash: u64, labels: &[LabelRef<'_>]) -> Option<(u32, Arc<MemSeries>)> {
         // Copy the candidates out so no other lock is taken while `lookup` is held.
         let (candidate, others) = {
             let lookup = self.lookup.lock();
@@ -99,16 +99,14 @@ impl Head {
         };
         let symbols = self.symbols.read();
         let series = self.series.read();
-        let matches = |r: u32| {
+        let matching = |r: u32| {
             series
                 .get(r as usize)
                 .and_then(Option::as_ref)
-                .is_some_and(|s| s.labels_equal(&symbols, labels))
+                .filter(|s| s.labels_equal(&symbols, labels))
+                .map(|s| (r, s.clone()))
         };
-        if matches(candidate) {
-            return Some(candidate);
-        }
-        others?.into_iter().find(|&r| matches(r))
+        matching(candidate).or_else(|| others?.into_iter().find_map(matching))
     }
 
     /// Creates a series under a ref chosen by the caller (the commit path or
