@@ -168,9 +168,25 @@ fn block_dirs(data: &Path) -> Vec<String> {
     names
 }
 
+/// Byte positions damaged in a block file, as functions of its length:
+/// the first byte (magic or header), the middle, and the last (trailer or
+/// checksum).
+const BLOCK_DAMAGE_AT: [(&str, fn(u64) -> u64); 3] = [
+    ("first byte", |_| 0),
+    ("middle byte", |len| len / 2),
+    ("last byte", |len| len - 1),
+];
+
 /// Flushes a block, writes more into the head, SIGKILLs, damages `file`
-/// of the block and restarts.
+/// of the block at each of [`BLOCK_DAMAGE_AT`] (one data directory each)
+/// and restarts.
 fn damaged_block_is_set_aside(file: &str) {
+    for (position, offset) in BLOCK_DAMAGE_AT {
+        damaged_block_is_set_aside_at(file, position, offset);
+    }
+}
+
+fn damaged_block_is_set_aside_at(file: &str, position: &str, offset: fn(u64) -> u64) {
     let data = tempfile::tempdir().expect("data dir");
     let http = client();
     let mut server = Server::start(data.path());
@@ -197,19 +213,19 @@ fn damaged_block_is_set_aside(file: &str) {
     let path = data.path().join("blocks").join(&block).join(file);
     let len = file_len(&path);
     assert!(len > 0, "{file} is empty");
-    flip_byte(&path, len / 2);
+    flip_byte(&path, offset(len));
 
     let server = Server::start(data.path());
     let page = metrics(&http, &server);
     assert_eq!(
         metric_value(&page, "agentmon_tsdb_blocks_corrupt_total"),
         Some(1.0),
-        "damaged {file} not counted:\n{page}"
+        "{file} damaged at its {position} not counted:\n{page}"
     );
     let after = block_dirs(data.path());
     assert!(
         after.contains(&format!("{block}.corrupt")) && !after.contains(&block),
-        "block {block} was not renamed to {block}.corrupt: {after:?}"
+        "{file} damaged at its {position}: block {block} was not renamed to {block}.corrupt: {after:?}"
     );
     verify(&server, "e2e_block_head", &head);
 }
