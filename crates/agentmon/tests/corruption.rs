@@ -171,7 +171,10 @@ fn block_dirs(data: &Path) -> Vec<String> {
 /// Byte positions damaged in a block file, as functions of its length:
 /// the first byte (magic or header), the middle, and the last (trailer or
 /// checksum).
-const BLOCK_DAMAGE_AT: [(&str, fn(u64) -> u64); 3] = [
+/// Picks the byte to damage from a file's length.
+type DamageOffset = fn(u64) -> u64;
+
+const BLOCK_DAMAGE_AT: [(&str, DamageOffset); 3] = [
     ("first byte", |_| 0),
     ("middle byte", |len| len / 2),
     ("last byte", |len| len - 1),
@@ -186,7 +189,7 @@ fn damaged_block_is_set_aside(file: &str) {
     }
 }
 
-fn damaged_block_is_set_aside_at(file: &str, position: &str, offset: fn(u64) -> u64) {
+fn damaged_block_is_set_aside_at(file: &str, position: &str, offset: DamageOffset) {
     let data = tempfile::tempdir().expect("data dir");
     let http = client();
     let mut server = Server::start(data.path());
