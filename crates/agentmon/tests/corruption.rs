@@ -168,12 +168,12 @@ fn block_dirs(data: &Path) -> Vec<String> {
     names
 }
 
-/// Byte positions damaged in a block file, as functions of its length:
-/// the first byte (magic or header), the middle, and the last (trailer or
-/// checksum).
 /// Picks the byte to damage from a file's length.
 type DamageOffset = fn(u64) -> u64;
 
+/// Byte positions damaged in a block file, as functions of its length:
+/// the first byte (magic or header), the middle, and the last (trailer or
+/// checksum).
 const BLOCK_DAMAGE_AT: [(&str, DamageOffset); 3] = [
     ("first byte", |_| 0),
     ("middle byte", |len| len / 2),
