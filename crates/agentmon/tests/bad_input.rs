@@ -6,7 +6,10 @@
 //! saying what was wrong, and that nothing of the request is stored, not
 //! even a valid series sent alongside the bad one. Also proves the opposite
 //! for values that look odd but are valid Prometheus samples: NaN, ±Inf and
-//! the stale marker are accepted and read back bit for bit.
+//! the stale marker are accepted and read back bit for bit. Finally, that
+//! samples conflicting with stored ones (same time, other value; older than
+//! the newest) are refused whole, also once the series lives in a block and
+//! the server restarted, while exact retries are accepted.
 
 mod common;
 
@@ -411,4 +414,49 @@ fn conflicting_samples_are_refused_whole_and_exact_retries_accepted() {
     let stored = export(&http, &server, "conflict_existing");
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].samples, vec![(t - 2000, 1.0), (t, 2.0)]);
+}
+
+#[test]
+fn conflicts_with_flushed_samples_are_refused_after_a_restart() {
+    let data = tempfile::tempdir().expect("data dir");
+    let mut server = Server::start(data.path());
+    let http = client();
+    let t = now_ms() - 60_000;
+    let stored = |samples: &[(i64, f64)]| {
+        TestSeries::new(
+            &[("__name__", "conflict_flushed"), ("case", "flushed")],
+            samples,
+        )
+    };
+    let reply = remote_write(&http, &server, &[stored(&[(t, 1.0), (t + 20_000, 3.0)])]);
+    assert_eq!(reply.status, 204, "{}", reply.text);
+    common::http::flush(&http, &server);
+    server.kill();
+    // The series now lives only in a block; the head starts empty.
+    let server = Server::start(data.path());
+
+    for (case, conflicting) in [
+        ("flushed_changed_value", (t + 20_000, 9.0)),
+        ("flushed_out_of_order", (t + 15_000, 7.0)),
+    ] {
+        let fresh = TestSeries::new(
+            &[("__name__", "conflict_fresh"), ("case", case)],
+            &[(t, 5.0)],
+        );
+        let reply = remote_write(&http, &server, &[fresh, stored(&[conflicting])]);
+        assert_eq!(
+            reply.status,
+            400,
+            "{case}: writing {conflicting:?} to a series whose block holds {:?}: {}",
+            [(t, 1.0), (t + 20_000, 3.0)],
+            reply.text
+        );
+        assert!(
+            series(&http, &server, &format!("{{case=\"{case}\"}}")).is_empty(),
+            "{case}: the valid series of a refused request was stored"
+        );
+    }
+    let exported = export(&http, &server, "conflict_flushed");
+    assert_eq!(exported.len(), 1, "{exported:?}");
+    assert_eq!(exported[0].samples, vec![(t, 1.0), (t + 20_000, 3.0)]);
 }
