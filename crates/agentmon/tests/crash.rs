@@ -5,7 +5,7 @@
 //! with a flush to a block in between, so that recovery reads blocks and WAL
 //! together, (b) SIGKILL while a flush is running, whatever point of the
 //! flush it hits, and (c) a SIGTERM shutdown, which must also exit with
-//! status 0.
+//! status 0. The first case is repeated with `--wal.fsync always`.
 //! Values are compared bit for bit, and nothing may be read back that was
 //! never sent.
 
@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::http::post;
 
-use common::http::{client, flush};
+use common::http::{client, flush, metric_value, metrics};
 use common::server::Server;
 use common::writer::{now_ms, verify, Ledger, LoadWriter};
 
@@ -180,5 +180,34 @@ fn sigkill_during_a_flush_loses_and_duplicates_nothing() {
     assert_eq!(reply.status, 200, "flush after recovery: {}", reply.text);
     server.kill();
     let server = Server::start(data.path());
+    verify(&server, metric, &ledger);
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_with_fsync_always() {
+    let data = tempfile::tempdir().expect("data dir");
+    let metric = "e2e_crash_fsync_always";
+    let args = ["--wal.fsync", "always"];
+    let mut server = Server::start_with(data.path(), &args);
+    let kill_after = kill_point(50);
+    eprintln!("fsync always: SIGKILL after {kill_after} acknowledged requests");
+    let writer = LoadWriter::start(&server, metric, now_ms() - 3_600_000);
+    let reached = writer.wait_for_acks(kill_after, ACK_DEADLINE);
+    // Every acknowledged write was fsynced before its answer.
+    let acked = writer.acked_requests();
+    let fsyncs = metric_value(&metrics(&client(), &server), "agentmon_wal_fsyncs_total");
+    server.kill();
+    let ledger = writer.finish();
+    assert!(reached, "writer stopped early: {:?}", ledger.refused);
+    assert!(
+        ledger.refused.is_empty(),
+        "server refused valid writes: {:?}",
+        ledger.refused
+    );
+    assert!(
+        fsyncs.is_some_and(|n| n >= acked as f64),
+        "{acked} writes acknowledged but agentmon_wal_fsyncs_total is {fsyncs:?}"
+    );
+    let server = Server::start_with(data.path(), &args);
     verify(&server, metric, &ledger);
 }
