@@ -1,0 +1,11 @@
+//! Helpers shared by the end-to-end tests, which start the real `agentmon`
+//! binary and talk HTTP to it: [`server`] runs and stops the process,
+//! [`http`] wraps the API calls, [`writer`] is a remote-write load
+//! generator that records exactly which samples were acknowledged.
+//!
+//! Each test binary uses a different subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod http;
+pub mod server;
+pub mod writer;
