@@ -21,15 +21,24 @@ pub struct FlushSummary {
     pub samples: u64,
     pub wal_bytes_removed: u64,
     pub head_series_removed: usize,
+    /// Compactions run right after the flush (blocks of one window merged).
+    pub compactions: usize,
 }
 
 /// Width of the windows blocks are cut at (the smallest compaction range).
 pub(crate) const BLOCK_WINDOW_MS: i64 = 2 * 3_600_000;
 
 impl DbInner {
+    /// Flushes, then compacts and applies retention, so what is on disk
+    /// afterwards is what a long-running server would settle to.
     pub(super) fn flush(&self) -> Result<FlushSummary> {
-        let _maintenance = self.maintenance.lock();
-        self.flush_locked()
+        let mut summary = {
+            let _maintenance = self.maintenance.lock();
+            self.flush_locked()?
+        };
+        summary.compactions = self.compact_all()?;
+        self.apply_retention()?;
+        Ok(summary)
     }
 
     /// Flushes with the maintenance lock already held.

@@ -131,7 +131,8 @@ impl Db {
         Querier::new(self.inner.clone(), mint, maxt)
     }
 
-    /// Writes everything in the head to blocks now and truncates the WAL.
+    /// Writes everything in the head to blocks now, truncates the WAL, then
+    /// runs compaction and retention.
     pub fn flush(&self) -> Result<FlushSummary> {
         self.inner.flush()
     }

@@ -160,6 +160,12 @@ impl SeriesData {
             if let Some(full) = self.chunks.last_mut() {
                 full.shrink_to_fit();
             }
+            // Grow by half rather than Vec's default first capacity of four
+            // 64-byte chunks: most series hold one or two chunks, and with a
+            // million series the slack would cost ~200 bytes each.
+            if self.chunks.len() == self.chunks.capacity() {
+                self.chunks.reserve_exact((self.chunks.len() / 2).max(1));
+            }
             self.chunks.push(XorChunk::new());
         }
         if let Some(open) = self.chunks.last_mut() {
