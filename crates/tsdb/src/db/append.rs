@@ -10,8 +10,8 @@ use std::sync::Arc;
 use agentmon_model::{LabelRef, Labels, MetricMetadata, Sample, SeriesBatch};
 
 use super::DbInner;
-use crate::head::hash_labels;
 use crate::head::series::{judge, MemSeries, Verdict};
+use crate::head::{hash_labels, LabelHash};
 use crate::wal::RefSample;
 use crate::TsdbError;
 
@@ -106,7 +106,7 @@ enum Target {
 
 struct NewSeries {
     entry: usize,
-    hash: u64,
+    hash: LabelHash,
     newest: (i64, u64),
 }
 
@@ -117,7 +117,7 @@ impl DbInner {
         metadata: &[(&str, MetricMetadata)],
     ) -> Result<AppendSummary, AppendError> {
         // Hashing needs no lock, so it happens before the commit lock.
-        let hashes: Vec<u64> = batch.iter().map(|s| hash_labels(s.labels)).collect();
+        let hashes: Vec<LabelHash> = batch.iter().map(|s| hash_labels(s.labels)).collect();
         let window = self.opts.out_of_order_window.as_millis() as i64;
 
         let mut commit = self.commit.lock();
@@ -130,7 +130,14 @@ impl DbInner {
 
         let mut targets = Vec::with_capacity(batch.series_count());
         let mut new_series: Vec<NewSeries> = Vec::new();
-        let mut new_by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut new_by_hash: HashMap<LabelHash, Vec<usize>> = HashMap::new();
+        // How many series ahead to prefetch lookup slots: enough to cover a
+        // memory access with the work on the series in between.
+        const PREFETCH_AHEAD: usize = 8;
+        let view = self.head.lookup_view();
+        for &hash in hashes.iter().take(PREFETCH_AHEAD) {
+            view.prefetch(hash);
+        }
         // (target index, sample, out of order?)
         let mut plan: Vec<(u32, Sample, bool)> = Vec::with_capacity(batch.sample_count());
         let mut relog: Vec<usize> = Vec::new();
@@ -139,7 +146,10 @@ impl DbInner {
 
         for (i, entry) in batch.iter().enumerate() {
             let hash = hashes[i];
-            let target = match self.head.find(hash, entry.labels) {
+            if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
+                view.prefetch(ahead);
+            }
+            let target = match view.find(hash) {
                 Some((r, series)) => Target::Existing(r, series),
                 None => {
                     let same = new_by_hash.get(&hash).and_then(|idxs| {
@@ -234,6 +244,7 @@ impl DbInner {
             targets.push(target);
         }
 
+        drop(view);
         if !rejection.counts.is_empty() {
             for (reason, n) in &rejection.counts {
                 self.metrics.add_rejected(reason, *n);

@@ -13,7 +13,7 @@ impl DbInner {
     /// the blocks cover — from the blocks, remembered as a tombstone.
     pub(super) fn newest_outside_head(
         &self,
-        hash: u64,
+        hash: crate::head::LabelHash,
         labels: &[LabelRef<'_>],
         samples: &[Sample],
     ) -> (i64, u64) {

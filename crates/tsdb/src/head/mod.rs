@@ -7,6 +7,7 @@
 //! [`crate::Db`] creates series, so it also owns the hash lookup from label
 //! set to ref.
 
+pub(crate) mod lookup;
 pub(crate) mod postings;
 pub(crate) mod series;
 pub(crate) mod symbols;
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use agentmon_model::{LabelRef, Labels, Matcher, MetricMetadata, Sample};
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::chunk::XorChunk;
@@ -25,8 +26,37 @@ use postings::HeadPostings;
 use series::MemSeries;
 use symbols::Symbols;
 
-/// Hash of a label set, the key of the series lookup.
-pub(crate) fn hash_labels(labels: &[LabelRef<'_>]) -> u64 {
+/// A 128-bit hash of a label set: `key` indexes the series lookup and
+/// `check` confirms a match, so finding a series never compares strings
+/// (two label sets agreeing on all 128 bits is not a practical concern).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct LabelHash {
+    pub key: u64,
+    pub check: u64,
+}
+
+/// Hashes `name 0xff value 0xff …` in one pass over a stack buffer when the
+/// labels fit, which is much faster than feeding a streaming hasher.
+pub(crate) fn hash_labels(labels: &[LabelRef<'_>]) -> LabelHash {
+    let mut buf = [0u8; 512];
+    let mut len = 0;
+    for label in labels {
+        let (n, v) = (label.name.as_bytes(), label.value.as_bytes());
+        let end = len + n.len() + v.len() + 2;
+        if end > buf.len() {
+            return hash_labels_streaming(labels);
+        }
+        buf[len..len + n.len()].copy_from_slice(n);
+        buf[len + n.len()] = 0xff;
+        let at = len + n.len() + 1;
+        buf[at..at + v.len()].copy_from_slice(v);
+        buf[end - 1] = 0xff;
+        len = end;
+    }
+    split(xxhash_rust::xxh3::xxh3_128(&buf[..len]))
+}
+
+fn hash_labels_streaming(labels: &[LabelRef<'_>]) -> LabelHash {
     let mut hasher = Xxh3::new();
     for label in labels {
         hasher.update(label.name.as_bytes());
@@ -34,7 +64,14 @@ pub(crate) fn hash_labels(labels: &[LabelRef<'_>]) -> u64 {
         hasher.update(label.value.as_bytes());
         hasher.update(&[0xff]);
     }
-    hasher.digest()
+    split(hasher.digest128())
+}
+
+fn split(hash: u128) -> LabelHash {
+    LabelHash {
+        key: hash as u64,
+        check: (hash >> 64) as u64,
+    }
 }
 
 #[derive(Default)]
@@ -45,15 +82,51 @@ pub(crate) struct Head {
     lookup: Mutex<SeriesLookup>,
     /// Newest (time, value bits) of series removed by garbage collection, by
     /// label hash, so a series that comes back is still checked for order.
-    tombstones: Mutex<HashMap<u64, (i64, u64)>>,
+    tombstones: Mutex<HashMap<LabelHash, (i64, u64)>>,
     pub metadata: RwLock<BTreeMap<String, MetricMetadata>>,
 }
 
-/// Label-set hash → series ref; rare hash collisions go to a side table.
+/// Label-set hash → series ref; series whose `key` is taken by another
+/// series go to a side table.
 #[derive(Default)]
-struct SeriesLookup {
-    primary: HashMap<u64, u32>,
+pub(crate) struct SeriesLookup {
+    primary: lookup::RefTable,
     collisions: HashMap<u64, Vec<u32>>,
+}
+
+/// The head's lookup and series table held for a whole batch: one lock
+/// acquisition per batch instead of per series.
+pub(crate) struct LookupView<'a> {
+    lookup: MutexGuard<'a, SeriesLookup>,
+    series: RwLockReadGuard<'a, Vec<Option<Arc<MemSeries>>>>,
+}
+
+impl LookupView<'_> {
+    /// Starts loading the lookup slot of a series that will be asked for soon.
+    #[inline]
+    pub fn prefetch(&self, hash: LabelHash) {
+        self.lookup.primary.prefetch(hash.key);
+    }
+
+    /// The series with this label hash, and its ref.
+    pub fn find(&self, hash: LabelHash) -> Option<(u32, Arc<MemSeries>)> {
+        let matching = |r: u32| {
+            self.series
+                .get(r as usize)
+                .and_then(Option::as_ref)
+                .filter(|s| s.check == hash.check)
+                .map(|s| (r, s.clone()))
+        };
+        let candidate = self.lookup.primary.get(hash.key)?;
+        matching(candidate).or_else(|| {
+            self.lookup
+                .collisions
+                .get(&hash.key)?
+                .iter()
+                .copied()
+                .find_map(matching)
+        })
+    }
 }
 
 /// The chunks of one series taken out of the head for a block.
@@ -89,24 +162,12 @@ impl Head {
         Head::default()
     }
 
-    /// The series with exactly these labels, if it exists, and its ref.
-    pub fn find(&self, hash: u64, labels: &[LabelRef<'_>]) -> Option<(u32, Arc<MemSeries>)> {
-        // Copy the candidates out so no other lock is taken while `lookup` is held.
-        let (candidate, others) = {
-            let lookup = self.lookup.lock();
-            let &candidate = lookup.primary.get(&hash)?;
-            (candidate, lookup.collisions.get(&hash).cloned())
-        };
-        let symbols = self.symbols.read();
-        let series = self.series.read();
-        let matching = |r: u32| {
-            series
-                .get(r as usize)
-                .and_then(Option::as_ref)
-                .filter(|s| s.labels_equal(&symbols, labels))
-                .map(|s| (r, s.clone()))
-        };
-        matching(candidate).or_else(|| others?.into_iter().find_map(matching))
+    /// A view for looking up many series; drop it before creating series.
+    pub fn lookup_view(&self) -> LookupView<'_> {
+        LookupView {
+            lookup: self.lookup.lock(),
+            series: self.series.read(),
+        }
     }
 
     /// Creates a series under a ref chosen by the caller (the commit path or
@@ -114,7 +175,7 @@ impl Head {
     pub fn create(
         &self,
         series_ref: u32,
-        hash: u64,
+        hash: LabelHash,
         labels: &[LabelRef<'_>],
         wal_epoch: u64,
     ) -> Arc<MemSeries> {
@@ -128,7 +189,7 @@ impl Head {
                 .map(|l| (symbols.intern(l.name), symbols.intern(l.value)))
                 .collect()
         };
-        let series = Arc::new(MemSeries::new(interned, wal_epoch));
+        let series = Arc::new(MemSeries::new(interned, hash.check, wal_epoch));
         if let Some((max_time, bits)) = self.tombstones.lock().remove(&hash) {
             let mut data = series.data.lock();
             data.max_time = max_time;
@@ -144,23 +205,26 @@ impl Head {
         }
         self.postings.write().add(series_ref, &series.labels);
         let mut lookup = self.lookup.lock();
-        match lookup.primary.get(&hash) {
-            None => {
-                lookup.primary.insert(hash, series_ref);
-            }
-            Some(_) => lookup.collisions.entry(hash).or_default().push(series_ref),
+        match lookup.primary.get(hash.key) {
+            None => lookup.primary.insert(hash.key, series_ref),
+            Some(_) => lookup
+                .collisions
+                .entry(hash.key)
+                .or_default()
+                .push(series_ref),
         }
+        drop(lookup);
         series
     }
 
     /// The newest (time, value bits) of a removed series with this label hash.
-    pub fn tombstone(&self, hash: u64) -> Option<(i64, u64)> {
+    pub fn tombstone(&self, hash: LabelHash) -> Option<(i64, u64)> {
         self.tombstones.lock().get(&hash).copied()
     }
 
     /// Records the newest (time, value bits) of a series not in the head,
     /// learnt from the blocks.
-    pub fn set_tombstone(&self, hash: u64, newest: (i64, u64)) {
+    pub fn set_tombstone(&self, hash: LabelHash, newest: (i64, u64)) {
         self.tombstones.lock().insert(hash, newest);
     }
 
@@ -274,7 +338,7 @@ impl Head {
         if removed.is_empty() {
             return 0;
         }
-        let hashes: Vec<(u32, u64)> = {
+        let hashes: Vec<(u32, LabelHash)> = {
             let symbols = self.symbols.read();
             removed
                 .iter()
@@ -298,20 +362,20 @@ impl Head {
         {
             let mut lookup = self.lookup.lock();
             for (r, hash) in hashes {
-                if lookup.primary.get(&hash) == Some(&r) {
-                    lookup.primary.remove(&hash);
-                    if let Some(mut others) = lookup.collisions.remove(&hash) {
+                if lookup.primary.get(hash.key) == Some(r) {
+                    lookup.primary.remove(hash.key);
+                    if let Some(mut others) = lookup.collisions.remove(&hash.key) {
                         if let Some(first) = others.pop() {
-                            lookup.primary.insert(hash, first);
+                            lookup.primary.insert(hash.key, first);
                             if !others.is_empty() {
-                                lookup.collisions.insert(hash, others);
+                                lookup.collisions.insert(hash.key, others);
                             }
                         }
                     }
-                } else if let Some(others) = lookup.collisions.get_mut(&hash) {
+                } else if let Some(others) = lookup.collisions.get_mut(&hash.key) {
                     others.retain(|&o| o != r);
                     if others.is_empty() {
-                        lookup.collisions.remove(&hash);
+                        lookup.collisions.remove(&hash.key);
                     }
                 }
             }
@@ -392,6 +456,7 @@ impl Head {
         }
         drop(table);
         stats.label_pairs = self.postings.read().label_pair_count() as u64;
+        stats.memory_bytes += self.lookup.lock().primary.memory_bytes() as u64;
         stats.memory_bytes +=
             self.postings.read().memory_bytes() as u64 + self.symbols.read().memory_bytes() as u64;
         stats

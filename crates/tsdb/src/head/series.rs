@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use agentmon_model::{Label, LabelRef, Labels, Sample};
+use agentmon_model::{Label, Labels, Sample};
 use parking_lot::Mutex;
 
 use super::symbols::Symbols;
@@ -13,6 +13,8 @@ use crate::chunk::{XorChunk, MAX_SAMPLES_PER_CHUNK};
 pub(crate) struct MemSeries {
     /// (name id, value id) pairs, sorted by name.
     pub labels: Box<[(u32, u32)]>,
+    /// The upper half of the label hash, to confirm lookups.
+    pub check: u64,
     pub data: Mutex<SeriesData>,
     /// Id of the last append batch that touched this series, so a batch can
     /// tell when it sees the series a second time.
@@ -48,9 +50,10 @@ pub(crate) enum Verdict {
 }
 
 impl MemSeries {
-    pub fn new(labels: Box<[(u32, u32)]>, wal_epoch: u64) -> MemSeries {
+    pub fn new(labels: Box<[(u32, u32)]>, check: u64, wal_epoch: u64) -> MemSeries {
         MemSeries {
             labels,
+            check,
             data: Mutex::new(SeriesData {
                 chunks: Vec::new(),
                 out_of_order: Vec::new(),
@@ -74,16 +77,6 @@ impl MemSeries {
                 })
                 .collect(),
         )
-    }
-
-    /// Whether the interned labels are exactly `labels`.
-    pub fn labels_equal(&self, symbols: &Symbols, labels: &[LabelRef<'_>]) -> bool {
-        self.labels.len() == labels.len()
-            && self
-                .labels
-                .iter()
-                .zip(labels)
-                .all(|(&(n, v), l)| symbols.get(n) == l.name && symbols.get(v) == l.value)
     }
 
     /// The newest (time, value bits) as the batch `stamp` sees it: what this
