@@ -5,8 +5,9 @@
 #
 # For each server it reports samples/s (as measured by the load generator),
 # server CPU seconds per million samples (utime+stime from /proc/PID/stat,
-# delta over the load run), peak RSS (VmHWM), and bytes per sample on disk
-# after a flush, then the ratio agentmon/peer for every figure.
+# delta over the load run), peak RSS (VmHWM) at the end of the load run and
+# again after the flush (which may add a transient peak), and bytes per
+# sample on disk after a flush, then the ratio agentmon/peer for every figure.
 #
 # Usage: bench/remote-write.sh
 # Environment:
@@ -148,7 +149,7 @@ mkdir -p "$OUT_DIR"
 RESULTS="$OUT_DIR/remote-write-$WORKLOAD-$(date -u +%Y%m%dT%H%M%SZ).json"
 log "workload $WORKLOAD: $INSTANCES instances × 180 series × $STEPS steps = $SAMPLES_PLANNED samples, $SENDERS connections"
 
-declare -A RATE CPU RSS BPS NOTE LOAD
+declare -A RATE CPU RSS RSS_INGEST BPS NOTE LOAD
 RAN=()
 
 # run_server NAME BINARY READY_PATH WRITE_PATH FLUSH_CMD ARGS...
@@ -186,6 +187,7 @@ run_server() {
         --steps "$STEPS" --senders "$SENDERS" --batch-instances "$BATCH_INSTANCES" \
         --start-ms "$START_MS" --json-out "$report" >&2 || status=$?
     cpu1=$(cpu_ticks "$SERVER_PID")
+    RSS_INGEST[$name]=$(awk -v kb="$(peak_rss_kb "$SERVER_PID")" 'BEGIN { printf "%.1f", kb / 1024 }')
     if [[ ! -s "$report" ]]; then
         log "$name: load generator failed (exit $status)"
         stop_server
@@ -249,18 +251,19 @@ done
 # The table, then agentmon/peer ratios.
 echo
 echo "remote write, $WORKLOAD workload: $INSTANCES instances × $STEPS steps = $SAMPLES_PLANNED samples, $SENDERS connections, $BATCH_INSTANCES instances/request"
-printf '%-18s %14s %16s %13s %14s %8s  %s\n' server samples/s "CPU s/M samples" "peak RSS MB" \
-    bytes/sample load note
+printf '%-18s %14s %16s %15s %17s %14s %8s  %s\n' server samples/s "CPU s/M samples" \
+    "RSS ingest MB" "RSS w/ flush MB" bytes/sample load note
 for name in "${RAN[@]}"; do
-    printf '%-18s %14.0f %16s %13s %14s %8s  %s\n' "$name" "${RATE[$name]}" "${CPU[$name]}" \
-        "${RSS[$name]}" "${BPS[$name]}" "${LOAD[$name]}" "${NOTE[$name]:-}"
+    printf '%-18s %14.0f %16s %15s %17s %14s %8s  %s\n' "$name" "${RATE[$name]}" "${CPU[$name]}" \
+        "${RSS_INGEST[$name]}" "${RSS[$name]}" "${BPS[$name]}" "${LOAD[$name]}" "${NOTE[$name]:-}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 if [[ -n "${RATE[agentmon]:-}" ]]; then
     for name in "${RAN[@]}"; do
         [[ "$name" != agentmon ]] || continue
-        printf '%-18s %14s %16s %13s %14s\n' "agentmon/$name" \
+        printf '%-18s %14s %16s %15s %17s %14s\n' "agentmon/$name" \
             "$(ratio "${RATE[agentmon]}" "${RATE[$name]}")" "$(ratio "${CPU[agentmon]}" "${CPU[$name]}")" \
+            "$(ratio "${RSS_INGEST[agentmon]}" "${RSS_INGEST[$name]}")" \
             "$(ratio "${RSS[agentmon]}" "${RSS[$name]}")" "$(ratio "${BPS[agentmon]}" "${BPS[$name]}")"
     done
 else
@@ -277,8 +280,8 @@ fi
     for name in "${RAN[@]}"; do
         printf '%s\n    "%s": {"samples_per_second": %s, "cpu_seconds_per_million_samples": %s,' \
             "$sep" "$name" "${RATE[$name]}" "${CPU[$name]}"
-        printf ' "peak_rss_mb": %s, "disk_bytes_per_sample": %s, "loadavg_before": %s,' \
-            "${RSS[$name]}" "${BPS[$name]}" "${LOAD[$name]}"
+        printf ' "peak_rss_ingest_mb": %s, "peak_rss_mb": %s, "disk_bytes_per_sample": %s, "loadavg_before": %s,' \
+            "${RSS_INGEST[$name]}" "${RSS[$name]}" "${BPS[$name]}" "${LOAD[$name]}"
         printf ' "note": "%s",\n      "load_report": ' "${NOTE[$name]:-}"
         sed '2,$s/^/      /' "$WORK/$name-report.json"
         printf '}'

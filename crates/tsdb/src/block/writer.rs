@@ -165,6 +165,9 @@ impl BlockWriter {
         self.stats.num_samples += samples.len() as u64;
         self.min_time = self.min_time.min(samples[0].t);
         self.max_time = self.max_time.max(samples[samples.len() - 1].t);
+        // Every series is held until the index is written: keep exactly
+        // what it needs (a Vec's first growth would reserve four chunk metas).
+        chunks.shrink_to_fit();
         self.series.push(SeriesRecord {
             labels: label_ids,
             chunks,
