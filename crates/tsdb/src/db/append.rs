@@ -104,6 +104,42 @@ enum Target {
     New(usize),
 }
 
+/// What validation decided for a batch so far.
+struct Judged {
+    /// (target index, sample, out of order?) for every sample to store.
+    plan: Vec<(u32, Sample, bool)>,
+    duplicates: usize,
+    rejection: Rejection,
+}
+
+impl Judged {
+    /// Records the verdict on one sample; `newest` follows accepted samples.
+    fn record(
+        &mut self,
+        verdict: Verdict,
+        target: u32,
+        sample: Sample,
+        newest: &mut (i64, u64),
+        labels: &[LabelRef<'_>],
+    ) {
+        match verdict {
+            Verdict::InOrder => {
+                self.plan.push((target, sample, false));
+                *newest = (sample.t, sample.v.to_bits());
+            }
+            Verdict::OutOfOrder => self.plan.push((target, sample, true)),
+            Verdict::Duplicate => self.duplicates += 1,
+            Verdict::ConflictingDuplicate => {
+                self.rejection
+                    .add(REASON_DUPLICATE_TIMESTAMP, labels, sample, newest.0)
+            }
+            Verdict::TooOld => self
+                .rejection
+                .add(REASON_OUT_OF_ORDER, labels, sample, newest.0),
+        }
+    }
+}
+
 struct NewSeries {
     entry: usize,
     hash: LabelHash,
@@ -138,11 +174,12 @@ impl DbInner {
         for &hash in hashes.iter().take(PREFETCH_AHEAD) {
             view.prefetch(hash);
         }
-        // (target index, sample, out of order?)
-        let mut plan: Vec<(u32, Sample, bool)> = Vec::with_capacity(batch.sample_count());
+        let mut judged = Judged {
+            plan: Vec::with_capacity(batch.sample_count()),
+            duplicates: 0,
+            rejection: Rejection::default(),
+        };
         let mut relog: Vec<usize> = Vec::new();
-        let mut rejection = Rejection::default();
-        let mut duplicates = 0usize;
 
         for (i, entry) in batch.iter().enumerate() {
             let hash = hashes[i];
@@ -191,20 +228,8 @@ impl DbInner {
                             data.stored_value_at(t)
                                 .or_else(|| self.block_value_at(entry.labels, t))
                         };
-                        match judge(s.t, s.v, newest, window, stored) {
-                            Verdict::InOrder => {
-                                plan.push((target_index, s, false));
-                                newest = (s.t, s.v.to_bits());
-                            }
-                            Verdict::OutOfOrder => plan.push((target_index, s, true)),
-                            Verdict::Duplicate => duplicates += 1,
-                            Verdict::ConflictingDuplicate => {
-                                rejection.add(REASON_DUPLICATE_TIMESTAMP, entry.labels, s, newest.0)
-                            }
-                            Verdict::TooOld => {
-                                rejection.add(REASON_OUT_OF_ORDER, entry.labels, s, newest.0)
-                            }
-                        }
+                        let verdict = judge(s.t, s.v, newest, window, stored);
+                        judged.record(verdict, target_index, s, &mut newest, entry.labels);
                     }
                     series.set_pending(stamp, newest);
                 }
@@ -214,7 +239,9 @@ impl DbInner {
                         // An older sample of a new series can only collide with
                         // samples accepted earlier in this batch.
                         let stored = |t: i64| {
-                            plan.iter()
+                            judged
+                                .plan
+                                .iter()
                                 .find(|(ti, e, _)| {
                                     e.t == t
                                         && (*ti == target_index
@@ -223,20 +250,8 @@ impl DbInner {
                                 .map(|(_, e, _)| e.v.to_bits())
                                 .or_else(|| self.block_value_at(entry.labels, t))
                         };
-                        match judge(s.t, s.v, newest, window, stored) {
-                            Verdict::InOrder => {
-                                plan.push((target_index, s, false));
-                                newest = (s.t, s.v.to_bits());
-                            }
-                            Verdict::OutOfOrder => plan.push((target_index, s, true)),
-                            Verdict::Duplicate => duplicates += 1,
-                            Verdict::ConflictingDuplicate => {
-                                rejection.add(REASON_DUPLICATE_TIMESTAMP, entry.labels, s, newest.0)
-                            }
-                            Verdict::TooOld => {
-                                rejection.add(REASON_OUT_OF_ORDER, entry.labels, s, newest.0)
-                            }
-                        }
+                        let verdict = judge(s.t, s.v, newest, window, stored);
+                        judged.record(verdict, target_index, s, &mut newest, entry.labels);
                     }
                     new_series[*n].newest = newest;
                 }
@@ -245,6 +260,11 @@ impl DbInner {
         }
 
         drop(view);
+        let Judged {
+            plan,
+            duplicates,
+            rejection,
+        } = judged;
         if !rejection.counts.is_empty() {
             for (reason, n) in &rejection.counts {
                 self.metrics.add_rejected(reason, *n);

@@ -138,22 +138,7 @@ pub(crate) struct FrozenSeries {
 
 impl FrozenSeries {
     pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
-        let mut out: Vec<Sample> = self
-            .chunks
-            .iter()
-            .filter(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
-            .flat_map(|c| c.iter())
-            .filter(|s| s.t >= mint && s.t <= maxt)
-            .collect();
-        if !self.out_of_order.is_empty() {
-            out.extend(
-                self.out_of_order
-                    .iter()
-                    .filter(|s| s.t >= mint && s.t <= maxt),
-            );
-            out.sort_by_key(|s| s.t);
-        }
-        out
+        series::samples_in_range(&self.chunks, &self.out_of_order, mint, maxt)
     }
 }
 

@@ -178,22 +178,7 @@ impl SeriesData {
 
     /// All samples in [mint, maxt], in time order.
     pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
-        let mut out: Vec<Sample> = self
-            .chunks
-            .iter()
-            .filter(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
-            .flat_map(|c| c.iter())
-            .filter(|s| s.t >= mint && s.t <= maxt)
-            .collect();
-        if !self.out_of_order.is_empty() {
-            out.extend(
-                self.out_of_order
-                    .iter()
-                    .filter(|s| s.t >= mint && s.t <= maxt),
-            );
-            out.sort_by_key(|s| s.t);
-        }
-        out
+        samples_in_range(&self.chunks, &self.out_of_order, mint, maxt)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -222,4 +207,25 @@ impl SeriesData {
         self.chunks.iter().map(|c| c.memory_bytes()).sum::<usize>()
             + self.out_of_order.capacity() * std::mem::size_of::<Sample>()
     }
+}
+
+/// The samples of time-ordered chunks plus sorted out-of-order samples that
+/// fall in [mint, maxt], in time order.
+pub(crate) fn samples_in_range(
+    chunks: &[XorChunk],
+    out_of_order: &[Sample],
+    mint: i64,
+    maxt: i64,
+) -> Vec<Sample> {
+    let mut out: Vec<Sample> = chunks
+        .iter()
+        .filter(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
+        .flat_map(|c| c.iter())
+        .filter(|s| s.t >= mint && s.t <= maxt)
+        .collect();
+    if !out_of_order.is_empty() {
+        out.extend(out_of_order.iter().filter(|s| s.t >= mint && s.t <= maxt));
+        out.sort_by_key(|s| s.t);
+    }
+    out
 }
