@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use agentmon_model::{LabelRef, Labels, MetricMetadata, Sample, SeriesBatch};
 
+use super::known::block_value_at;
 use super::DbInner;
 use crate::head::series::{judge, MemSeries, Verdict};
 use crate::head::{hash_labels, LabelHash};
@@ -163,6 +164,8 @@ impl DbInner {
         commit.stamp += 1;
         let stamp = commit.stamp;
         let epoch = commit.wal_epoch;
+        // Taken before any series lock, see `known`.
+        let blocks = self.state.read().blocks.clone();
 
         let mut targets = Vec::with_capacity(batch.series_count());
         let mut new_series: Vec<NewSeries> = Vec::new();
@@ -197,8 +200,12 @@ impl DbInner {
                     match same {
                         Some(n) => Target::New(n),
                         None => {
-                            let newest =
-                                self.newest_outside_head(hash, entry.labels, entry.samples);
+                            let newest = self.newest_outside_head(
+                                &blocks,
+                                hash,
+                                entry.labels,
+                                entry.samples,
+                            );
                             new_series.push(NewSeries {
                                 entry: i,
                                 hash,
@@ -226,7 +233,7 @@ impl DbInner {
                     for &s in entry.samples {
                         let stored = |t| {
                             data.stored_value_at(t)
-                                .or_else(|| self.block_value_at(entry.labels, t))
+                                .or_else(|| block_value_at(&blocks, entry.labels, t))
                         };
                         let verdict = judge(s.t, s.v, newest, window, stored);
                         judged.record(verdict, target_index, s, &mut newest, entry.labels);
@@ -248,7 +255,7 @@ impl DbInner {
                                             || matches!(targets.get(*ti as usize), Some(Target::New(m)) if m == n))
                                 })
                                 .map(|(_, e, _)| e.v.to_bits())
-                                .or_else(|| self.block_value_at(entry.labels, t))
+                                .or_else(|| block_value_at(&blocks, entry.labels, t))
                         };
                         let verdict = judge(s.t, s.v, newest, window, stored);
                         judged.record(verdict, target_index, s, &mut newest, entry.labels);

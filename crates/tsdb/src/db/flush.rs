@@ -53,6 +53,9 @@ impl DbInner {
             }
             wal.commit()?;
             commit.wal_epoch = segment;
+            // Queries read the head under the state lock: holding it while the
+            // chunks move to the frozen set means no query sees them in neither.
+            let mut state = self.state.write();
             let series = self.head.freeze();
             self.head_min_time.store(i64::MAX, Ordering::Relaxed);
             self.head_max_time.store(i64::MIN, Ordering::Relaxed);
@@ -86,7 +89,7 @@ impl DbInner {
                         .max()
                         .unwrap_or(i64::MIN),
                 };
-                self.state.write().frozen.push(Arc::new(frozen));
+                state.frozen.push(Arc::new(frozen));
             }
             segment
         };
