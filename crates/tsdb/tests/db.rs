@@ -201,3 +201,39 @@ fn a_second_process_cannot_open_the_same_directory() {
         .expect("second open must fail");
     assert!(err.to_string().contains("in use"), "{err}");
 }
+
+#[test]
+fn queries_during_writes_and_flushes_see_every_acknowledged_sample() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Db::open(dir.path(), options()).unwrap());
+    let acknowledged = Arc::new(AtomicI64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, acknowledged, done) = (db.clone(), acknowledged.clone(), done.clone());
+        std::thread::spawn(move || {
+            for i in 1..=3000i64 {
+                append(&db, "m", &[(i * 1000, i as f64)]).unwrap();
+                acknowledged.store(i, Ordering::SeqCst);
+                if i % 300 == 0 {
+                    db.flush().unwrap();
+                }
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let mut checks = 0;
+    while !done.load(Ordering::SeqCst) && checks < 100_000 {
+        let before = acknowledged.load(Ordering::SeqCst);
+        let seen = read(&db, "m").len() as i64;
+        assert!(
+            seen >= before,
+            "a query missed acknowledged samples: saw {seen}, {before} were acknowledged"
+        );
+        checks += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(read(&db, "m").len(), 3000);
+}
