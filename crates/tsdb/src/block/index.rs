@@ -6,6 +6,7 @@
 //! and postings lists are decoded from the map when a query needs them.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -48,13 +49,13 @@ pub(crate) struct SeriesRecord {
 }
 
 /// Writes the index for `series` (already in label order) to `path`;
-/// `strings` are the writer's string ids. Returns the file's bytes.
+/// `strings` are the writer's string ids.
 pub(crate) fn write_index(
     path: &Path,
     strings: &[String],
     series: &[SeriesRecord],
     base_time: i64,
-) -> Result<Vec<u8>> {
+) -> Result<()> {
     // Symbol ids follow string order, so sorting pairs of ids sorts pairs
     // of strings and readers can binary-search values by id.
     let mut order: Vec<u32> = (0..strings.len() as u32).collect();
@@ -128,23 +129,32 @@ pub(crate) fn write_index(
         }
     }
 
-    let mut out = Vec::with_capacity(HEADER_LEN + symbols.len() + entries.len() + postings.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&super::BLOCK_VERSION.to_le_bytes());
-    out.extend_from_slice(&base_time.to_le_bytes());
+    // Sections go straight to the file: a second in-memory copy of the
+    // whole index would be the largest allocation of a flush.
+    let io = TsdbError::io("write", path);
+    let file = std::fs::File::create(path).map_err(TsdbError::io("create", path))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&super::BLOCK_VERSION.to_le_bytes());
+    header.extend_from_slice(&base_time.to_le_bytes());
+    let mut written = header.len() as u64;
     let mut toc = Vec::with_capacity(TOC_LEN);
+    let mut result = out.write_all(&header);
     for section in [&symbols, &entries, &offsets, &postings, &table] {
-        toc.extend_from_slice(&(out.len() as u64).to_le_bytes());
+        toc.extend_from_slice(&written.to_le_bytes());
         toc.extend_from_slice(&(section.len() as u64).to_le_bytes());
         toc.extend_from_slice(&crc32fast::hash(section).to_le_bytes());
-        out.extend_from_slice(section);
+        result = result.and_then(|_| out.write_all(section));
+        written += section.len() as u64;
     }
     let toc_crc = crc32fast::hash(&toc);
-    out.extend_from_slice(&toc);
-    out.extend_from_slice(&toc_crc.to_le_bytes());
-    out.extend_from_slice(MAGIC);
-    std::fs::write(path, &out).map_err(TsdbError::io("write", path))?;
-    Ok(out)
+    result = result
+        .and_then(|_| out.write_all(&toc))
+        .and_then(|_| out.write_all(&toc_crc.to_le_bytes()))
+        .and_then(|_| out.write_all(MAGIC))
+        .and_then(|_| out.flush());
+    result.map_err(io)
 }
 
 /// One label name's values (symbol ids, ascending) with postings offsets.
