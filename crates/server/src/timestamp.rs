@@ -119,6 +119,17 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any string gets an answer, never a panic (`start`/`end`/`time`
+        /// come straight from the query string).
+        #[test]
+        fn never_panics(input in "[0-9TZz:+.\\-]{0,40}|.{0,40}") {
+            let _ = super::parse_timestamp_ms(&input);
+        }
+    }
+
     use super::*;
 
     #[test]
