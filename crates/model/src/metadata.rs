@@ -30,6 +30,37 @@ impl MetricType {
         }
     }
 
+    /// The number of this type in Prometheus's remote-write protobuf
+    /// (`MetricMetadata.MetricType`), which the WAL also uses on disk.
+    pub fn code(self) -> u8 {
+        match self {
+            MetricType::Unknown => 0,
+            MetricType::Counter => 1,
+            MetricType::Gauge => 2,
+            MetricType::Histogram => 3,
+            MetricType::GaugeHistogram => 4,
+            MetricType::Summary => 5,
+            MetricType::Info => 6,
+            MetricType::StateSet => 7,
+        }
+    }
+
+    /// The type with this remote-write number; numbers this version does not
+    /// know (from newer senders) are `Unknown`, since losing a type hint is
+    /// harmless.
+    pub fn from_code(code: u64) -> MetricType {
+        match code {
+            1 => MetricType::Counter,
+            2 => MetricType::Gauge,
+            3 => MetricType::Histogram,
+            4 => MetricType::GaugeHistogram,
+            5 => MetricType::Summary,
+            6 => MetricType::Info,
+            7 => MetricType::StateSet,
+            _ => MetricType::Unknown,
+        }
+    }
+
     /// Parses the text-format name; `untyped` is the 0.0.4 spelling of unknown.
     pub fn parse(name: &str) -> Option<MetricType> {
         Some(match name {

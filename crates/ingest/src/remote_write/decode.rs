@@ -427,7 +427,7 @@ fn decode_metadata(
         reason: format!("metric_family_name: {e}"),
     })?;
     let metadata = MetricMetadata {
-        metric_type: metric_type(kind),
+        metric_type: MetricType::from_code(kind),
         help: text(help, "help")?.to_owned(),
         unit: text(unit, "unit")?.to_owned(),
     };
@@ -435,19 +435,4 @@ fn decode_metadata(
         metric_family,
         metadata,
     })
-}
-
-/// Maps prompb's `MetricMetadata.MetricType`; numbers from newer senders
-/// that this version doesn't know become `Unknown`.
-fn metric_type(number: u64) -> MetricType {
-    match number {
-        1 => MetricType::Counter,
-        2 => MetricType::Gauge,
-        3 => MetricType::Histogram,
-        4 => MetricType::GaugeHistogram,
-        5 => MetricType::Summary,
-        6 => MetricType::Info,
-        7 => MetricType::StateSet,
-        _ => MetricType::Unknown,
-    }
 }

@@ -22,7 +22,7 @@
 //! The finished buffer is the uncompressed body; [`compress`] wraps it in the
 //! snappy *block* format (not the framed format) that remote write requires.
 
-use agentmon_model::{LabelRef, MetricMetadata, MetricType, Sample};
+use agentmon_model::{LabelRef, MetricMetadata, Sample};
 
 /// Wire type of varint-encoded fields (int64, enums).
 const WIRE_VARINT: u8 = 0;
@@ -113,7 +113,7 @@ impl WriteRequestEncoder {
 
     /// Appends one `MetricMetadata` for the family `metric_family`.
     pub fn add_metadata(&mut self, metric_family: &str, meta: &MetricMetadata) {
-        let type_code = metric_type_code(meta.metric_type);
+        let type_code = u64::from(meta.metric_type.code());
         let body = if type_code == 0 {
             0
         } else {
@@ -185,20 +185,6 @@ pub fn compress(proto: &[u8]) -> Vec<u8> {
         .expect("remote-write body exceeds the snappy block size limit")
 }
 
-/// The `MetricMetadata.MetricType` enum value of a metric type.
-fn metric_type_code(metric_type: MetricType) -> u64 {
-    match metric_type {
-        MetricType::Unknown => 0,
-        MetricType::Counter => 1,
-        MetricType::Gauge => 2,
-        MetricType::Histogram => 3,
-        MetricType::GaugeHistogram => 4,
-        MetricType::Summary => 5,
-        MetricType::Info => 6,
-        MetricType::StateSet => 7,
-    }
-}
-
 /// Bytes needed by `v` as a base-128 varint (1 to 10).
 fn varint_len(v: u64) -> usize {
     // Each byte carries 7 bits; zero still takes one byte.
@@ -258,6 +244,7 @@ fn sample_len(sample: &Sample) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentmon_model::MetricType;
 
     #[test]
     fn varint_lengths_match_the_encoding() {

@@ -119,7 +119,7 @@ pub fn decode_metadata<'a>(
     };
     while !c.at_end() {
         let family = c.str()?;
-        let metric_type = metric_type_from_code(c.array::<1>()?[0]);
+        let metric_type = MetricType::from_code(u64::from(c.array::<1>()?[0]));
         let help = c.str()?.to_owned();
         let unit = c.str()?.to_owned();
         out.push((
@@ -132,22 +132,6 @@ pub fn decode_metadata<'a>(
         ));
     }
     Ok(())
-}
-
-/// Inverse of [`super::record::metric_type_code`]. Unknown codes read as `Unknown` rather
-/// than as corruption: losing a type hint is harmless, while treating it as
-/// damage would cut off every later sample.
-fn metric_type_from_code(code: u8) -> MetricType {
-    match code {
-        1 => MetricType::Counter,
-        2 => MetricType::Gauge,
-        3 => MetricType::Histogram,
-        4 => MetricType::GaugeHistogram,
-        5 => MetricType::Summary,
-        6 => MetricType::Info,
-        7 => MetricType::StateSet,
-        _ => MetricType::Unknown,
-    }
 }
 
 #[inline]

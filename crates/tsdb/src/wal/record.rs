@@ -4,7 +4,7 @@
 //! a reusable buffer of complete, framed records ready for one `write(2)`.
 //! The reader side is in `decode.rs`.
 
-use agentmon_model::{LabelRef, MetricMetadata, MetricType};
+use agentmon_model::{LabelRef, MetricMetadata};
 
 use super::RefSample;
 
@@ -122,7 +122,7 @@ impl Batch {
     pub fn add_metadata(&mut self, metric_family: &str, meta: &MetricMetadata) {
         self.open_for(RECORD_METADATA);
         put_bytes(&mut self.buf, metric_family.as_bytes());
-        self.buf.push(metric_type_code(meta.metric_type));
+        self.buf.push(meta.metric_type.code());
         put_bytes(&mut self.buf, meta.help.as_bytes());
         put_bytes(&mut self.buf, meta.unit.as_bytes());
     }
@@ -199,20 +199,6 @@ pub(super) fn frame_crc(type_and_len: &[u8], payload: &[u8]) -> u32 {
     h.update(type_and_len);
     h.update(payload);
     h.finalize()
-}
-
-/// Stable on-disk code of a metric type (independent of enum order).
-pub(super) fn metric_type_code(t: MetricType) -> u8 {
-    match t {
-        MetricType::Unknown => 0,
-        MetricType::Counter => 1,
-        MetricType::Gauge => 2,
-        MetricType::Histogram => 3,
-        MetricType::GaugeHistogram => 4,
-        MetricType::Summary => 5,
-        MetricType::Info => 6,
-        MetricType::StateSet => 7,
-    }
 }
 
 #[inline]
