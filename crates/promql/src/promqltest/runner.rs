@@ -25,6 +25,7 @@ use crate::{Engine, PromqlError, Storage, Value};
 pub struct Failure {
     /// The 1-based line of the `eval` command.
     pub line: usize,
+    /// The PromQL expression evaluated.
     pub query: String,
     /// What the script expects, in words.
     pub expected: String,
@@ -35,7 +36,9 @@ pub struct Failure {
 /// The outcome of running one script.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Evals whose outcome met every expectation.
     pub passed: usize,
+    /// Evals whose outcome did not, in script order.
     pub failures: Vec<Failure>,
     /// Skipped evals counted by reason.
     pub skipped: BTreeMap<String, usize>,
@@ -132,7 +135,8 @@ impl Store {
     }
 }
 
-/// Runs every command of `script` in order.
+/// Runs every command of `script` in order against `engine`. Fails only if
+/// the test store cannot be set up or loaded; query outcomes go in the report.
 pub fn run(script: &Script, engine: &Engine) -> Result<Report, PromqlError> {
     let mut report = Report::default();
     let mut store = Store::open()?;
