@@ -292,3 +292,44 @@ fn message_matches(m: &MessageMatch, message: &str) -> bool {
             .unwrap_or(false),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::promqltest::parse;
+
+    fn run_script(text: &str) -> Report {
+        run(&parse(text).unwrap(), &Engine::default()).unwrap()
+    }
+
+    #[test]
+    fn passes_fails_and_skips_are_told_apart() {
+        let report = run_script(
+            "load 1m\n  up{job=\"a\"} 1 2 3\n  h{job=\"a\"} {{schema:0 sum:1 count:1}}\n\n\
+             eval instant at 2m up\n  up{job=\"a\"} 3\n\n\
+             eval range from 0 to 2m step 1m up * 2\n  {job=\"a\"} 2 4 6\n\n\
+             eval instant at 2m up\n  up{job=\"a\"} 4\n\n\
+             eval instant at 2m rate(up[5m])\n  {job=\"a\"} 1\n\n\
+             eval instant at 2m h\n  h{job=\"a\"} 1\n\n\
+             eval instant at 2m up\n  expect fail\n",
+        );
+        assert_eq!(report.passed, 2);
+        let lines: Vec<usize> = report.failures.iter().map(|f| f.line).collect();
+        assert_eq!(lines, vec![11, 20]);
+        assert_eq!(
+            report.skipped.get("not implemented yet: function rate"),
+            Some(&1)
+        );
+        assert_eq!(report.skipped.get("native histograms"), Some(&1));
+    }
+
+    #[test]
+    fn clear_starts_from_an_empty_store() {
+        let report = run_script(
+            "load 1m\n  up 1\n\nclear\n\neval instant at 0m up\n\n\
+             eval instant at 0m up\n  expect fail msg: vector cannot contain metrics with the same labelset\n",
+        );
+        assert_eq!(report.passed, 1);
+        assert_eq!(report.failures.len(), 1);
+    }
+}
