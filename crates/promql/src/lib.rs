@@ -1,11 +1,22 @@
-//! The PromQL side of agentmon.
+//! The PromQL side of agentmon: the query engine and its conformance tooling.
 //!
-//! This crate will hold the PromQL evaluator: the engine that runs instant and
-//! range queries against the embedded TSDB. For now it holds the groundwork for
-//! checking that engine against Prometheus: [`promqltest`], a parser for the
-//! promqltest scripts of the Prometheus conformance suite. It turns a script
-//! into a [`promqltest::Script`] of typed commands (load data, clear it,
-//! evaluate a query and compare) without evaluating anything, so that a
-//! conformance runner can drive the engine once it exists.
+//! - [`Engine`] evaluates a PromQL expression (parsed by the `promql-parser`
+//!   crate) at an instant or over a range, with Prometheus 3.x semantics:
+//!   lookback, staleness, `offset`, `@`, left-open range windows, operators
+//!   with vector matching. It reads data through the narrow [`Storage`]
+//!   seam, which [`agentmon_tsdb::Db`] implements. Results are [`Value`]s.
+//! - [`promqltest`] parses the promqltest scripts of the Prometheus
+//!   conformance suite and, with [`promqltest::runner`], runs them against
+//!   the engine on a real TSDB and reports what passed, failed or was skipped.
+//! - [`PromqlError`] is everything a query can fail with.
 
+pub mod engine;
+mod error;
 pub mod promqltest;
+mod storage;
+mod value;
+
+pub use engine::{Engine, EngineOptions};
+pub use error::PromqlError;
+pub use storage::Storage;
+pub use value::{InstantSample, RangeSeries, Value};

@@ -21,8 +21,10 @@
 //! as raw text in [`HistogramLiteral`] so that a float-only runner can skip
 //! the commands that use them.
 
+mod compare;
 mod error;
 mod literal;
+pub mod runner;
 mod script;
 mod series;
 

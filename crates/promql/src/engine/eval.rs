@@ -1,0 +1,158 @@
+//! Walks an expression tree and evaluates it at one step time.
+
+use std::collections::HashMap;
+
+use agentmon_model::{Labels, Sample};
+use agentmon_tsdb::Series;
+use promql_parser::parser::{Expr, VectorSelector};
+
+use super::binary;
+use super::selector;
+use crate::error::PromqlError;
+use crate::storage::Storage;
+
+/// One element of an instant vector during evaluation. `drop_name` marks a
+/// series whose `__name__` is removed when the query finishes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Element {
+    pub labels: Labels,
+    pub v: f64,
+    pub drop_name: bool,
+}
+
+/// One series of a range vector during evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MatrixSeries {
+    pub labels: Labels,
+    pub points: Vec<Sample>,
+}
+
+/// An intermediate value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum EvalValue {
+    Scalar(f64),
+    String(String),
+    Vector(Vec<Element>),
+    Matrix(Vec<MatrixSeries>),
+}
+
+/// Evaluates expressions of one query; remembers each selector's series so
+/// storage is read once per selector, not once per step.
+pub(crate) struct Evaluator<'s> {
+    storage: &'s dyn Storage,
+    lookback_ms: i64,
+    start: i64,
+    end: i64,
+    /// Keyed by the selector node's address: the tree outlives the query.
+    cache: HashMap<usize, Vec<Series>>,
+}
+
+impl<'s> Evaluator<'s> {
+    pub fn new(storage: &'s dyn Storage, lookback_ms: i64, start: i64, end: i64) -> Evaluator<'s> {
+        Evaluator {
+            storage,
+            lookback_ms,
+            start,
+            end,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Evaluates `expr` at step time `t`.
+    pub fn eval(&mut self, expr: &Expr, t: i64) -> Result<EvalValue, PromqlError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(EvalValue::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(EvalValue::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                EvalValue::Scalar(v) => Ok(EvalValue::Scalar(-v)),
+                EvalValue::Vector(elems) => Ok(EvalValue::Vector(
+                    elems
+                        .into_iter()
+                        .map(|e| Element {
+                            labels: e.labels,
+                            v: -e.v,
+                            drop_name: true,
+                        })
+                        .collect(),
+                )),
+                other => Err(not_implemented(format!(
+                    "unary minus on {}",
+                    type_name(&other)
+                ))),
+            },
+            Expr::VectorSelector(vs) => self.eval_vector_selector(vs, t),
+            Expr::MatrixSelector(ms) => {
+                let window = ms.range.as_millis() as i64;
+                let r = selector::reference_time(&ms.vs, t, self.start, self.end);
+                let series = self.series(&ms.vs, window)?;
+                Ok(EvalValue::Matrix(
+                    series
+                        .iter()
+                        .filter_map(|s| {
+                            let points = selector::range_points(&s.samples, r, ms.range);
+                            (!points.is_empty()).then(|| MatrixSeries {
+                                labels: s.labels.clone(),
+                                points,
+                            })
+                        })
+                        .collect(),
+                ))
+            }
+            Expr::Binary(b) => {
+                let lhs = self.eval(&b.lhs, t)?;
+                let rhs = self.eval(&b.rhs, t)?;
+                binary::evaluate(b, lhs, rhs)
+            }
+            Expr::Call(call) => Err(not_implemented(format!("function {}", call.func.name))),
+            Expr::Aggregate(agg) => Err(not_implemented(format!("aggregation {}", agg.op))),
+            Expr::Subquery(_) => Err(not_implemented("subquery".to_owned())),
+            Expr::Extension(_) => Err(not_implemented("extension expression".to_owned())),
+        }
+    }
+
+    fn eval_vector_selector(
+        &mut self,
+        vs: &VectorSelector,
+        t: i64,
+    ) -> Result<EvalValue, PromqlError> {
+        let r = selector::reference_time(vs, t, self.start, self.end);
+        let lookback = self.lookback_ms;
+        let series = self.series(vs, lookback)?;
+        Ok(EvalValue::Vector(
+            series
+                .iter()
+                .filter_map(|s| {
+                    selector::instant_value(&s.samples, r, lookback).map(|v| Element {
+                        labels: s.labels.clone(),
+                        v,
+                        drop_name: false,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    fn series(&mut self, vs: &VectorSelector, window_ms: i64) -> Result<&[Series], PromqlError> {
+        let key = vs as *const VectorSelector as usize;
+        if !self.cache.contains_key(&key) {
+            let loaded = selector::load(self.storage, vs, window_ms, self.start, self.end)?;
+            self.cache.insert(key, loaded);
+        }
+        Ok(self.cache.get(&key).map(Vec::as_slice).unwrap_or_default())
+    }
+}
+
+fn not_implemented(feature: String) -> PromqlError {
+    PromqlError::NotImplemented { feature }
+}
+
+/// Prometheus's name for a value's type, for error messages.
+pub(crate) fn type_name(value: &EvalValue) -> &'static str {
+    match value {
+        EvalValue::Scalar(_) => "scalar",
+        EvalValue::String(_) => "string",
+        EvalValue::Vector(_) => "instant vector",
+        EvalValue::Matrix(_) => "range vector",
+    }
+}
