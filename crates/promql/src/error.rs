@@ -43,6 +43,19 @@ pub enum PromqlError {
     /// The query's time parameters make no sense (zero step, end before start).
     #[error("invalid query range: {reason}")]
     InvalidRange { reason: &'static str },
+    /// An operand or parameter has the wrong type for where it is used.
+    #[error("expected type {expected} in {context}, got {got}")]
+    UnexpectedType {
+        expected: &'static str,
+        context: &'static str,
+        got: &'static str,
+    },
+    /// A `topk`/`bottomk` parameter does not fit an int64 (or is NaN).
+    #[error("Scalar value {value} overflows int64")]
+    ScalarOverflowsInt64 { value: String },
+    /// `count_values` was given a label name that is not valid.
+    #[error("invalid label name {name:?}")]
+    InvalidLabelName { name: String },
     /// A conformance script could not set up its test store.
     #[error("promqltest setup failed: {message}")]
     TestSetup { message: String },

@@ -6,6 +6,7 @@ use agentmon_model::{Labels, Sample};
 use agentmon_tsdb::Series;
 use promql_parser::parser::{Expr, VectorSelector};
 
+use super::aggregate;
 use super::binary;
 use super::selector;
 use crate::error::PromqlError;
@@ -105,7 +106,14 @@ impl<'s> Evaluator<'s> {
                 binary::evaluate(b, lhs, rhs)
             }
             Expr::Call(call) => Err(not_implemented(format!("function {}", call.func.name))),
-            Expr::Aggregate(agg) => Err(not_implemented(format!("aggregation {}", agg.op))),
+            Expr::Aggregate(agg) => {
+                let param = match &agg.param {
+                    Some(p) => Some(self.eval(p, t)?),
+                    None => None,
+                };
+                let input = self.eval(&agg.expr, t)?;
+                aggregate::evaluate(agg, input, param)
+            }
             Expr::Subquery(_) => Err(not_implemented("subquery".to_owned())),
             Expr::Extension(_) => Err(not_implemented("extension expression".to_owned())),
         }

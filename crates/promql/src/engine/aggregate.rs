@@ -1,0 +1,383 @@
+//! Aggregation operators (`sum`, `avg`, `min`, `max`, `count`, `group`,
+//! `stddev`, `stdvar`, `quantile`, `topk`, `bottomk`, `count_values`) over
+//! one step's instant vector, grouped `by` or `without` labels.
+//!
+//! See <https://prometheus.io/docs/prometheus/latest/querying/operators/#aggregation-operators>.
+//! Numeric details follow Prometheus 3.x: sums are compensated (Kahan–
+//! Neumaier), `avg` divides the compensated sum and falls back to an
+//! incremental mean once the sum would overflow, and `stddev`/`stdvar` are
+//! population statistics computed with Welford's method.
+
+use std::collections::HashMap;
+
+use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
+use promql_parser::parser::token::{
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
+    T_STDVAR, T_SUM, T_TOPK,
+};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+
+use super::eval::{type_name, Element, EvalValue};
+use crate::error::PromqlError;
+
+/// Evaluates `agg` on its already evaluated operand and parameter.
+pub(crate) fn evaluate(
+    agg: &AggregateExpr,
+    input: EvalValue,
+    param: Option<EvalValue>,
+) -> Result<EvalValue, PromqlError> {
+    let EvalValue::Vector(input) = input else {
+        return Err(unexpected_type("instant vector", &input));
+    };
+    let grouping = Grouping::of(agg.modifier.as_ref());
+    let op = agg.op.id();
+    let out = match op {
+        T_TOPK | T_BOTTOMK => {
+            let k = scalar_param(param)?;
+            select_k(input, &grouping, k, op == T_TOPK)?
+        }
+        T_COUNT_VALUES => {
+            let label = match param {
+                Some(EvalValue::String(label)) => label,
+                Some(other) => return Err(unexpected_type("string", &other)),
+                None => return Err(missing_param()),
+            };
+            count_values(input, &grouping, &label)?
+        }
+        T_QUANTILE => {
+            let q = scalar_param(param)?;
+            reduce(input, &grouping, |values| quantile(q, values))
+        }
+        T_SUM => reduce(input, &grouping, sum),
+        T_AVG => reduce(input, &grouping, mean),
+        T_MIN => reduce(input, &grouping, |v| extreme(v, |held, new| held > new)),
+        T_MAX => reduce(input, &grouping, |v| extreme(v, |held, new| held < new)),
+        T_COUNT => reduce(input, &grouping, |v| v.len() as f64),
+        T_GROUP => reduce(input, &grouping, |_| 1.0),
+        T_STDVAR => reduce(input, &grouping, variance),
+        T_STDDEV => reduce(input, &grouping, |v| variance(v).sqrt()),
+        _ => {
+            return Err(PromqlError::NotImplemented {
+                feature: format!("aggregation {}", agg.op),
+            })
+        }
+    };
+    Ok(EvalValue::Vector(out))
+}
+
+/// Which labels identify a group: those listed (`by`) or all but those
+/// listed and the metric name (`without`).
+struct Grouping<'a> {
+    names: &'a [String],
+    without: bool,
+}
+
+impl<'a> Grouping<'a> {
+    fn of(modifier: Option<&'a LabelModifier>) -> Grouping<'a> {
+        match modifier {
+            None => Grouping {
+                names: &[],
+                without: false,
+            },
+            Some(m) => Grouping {
+                names: &m.labels().labels,
+                without: !m.is_include(),
+            },
+        }
+    }
+
+    /// The labels of the group `labels` belongs to.
+    fn group_labels(&self, labels: &Labels) -> Labels {
+        let listed = |name: &str| self.names.iter().any(|n| n == name);
+        let kept: Vec<Label> = labels
+            .iter()
+            .filter(|l| {
+                if self.without {
+                    l.name != METRIC_NAME_LABEL && !listed(&l.name)
+                } else {
+                    listed(&l.name)
+                }
+            })
+            .cloned()
+            .collect();
+        Labels::from_sorted_unchecked(kept)
+    }
+
+    /// Splits `input` into groups, in order of first appearance.
+    fn split(&self, input: Vec<Element>) -> Vec<(Labels, Vec<Element>)> {
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut groups: Vec<(Labels, Vec<Element>)> = Vec::new();
+        for elem in input {
+            let key = self.group_labels(&elem.labels);
+            let at = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            });
+            groups[at].1.push(elem);
+        }
+        groups
+    }
+}
+
+/// Aggregations with one output series per group, labelled by the group.
+fn reduce(
+    input: Vec<Element>,
+    grouping: &Grouping<'_>,
+    combine: impl Fn(&[f64]) -> f64,
+) -> Vec<Element> {
+    grouping
+        .split(input)
+        .into_iter()
+        .map(|(labels, members)| {
+            let values: Vec<f64> = members.iter().map(|e| e.v).collect();
+            Element {
+                labels,
+                v: combine(&values),
+                // As in Prometheus, a pending name drop survives grouping
+                // (it matters only for `by (__name__)`).
+                drop_name: members.iter().any(|e| e.drop_name),
+            }
+        })
+        .collect()
+}
+
+/// One step of Kahan–Neumaier summation: the new sum and compensation.
+fn kahan_add(increment: f64, sum: f64, compensation: f64) -> (f64, f64) {
+    let total = sum + increment;
+    let compensation = if total.is_infinite() {
+        0.0
+    } else if sum.abs() >= increment.abs() {
+        compensation + ((sum - total) + increment)
+    } else {
+        compensation + ((increment - total) + sum)
+    };
+    (total, compensation)
+}
+
+fn sum(values: &[f64]) -> f64 {
+    let (mut total, mut compensation) = (values[0], 0.0);
+    for &v in &values[1..] {
+        (total, compensation) = kahan_add(v, total, compensation);
+    }
+    total + compensation
+}
+
+/// The mean: the compensated sum divided by the count while the sum stays
+/// finite, then an incremental mean so large inputs do not overflow.
+fn mean(values: &[f64]) -> f64 {
+    let (mut total, mut compensation) = (values[0], 0.0);
+    let mut incremental: Option<f64> = None;
+    for (i, &v) in values.iter().enumerate().skip(1) {
+        let count = (i + 1) as f64;
+        let running_mean = match incremental {
+            Some(m) => m,
+            None => {
+                let (next, next_compensation) = kahan_add(v, total, compensation);
+                if !next.is_infinite() {
+                    (total, compensation) = (next, next_compensation);
+                    continue;
+                }
+                compensation /= count - 1.0;
+                total / (count - 1.0)
+            }
+        };
+        let q = (count - 1.0) / count;
+        let (m, c) = kahan_add(v / count, q * running_mean, q * compensation);
+        incremental = Some(m);
+        compensation = c;
+    }
+    match incremental {
+        Some(m) => m + compensation,
+        None => {
+            let count = values.len() as f64;
+            total / count + compensation / count
+        }
+    }
+}
+
+/// `min` or `max`: `replaces(held, new)` says whether `new` wins. NaN only
+/// wins when every value is NaN.
+fn extreme(values: &[f64], replaces: impl Fn(f64, f64) -> bool) -> f64 {
+    let mut held = values[0];
+    for &v in &values[1..] {
+        if replaces(held, v) || held.is_nan() {
+            held = v;
+        }
+    }
+    held
+}
+
+/// Population variance by Welford's method; NaN if any value is not finite
+/// at the start, as in Prometheus.
+fn variance(values: &[f64]) -> f64 {
+    let first = values[0];
+    let mut mean = first;
+    let mut squares = if first.is_finite() { 0.0 } else { f64::NAN };
+    for (i, &v) in values.iter().enumerate().skip(1) {
+        let count = (i + 1) as f64;
+        let delta = v - mean;
+        mean += delta / count;
+        squares += delta * (v - mean);
+    }
+    squares / values.len() as f64
+}
+
+/// The φ-quantile of `values` by linear interpolation between closest
+/// ranks; -Inf below 0, +Inf above 1, NaN for a NaN φ.
+pub(crate) fn quantile(q: f64, values: &[f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    let mut sorted = values.to_vec();
+    // NaNs sort first, as in Prometheus.
+    sorted.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        (false, false) => a.total_cmp(b),
+    });
+    let n = sorted.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    sorted[lower as usize] * (1.0 - weight) + sorted[upper as usize] * weight
+}
+
+/// `topk` (`largest`) or `bottomk`: per group, the k series with the
+/// largest or smallest values, keeping their labels, best first and NaN
+/// last.
+fn select_k(
+    input: Vec<Element>,
+    grouping: &Grouping<'_>,
+    k: f64,
+    largest: bool,
+) -> Result<Vec<Element>, PromqlError> {
+    let k = k_of(k)?;
+    let k = k.min(input.len() as i64);
+    if k < 1 {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (_, mut members) in grouping.split(input) {
+        // Stable, so among equal values the first seen wins, as with
+        // Prometheus's heap.
+        members.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            (false, false) if largest => b.v.total_cmp(&a.v),
+            (false, false) => a.v.total_cmp(&b.v),
+        });
+        members.truncate(k as usize);
+        out.extend(members);
+    }
+    Ok(out)
+}
+
+/// The integer a k parameter stands for; Prometheus rejects values (NaN
+/// among them) that do not fit an int64.
+fn k_of(k: f64) -> Result<i64, PromqlError> {
+    // Prometheus compares against the int64 bounds as floats, ±2^63; a
+    // NaN fails the comparison.
+    let bound = 2f64.powi(63);
+    if !(-bound..=bound).contains(&k) {
+        return Err(PromqlError::ScalarOverflowsInt64 { value: go_float(k) });
+    }
+    Ok(k as i64)
+}
+
+/// `count_values`: per group and distinct value, how many series have it;
+/// the value becomes label `label`, formatted as Prometheus formats floats.
+fn count_values(
+    input: Vec<Element>,
+    grouping: &Grouping<'_>,
+    label: &str,
+) -> Result<Vec<Element>, PromqlError> {
+    if label.is_empty() {
+        return Err(PromqlError::InvalidLabelName {
+            name: label.to_owned(),
+        });
+    }
+    let mut names: Vec<String> = grouping.names.to_vec();
+    if !grouping.without {
+        names.push(label.to_owned());
+    }
+    let grouping = Grouping {
+        names: &names,
+        without: grouping.without,
+    };
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vec<Element> = Vec::new();
+    for elem in input {
+        let mut labels: Vec<Label> = elem
+            .labels
+            .iter()
+            .filter(|l| l.name != label)
+            .cloned()
+            .collect();
+        labels.push(Label {
+            name: label.to_owned(),
+            value: go_float(elem.v),
+        });
+        labels.sort_by(|a, b| a.name.cmp(&b.name));
+        let key = grouping.group_labels(&Labels::from_sorted_unchecked(labels));
+        match index.get(&key) {
+            Some(&at) => out[at].v += 1.0,
+            None => {
+                index.insert(key.clone(), out.len());
+                out.push(Element {
+                    labels: key,
+                    v: 1.0,
+                    drop_name: false,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` writes it: the
+/// shortest digits that read back exactly, never an exponent.
+pub(crate) fn go_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v == f64::INFINITY {
+        "+Inf".to_owned()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".to_owned()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn scalar_param(param: Option<EvalValue>) -> Result<f64, PromqlError> {
+    match param {
+        Some(EvalValue::Scalar(v)) => Ok(v),
+        Some(other) => Err(unexpected_type("scalar", &other)),
+        None => Err(missing_param()),
+    }
+}
+
+fn unexpected_type(expected: &'static str, got: &EvalValue) -> PromqlError {
+    PromqlError::UnexpectedType {
+        expected,
+        context: "aggregation expression",
+        got: type_name(got),
+    }
+}
+
+fn missing_param() -> PromqlError {
+    PromqlError::Parse {
+        message: "aggregation operator needs a parameter".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+//! Aggregation tests on small hand-made vectors.
+
+use agentmon_model::Labels;
+
+use super::*;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    Labels::new(pairs.iter().copied()).unwrap()
+}
+
+/// Six series of `http`: two jobs, three instances each, values 1..=6.
+fn input() -> Vec<Element> {
+    let mut out = Vec::new();
+    for (i, (job, instance)) in [
+        ("api", "a"),
+        ("api", "b"),
+        ("api", "c"),
+        ("web", "a"),
+        ("web", "b"),
+        ("web", "c"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out.push(Element {
+            labels: labels(&[("__name__", "http"), ("job", job), ("instance", instance)]),
+            v: (i + 1) as f64,
+            drop_name: false,
+        });
+    }
+    out
+}
+
+fn run(query: &str, input: Vec<Element>) -> Result<Vec<(Labels, f64)>, PromqlError> {
+    let expr = promql_parser::parser::parse(query).unwrap();
+    let promql_parser::parser::Expr::Aggregate(agg) = expr else {
+        panic!("{query} is not an aggregation");
+    };
+    let param = agg.param.as_deref().map(|p| match p {
+        promql_parser::parser::Expr::NumberLiteral(n) => EvalValue::Scalar(n.val),
+        promql_parser::parser::Expr::StringLiteral(s) => EvalValue::String(s.val.clone()),
+        promql_parser::parser::Expr::Unary(u) => match &*u.expr {
+            promql_parser::parser::Expr::NumberLiteral(n) => EvalValue::Scalar(-n.val),
+            _ => panic!("unsupported parameter"),
+        },
+        _ => panic!("unsupported parameter"),
+    });
+    match evaluate(&agg, EvalValue::Vector(input), param)? {
+        EvalValue::Vector(elems) => Ok(elems.into_iter().map(|e| (e.labels, e.v)).collect()),
+        other => panic!("not a vector: {other:?}"),
+    }
+}
+
+fn by_job(query: &str) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = run(query, input())
+        .unwrap()
+        .into_iter()
+        .map(|(l, v)| (l.to_string(), v))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn sum_avg_count_group_by_job() {
+    let api = r#"{job="api"}"#.to_owned();
+    let web = r#"{job="web"}"#.to_owned();
+    assert_eq!(
+        by_job("sum by (job) (http)"),
+        vec![(api.clone(), 6.0), (web.clone(), 15.0)]
+    );
+    assert_eq!(
+        by_job("avg by (job) (http)"),
+        vec![(api.clone(), 2.0), (web.clone(), 5.0)]
+    );
+    assert_eq!(
+        by_job("count by (job) (http)"),
+        vec![(api.clone(), 3.0), (web.clone(), 3.0)]
+    );
+    assert_eq!(
+        by_job("group by (job) (http)"),
+        vec![(api.clone(), 1.0), (web.clone(), 1.0)]
+    );
+    assert_eq!(
+        by_job("min by (job) (http)"),
+        vec![(api.clone(), 1.0), (web.clone(), 4.0)]
+    );
+    assert_eq!(by_job("max by (job) (http)"), vec![(api, 3.0), (web, 6.0)]);
+}
+
+#[test]
+fn without_drops_the_listed_labels_and_the_name() {
+    let out = by_job("sum without (job) (http)");
+    assert_eq!(
+        out,
+        vec![
+            (r#"{instance="a"}"#.to_owned(), 5.0),
+            (r#"{instance="b"}"#.to_owned(), 7.0),
+            (r#"{instance="c"}"#.to_owned(), 9.0),
+        ]
+    );
+    assert_eq!(by_job("sum(http)"), vec![("{}".to_owned(), 21.0)]);
+}
+
+#[test]
+fn stddev_and_stdvar_are_population_statistics() {
+    let out = by_job("stdvar by (job) (http)");
+    assert!((out[0].1 - 2.0 / 3.0).abs() < 1e-12);
+    let out = by_job("stddev(http)");
+    assert!((out[0].1 - (35.0f64 / 12.0).sqrt()).abs() < 1e-12);
+}
+
+#[test]
+fn quantile_interpolates_and_saturates_outside_zero_to_one() {
+    assert_eq!(by_job("quantile(0.5, http)")[0].1, 3.5);
+    assert_eq!(by_job("quantile by (job) (0.25, http)")[0].1, 1.5);
+    assert_eq!(by_job("quantile(-1, http)")[0].1, f64::NEG_INFINITY);
+    assert_eq!(by_job("quantile(2, http)")[0].1, f64::INFINITY);
+    assert!(quantile(f64::NAN, &[1.0]).is_nan());
+}
+
+#[test]
+fn topk_and_bottomk_keep_labels_sorted_with_nan_last() {
+    let mut data = input();
+    data[5].v = f64::NAN;
+    let top = run("topk by (job) (2, http)", data.clone()).unwrap();
+    let values: Vec<f64> = top.iter().map(|(_, v)| *v).collect();
+    assert_eq!(values, vec![3.0, 2.0, 5.0, 4.0]);
+    assert_eq!(top[0].0.get("__name__"), Some("http"));
+    let bottom = run("bottomk(7, http)", data).unwrap();
+    assert_eq!(bottom.len(), 6);
+    assert_eq!(bottom[0].1, 1.0);
+    assert!(bottom[5].1.is_nan());
+    assert!(run("topk(0, http)", input()).unwrap().is_empty());
+    assert_eq!(
+        run("topk(-1, http)", input()).unwrap(),
+        Vec::<(Labels, f64)>::new()
+    );
+}
+
+#[test]
+fn count_values_labels_each_value() {
+    let mut data = input();
+    data[1].v = 1.0;
+    data[2].v = f64::INFINITY;
+    let out = run(r#"count_values("value", http)"#, data).unwrap();
+    let mut out: Vec<(String, f64)> = out.into_iter().map(|(l, v)| (l.to_string(), v)).collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(out[0], (r#"{value="+Inf"}"#.to_owned(), 1.0));
+    assert_eq!(out[1], (r#"{value="1"}"#.to_owned(), 2.0));
+    assert_eq!(out.len(), 5);
+    assert!(matches!(
+        run(r#"count_values("", http)"#, input()),
+        Err(PromqlError::InvalidLabelName { .. })
+    ));
+}
+
+#[test]
+fn avg_survives_overflow_and_infinities() {
+    let big = |v: f64| Element {
+        labels: Labels::default(),
+        v,
+        drop_name: false,
+    };
+    let huge = f64::MAX / 2.0 * 1.5;
+    assert_eq!(mean(&[huge, huge, huge]), huge);
+    assert_eq!(mean(&[1.0, f64::INFINITY]), f64::INFINITY);
+    assert!(mean(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
+    assert_eq!(sum(&[1e100, 1.0, -1e100]), 1.0);
+    assert_eq!(run("avg(x)", vec![big(1.0), big(2.0)]).unwrap()[0].1, 1.5);
+}
+
+#[test]
+fn go_float_formats_like_strconv() {
+    assert_eq!(go_float(1.0), "1");
+    assert_eq!(go_float(0.1), "0.1");
+    assert_eq!(go_float(1e21), "1000000000000000000000");
+    assert_eq!(go_float(f64::NEG_INFINITY), "-Inf");
+    assert_eq!(go_float(f64::NAN), "NaN");
+}
+
+#[test]
+fn k_out_of_int64_range_is_an_error() {
+    assert!(matches!(
+        run("topk(1e20, http)", input()),
+        Err(PromqlError::ScalarOverflowsInt64 { .. })
+    ));
+}
