@@ -288,7 +288,7 @@ fn k_of(k: f64) -> Result<i64, PromqlError> {
     // NaN fails the comparison.
     let bound = 2f64.powi(63);
     if !(-bound..=bound).contains(&k) {
-        return Err(PromqlError::ScalarOverflowsInt64 { value: go_float(k) });
+        return Err(PromqlError::ScalarOverflowsInt64 { value: go_value(k) });
     }
     Ok(k as i64)
 }
@@ -355,6 +355,22 @@ pub(crate) fn go_float(v: f64) -> String {
     } else {
         format!("{v}")
     }
+}
+
+/// A float as Go's `%v` writes it: like [`go_float`], but with an exponent
+/// (`1e+21`, `1e-05`) below 1e-4 or from 1e21 on.
+fn go_value(v: f64) -> String {
+    let magnitude = v.abs();
+    if !v.is_finite() || v == 0.0 || (1e-4..1e21).contains(&magnitude) {
+        return go_float(v);
+    }
+    let scientific = format!("{v:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let (sign, digits) = match exponent.strip_prefix('-') {
+        Some(digits) => ('-', digits),
+        None => ('+', exponent),
+    };
+    format!("{mantissa}e{sign}{digits:0>2}")
 }
 
 fn scalar_param(param: Option<EvalValue>) -> Result<f64, PromqlError> {

@@ -181,8 +181,97 @@ fn go_float_formats_like_strconv() {
 
 #[test]
 fn k_out_of_int64_range_is_an_error() {
-    assert!(matches!(
-        run("topk(1e20, http)", input()),
-        Err(PromqlError::ScalarOverflowsInt64 { .. })
-    ));
+    assert_eq!(
+        run("topk(1e21, http)", input()).unwrap_err().to_string(),
+        "Scalar value 1e+21 overflows int64"
+    );
+    assert_eq!(
+        run("bottomk(NaN, http)", input()).unwrap_err().to_string(),
+        "Scalar value NaN overflows int64"
+    );
+    assert_eq!(go_value(1e20), "100000000000000000000");
+    assert_eq!(go_value(1.5e-7), "1.5e-07");
+}
+
+/// Series kept in memory, for tests through the [`crate::Engine`].
+struct MemoryStorage(Vec<agentmon_tsdb::Series>);
+
+impl crate::Storage for MemoryStorage {
+    fn select(
+        &self,
+        matchers: &[agentmon_model::Matcher],
+        _mint: i64,
+        _maxt: i64,
+    ) -> Result<Vec<agentmon_tsdb::Series>, String> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|s| {
+                matchers
+                    .iter()
+                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
+            })
+            .cloned()
+            .collect())
+    }
+}
+
+fn storage() -> MemoryStorage {
+    let series = |instance: &str, values: [f64; 3]| agentmon_tsdb::Series {
+        labels: labels(&[("__name__", "x"), ("instance", instance)]),
+        samples: values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| agentmon_model::Sample::new(i as i64 * 60_000, v))
+            .collect(),
+    };
+    MemoryStorage(vec![
+        series("a", [1.0, 5.0, 2.0]),
+        series("b", [3.0, 4.0, 1.0]),
+        series("c", [2.0, 6.0, 3.0]),
+    ])
+}
+
+#[test]
+fn range_queries_aggregate_at_every_step() {
+    let engine = crate::Engine::default();
+    let crate::Value::Matrix(series) = engine
+        .range_query(&storage(), "topk(1, x)", 0, 120_000, 60_000)
+        .unwrap()
+    else {
+        panic!("not a matrix");
+    };
+    let picked: Vec<(String, Vec<i64>)> = series
+        .iter()
+        .map(|s| {
+            let instance = s.labels.get("instance").unwrap().to_owned();
+            (instance, s.points.iter().map(|p| p.t).collect())
+        })
+        .collect();
+    assert_eq!(
+        picked,
+        vec![
+            ("b".to_owned(), vec![0]),
+            ("c".to_owned(), vec![60_000, 120_000])
+        ]
+    );
+}
+
+#[test]
+fn instant_topk_is_sorted_and_range_operands_are_type_errors() {
+    let engine = crate::Engine::default();
+    let crate::Value::Vector(samples) = engine
+        .instant_query(&storage(), "bottomk(3, x)", 60_000)
+        .unwrap()
+    else {
+        panic!("not a vector");
+    };
+    let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
+    assert_eq!(values, vec![4.0, 5.0, 6.0]);
+    let err = engine
+        .instant_query(&storage(), "sum(x[5m])", 0)
+        .unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("expected type vector in aggregation expression"));
 }
