@@ -104,7 +104,16 @@ impl<'s> Evaluator<'s> {
                 let rhs = self.eval(&b.rhs, t)?;
                 binary::evaluate(b, lhs, rhs)
             }
-            Expr::Call(call) => Err(not_implemented(format!("function {}", call.func.name))),
+            Expr::Call(call) => {
+                let (start, end) = (self.start, self.end);
+                let mut ctx = super::functions::CallContext {
+                    evaluator: self,
+                    t,
+                    start,
+                    end,
+                };
+                super::functions::call(&mut ctx, call)
+            }
             Expr::Aggregate(agg) => Err(not_implemented(format!("aggregation {}", agg.op))),
             Expr::Subquery(_) => Err(not_implemented("subquery".to_owned())),
             Expr::Extension(_) => Err(not_implemented("extension expression".to_owned())),

@@ -11,6 +11,7 @@
 
 mod binary;
 mod eval;
+mod functions;
 mod selector;
 
 use std::collections::BTreeMap;
