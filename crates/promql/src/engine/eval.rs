@@ -105,9 +105,12 @@ impl<'s> Evaluator<'s> {
                 binary::evaluate(b, lhs, rhs)
             }
             Expr::Call(call) => {
+                let (storage, lookback_ms) = (self.storage, self.lookback_ms);
                 let (start, end) = (self.start, self.end);
                 let mut ctx = super::functions::CallContext {
                     evaluator: self,
+                    storage,
+                    lookback_ms,
                     t,
                     start,
                     end,

@@ -4,7 +4,7 @@
 //! their instant forms), [`over_time`] (aggregations over a range),
 //! [`math`] (element-wise arithmetic and trigonometry), [`date`] (time and
 //! calendar functions), [`labels`] (label_replace, label_join) and [`vector`]
-//! (vector, scalar, absent, sort). Semantics follow Prometheus 3.5's
+//! (vector, scalar, absent), [`sort`] and [`timestamp`]. Semantics follow Prometheus 3.5's
 //! `promql/functions.go`; see
 //! <https://prometheus.io/docs/prometheus/latest/querying/functions/>.
 //!
@@ -17,6 +17,8 @@ mod labels;
 mod math;
 mod over_time;
 mod rate;
+mod sort;
+mod timestamp;
 mod vector;
 
 use agentmon_model::Labels;
@@ -25,11 +27,15 @@ use promql_parser::parser::{Call, Expr, MatrixSelector};
 use super::eval::{type_name, Element, EvalValue, Evaluator, MatrixSeries};
 use super::selector;
 use crate::error::PromqlError;
+use crate::storage::Storage;
 
 /// The evaluation context of one call: the evaluator for its arguments, the
+/// storage and lookback (for `timestamp`, which needs sample times), the
 /// step time and the query's bounds (for `@ start()` / `@ end()`).
 pub(crate) struct CallContext<'e, 's> {
     pub evaluator: &'e mut Evaluator<'s>,
+    pub storage: &'s dyn Storage,
+    pub lookback_ms: i64,
     pub t: i64,
     pub start: i64,
     pub end: i64,
@@ -141,6 +147,12 @@ pub(crate) fn call(ctx: &mut CallContext<'_, '_>, call: &Call) -> Result<EvalVal
     }
     if let Some(result) = vector::call(ctx, call, name)? {
         return Ok(result);
+    }
+    if let Some(result) = sort::call(ctx, call, name)? {
+        return Ok(result);
+    }
+    if name == "timestamp" {
+        return timestamp::call(ctx, call);
     }
     Err(PromqlError::NotImplemented {
         feature: format!("function {name}"),

@@ -88,3 +88,22 @@ fn string_escapes_are_resolved() {
     assert_eq!(unescape(r"a\tb\\c\x41\u00e9\101"), "a\tb\\cAéA");
     assert_eq!(unescape(r"\xff"), "\u{fffd}");
 }
+
+#[test]
+fn timestamp_of_a_selector_is_the_sample_time() {
+    // At 305s the latest sample is the one at 300s; an expression's
+    // timestamp is the evaluation time.
+    let engine = Engine::default();
+    let got = engine
+        .instant_query(&Counters, r#"timestamp(requests_total{job="a"})"#, 305_000)
+        .unwrap();
+    assert_eq!(values(got), vec![(r#"{job="a"}"#.to_owned(), 300.0)]);
+    let got = engine
+        .instant_query(
+            &Counters,
+            r#"timestamp(requests_total{job="a"} * 2)"#,
+            305_000,
+        )
+        .unwrap();
+    assert_eq!(values(got), vec![(r#"{job="a"}"#.to_owned(), 305.0)]);
+}

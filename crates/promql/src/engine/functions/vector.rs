@@ -1,9 +1,7 @@
 //! Functions that reshape a whole vector: `vector`, `scalar`, `absent`,
-//! `absent_over_time`, `sort` and `sort_desc`.
+//! `absent_over_time`.
 //!
 //! See <https://prometheus.io/docs/prometheus/latest/querying/functions/#absent>.
-
-use std::cmp::Ordering;
 
 use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
 use promql_parser::label::MatchOp;
@@ -36,25 +34,8 @@ pub(super) fn call(
             let present = !ctx.range_arg(call, 0)?.series.is_empty();
             absent_result(present, call_arg(call, 0)?)
         }
-        "sort" | "sort_desc" => {
-            let mut elems = ctx.vector_arg(call, 0)?;
-            let descending = name == "sort_desc";
-            elems.sort_by(|a, b| by_value(a.v, b.v, descending));
-            EvalValue::Vector(elems)
-        }
         _ => return Ok(None),
     }))
-}
-
-/// NaNs first, then by value in the given direction.
-fn by_value(a: f64, b: f64, descending: bool) -> Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        _ if descending => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
-        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-    }
 }
 
 /// Nothing if the argument had series; otherwise one series valued 1 whose
@@ -121,14 +102,5 @@ mod tests {
             Labels::new([("env", "p")]).unwrap()
         );
         assert_eq!(labels_of("foo + 1"), Labels::default());
-    }
-
-    #[test]
-    fn sort_puts_nan_first() {
-        let mut v = [2.0, f64::NAN, 1.0];
-        v.sort_by(|a, b| by_value(*a, *b, false));
-        assert!(v[0].is_nan() && v[1] == 1.0);
-        v.sort_by(|a, b| by_value(*a, *b, true));
-        assert!(v[0].is_nan() && v[1] == 2.0);
     }
 }
