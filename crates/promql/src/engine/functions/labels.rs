@@ -47,7 +47,7 @@ fn label_replace(ctx: &mut CallContext<'_, '_>, call: &Call) -> Result<EvalValue
         }
         out.push(elem);
     }
-    Ok(EvalValue::Vector(out))
+    unique(out)
 }
 
 fn label_join(ctx: &mut CallContext<'_, '_>, call: &Call) -> Result<EvalValue, PromqlError> {
@@ -58,8 +58,16 @@ fn label_join(ctx: &mut CallContext<'_, '_>, call: &Call) -> Result<EvalValue, P
     for index in 3..call.args.args.len() {
         sources.push(ctx.string_arg(call, index)?);
     }
+    for source in &sources {
+        if source.is_empty() || source.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(PromqlError::FunctionArgument {
+                function: "label_join".to_owned(),
+                message: format!("invalid source label name {source:?}"),
+            });
+        }
+    }
     check_label_name("label_join", &destination)?;
-    Ok(EvalValue::Vector(
+    unique(
         elems
             .into_iter()
             .map(|elem| {
@@ -71,7 +79,17 @@ fn label_join(ctx: &mut CallContext<'_, '_>, call: &Call) -> Result<EvalValue, P
                 with_label(elem, &destination, &joined)
             })
             .collect(),
-    ))
+    )
+}
+
+/// The rewritten vector, unless two series now have the same labels, which
+/// Prometheus rejects right away rather than when the query finishes.
+fn unique(elems: Vec<Element>) -> Result<EvalValue, PromqlError> {
+    let mut seen = std::collections::HashSet::new();
+    if !elems.iter().all(|e| seen.insert(&e.labels)) {
+        return Err(PromqlError::DuplicateLabelset);
+    }
+    Ok(EvalValue::Vector(elems))
 }
 
 fn check_label_name(function: &str, name: &str) -> Result<(), PromqlError> {

@@ -37,8 +37,11 @@ pub(super) fn call(
         "sinh" => f64::sinh,
         "tan" => f64::tan,
         "tanh" => f64::tanh,
-        "deg" => f64::to_degrees,
-        "rad" => f64::to_radians,
+        // Go's order of operations, not Rust's `to_degrees`, which
+        // multiplies by a pre-divided constant and can differ in the
+        // last bit.
+        "deg" => |v| v * 180.0 / std::f64::consts::PI,
+        "rad" => |v| v * std::f64::consts::PI / 180.0,
         "pi" => return Ok(Some(EvalValue::Scalar(std::f64::consts::PI))),
         "round" => {
             let elems = ctx.vector_arg(call, 0)?;

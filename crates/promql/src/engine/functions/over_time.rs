@@ -76,7 +76,11 @@ fn sum(points: &[Sample]) -> f64 {
     let (s, c) = points
         .iter()
         .fold((0.0, 0.0), |(s, c), p| kahan_add(p.v, s, c));
-    s + c
+    if s.is_infinite() {
+        s
+    } else {
+        s + c
+    }
 }
 
 /// The mean, summed with compensation; if the sum overflows, the mean is

@@ -40,12 +40,13 @@ pub(super) fn call(
     Ok(Some(EvalValue::Vector(elems)))
 }
 
-/// NaNs first, then by value in the given direction.
+/// By value in the given direction, NaNs last either way (Prometheus sorts
+/// them to the bottom).
 fn by_value(a: f64, b: f64, descending: bool) -> Ordering {
     match (a.is_nan(), b.is_nan()) {
         (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
         _ if descending => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
         _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
     }
@@ -106,12 +107,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sort_puts_nan_first() {
+    fn sort_puts_nan_last() {
         let mut v = [2.0, f64::NAN, 1.0];
         v.sort_by(|a, b| by_value(*a, *b, false));
-        assert!(v[0].is_nan() && v[1] == 1.0);
+        assert!(v[0] == 1.0 && v[1] == 2.0 && v[2].is_nan());
         v.sort_by(|a, b| by_value(*a, *b, true));
-        assert!(v[0].is_nan() && v[1] == 2.0);
+        assert!(v[0] == 2.0 && v[1] == 1.0 && v[2].is_nan());
     }
 
     #[test]

@@ -107,3 +107,17 @@ fn timestamp_of_a_selector_is_the_sample_time() {
         .unwrap();
     assert_eq!(values(got), vec![(r#"{job="a"}"#.to_owned(), 305.0)]);
 }
+
+#[test]
+fn label_rewrites_that_collide_fail() {
+    let err = instant(r#"label_replace(requests_total, "job", "", "job", ".*")"#).unwrap_err();
+    assert_eq!(err, PromqlError::DuplicateLabelset);
+    let got = values(instant(r#"label_join(requests_total, "both", "-", "job", "job")"#).unwrap());
+    assert_eq!(got[0].0, r#"requests_total{both="a-a", job="a"}"#);
+}
+
+#[test]
+fn sort_desc_keeps_the_name_and_orders_by_value() {
+    let got = values(instant("sort_desc(requests_total)").unwrap());
+    assert_eq!(got[0], (r#"requests_total{job="b"}"#.to_owned(), 60.0));
+}
