@@ -1,10 +1,11 @@
 //! PromQL functions on floats, dispatched by name.
 //!
 //! Each family lives in its own file: [`rate`] (rate, increase, delta and
-//! their instant forms), [`over_time`] (aggregations over a range),
-//! [`math`] (element-wise arithmetic and trigonometry), [`date`] (time and
-//! calendar functions), [`labels`] (label_replace, label_join) and [`vector`]
-//! (vector, scalar, absent), [`sort`] and [`timestamp`]. Semantics follow Prometheus 3.5's
+//! their instant forms), [`over_time`] (aggregations over a range, deriv,
+//! predict_linear), [`math`] (element-wise arithmetic and trigonometry),
+//! [`date`] (time and calendar functions), [`labels`] (label_replace,
+//! label_join), [`vector`] (vector, scalar, absent, absent_over_time),
+//! [`sort`] and [`timestamp`]. Semantics follow Prometheus 3.5's
 //! `promql/functions.go`; see
 //! <https://prometheus.io/docs/prometheus/latest/querying/functions/>.
 //!
