@@ -19,6 +19,9 @@ pub enum PromqlError {
     /// A matcher of a selector could not be built (for example a bad regex).
     #[error("invalid matcher in {selector}: {message}")]
     InvalidMatcher { selector: String, message: String },
+    /// A function was called with an argument it cannot use.
+    #[error("invalid argument to {function}(): {message}")]
+    FunctionArgument { function: String, message: String },
     /// The result would hold two series with the same labels.
     #[error("vector cannot contain metrics with the same labelset")]
     DuplicateLabelset,

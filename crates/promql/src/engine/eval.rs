@@ -105,7 +105,19 @@ impl<'s> Evaluator<'s> {
                 let rhs = self.eval(&b.rhs, t)?;
                 binary::evaluate(b, lhs, rhs)
             }
-            Expr::Call(call) => Err(not_implemented(format!("function {}", call.func.name))),
+            Expr::Call(call) => {
+                let (storage, lookback_ms) = (self.storage, self.lookback_ms);
+                let (start, end) = (self.start, self.end);
+                let mut ctx = super::functions::CallContext {
+                    evaluator: self,
+                    storage,
+                    lookback_ms,
+                    t,
+                    start,
+                    end,
+                };
+                super::functions::call(&mut ctx, call)
+            }
             Expr::Aggregate(agg) => {
                 let param = match &agg.param {
                     Some(p) => Some(self.eval(p, t)?),

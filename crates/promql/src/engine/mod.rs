@@ -12,6 +12,7 @@
 mod aggregate;
 mod binary;
 mod eval;
+mod functions;
 mod selector;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,283 @@
+//! Aggregations of each series over a range: `avg_over_time`,
+//! `sum_over_time`, `quantile_over_time`, `changes`, `resets`, `deriv`,
+//! `predict_linear` and the rest.
+//!
+//! See <https://prometheus.io/docs/prometheus/latest/querying/functions/#aggregation_over_time>.
+
+use agentmon_model::Sample;
+use promql_parser::parser::Call;
+
+use super::{kahan_add, CallContext};
+use crate::engine::eval::EvalValue;
+use crate::error::PromqlError;
+
+/// Evaluates `name` if it belongs to this family.
+pub(super) fn call(
+    ctx: &mut CallContext<'_, '_>,
+    call: &Call,
+    name: &str,
+) -> Result<Option<EvalValue>, PromqlError> {
+    let aggregate: fn(&[Sample]) -> f64 = match name {
+        "avg_over_time" => average,
+        "sum_over_time" => sum,
+        "count_over_time" => |p| p.len() as f64,
+        "min_over_time" => minimum,
+        "max_over_time" => maximum,
+        "last_over_time" => |p| p[p.len() - 1].v,
+        "present_over_time" => |_| 1.0,
+        "stddev_over_time" => |p| variance(p).sqrt(),
+        "stdvar_over_time" => variance,
+        "changes" => changes,
+        "resets" => resets,
+        "quantile_over_time" => {
+            let q = ctx.scalar_arg(call, 0)?;
+            if !(0.0..=1.0).contains(&q) {
+                // Prometheus answers ±Inf with a warning; without
+                // annotations the engine cannot give the warning yet.
+                return Err(PromqlError::NotImplemented {
+                    feature: "quantile_over_time outside [0, 1] (warning annotations)".to_owned(),
+                });
+            }
+            let range = ctx.range_arg(call, 1)?;
+            return Ok(Some(range.map(true, |s| {
+                let mut values: Vec<f64> = s.points.iter().map(|p| p.v).collect();
+                Some(quantile(q, &mut values))
+            })));
+        }
+        "deriv" => {
+            let range = ctx.range_arg(call, 0)?;
+            return Ok(Some(range.map(true, |s| {
+                let first = s.points.first()?.t;
+                (s.points.len() >= 2).then(|| linear_regression(&s.points, first).0)
+            })));
+        }
+        "predict_linear" => {
+            let range = ctx.range_arg(call, 0)?;
+            let horizon = ctx.scalar_arg(call, 1)?;
+            let t = ctx.t;
+            return Ok(Some(range.map(true, |s| {
+                (s.points.len() >= 2).then(|| {
+                    let (slope, intercept) = linear_regression(&s.points, t);
+                    slope * horizon + intercept
+                })
+            })));
+        }
+        _ => return Ok(None),
+    };
+    // Only last_over_time keeps the series' name: it returns a sample as is.
+    let drop_name = name != "last_over_time";
+    let range = ctx.range_arg(call, 0)?;
+    Ok(Some(range.map(drop_name, |s| {
+        (!s.points.is_empty()).then(|| aggregate(&s.points))
+    })))
+}
+
+fn sum(points: &[Sample]) -> f64 {
+    let (s, c) = points
+        .iter()
+        .fold((0.0, 0.0), |(s, c), p| kahan_add(p.v, s, c));
+    if s.is_infinite() {
+        s
+    } else {
+        s + c
+    }
+}
+
+/// The mean, summed with compensation; if the sum overflows, the mean is
+/// computed incrementally instead, as Prometheus does.
+fn average(points: &[Sample]) -> f64 {
+    let (mut sum, mut c, mut mean) = (0.0, 0.0, 0.0);
+    let mut incremental = false;
+    let mut count = 0.0;
+    for (i, p) in points.iter().enumerate() {
+        count = (i + 1) as f64;
+        if !incremental {
+            let (new_sum, new_c) = kahan_add(p.v, sum, c);
+            if count == 1.0 || !new_sum.is_infinite() {
+                (sum, c) = (new_sum, new_c);
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        if mean.is_infinite() {
+            if p.v.is_infinite() && (mean > 0.0) == (p.v > 0.0) {
+                continue;
+            }
+            if !p.v.is_infinite() && !p.v.is_nan() {
+                continue;
+            }
+        }
+        let corrected = mean + c;
+        (mean, c) = kahan_add(p.v / count - corrected / count, mean, c);
+    }
+    if incremental {
+        mean + c
+    } else {
+        (sum + c) / count
+    }
+}
+
+/// The smallest value; NaN only if every value is NaN.
+fn minimum(points: &[Sample]) -> f64 {
+    points.iter().skip(1).fold(
+        points[0].v,
+        |m, p| {
+            if p.v < m || m.is_nan() {
+                p.v
+            } else {
+                m
+            }
+        },
+    )
+}
+
+/// The largest value; NaN only if every value is NaN.
+fn maximum(points: &[Sample]) -> f64 {
+    points.iter().skip(1).fold(
+        points[0].v,
+        |m, p| {
+            if p.v > m || m.is_nan() {
+                p.v
+            } else {
+                m
+            }
+        },
+    )
+}
+
+/// The population variance, by Welford's method with compensated sums.
+fn variance(points: &[Sample]) -> f64 {
+    let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for p in points {
+        count += 1.0;
+        let delta = p.v - (mean + c_mean);
+        (mean, c_mean) = kahan_add(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_add(delta * (p.v - (mean + c_mean)), aux, c_aux);
+    }
+    (aux + c_aux) / count
+}
+
+/// How often the value changed; NaN to NaN is no change.
+fn changes(points: &[Sample]) -> f64 {
+    points
+        .windows(2)
+        .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
+        .count() as f64
+}
+
+/// How often the value decreased.
+fn resets(points: &[Sample]) -> f64 {
+    points.windows(2).filter(|w| w[1].v < w[0].v).count() as f64
+}
+
+/// The `q`-quantile of `values` by linear interpolation between ranks;
+/// below 0 it is -Inf, above 1 +Inf. NaNs sort first.
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        (false, false) => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+/// Least-squares slope (per second) and intercept at `intercept_ms` of
+/// `points`. A constant series has slope 0, or NaN if it is infinite.
+pub(crate) fn linear_regression(points: &[Sample], intercept_ms: i64) -> (f64, f64) {
+    let first = points[0].v;
+    let constant = points.iter().all(|p| p.v == first);
+    if constant {
+        return if first.is_infinite() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (0.0, first)
+        };
+    }
+    let mut n = 0.0;
+    let (mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0);
+    let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
+    for p in points {
+        n += 1.0;
+        let x = (p.t - intercept_ms) as f64 / 1000.0;
+        (sx, cx) = kahan_add(x, sx, cx);
+        (sy, cy) = kahan_add(p.v, sy, cy);
+        (sxy, cxy) = kahan_add(x * p.v, sxy, cxy);
+        (sx2, cx2) = kahan_add(x * x, sx2, cx2);
+    }
+    let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
+    let covariance = sxy - sx * sy / n;
+    let x_variance = sx2 - sx * sx / n;
+    let slope = covariance / x_variance;
+    (slope, sy / n - slope * sx / n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(values: &[f64]) -> Vec<Sample> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Sample::new(i as i64 * 10_000, v))
+            .collect()
+    }
+
+    #[test]
+    fn simple_aggregations() {
+        let p = points(&[1.0, 3.0, 2.0, 2.0, 6.0]);
+        assert_eq!(sum(&p), 14.0);
+        assert_eq!(average(&p), 2.8);
+        assert_eq!(minimum(&p), 1.0);
+        assert_eq!(maximum(&p), 6.0);
+        assert_eq!(changes(&p), 3.0);
+        assert_eq!(resets(&p), 1.0);
+        assert!((variance(&points(&[2.0, 4.0])) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn min_and_max_skip_nan() {
+        let p = points(&[f64::NAN, 3.0, 1.0]);
+        assert_eq!(minimum(&p), 1.0);
+        assert_eq!(maximum(&p), 3.0);
+    }
+
+    #[test]
+    fn average_survives_overflow() {
+        let p = points(&[f64::MAX, f64::MAX]);
+        assert_eq!(average(&p), f64::MAX);
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(quantile(0.5, &mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(quantile(-1.0, &mut [1.0]), f64::NEG_INFINITY);
+        assert!(quantile(0.5, &mut []).is_nan());
+    }
+
+    #[test]
+    fn regression_finds_the_slope() {
+        let p = points(&[0.0, 10.0, 20.0]);
+        let (slope, intercept) = linear_regression(&p, 0);
+        assert!((slope - 1.0).abs() < 1e-12);
+        assert!(intercept.abs() < 1e-12);
+        assert_eq!(linear_regression(&points(&[5.0, 5.0]), 0), (0.0, 5.0));
+    }
+}
