@@ -179,7 +179,8 @@ impl Querier {
 }
 
 /// Merges time-sorted sample lists; at equal timestamps the later list wins.
-fn merge_samples(mut parts: Vec<Vec<Sample>>) -> Vec<Sample> {
+/// Shared by reads and block compaction, which must agree on who wins.
+pub(crate) fn merge_samples(mut parts: Vec<Vec<Sample>>) -> Vec<Sample> {
     if parts.len() == 1 {
         return parts.pop().unwrap_or_default();
     }
@@ -188,7 +189,7 @@ fn merge_samples(mut parts: Vec<Vec<Sample>>) -> Vec<Sample> {
         .enumerate()
         .flat_map(|(i, p)| p.iter().map(move |s| (s.t, i, s.v)))
         .collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    all.sort_by_key(|&(t, rank, _)| (t, rank));
     let mut out: Vec<Sample> = Vec::with_capacity(all.len());
     for (t, _, v) in all {
         match out.last_mut() {

@@ -95,28 +95,10 @@ fn next_merged(iters: &mut [Peekable<SeriesIter<'_>>]) -> Result<Option<BlockSer
     let samples = if parts.len() == 1 {
         parts.pop().unwrap_or_default()
     } else {
-        merge_samples(parts)
+        // Oldest block first, so the newer block's sample wins at equal times.
+        crate::querier::merge_samples(parts)
     };
     Ok(Some(BlockSeries { labels, samples }))
-}
-
-/// Merges time-sorted sample lists given oldest block first; for equal
-/// timestamps the later list's sample is kept.
-fn merge_samples(parts: Vec<Vec<Sample>>) -> Vec<Sample> {
-    let mut all: Vec<(i64, usize, f64)> = parts
-        .into_iter()
-        .enumerate()
-        .flat_map(|(rank, samples)| samples.into_iter().map(move |s| (s.t, rank, s.v)))
-        .collect();
-    all.sort_by_key(|&(t, rank, _)| (t, rank));
-    let mut out: Vec<Sample> = Vec::with_capacity(all.len());
-    for (t, _, v) in all {
-        match out.last_mut() {
-            Some(last) if last.t == t => last.v = v,
-            _ => out.push(Sample::new(t, v)),
-        }
-    }
-    out
 }
 
 /// Splits time-sorted samples at multiples of `window`.
