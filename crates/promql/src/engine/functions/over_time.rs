@@ -8,6 +8,7 @@ use agentmon_model::Sample;
 use promql_parser::parser::Call;
 
 use super::{kahan_add, CallContext};
+use crate::engine::aggregate::quantile;
 use crate::engine::eval::EvalValue;
 use crate::error::PromqlError;
 
@@ -40,8 +41,8 @@ pub(super) fn call(
             }
             let range = ctx.range_arg(call, 1)?;
             return Ok(Some(range.map(true, |s| {
-                let mut values: Vec<f64> = s.points.iter().map(|p| p.v).collect();
-                Some(quantile(q, &mut values))
+                let values: Vec<f64> = s.points.iter().map(|p| p.v).collect();
+                Some(quantile(q, &values))
             })));
         }
         "deriv" => {
@@ -172,32 +173,6 @@ fn resets(points: &[Sample]) -> f64 {
     points.windows(2).filter(|w| w[1].v < w[0].v).count() as f64
 }
 
-/// The `q`-quantile of `values` by linear interpolation between ranks;
-/// below 0 it is -Inf, above 1 +Inf. NaNs sort first.
-pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        (false, false) => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (lower + 1.0).min(n - 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
-}
-
 /// Least-squares slope (per second) and intercept at `intercept_ms` of
 /// `points`. A constant series has slope 0, or NaN if it is infinite.
 pub(crate) fn linear_regression(points: &[Sample], intercept_ms: i64) -> (f64, f64) {
@@ -267,9 +242,9 @@ mod tests {
 
     #[test]
     fn quantiles_interpolate() {
-        assert_eq!(quantile(0.5, &mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(quantile(-1.0, &mut [1.0]), f64::NEG_INFINITY);
-        assert!(quantile(0.5, &mut []).is_nan());
+        assert_eq!(quantile(0.5, &[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(quantile(-1.0, &[1.0]), f64::NEG_INFINITY);
+        assert!(quantile(0.5, &[]).is_nan());
     }
 
     #[test]
