@@ -6,29 +6,17 @@
 //! so and passes. `AGENTMON_PROMQL_TESTDATA` points it elsewhere.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+
+mod common;
 
 use agentmon_promql::promqltest::{parse, runner};
 use agentmon_promql::Engine;
 
 #[test]
 fn conformance_scripts_pass_or_skip() {
-    let dir = std::env::var_os("AGENTMON_PROMQL_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promql-testdata")
-        });
-    if !dir.is_dir() {
-        println!("SKIPPED: {} not found", dir.display());
+    let Some(files) = common::testdata_files() else {
         return;
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("the test data directory is readable")
-        .map(|entry| entry.expect("a readable directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "test"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no .test files in {}", dir.display());
+    };
 
     let engine = Engine::default();
     let (mut passed, mut skipped) = (0, 0);

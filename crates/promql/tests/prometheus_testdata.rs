@@ -5,28 +5,16 @@
 //! the test elsewhere, for checkouts that sit in a different place.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+
+mod common;
 
 use agentmon_promql::promqltest::{parse, Command, DeprecatedEvalForm, EvalKind, LoadPoint};
 
 #[test]
 fn every_shared_test_file_parses() {
-    let dir = std::env::var_os("AGENTMON_PROMQL_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promql-testdata")
-        });
-    if !dir.is_dir() {
-        println!("SKIPPED: ../shared/promql-testdata not found");
+    let Some(files) = common::testdata_files() else {
         return;
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("the test data directory is readable")
-        .map(|entry| entry.expect("a readable directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "test"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no .test files in {}", dir.display());
+    };
 
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut failures = Vec::new();
