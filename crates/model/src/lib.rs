@@ -11,10 +11,12 @@
 //! - [`MetricMetadata`] carries the type, help and unit of a metric family.
 //! - [`SeriesBatch`] is what ingest hands to storage: many series with their
 //!   samples, labels borrowed from the request buffer, validated whole.
+//! - [`calendar`] converts between dates and days since 1970 (UTC).
 //! - [`duration`] and [`size`] parse the Prometheus-style durations (`15d`,
 //!   `1h30m`) and byte sizes (`512MB`) used in flags and configuration.
 
 mod batch;
+pub mod calendar;
 pub mod duration;
 mod error;
 mod labels;

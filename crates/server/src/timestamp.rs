@@ -3,6 +3,8 @@
 //! (`2023-11-14T22:13:20.123Z`, `...+02:00`). Results are milliseconds,
 //! rounded to the nearest millisecond like Prometheus.
 
+use agentmon_model::calendar::{days_from_civil, days_in_month};
+
 /// Prometheus's `minTime` and `maxTime` as formatted by its Go client, which
 /// some clients send for "unbounded"; they map to the ends of our range.
 const GO_MIN_TIME_PREFIX: &str = "-292273086-05-16T16:47:06";
@@ -53,7 +55,7 @@ fn parse_rfc3339_ms(input: &str) -> Option<i64> {
     if !separators_ok
         || !(1..=12).contains(&month)
         || day < 1
-        || day > days_in_month(year, month)
+        || day > i64::from(days_in_month(year, month as u32))
         || hour > 23
         || minute > 59
         || second > 60
@@ -91,30 +93,10 @@ fn parse_rfc3339_ms(input: &str) -> Option<i64> {
             sign * (hours * 3600 + minutes * 60)
         }
     };
-    let days = days_from_civil(year, month, day);
+    // Month and day were range-checked above.
+    let days = days_from_civil(year, month as u32, day as u32);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
     Some(seconds * 1000 + millis)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// well-known `days_from_civil` algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
