@@ -155,6 +155,12 @@ impl DbInner {
     ) -> Result<AppendSummary, AppendError> {
         // Hashing needs no lock, so it happens before the commit lock.
         let hashes: Vec<LabelHash> = batch.iter().map(|s| hash_labels(s.labels)).collect();
+        let oldest = batch
+            .iter()
+            .flat_map(|s| s.samples)
+            .map(|s| s.t)
+            .min()
+            .unwrap_or(i64::MAX);
         let window = self.opts.out_of_order_window.as_millis() as i64;
 
         let mut commit = self.commit.lock();
@@ -164,8 +170,18 @@ impl DbInner {
         commit.stamp += 1;
         let stamp = commit.stamp;
         let epoch = commit.wal_epoch;
-        // Taken before any series lock, see `known`.
-        let blocks = self.state.read().blocks.clone();
+        // Taken before any series lock, see `known`. Blocks only matter to a
+        // batch that reaches back into the time they cover; normal ingest
+        // is newer than every block and skips the clone.
+        let blocks = {
+            let state = self.state.read();
+            let reaches_blocks = state.blocks.iter().any(|b| b.meta().max_time >= oldest);
+            if reaches_blocks {
+                state.blocks.clone()
+            } else {
+                Vec::new()
+            }
+        };
 
         let mut targets = Vec::with_capacity(batch.series_count());
         let mut new_series: Vec<NewSeries> = Vec::new();
