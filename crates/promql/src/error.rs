@@ -59,6 +59,15 @@ pub enum PromqlError {
     /// `count_values` was given a label name that is not valid.
     #[error("invalid label name {name:?}")]
     InvalidLabelName { name: String },
+    /// The query ran past its deadline (Prometheus's `timeout` error type).
+    #[error("query timed out in {phase}")]
+    Timeout { phase: &'static str },
+    /// The query was canceled, for example because its client went away.
+    #[error("query was canceled in {phase}")]
+    Canceled { phase: &'static str },
+    /// The query would hold more samples in memory than allowed.
+    #[error("query processing would load too many samples into memory in {phase}")]
+    TooManySamples { phase: &'static str },
     /// A conformance script could not set up its test store.
     #[error("promqltest setup failed: {message}")]
     TestSetup { message: String },

@@ -10,13 +10,15 @@
 //!   the engine on a real TSDB and reports what passed, failed or was skipped.
 //! - [`PromqlError`] is everything a query can fail with.
 
+mod annotations;
 pub mod engine;
 mod error;
 pub mod promqltest;
 mod storage;
 mod value;
 
-pub use engine::{Engine, EngineOptions};
+pub use annotations::Annotations;
+pub use engine::{Engine, EngineOptions, Query, QueryKind, QueryOutput};
 pub use error::PromqlError;
-pub use storage::Storage;
+pub use storage::{SelectError, Storage};
 pub use value::{InstantSample, RangeSeries, Value};

@@ -2,13 +2,43 @@
 //! can select series by matchers over a time range.
 
 use agentmon_model::Matcher;
-use agentmon_tsdb::{Db, Series};
+use agentmon_tsdb::{Db, Series, TsdbError};
+
+/// Why a [`Storage`] could not answer a select.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectError {
+    /// The select would load more samples than the caller allowed.
+    TooManySamples,
+    /// Reading failed; the message says why.
+    Failed(String),
+}
 
 /// A source of series for the engine. `mint` and `maxt` are inclusive
 /// milliseconds; the engine narrows the samples further itself.
 pub trait Storage {
     /// The series selected by all `matchers`, with their samples in range.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, String>;
+
+    /// Like [`Storage::select`], but fails with
+    /// [`SelectError::TooManySamples`] rather than return more than
+    /// `max_samples` samples. Stores that can stop reading early should
+    /// override the default, which only checks after reading everything.
+    fn select_limited(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        max_samples: usize,
+    ) -> Result<Vec<Series>, SelectError> {
+        let found = self
+            .select(matchers, mint, maxt)
+            .map_err(SelectError::Failed)?;
+        let total: usize = found.iter().map(|s| s.samples.len()).sum();
+        if total > max_samples {
+            return Err(SelectError::TooManySamples);
+        }
+        Ok(found)
+    }
 }
 
 impl Storage for Db {
@@ -16,5 +46,20 @@ impl Storage for Db {
         self.querier(mint, maxt)
             .select(matchers)
             .map_err(|e| e.to_string())
+    }
+
+    fn select_limited(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        max_samples: usize,
+    ) -> Result<Vec<Series>, SelectError> {
+        self.querier(mint, maxt)
+            .select_limited(matchers, max_samples)
+            .map_err(|e| match e {
+                TsdbError::TooManySamples { .. } => SelectError::TooManySamples,
+                other => SelectError::Failed(other.to_string()),
+            })
     }
 }

@@ -22,6 +22,9 @@ pub enum TsdbError {
     Invalid { what: &'static str, reason: String },
     #[error("the database is closed")]
     Closed,
+    /// A limited select would have loaded more samples than allowed.
+    #[error("selecting would load more than {limit} samples")]
+    TooManySamples { limit: usize },
 }
 
 impl TsdbError {

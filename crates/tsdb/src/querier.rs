@@ -8,7 +8,7 @@ use agentmon_model::{Labels, Matcher, Sample};
 
 use crate::block::Block;
 use crate::db::DbInner;
-use crate::Result;
+use crate::{Result, TsdbError};
 
 /// One series and its samples in the queried range.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,24 @@ impl Querier {
     /// sorted by labels. Where sources overlap at a timestamp, the newest
     /// source wins: head over frozen chunks over later blocks over earlier.
     pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+        self.select_limited(matchers, usize::MAX)
+    }
+
+    /// Like [`Querier::select`], but gives up with
+    /// [`TsdbError::TooManySamples`] as soon as the samples read exceed
+    /// `max_samples`, checked after each source (block, head) is read, so a
+    /// query cannot make the process hold far more than it is allowed.
+    pub fn select_limited(&self, matchers: &[Matcher], max_samples: usize) -> Result<Vec<Series>> {
         let (mint, maxt) = (self.mint, self.maxt);
+        let mut loaded = 0usize;
+        let mut count = |parts: usize| {
+            loaded = loaded.saturating_add(parts);
+            if loaded > max_samples {
+                Err(TsdbError::TooManySamples { limit: max_samples })
+            } else {
+                Ok(())
+            }
+        };
         // Head and frozen chunks are read under the state lock so a flush
         // cannot move data between them while we look.
         let (blocks, recent) = {
@@ -78,10 +95,13 @@ impl Querier {
                             part.push((self.inner.head.labels_of(&series), samples));
                         }
                     }
+                    count(part.iter().map(|(_, s)| s.len()).sum())?;
                     recent.push(part);
                 }
             }
-            recent.push(self.inner.head.select(matchers, mint, maxt)?);
+            let head = self.inner.head.select(matchers, mint, maxt)?;
+            count(head.iter().map(|(_, s)| s.len()).sum())?;
+            recent.push(head);
             let blocks: Vec<Arc<Block>> = state
                 .blocks
                 .iter()
@@ -96,7 +116,9 @@ impl Querier {
         let mut ordered = blocks;
         ordered.sort_by(|a, b| a.meta().ulid.cmp(&b.meta().ulid));
         for block in &ordered {
-            for series in block.select(matchers, mint, maxt)? {
+            let selected = block.select(matchers, mint, maxt)?;
+            count(selected.iter().map(|s| s.samples.len()).sum())?;
+            for series in selected {
                 merged
                     .entry(series.labels)
                     .or_default()

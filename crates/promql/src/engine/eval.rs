@@ -1,6 +1,9 @@
 //! Walks an expression tree and evaluates it at one step time.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use agentmon_model::{Labels, Sample};
 use agentmon_tsdb::Series;
@@ -9,6 +12,7 @@ use promql_parser::parser::{Expr, VectorSelector};
 use super::aggregate;
 use super::binary;
 use super::selector;
+use crate::annotations::Annotations;
 use crate::error::PromqlError;
 use crate::storage::Storage;
 
@@ -37,6 +41,17 @@ pub(crate) enum EvalValue {
     Matrix(Vec<MatrixSeries>),
 }
 
+/// The bounds one query runs within.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// When the query times out.
+    pub deadline: Option<Instant>,
+    /// Set by someone else to cancel the query.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Most samples the query may hold: loaded from storage plus produced.
+    pub max_samples: usize,
+}
+
 /// Evaluates expressions of one query; remembers each selector's series so
 /// storage is read once per selector, not once per step.
 pub(crate) struct Evaluator<'s> {
@@ -46,17 +61,60 @@ pub(crate) struct Evaluator<'s> {
     end: i64,
     /// Keyed by the selector node's address: the tree outlives the query.
     cache: HashMap<usize, Vec<Series>>,
+    limits: Limits,
+    /// Samples held so far: loaded by selectors and produced as output.
+    samples: usize,
+    /// Warnings and infos raised so far.
+    pub annotations: Annotations,
 }
 
 impl<'s> Evaluator<'s> {
-    pub fn new(storage: &'s dyn Storage, lookback_ms: i64, start: i64, end: i64) -> Evaluator<'s> {
+    pub fn new(
+        storage: &'s dyn Storage,
+        lookback_ms: i64,
+        start: i64,
+        end: i64,
+        limits: Limits,
+    ) -> Evaluator<'s> {
         Evaluator {
             storage,
             lookback_ms,
             start,
             end,
             cache: HashMap::new(),
+            limits,
+            samples: 0,
+            annotations: Annotations::default(),
         }
+    }
+
+    /// Fails if the query has run out of time or was canceled.
+    pub fn check_interrupted(&self, phase: &'static str) -> Result<(), PromqlError> {
+        if let Some(cancel) = &self.limits.cancel {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(PromqlError::Canceled { phase });
+            }
+        }
+        if let Some(deadline) = self.limits.deadline {
+            if Instant::now() >= deadline {
+                return Err(PromqlError::Timeout { phase });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts `n` more samples held by the query against its limit.
+    pub fn hold_samples(&mut self, n: usize, phase: &'static str) -> Result<(), PromqlError> {
+        self.samples = self.samples.saturating_add(n);
+        if self.samples > self.limits.max_samples {
+            return Err(PromqlError::TooManySamples { phase });
+        }
+        Ok(())
+    }
+
+    /// Samples held so far.
+    pub fn samples_held(&self) -> usize {
+        self.samples
     }
 
     /// Evaluates `expr` at step time `t`.
@@ -106,11 +164,10 @@ impl<'s> Evaluator<'s> {
                 binary::evaluate(b, lhs, rhs)
             }
             Expr::Call(call) => {
-                let (storage, lookback_ms) = (self.storage, self.lookback_ms);
+                let lookback_ms = self.lookback_ms;
                 let (start, end) = (self.start, self.end);
                 let mut ctx = super::functions::CallContext {
                     evaluator: self,
-                    storage,
                     lookback_ms,
                     t,
                     start,
@@ -153,10 +210,20 @@ impl<'s> Evaluator<'s> {
         ))
     }
 
-    fn series(&mut self, vs: &VectorSelector, window_ms: i64) -> Result<&[Series], PromqlError> {
+    /// The selector's series with every sample any step of the query can
+    /// see through a window of `window_ms`, read from storage once.
+    pub(crate) fn series(
+        &mut self,
+        vs: &VectorSelector,
+        window_ms: i64,
+    ) -> Result<&[Series], PromqlError> {
         let key = vs as *const VectorSelector as usize;
         if !self.cache.contains_key(&key) {
-            let loaded = selector::load(self.storage, vs, window_ms, self.start, self.end)?;
+            self.check_interrupted("query preparation")?;
+            let budget = self.limits.max_samples.saturating_sub(self.samples);
+            let loaded = selector::load(self.storage, vs, window_ms, self.start, self.end, budget)?;
+            let n = loaded.iter().map(|s| s.samples.len()).sum();
+            self.hold_samples(n, "query execution")?;
             self.cache.insert(key, loaded);
         }
         Ok(self.cache.get(&key).map(Vec::as_slice).unwrap_or_default())

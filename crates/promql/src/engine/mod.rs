@@ -13,17 +13,23 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+mod parse;
 mod selector;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use agentmon_model::{Label, Labels, Sample, METRIC_NAME_LABEL};
+use promql_parser::parser::Expr;
 
+use crate::annotations::Annotations;
 use crate::error::PromqlError;
 use crate::storage::Storage;
 use crate::value::{InstantSample, RangeSeries, Value};
-use eval::{EvalValue, Evaluator};
+use eval::{EvalValue, Evaluator, Limits};
+use parse::parse;
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
@@ -31,14 +37,86 @@ pub struct EngineOptions {
     /// How far back an instant selector looks for a series' latest sample
     /// (Prometheus's `--query.lookback-delta`, default 5m).
     pub lookback_delta: Duration,
+    /// The longest a query may run, and the cap on a query's own `timeout`
+    /// (Prometheus's `--query.timeout`, default 2m).
+    pub timeout: Duration,
+    /// Most samples a query may hold in memory at once, counting those read
+    /// from storage and those it produces (Prometheus's
+    /// `--query.max-samples`, default 50,000,000).
+    pub max_samples: usize,
 }
 
 impl Default for EngineOptions {
     fn default() -> EngineOptions {
         EngineOptions {
             lookback_delta: Duration::from_secs(300),
+            timeout: Duration::from_secs(120),
+            max_samples: 50_000_000,
         }
     }
+}
+
+/// When a query is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryKind {
+    /// At one instant, milliseconds since the epoch.
+    Instant { time_ms: i64 },
+    /// At every step from `start_ms` to `end_ms` inclusive.
+    Range {
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    },
+}
+
+/// One query to evaluate.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    /// The PromQL text.
+    pub text: &'a str,
+    /// Instant or range.
+    pub kind: QueryKind,
+    /// The query's own timeout; the engine's [`EngineOptions::timeout`] caps it.
+    pub timeout: Option<Duration>,
+    /// Cancels the query when set (checked between steps and selects).
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl<'a> Query<'a> {
+    /// An instant query at `time_ms` without its own timeout.
+    pub fn instant(text: &'a str, time_ms: i64) -> Query<'a> {
+        Query {
+            text,
+            kind: QueryKind::Instant { time_ms },
+            timeout: None,
+            cancel: None,
+        }
+    }
+
+    /// A range query without its own timeout.
+    pub fn range(text: &'a str, start_ms: i64, end_ms: i64, step_ms: i64) -> Query<'a> {
+        Query {
+            text,
+            kind: QueryKind::Range {
+                start_ms,
+                end_ms,
+                step_ms,
+            },
+            timeout: None,
+            cancel: None,
+        }
+    }
+}
+
+/// What a query gives back: its value, its annotations and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryOutput {
+    /// The result.
+    pub value: Value,
+    /// Warnings and infos raised while evaluating.
+    pub annotations: Annotations,
+    /// Samples the query held: read from storage plus produced.
+    pub samples: usize,
 }
 
 /// Evaluates PromQL queries.
@@ -53,45 +131,67 @@ impl Engine {
         Engine { options }
     }
 
-    /// Evaluates `query` at `time_ms` (an instant query).
+    /// The engine's options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Evaluates `query` within the engine's limits.
+    pub fn query(
+        &self,
+        storage: &dyn Storage,
+        query: &Query<'_>,
+    ) -> Result<QueryOutput, PromqlError> {
+        let started = Instant::now();
+        let timeout = query
+            .timeout
+            .map_or(self.options.timeout, |t| t.min(self.options.timeout));
+        let limits = Limits {
+            deadline: started.checked_add(timeout),
+            cancel: query.cancel.clone(),
+            max_samples: self.options.max_samples,
+        };
+        let (start, end) = match query.kind {
+            QueryKind::Instant { time_ms } => (time_ms, time_ms),
+            QueryKind::Range {
+                start_ms,
+                end_ms,
+                step_ms,
+            } => {
+                check_range(start_ms, end_ms, step_ms)?;
+                (start_ms, end_ms)
+            }
+        };
+        let expr = parse(query.text)?;
+        let mut evaluator = Evaluator::new(storage, self.lookback_ms(), start, end, limits);
+        let value = match query.kind {
+            QueryKind::Instant { time_ms } => eval_instant(&mut evaluator, &expr, time_ms)?,
+            QueryKind::Range { step_ms, .. } => {
+                eval_range(&mut evaluator, &expr, start, end, step_ms)?
+            }
+        };
+        Ok(QueryOutput {
+            value,
+            samples: evaluator.samples_held(),
+            annotations: std::mem::take(&mut evaluator.annotations),
+        })
+    }
+
+    /// Evaluates `query` at `time_ms` (an instant query) and returns only
+    /// its value.
     pub fn instant_query(
         &self,
         storage: &dyn Storage,
         query: &str,
         time_ms: i64,
     ) -> Result<Value, PromqlError> {
-        let expr = parse(query)?;
-        let mut evaluator = Evaluator::new(storage, self.lookback_ms(), time_ms, time_ms);
-        match evaluator.eval(&expr, time_ms)? {
-            EvalValue::Scalar(v) => Ok(Value::Scalar { t: time_ms, v }),
-            EvalValue::String(v) => Ok(Value::String { t: time_ms, v }),
-            EvalValue::Vector(elems) => {
-                let mut out = Vec::with_capacity(elems.len());
-                for elem in elems {
-                    let labels = finish_labels(elem.labels, elem.drop_name);
-                    out.push(InstantSample {
-                        labels,
-                        t: time_ms,
-                        v: elem.v,
-                    });
-                }
-                check_unique(out.iter().map(|s| &s.labels))?;
-                Ok(Value::Vector(out))
-            }
-            EvalValue::Matrix(series) => Ok(Value::Matrix(
-                series
-                    .into_iter()
-                    .map(|s| RangeSeries {
-                        labels: s.labels,
-                        points: s.points,
-                    })
-                    .collect(),
-            )),
-        }
+        self.query(storage, &Query::instant(query, time_ms))
+            .map(|out| out.value)
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` inclusive
-    /// (a range query). The result is always a matrix sorted by labels.
+    /// (a range query) and returns only its value, always a matrix sorted by
+    /// labels.
     pub fn range_query(
         &self,
         storage: &dyn Storage,
@@ -100,60 +200,8 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<Value, PromqlError> {
-        if step_ms <= 0 {
-            return Err(PromqlError::InvalidRange {
-                reason: "step must be positive",
-            });
-        }
-        if end_ms < start_ms {
-            return Err(PromqlError::InvalidRange {
-                reason: "end is before start",
-            });
-        }
-        let expr = parse(query)?;
-        let mut evaluator = Evaluator::new(storage, self.lookback_ms(), start_ms, end_ms);
-        // Keyed by the labels still carrying their name and by whether the
-        // name is to be dropped, so series differing only in name stay apart
-        // until the end, as in Prometheus.
-        let mut series: BTreeMap<(Labels, bool), Vec<Sample>> = BTreeMap::new();
-        let mut t = start_ms;
-        while t <= end_ms {
-            match evaluator.eval(&expr, t)? {
-                EvalValue::Scalar(v) => series
-                    .entry((Labels::default(), false))
-                    .or_default()
-                    .push(Sample::new(t, v)),
-                EvalValue::Vector(elems) => {
-                    for elem in elems {
-                        series
-                            .entry((elem.labels, elem.drop_name))
-                            .or_default()
-                            .push(Sample::new(t, elem.v));
-                    }
-                }
-                EvalValue::String(_) => {
-                    return Err(PromqlError::InvalidRangeQueryType {
-                        value_type: "string",
-                    })
-                }
-                EvalValue::Matrix(_) => {
-                    return Err(PromqlError::InvalidRangeQueryType {
-                        value_type: "range vector",
-                    })
-                }
-            }
-            t += step_ms;
-        }
-        let mut out: Vec<RangeSeries> = series
-            .into_iter()
-            .map(|((labels, drop_name), points)| RangeSeries {
-                labels: finish_labels(labels, drop_name),
-                points,
-            })
-            .collect();
-        check_unique(out.iter().map(|s| &s.labels))?;
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(Value::Matrix(out))
+        self.query(storage, &Query::range(query, start_ms, end_ms, step_ms))
+            .map(|out| out.value)
     }
 
     fn lookback_ms(&self) -> i64 {
@@ -161,41 +209,108 @@ impl Engine {
     }
 }
 
-fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
-    promql_parser::parser::parse(query).map_err(|message| {
-        // Functions newer than the parser (experimental ones of Prometheus
-        // 3.x) are unknown to it; like every function they are not
-        // evaluated yet, so say that rather than call the query invalid.
-        const UNKNOWN: &str = "unknown function with name '";
-        match message.find(UNKNOWN) {
-            Some(at) => {
-                let rest = &message[at + UNKNOWN.len()..];
-                let name = rest.split('\'').next().unwrap_or(rest);
-                PromqlError::NotImplemented {
-                    feature: format!("function {name} (unknown to the parser)"),
-                }
-            }
-            None => match experimental_aggregation(query) {
-                Some(name) => PromqlError::NotImplemented {
-                    feature: format!("aggregation {name} (unknown to the parser)"),
-                },
-                None => PromqlError::Parse { message },
-            },
-        }
-    })
+fn check_range(start_ms: i64, end_ms: i64, step_ms: i64) -> Result<(), PromqlError> {
+    if step_ms <= 0 {
+        return Err(PromqlError::InvalidRange {
+            reason: "step must be positive",
+        });
+    }
+    if end_ms < start_ms {
+        return Err(PromqlError::InvalidRange {
+            reason: "end is before start",
+        });
+    }
+    Ok(())
 }
 
-/// The experimental aggregations of Prometheus 3.x that `promql-parser`
-/// cannot parse, if the query names one.
-fn experimental_aggregation(query: &str) -> Option<&'static str> {
-    ["limitk", "limit_ratio"].into_iter().find(|name| {
-        query.match_indices(name).any(|(at, _)| {
-            let before = query[..at].chars().next_back();
-            let after = query[at + name.len()..].chars().next();
-            let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-            !is_word(before) && !is_word(after)
+fn eval_instant(
+    evaluator: &mut Evaluator<'_>,
+    expr: &Expr,
+    time_ms: i64,
+) -> Result<Value, PromqlError> {
+    match evaluator.eval(expr, time_ms)? {
+        EvalValue::Scalar(v) => Ok(Value::Scalar { t: time_ms, v }),
+        EvalValue::String(v) => Ok(Value::String { t: time_ms, v }),
+        EvalValue::Vector(elems) => {
+            evaluator.hold_samples(elems.len(), "query execution")?;
+            let mut out = Vec::with_capacity(elems.len());
+            for elem in elems {
+                let labels = finish_labels(elem.labels, elem.drop_name);
+                out.push(InstantSample {
+                    labels,
+                    t: time_ms,
+                    v: elem.v,
+                });
+            }
+            check_unique(out.iter().map(|s| &s.labels))?;
+            Ok(Value::Vector(out))
+        }
+        EvalValue::Matrix(series) => Ok(Value::Matrix(
+            series
+                .into_iter()
+                .map(|s| RangeSeries {
+                    labels: s.labels,
+                    points: s.points,
+                })
+                .collect(),
+        )),
+    }
+}
+
+fn eval_range(
+    evaluator: &mut Evaluator<'_>,
+    expr: &Expr,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+) -> Result<Value, PromqlError> {
+    // Keyed by the labels still carrying their name and by whether the
+    // name is to be dropped, so series differing only in name stay apart
+    // until the end, as in Prometheus.
+    let mut series: BTreeMap<(Labels, bool), Vec<Sample>> = BTreeMap::new();
+    let mut t = start_ms;
+    while t <= end_ms {
+        evaluator.check_interrupted("expression evaluation")?;
+        match evaluator.eval(expr, t)? {
+            EvalValue::Scalar(v) => {
+                evaluator.hold_samples(1, "query execution")?;
+                series
+                    .entry((Labels::default(), false))
+                    .or_default()
+                    .push(Sample::new(t, v))
+            }
+            EvalValue::Vector(elems) => {
+                evaluator.hold_samples(elems.len(), "query execution")?;
+                for elem in elems {
+                    series
+                        .entry((elem.labels, elem.drop_name))
+                        .or_default()
+                        .push(Sample::new(t, elem.v));
+                }
+            }
+            EvalValue::String(_) => {
+                return Err(PromqlError::InvalidRangeQueryType {
+                    value_type: "string",
+                })
+            }
+            EvalValue::Matrix(_) => {
+                return Err(PromqlError::InvalidRangeQueryType {
+                    value_type: "range vector",
+                })
+            }
+        }
+        t += step_ms;
+    }
+    let mut out: Vec<RangeSeries> = series
+        .into_iter()
+        .map(|((labels, drop_name), points)| RangeSeries {
+            labels: finish_labels(labels, drop_name),
+            points,
         })
-    })
+        .collect();
+    check_unique(out.iter().map(|s| &s.labels))?;
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(Value::Matrix(out))
 }
 
 /// Applies a pending name drop.

@@ -16,7 +16,7 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{AtModifier, Offset, VectorSelector};
 
 use crate::error::PromqlError;
-use crate::storage::Storage;
+use crate::storage::{SelectError, Storage};
 
 /// The storage matchers of a selector: its name (if any) plus its label
 /// matchers. `{a="x" or b="y"}` gives several alternative sets.
@@ -94,6 +94,7 @@ pub(crate) fn load(
     window_ms: i64,
     start: i64,
     end: i64,
+    max_samples: usize,
 ) -> Result<Vec<Series>, PromqlError> {
     let first = reference_time(vs, start, start, end);
     let last = reference_time(vs, end, start, end);
@@ -101,10 +102,15 @@ pub(crate) fn load(
     let mut out: Vec<Series> = Vec::new();
     for set in matcher_sets(vs)? {
         let found = storage
-            .select(&set, mint, maxt)
-            .map_err(|message| PromqlError::Storage {
-                selector: vs.to_string(),
-                message,
+            .select_limited(&set, mint, maxt, max_samples)
+            .map_err(|e| match e {
+                SelectError::TooManySamples => PromqlError::TooManySamples {
+                    phase: "query execution",
+                },
+                SelectError::Failed(message) => PromqlError::Storage {
+                    selector: vs.to_string(),
+                    message,
+                },
             })?;
         for series in found {
             if !out.iter().any(|s| s.labels == series.labels) {

@@ -285,3 +285,73 @@ fn unimplemented_features_are_errors_not_answers() {
         PromqlError::NotImplemented { ref feature } if feature.contains("limitk")
     ));
 }
+
+#[test]
+fn a_query_over_its_sample_limit_fails_with_too_many_samples() {
+    let engine = Engine::new(EngineOptions {
+        max_samples: 5,
+        ..EngineOptions::default()
+    });
+    // `up` at 1m reads 3 samples and returns 2: within the limit.
+    assert!(engine.instant_query(&storage(), "up", MIN).is_ok());
+    // Adding `down` reads 1 more and the result holds 2.
+    let err = engine
+        .instant_query(&storage(), "up + on() group_left down", MIN)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        PromqlError::TooManySamples {
+            phase: "query execution"
+        }
+    );
+    // A range query's output counts too: 1 series x 6 steps.
+    let err = engine
+        .range_query(&storage(), "vector(1)", 0, 5 * MIN, MIN)
+        .unwrap_err();
+    assert!(matches!(err, PromqlError::TooManySamples { .. }), "{err}");
+}
+
+#[test]
+fn a_canceled_query_stops() {
+    let cancel = Arc::new(AtomicBool::new(true));
+    let query = Query {
+        cancel: Some(cancel),
+        ..Query::range("up", 0, 10 * MIN, MIN)
+    };
+    let err = Engine::default().query(&storage(), &query).unwrap_err();
+    assert!(matches!(err, PromqlError::Canceled { .. }), "{err}");
+}
+
+#[test]
+fn a_query_past_its_deadline_times_out() {
+    let query = Query {
+        timeout: Some(Duration::ZERO),
+        ..Query::range("up", 0, 10 * MIN, MIN)
+    };
+    let err = Engine::default().query(&storage(), &query).unwrap_err();
+    assert_eq!(err.to_string(), "query timed out in expression evaluation");
+}
+
+#[test]
+fn the_engine_timeout_caps_a_query_timeout() {
+    let engine = Engine::new(EngineOptions {
+        timeout: Duration::ZERO,
+        ..EngineOptions::default()
+    });
+    let query = Query {
+        timeout: Some(Duration::from_secs(3600)),
+        ..Query::instant("up", MIN)
+    };
+    let err = engine.query(&storage(), &query).unwrap_err();
+    assert!(matches!(err, PromqlError::Timeout { .. }), "{err}");
+}
+
+#[test]
+fn query_output_counts_samples() {
+    let out = Engine::default()
+        .query(&storage(), &Query::instant("up", MIN))
+        .unwrap();
+    // 2 samples read for up{job="a"} and 1 for up{job="b"}, 2 in the result.
+    assert_eq!(out.samples, 5);
+    assert!(out.annotations.is_empty());
+}

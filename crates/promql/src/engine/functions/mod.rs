@@ -28,14 +28,12 @@ use promql_parser::parser::{Call, Expr, MatrixSelector};
 use super::eval::{type_name, Element, EvalValue, Evaluator, MatrixSeries};
 use super::selector;
 use crate::error::PromqlError;
-use crate::storage::Storage;
 
 /// The evaluation context of one call: the evaluator for its arguments, the
-/// storage and lookback (for `timestamp`, which needs sample times), the
-/// step time and the query's bounds (for `@ start()` / `@ end()`).
+/// lookback (for `timestamp`, which needs sample times), the step time and
+/// the query's bounds (for `@ start()` / `@ end()`).
 pub(crate) struct CallContext<'e, 's> {
     pub evaluator: &'e mut Evaluator<'s>,
-    pub storage: &'s dyn Storage,
     pub lookback_ms: i64,
     pub t: i64,
     pub start: i64,
@@ -68,7 +66,7 @@ impl CallContext<'_, '_> {
     /// Evaluates argument `index`, which must be a string.
     fn string_arg(&mut self, call: &Call, index: usize) -> Result<String, PromqlError> {
         match self.arg(call, index)? {
-            EvalValue::String(v) => Ok(unescape(&v)),
+            EvalValue::String(v) => Ok(v),
             other => Err(wrong_type(call, "string", &other)),
         }
     }
@@ -231,62 +229,6 @@ pub(crate) fn go_min(a: f64, b: f64) -> f64 {
     } else {
         a.min(b)
     }
-}
-
-/// Resolves Go-style escapes (`\n`, `\xff`, `\u00e9`, octal) that the
-/// parser leaves in string literals. Bytes that do not form UTF-8 become
-/// U+FFFD, which label-name checks then reject, as Prometheus rejects
-/// invalid UTF-8.
-pub(crate) fn unescape(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_owned();
-    }
-    let mut bytes: Vec<u8> = Vec::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    let push_char = |bytes: &mut Vec<u8>, c: char| {
-        let mut buf = [0u8; 4];
-        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-    };
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            push_char(&mut bytes, c);
-            continue;
-        }
-        let Some(kind) = chars.next() else {
-            push_char(&mut bytes, c);
-            break;
-        };
-        let mut digits = |n: usize, radix: u32| -> Option<u32> {
-            let text: String = (0..n).filter_map(|_| chars.next()).collect();
-            u32::from_str_radix(&text, radix)
-                .ok()
-                .filter(|_| text.len() == n)
-        };
-        match kind {
-            'a' => bytes.push(0x07),
-            'b' => bytes.push(0x08),
-            'f' => bytes.push(0x0c),
-            'n' => bytes.push(b'\n'),
-            'r' => bytes.push(b'\r'),
-            't' => bytes.push(b'\t'),
-            'v' => bytes.push(0x0b),
-            'x' => bytes.push(digits(2, 16).unwrap_or(0xff) as u8),
-            'u' => push_char(
-                &mut bytes,
-                digits(4, 16).and_then(char::from_u32).unwrap_or('\u{fffd}'),
-            ),
-            'U' => push_char(
-                &mut bytes,
-                digits(8, 16).and_then(char::from_u32).unwrap_or('\u{fffd}'),
-            ),
-            '0'..='7' => {
-                let rest = digits(2, 8).unwrap_or(0);
-                bytes.push(((kind as u32 - '0' as u32) * 64 + rest) as u8);
-            }
-            other => push_char(&mut bytes, other),
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// A one-element vector without labels.

@@ -83,13 +83,6 @@ fn unknown_functions_stay_unimplemented() {
 }
 
 #[test]
-fn string_escapes_are_resolved() {
-    use super::unescape;
-    assert_eq!(unescape(r"a\tb\\c\x41\u00e9\101"), "a\tb\\cAéA");
-    assert_eq!(unescape(r"\xff"), "\u{fffd}");
-}
-
-#[test]
 fn timestamp_of_a_selector_is_the_sample_time() {
     // At 305s the latest sample is the one at 300s; an expression's
     // timestamp is the evaluation time.

@@ -5,7 +5,7 @@
 //! See <https://prometheus.io/docs/prometheus/latest/querying/functions/#timestamp>.
 
 use agentmon_model::is_stale_nan;
-use promql_parser::parser::{AtModifier, Call, Expr, VectorSelector};
+use promql_parser::parser::{Call, Expr, VectorSelector};
 
 use super::{call_arg, map_values, CallContext};
 use crate::engine::eval::{Element, EvalValue};
@@ -31,25 +31,22 @@ fn vector_selector(expr: &Expr) -> Option<&VectorSelector> {
     }
 }
 
-/// The time of the sample the selector sees in each series. Reads storage
-/// for this step only: the evaluator's per-query cache keeps values, not
-/// times.
-fn sample_times(ctx: &CallContext<'_, '_>, vs: &VectorSelector) -> Result<EvalValue, PromqlError> {
+/// The time of the sample the selector sees in each series, from the
+/// selector's series as the evaluator loaded them for the whole query.
+fn sample_times(
+    ctx: &mut CallContext<'_, '_>,
+    vs: &VectorSelector,
+) -> Result<EvalValue, PromqlError> {
     let r = selector::reference_time(vs, ctx.t, ctx.start, ctx.end);
-    // Load only this step's window; `@ start()` and `@ end()` need the
-    // query's bounds to resolve.
-    let (from, to) = match vs.at {
-        Some(AtModifier::Start | AtModifier::End) => (ctx.start, ctx.end),
-        _ => (ctx.t, ctx.t),
-    };
-    let series = selector::load(ctx.storage, vs, ctx.lookback_ms, from, to)?;
+    let lookback = ctx.lookback_ms;
+    let series = ctx.evaluator.series(vs, lookback)?;
     Ok(EvalValue::Vector(
         series
-            .into_iter()
+            .iter()
             .filter_map(|s| {
-                let last = *selector::window(&s.samples, r - ctx.lookback_ms, r).last()?;
+                let last = *selector::window(&s.samples, r - lookback, r).last()?;
                 (!is_stale_nan(last.v)).then(|| Element {
-                    labels: s.labels,
+                    labels: s.labels.clone(),
                     v: last.t as f64 / 1000.0,
                     drop_name: true,
                 })
