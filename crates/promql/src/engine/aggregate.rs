@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use xxhash_rust::xxh3::Xxh3;
+
 use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::token::{
     T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
@@ -86,33 +88,66 @@ impl<'a> Grouping<'a> {
         }
     }
 
+    /// Whether label `name` identifies the group.
+    fn keeps(&self, name: &str) -> bool {
+        let listed = self.names.iter().any(|n| n == name);
+        if self.without {
+            name != METRIC_NAME_LABEL && !listed
+        } else {
+            listed
+        }
+    }
+
     /// The labels of the group `labels` belongs to.
     fn group_labels(&self, labels: &Labels) -> Labels {
-        let listed = |name: &str| self.names.iter().any(|n| n == name);
         let kept: Vec<Label> = labels
             .iter()
-            .filter(|l| {
-                if self.without {
-                    l.name != METRIC_NAME_LABEL && !listed(&l.name)
-                } else {
-                    listed(&l.name)
-                }
-            })
+            .filter(|l| self.keeps(&l.name))
             .cloned()
             .collect();
         Labels::from_sorted_unchecked(kept)
     }
 
-    /// Splits `input` into groups, in order of first appearance.
+    /// A hash of the group's labels, computed without building them.
+    fn group_hash(&self, labels: &Labels) -> u64 {
+        let mut hasher = Xxh3::new();
+        for l in labels.iter().filter(|l| self.keeps(&l.name)) {
+            hasher.update(l.name.as_bytes());
+            hasher.update(&[0xff]);
+            hasher.update(l.value.as_bytes());
+            hasher.update(&[0xff]);
+        }
+        hasher.digest()
+    }
+
+    /// Whether `labels` belongs to the group labelled `group`.
+    fn in_group(&self, group: &Labels, labels: &Labels) -> bool {
+        labels
+            .iter()
+            .filter(|l| self.keeps(&l.name))
+            .eq(group.iter())
+    }
+
+    /// Splits `input` into groups, in order of first appearance. Group
+    /// labels are built once per group, not once per element: elements are
+    /// matched to groups by a hash of their grouping labels, then compared.
     fn split(&self, input: Vec<Element>) -> Vec<(Labels, Vec<Element>)> {
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut groups: Vec<(Labels, Vec<Element>)> = Vec::new();
         for elem in input {
-            let key = self.group_labels(&elem.labels);
-            let at = *index.entry(key.clone()).or_insert_with(|| {
-                groups.push((key, Vec::new()));
-                groups.len() - 1
-            });
+            let candidates = index.entry(self.group_hash(&elem.labels)).or_default();
+            let found = candidates
+                .iter()
+                .copied()
+                .find(|&g| self.in_group(&groups[g].0, &elem.labels));
+            let at = match found {
+                Some(at) => at,
+                None => {
+                    groups.push((self.group_labels(&elem.labels), Vec::new()));
+                    candidates.push(groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
             groups[at].1.push(elem);
         }
         groups

@@ -10,6 +10,7 @@ use agentmon_tsdb::Series;
 use promql_parser::parser::{Expr, VectorSelector};
 
 use super::aggregate;
+use super::batch::{self, Batches};
 use super::binary;
 use super::selector;
 use crate::annotations::Annotations;
@@ -62,6 +63,10 @@ pub(crate) struct Evaluator<'s> {
     /// Keyed by the selector node's address: the tree outlives the query.
     cache: HashMap<usize, Vec<Series>>,
     limits: Limits,
+    /// The range query's step (0 for an instant query).
+    step: i64,
+    /// Range functions computed for all steps at once.
+    pub batches: Batches,
     /// Samples held so far: loaded by selectors and produced as output.
     samples: usize,
     /// Warnings and infos raised so far.
@@ -83,9 +88,34 @@ impl<'s> Evaluator<'s> {
             end,
             cache: HashMap::new(),
             limits,
+            step: 0,
+            batches: Batches::default(),
             samples: 0,
             annotations: Annotations::default(),
         }
+    }
+
+    /// Makes this a range query's evaluator, stepping by `step` ms.
+    pub fn set_step(&mut self, step: i64) {
+        self.step = step;
+    }
+
+    /// The query's first and last step times and its step (0 for an
+    /// instant query).
+    pub fn steps(&self) -> (i64, i64, i64) {
+        (self.start, self.end, self.step)
+    }
+
+    /// The index of step time `t` among the range query's steps, if `t` is
+    /// one of them and the query has more than one.
+    pub fn step_index(&self, t: i64) -> Option<usize> {
+        let offset = t - self.start;
+        let on_grid = self.step > 0
+            && self.end > self.start
+            && t <= self.end
+            && offset >= 0
+            && offset % self.step == 0;
+        on_grid.then(|| (offset / self.step) as usize)
     }
 
     /// Fails if the query has run out of time or was canceled.
@@ -164,6 +194,9 @@ impl<'s> Evaluator<'s> {
                 binary::evaluate(b, lhs, rhs)
             }
             Expr::Call(call) => {
+                if let Some(value) = batch::try_call(self, call, t)? {
+                    return Ok(value);
+                }
                 let lookback_ms = self.lookback_ms;
                 let (start, end) = (self.start, self.end);
                 let mut ctx = super::functions::CallContext {

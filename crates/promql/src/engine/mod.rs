@@ -10,6 +10,7 @@
 //! query finishes; two series left with the same labels then fail the query.
 
 mod aggregate;
+mod batch;
 mod binary;
 mod eval;
 mod functions;
@@ -167,6 +168,7 @@ impl Engine {
         let value = match query.kind {
             QueryKind::Instant { time_ms } => eval_instant(&mut evaluator, &expr, time_ms)?,
             QueryKind::Range { step_ms, .. } => {
+                evaluator.set_step(step_ms);
                 eval_range(&mut evaluator, &expr, start, end, step_ms)?
             }
         };

@@ -16,8 +16,8 @@
 mod date;
 mod labels;
 mod math;
-mod over_time;
-mod rate;
+pub(crate) mod over_time;
+pub(crate) mod rate;
 mod sort;
 mod timestamp;
 mod vector;
@@ -104,11 +104,6 @@ pub(crate) struct RangeArg {
 }
 
 impl RangeArg {
-    /// The window's length in seconds.
-    fn range_seconds(&self) -> f64 {
-        (self.range_end - self.range_start) as f64 / 1000.0
-    }
-
     /// Applies `f` to each series, keeping those it gives a value for.
     fn map(self, drop_name: bool, mut f: impl FnMut(&MatrixSeries) -> Option<f64>) -> EvalValue {
         EvalValue::Vector(

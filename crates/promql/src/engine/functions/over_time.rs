@@ -18,7 +18,54 @@ pub(super) fn call(
     call: &Call,
     name: &str,
 ) -> Result<Option<EvalValue>, PromqlError> {
-    let aggregate: fn(&[Sample]) -> f64 = match name {
+    if let Some(aggregate) = simple(name) {
+        let range = ctx.range_arg(call, 0)?;
+        return Ok(Some(range.map(drops_name(name), |s| {
+            (!s.points.is_empty()).then(|| aggregate(&s.points))
+        })));
+    }
+    match name {
+        "quantile_over_time" => {
+            let q = ctx.scalar_arg(call, 0)?;
+            if !(0.0..=1.0).contains(&q) {
+                // Prometheus answers ±Inf with a warning; without
+                // annotations the engine cannot give the warning yet.
+                return Err(PromqlError::NotImplemented {
+                    feature: "quantile_over_time outside [0, 1] (warning annotations)".to_owned(),
+                });
+            }
+            let range = ctx.range_arg(call, 1)?;
+            Ok(Some(range.map(true, |s| {
+                let values: Vec<f64> = s.points.iter().map(|p| p.v).collect();
+                Some(quantile(q, &values))
+            })))
+        }
+        "deriv" => {
+            let range = ctx.range_arg(call, 0)?;
+            Ok(Some(range.map(true, |s| {
+                let first = s.points.first()?.t;
+                (s.points.len() >= 2).then(|| linear_regression(&s.points, first).0)
+            })))
+        }
+        "predict_linear" => {
+            let range = ctx.range_arg(call, 0)?;
+            let horizon = ctx.scalar_arg(call, 1)?;
+            let t = ctx.t;
+            Ok(Some(range.map(true, |s| {
+                (s.points.len() >= 2).then(|| {
+                    let (slope, intercept) = linear_regression(&s.points, t);
+                    slope * horizon + intercept
+                })
+            })))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The functions of this family that take only a range and reduce each
+/// series' (non-empty) window to one value, by name.
+pub(crate) fn simple(name: &str) -> Option<fn(&[Sample]) -> f64> {
+    Some(match name {
         "avg_over_time" => average,
         "sum_over_time" => sum,
         "count_over_time" => |p| p.len() as f64,
@@ -30,47 +77,14 @@ pub(super) fn call(
         "stdvar_over_time" => variance,
         "changes" => changes,
         "resets" => resets,
-        "quantile_over_time" => {
-            let q = ctx.scalar_arg(call, 0)?;
-            if !(0.0..=1.0).contains(&q) {
-                // Prometheus answers ±Inf with a warning; without
-                // annotations the engine cannot give the warning yet.
-                return Err(PromqlError::NotImplemented {
-                    feature: "quantile_over_time outside [0, 1] (warning annotations)".to_owned(),
-                });
-            }
-            let range = ctx.range_arg(call, 1)?;
-            return Ok(Some(range.map(true, |s| {
-                let values: Vec<f64> = s.points.iter().map(|p| p.v).collect();
-                Some(quantile(q, &values))
-            })));
-        }
-        "deriv" => {
-            let range = ctx.range_arg(call, 0)?;
-            return Ok(Some(range.map(true, |s| {
-                let first = s.points.first()?.t;
-                (s.points.len() >= 2).then(|| linear_regression(&s.points, first).0)
-            })));
-        }
-        "predict_linear" => {
-            let range = ctx.range_arg(call, 0)?;
-            let horizon = ctx.scalar_arg(call, 1)?;
-            let t = ctx.t;
-            return Ok(Some(range.map(true, |s| {
-                (s.points.len() >= 2).then(|| {
-                    let (slope, intercept) = linear_regression(&s.points, t);
-                    slope * horizon + intercept
-                })
-            })));
-        }
-        _ => return Ok(None),
-    };
-    // Only last_over_time keeps the series' name: it returns a sample as is.
-    let drop_name = name != "last_over_time";
-    let range = ctx.range_arg(call, 0)?;
-    Ok(Some(range.map(drop_name, |s| {
-        (!s.points.is_empty()).then(|| aggregate(&s.points))
-    })))
+        _ => return None,
+    })
+}
+
+/// Whether function `name` drops the series' name: only last_over_time
+/// keeps it, as it returns a sample as is.
+pub(crate) fn drops_name(name: &str) -> bool {
+    name != "last_over_time"
 }
 
 fn sum(points: &[Sample]) -> f64 {

@@ -17,30 +17,62 @@ pub(super) fn call(
     call: &Call,
     name: &str,
 ) -> Result<Option<EvalValue>, PromqlError> {
-    let (counter, per_second, instant) = match name {
-        "rate" => (true, true, false),
-        "increase" => (true, false, false),
-        "delta" => (false, false, false),
-        "irate" => (true, true, true),
-        "idelta" => (false, false, true),
-        _ => return Ok(None),
+    let Some(kind) = RateKind::of(name) else {
+        return Ok(None);
     };
     let range = ctx.range_arg(call, 0)?;
-    if instant {
-        return Ok(Some(
-            range.map(true, |s| last_two_change(&s.points, per_second)),
-        ));
-    }
-    let (start, end, seconds) = (range.range_start, range.range_end, range.range_seconds());
+    let (start, end) = (range.range_start, range.range_end);
     Ok(Some(RangeArg::map(range, true, |s| {
-        extrapolated_change(&s.points, start, end, counter).map(|v| {
-            if per_second {
-                v / seconds
-            } else {
-                v
-            }
-        })
+        kind.apply(&s.points, start, end)
     })))
+}
+
+/// Which of the family a function is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateKind {
+    /// Resets count as restarts from zero (rate, increase, irate).
+    counter: bool,
+    /// The change is divided by the time it took.
+    per_second: bool,
+    /// Only the last two samples matter (irate, idelta).
+    instant: bool,
+}
+
+impl RateKind {
+    /// The kind of function `name`, if it is one of the family.
+    pub(crate) fn of(name: &str) -> Option<RateKind> {
+        let (counter, per_second, instant) = match name {
+            "rate" => (true, true, false),
+            "increase" => (true, false, false),
+            "delta" => (false, false, false),
+            "irate" => (true, true, true),
+            "idelta" => (false, false, true),
+            _ => return None,
+        };
+        Some(RateKind {
+            counter,
+            per_second,
+            instant,
+        })
+    }
+
+    /// Whether resets count as restarts from zero.
+    pub(crate) fn is_counter(self) -> bool {
+        self.counter
+    }
+
+    /// The function's value for one series' window `(start, end]`.
+    pub(crate) fn apply(self, points: &[Sample], start: i64, end: i64) -> Option<f64> {
+        if self.instant {
+            return last_two_change(points, self.per_second);
+        }
+        let change = extrapolated_change(points, start, end, self.counter)?;
+        Some(if self.per_second {
+            change / ((end - start) as f64 / 1000.0)
+        } else {
+            change
+        })
+    }
 }
 
 /// The change over a window `(range_start, range_end]`, extrapolated from
