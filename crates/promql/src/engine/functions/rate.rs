@@ -2,12 +2,17 @@
 //! window's edges, and `irate` and `idelta`, which look only at the last two
 //! samples.
 //!
+//! `rate` and `increase` of a selected metric whose name does not end in
+//! `_total`, `_sum`, `_count` or `_bucket` raise Prometheus's info that the
+//! metric might not be a counter (for each such name that gives a result).
+//!
 //! See <https://prometheus.io/docs/prometheus/latest/querying/functions/#rate>.
 
 use agentmon_model::Sample;
 use promql_parser::parser::Call;
 
-use super::{CallContext, RangeArg};
+use super::{call_arg, matrix_selector, CallContext, RangeArg};
+use crate::annotations;
 use crate::engine::eval::EvalValue;
 use crate::error::PromqlError;
 
@@ -31,16 +36,27 @@ pub(super) fn call(
             range.map(true, |s| last_two_change(&s.points, per_second)),
         ));
     }
+    // Prometheus looks at names only when the argument is a selector.
+    let selected = matrix_selector(call_arg(call, 0)?).is_some();
     let (start, end, seconds) = (range.range_start, range.range_end, range.range_seconds());
+    let annotations = &mut ctx.evaluator.annotations;
     Ok(Some(RangeArg::map(range, true, |s| {
-        extrapolated_change(&s.points, start, end, counter).map(|v| {
-            if per_second {
-                v / seconds
-            } else {
-                v
+        let change = extrapolated_change(&s.points, start, end, counter)?;
+        if counter && selected {
+            let name = s.labels.metric_name().unwrap_or("");
+            if !name.is_empty() && !looks_like_counter(name) {
+                annotations.info(annotations::possible_non_counter(name));
             }
-        })
+        }
+        Some(if per_second { change / seconds } else { change })
     })))
+}
+
+/// Whether a metric name has one of the suffixes counters are given.
+fn looks_like_counter(name: &str) -> bool {
+    ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
 }
 
 /// The change over a window `(range_start, range_end]`, extrapolated from
