@@ -251,51 +251,42 @@ fn check_annotations(
     expectations: &[Expectation],
     annotations: &Annotations,
 ) -> Result<(), (String, String)> {
-    let kinds: [(
-        &str,
-        &[String],
-        fn(&Expectation) -> Option<&MessageMatch>,
-        Expectation,
-    ); 2] = [
-        (
-            "warning",
-            annotations.warnings(),
-            |e| match e {
-                Expectation::Warn(m) => Some(m),
-                _ => None,
-            },
-            Expectation::NoWarn,
-        ),
-        (
-            "info",
-            annotations.infos(),
-            |e| match e {
-                Expectation::Info(m) => Some(m),
-                _ => None,
-            },
-            Expectation::NoInfo,
-        ),
-    ];
-    for (kind, raised, expected_of, forbidding) in kinds {
-        let got = || format!("{kind} annotations {raised:?}");
-        if expectations.contains(&forbidding) && !raised.is_empty() {
-            return Err((format!("no {kind} annotation"), got()));
+    let warns = expectations.iter().filter_map(|e| match e {
+        Expectation::Warn(m) => Some(m),
+        _ => None,
+    });
+    let no_warn = expectations.contains(&Expectation::NoWarn);
+    check_kind("warning", annotations.warnings(), warns.collect(), no_warn)?;
+    let infos = expectations.iter().filter_map(|e| match e {
+        Expectation::Info(m) => Some(m),
+        _ => None,
+    });
+    let no_info = expectations.contains(&Expectation::NoInfo);
+    check_kind("info", annotations.infos(), infos.collect(), no_info)
+}
+
+/// Checks the annotations of one kind against the lines expecting that
+/// kind (`expected`) or forbidding it.
+fn check_kind(
+    kind: &str,
+    raised: &[String],
+    expected: Vec<&MessageMatch>,
+    forbidden: bool,
+) -> Result<(), (String, String)> {
+    let got = || format!("{kind} annotations {raised:?}");
+    if forbidden && !raised.is_empty() {
+        return Err((format!("no {kind} annotation"), got()));
+    }
+    for m in &expected {
+        if !raised.iter().any(|message| message_matches(m, message)) {
+            return Err((format!("{kind} annotation matching {m:?}"), got()));
         }
-        let expected: Vec<&MessageMatch> = expectations.iter().filter_map(expected_of).collect();
-        if expected.is_empty() {
-            continue;
-        }
-        for m in &expected {
-            if !raised.iter().any(|message| message_matches(m, message)) {
-                return Err((format!("{kind} annotation matching {m:?}"), got()));
-            }
-        }
+    }
+    if !expected.is_empty() {
         for message in raised {
             if !expected.iter().any(|m| message_matches(m, message)) {
-                return Err((
-                    format!("only {kind} annotations matching {expected:?}"),
-                    got(),
-                ));
+                let want = format!("only {kind} annotations matching {expected:?}");
+                return Err((want, got()));
             }
         }
     }
