@@ -1,6 +1,8 @@
 //! Aggregation operators (`sum`, `avg`, `min`, `max`, `count`, `group`,
-//! `stddev`, `stdvar`, `quantile`, `topk`, `bottomk`, `count_values`) over
-//! one step's instant vector, grouped `by` or `without` labels.
+//! `stddev`, `stdvar`, `quantile`, `topk`, `bottomk`, `count_values`, and
+//! in [`limit`] `limitk` and `limit_ratio`) over one step's instant vector,
+//! grouped `by` or `without` labels. A `quantile` φ outside [0, 1] and a
+//! `limit_ratio` ratio outside [-1, 1] raise Prometheus's warnings.
 //!
 //! See <https://prometheus.io/docs/prometheus/latest/querying/operators/#aggregation-operators>.
 //! Numeric details follow Prometheus 3.x: sums are compensated (Kahan–
@@ -14,19 +16,24 @@ use xxhash_rust::xxh3::Xxh3;
 
 use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
-    T_STDVAR, T_SUM, T_TOPK,
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMITK, T_LIMIT_RATIO, T_MAX, T_MIN,
+    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::{type_name, Element, EvalValue};
+use crate::annotations::{self, Annotations};
 use crate::error::PromqlError;
 
-/// Evaluates `agg` on its already evaluated operand and parameter.
+mod limit;
+
+/// Evaluates `agg` on its already evaluated operand and parameter, adding
+/// any warning it raises to `annotations`.
 pub(crate) fn evaluate(
     agg: &AggregateExpr,
     input: EvalValue,
     param: Option<EvalValue>,
+    annotations: &mut Annotations,
 ) -> Result<EvalValue, PromqlError> {
     let EvalValue::Vector(input) = input else {
         return Err(unexpected_type("instant vector", &input));
@@ -48,8 +55,13 @@ pub(crate) fn evaluate(
         }
         T_QUANTILE => {
             let q = scalar_param(param)?;
+            if !(0.0..=1.0).contains(&q) {
+                annotations.warn(annotations::invalid_quantile(q));
+            }
             reduce(input, &grouping, |values| quantile(q, values))
         }
+        T_LIMITK => limit::limitk(input, &grouping, scalar_param(param)?)?,
+        T_LIMIT_RATIO => limit::limit_ratio(input, &grouping, scalar_param(param)?, annotations)?,
         T_SUM => reduce(input, &grouping, sum),
         T_AVG => reduce(input, &grouping, mean),
         T_MIN => reduce(input, &grouping, |v| extreme(v, |held, new| held > new)),

@@ -214,7 +214,7 @@ impl<'s> Evaluator<'s> {
                     None => None,
                 };
                 let input = self.eval(&agg.expr, t)?;
-                aggregate::evaluate(agg, input, param)
+                aggregate::evaluate(agg, input, param, &mut self.annotations)
             }
             Expr::Subquery(_) => Err(not_implemented("subquery".to_owned())),
             Expr::Extension(_) => Err(not_implemented("extension expression".to_owned())),

@@ -24,7 +24,8 @@ use agentmon_model::{is_stale_nan, Labels, Sample};
 use promql_parser::parser::{Call, Expr, MatrixSelector};
 
 use super::eval::{Element, EvalValue, Evaluator};
-use super::functions::{over_time, rate::RateKind};
+use super::functions::over_time;
+use super::functions::rate::{self, RateKind};
 use super::selector;
 use crate::error::PromqlError;
 
@@ -55,10 +56,7 @@ impl Kernel {
     fn may_annotate(self, labels: &Labels) -> bool {
         match self {
             Kernel::Rate(kind) if kind.is_counter() => {
-                let name = labels.metric_name().unwrap_or("");
-                !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|suffix| name.ends_with(suffix))
+                !rate::looks_like_counter(labels.metric_name().unwrap_or(""))
             }
             _ => false,
         }

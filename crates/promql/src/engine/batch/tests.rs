@@ -51,6 +51,9 @@ const QUERIES: &[&str] = &[
     "stddev_over_time(m_total[1m])",
     "stdvar_over_time(m_total[1m])",
     "changes(m_total[2m])",
+    "first_over_time(m_total[1m])",
+    "ts_of_max_over_time(m_total[1m])",
+    "mad_over_time(m_total[1m])",
     "resets(m_total[2m])",
     // Not counter-like: the step path must answer (and annotate).
     "rate(gauge[1m])",

@@ -5,7 +5,9 @@
 //! predict_linear), [`math`] (element-wise arithmetic and trigonometry),
 //! [`date`] (time and calendar functions), [`labels`] (label_replace,
 //! label_join), [`vector`] (vector, scalar, absent, absent_over_time),
-//! [`sort`] and [`timestamp`]. Semantics follow Prometheus 3.5's
+//! [`histogram`] (histogram_quantile and histogram_fraction on classic
+//! buckets), [`smoothing`] (double_exponential_smoothing), [`sort`] and
+//! [`timestamp`]. Semantics follow Prometheus 3.5's
 //! `promql/functions.go`; see
 //! <https://prometheus.io/docs/prometheus/latest/querying/functions/>.
 //!
@@ -14,10 +16,12 @@
 //! Functions not listed in [`call`] keep answering "not implemented".
 
 mod date;
+mod histogram;
 mod labels;
 mod math;
 pub(crate) mod over_time;
 pub(crate) mod rate;
+mod smoothing;
 mod sort;
 mod timestamp;
 mod vector;
@@ -142,11 +146,17 @@ pub(crate) fn call(ctx: &mut CallContext<'_, '_>, call: &Call) -> Result<EvalVal
     if let Some(result) = vector::call(ctx, call, name)? {
         return Ok(result);
     }
+    if let Some(result) = histogram::call(ctx, call, name)? {
+        return Ok(result);
+    }
     if let Some(result) = sort::call(ctx, call, name)? {
         return Ok(result);
     }
     if name == "timestamp" {
         return timestamp::call(ctx, call);
+    }
+    if name == "double_exponential_smoothing" {
+        return smoothing::call(ctx, call);
     }
     Err(PromqlError::NotImplemented {
         feature: format!("function {name}"),

@@ -2,12 +2,17 @@
 //! window's edges, and `irate` and `idelta`, which look only at the last two
 //! samples.
 //!
+//! `rate` and `increase` of a selected metric whose name does not end in
+//! `_total`, `_sum`, `_count` or `_bucket` raise Prometheus's info that the
+//! metric might not be a counter (for each such name that gives a result).
+//!
 //! See <https://prometheus.io/docs/prometheus/latest/querying/functions/#rate>.
 
 use agentmon_model::Sample;
 use promql_parser::parser::Call;
 
-use super::{CallContext, RangeArg};
+use super::{call_arg, matrix_selector, CallContext, RangeArg};
+use crate::annotations;
 use crate::engine::eval::EvalValue;
 use crate::error::PromqlError;
 
@@ -21,10 +26,27 @@ pub(super) fn call(
         return Ok(None);
     };
     let range = ctx.range_arg(call, 0)?;
+    // Prometheus looks at names only when the argument is a selector.
+    let selected = matrix_selector(call_arg(call, 0)?).is_some();
     let (start, end) = (range.range_start, range.range_end);
+    let annotations = &mut ctx.evaluator.annotations;
     Ok(Some(RangeArg::map(range, true, |s| {
-        kind.apply(&s.points, start, end)
+        let value = kind.apply(&s.points, start, end)?;
+        if kind.counter && !kind.instant && selected {
+            let name = s.labels.metric_name().unwrap_or("");
+            if !name.is_empty() && !looks_like_counter(name) {
+                annotations.info(annotations::possible_non_counter(name));
+            }
+        }
+        Some(value)
     })))
+}
+
+/// Whether a metric name has one of the suffixes counters are given.
+pub(crate) fn looks_like_counter(name: &str) -> bool {
+    ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
 }
 
 /// Which of the family a function is.
