@@ -22,6 +22,7 @@ use promql_parser::parser::token::{
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::{type_name, Element, EvalValue};
+use super::functions::kahan_add;
 use crate::annotations::{self, Annotations};
 use crate::error::PromqlError;
 
@@ -186,19 +187,6 @@ fn reduce(
             }
         })
         .collect()
-}
-
-/// One step of Kahan–Neumaier summation: the new sum and compensation.
-fn kahan_add(increment: f64, sum: f64, compensation: f64) -> (f64, f64) {
-    let total = sum + increment;
-    let compensation = if total.is_infinite() {
-        0.0
-    } else if sum.abs() >= increment.abs() {
-        compensation + ((sum - total) + increment)
-    } else {
-        compensation + ((increment - total) + sum)
-    };
-    (total, compensation)
 }
 
 fn sum(values: &[f64]) -> f64 {
