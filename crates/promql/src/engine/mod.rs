@@ -15,6 +15,7 @@ mod eval;
 mod functions;
 mod parse;
 mod selector;
+mod subquery;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -44,6 +45,9 @@ pub struct EngineOptions {
     /// from storage and those it produces (Prometheus's
     /// `--query.max-samples`, default 50,000,000).
     pub max_samples: usize,
+    /// The step of a subquery written without one (`expr[1h:]`);
+    /// Prometheus uses its global evaluation interval, 1m by default.
+    pub default_subquery_step: Duration,
 }
 
 impl Default for EngineOptions {
@@ -52,6 +56,7 @@ impl Default for EngineOptions {
             lookback_delta: Duration::from_secs(300),
             timeout: Duration::from_secs(120),
             max_samples: 50_000_000,
+            default_subquery_step: Duration::from_secs(60),
         }
     }
 }
@@ -163,7 +168,16 @@ impl Engine {
             }
         };
         let expr = parse(query.text)?;
-        let mut evaluator = Evaluator::new(storage, self.lookback_ms(), start, end, limits);
+        let default_step_ms =
+            i64::try_from(self.options.default_subquery_step.as_millis()).unwrap_or(i64::MAX);
+        let mut evaluator = Evaluator::new(
+            storage,
+            self.lookback_ms(),
+            start,
+            end,
+            default_step_ms,
+            limits,
+        );
         let value = match query.kind {
             QueryKind::Instant { time_ms } => eval_instant(&mut evaluator, &expr, time_ms)?,
             QueryKind::Range { step_ms, .. } => {

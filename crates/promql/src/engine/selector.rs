@@ -77,28 +77,44 @@ fn system_time_ms(time: &SystemTime) -> i64 {
 /// The time a selector looks back from when evaluated at `t` in a query
 /// spanning `[start, end]`.
 pub(crate) fn reference_time(vs: &VectorSelector, t: i64, start: i64, end: i64) -> i64 {
-    let base = match &vs.at {
+    modified_time(&vs.at, &vs.offset, t, start, end)
+}
+
+/// The time `@` and `offset` modifiers (of a selector or a subquery) move
+/// step time `t` to, in a query spanning `[start, end]`: `@ start()` and
+/// `@ end()` always name the whole query's bounds, even inside subqueries.
+pub(crate) fn modified_time(
+    at: &Option<AtModifier>,
+    offset: &Option<Offset>,
+    t: i64,
+    start: i64,
+    end: i64,
+) -> i64 {
+    let base = match at {
         None => t,
         Some(AtModifier::Start) => start,
         Some(AtModifier::End) => end,
         Some(AtModifier::At(time)) => system_time_ms(time),
     };
-    base - offset_ms(&vs.offset)
+    base.saturating_sub(offset_ms(offset))
 }
 
 /// Reads a selector's series once for a whole query: every sample any step
 /// can look at, from the earliest window start to the latest reference time.
+/// The selector is evaluated at step times within `eval_span` (wider than
+/// the query's `[start, end]` inside a subquery); `start` and `end` resolve
+/// `@ start()` and `@ end()`.
 pub(crate) fn load(
     storage: &dyn Storage,
     vs: &VectorSelector,
     window_ms: i64,
-    start: i64,
-    end: i64,
+    eval_span: (i64, i64),
+    (start, end): (i64, i64),
     max_samples: usize,
 ) -> Result<Vec<Series>, PromqlError> {
-    let first = reference_time(vs, start, start, end);
-    let last = reference_time(vs, end, start, end);
-    let (mint, maxt) = (first.min(last) - window_ms, first.max(last));
+    let first = reference_time(vs, eval_span.0, start, end);
+    let last = reference_time(vs, eval_span.1, start, end);
+    let (mint, maxt) = (first.min(last).saturating_sub(window_ms), first.max(last));
     let mut out: Vec<Series> = Vec::new();
     for set in matcher_sets(vs)? {
         let found = storage

@@ -1,0 +1,1 @@
+//! Subquery tests.
