@@ -68,9 +68,11 @@ pub(crate) fn offset_ms(offset: &Option<Offset>) -> i64 {
 
 /// Milliseconds since the epoch of an `@` time, which may precede the epoch.
 fn system_time_ms(time: &SystemTime) -> i64 {
+    // Saturating: an `@` far beyond the range of i64 milliseconds sees
+    // no data either way.
     match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     }
 }
 
@@ -148,14 +150,15 @@ pub(crate) fn window(samples: &[Sample], from: i64, to: i64) -> &[Sample] {
 /// The value an instant selector sees for one series at reference time `r`:
 /// the latest sample in `(r - lookback, r]`, unless it is a staleness marker.
 pub(crate) fn instant_value(samples: &[Sample], r: i64, lookback_ms: i64) -> Option<f64> {
-    let last = window(samples, r - lookback_ms, r).last()?;
+    let last = window(samples, r.saturating_sub(lookback_ms), r).last()?;
     (!is_stale_nan(last.v)).then_some(last.v)
 }
 
 /// The points a range selector sees for one series: `(r - range, r]`
 /// without staleness markers.
 pub(crate) fn range_points(samples: &[Sample], r: i64, range: Duration) -> Vec<Sample> {
-    window(samples, r - range.as_millis() as i64, r)
+    let range_ms = i64::try_from(range.as_millis()).unwrap_or(i64::MAX);
+    window(samples, r.saturating_sub(range_ms), r)
         .iter()
         .filter(|s| !is_stale_nan(s.v))
         .copied()

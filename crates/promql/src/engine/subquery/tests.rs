@@ -497,3 +497,29 @@ proptest! {
         prop_assert_eq!(bits(&got), bits(&want), "{}", text);
     }
 }
+
+#[test]
+fn extreme_times_give_answers_or_errors_not_panics() {
+    for q in [
+        "max_over_time(metric[5m:1m] offset -292y)",
+        "max_over_time(metric[5m:1m] offset 292y)",
+        "metric[5m:1m] @ -9223372036854775",
+        "rate(metric[5m:1m] @ 9223372036854775)",
+        "rate(metric[292y:1y])",
+    ] {
+        match query(&Engine::default(), q, 100 * SEC) {
+            Value::Vector(v) => assert!(v.is_empty(), "{q}: {v:?}"),
+            Value::Matrix(m) => assert!(m.is_empty(), "{q}: {m:?}"),
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+    // Far too many inner steps: the query's timeout stops the loop.
+    let engine = Engine::new(EngineOptions {
+        timeout: Duration::from_millis(50),
+        ..EngineOptions::default()
+    });
+    let err = engine
+        .instant_query(&storage(), "count_over_time(metric[292y:1ms])", 100 * SEC)
+        .unwrap_err();
+    assert!(matches!(err, PromqlError::Timeout { .. }), "{err}");
+}
