@@ -29,11 +29,14 @@ pub(crate) struct Element {
     pub drop_name: bool,
 }
 
-/// One series of a range vector during evaluation.
+/// One series of a range vector during evaluation. `drop_name` marks a
+/// subquery's series whose inner expression dropped `__name__`: the name is
+/// removed when the query finishes, and functions over it drop it too.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct MatrixSeries {
     pub labels: Labels,
     pub points: Vec<Sample>,
+    pub drop_name: bool,
 }
 
 /// An intermediate value.
@@ -170,6 +173,7 @@ impl<'s> Evaluator<'s> {
                             (!points.is_empty()).then(|| MatrixSeries {
                                 labels: s.labels.clone(),
                                 points,
+                                drop_name: false,
                             })
                         })
                         .collect(),

@@ -260,15 +260,17 @@ fn eval_instant(
             check_unique(out.iter().map(|s| &s.labels))?;
             Ok(Value::Vector(out))
         }
-        EvalValue::Matrix(series) => Ok(Value::Matrix(
-            series
+        EvalValue::Matrix(series) => {
+            let out: Vec<RangeSeries> = series
                 .into_iter()
                 .map(|s| RangeSeries {
-                    labels: s.labels,
+                    labels: finish_labels(s.labels, s.drop_name),
                     points: s.points,
                 })
-                .collect(),
-        )),
+                .collect();
+            check_unique(out.iter().map(|s| &s.labels))?;
+            Ok(Value::Matrix(out))
+        }
     }
 }
 

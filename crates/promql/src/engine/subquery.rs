@@ -9,9 +9,10 @@
 //! its points. Without a step the engine's
 //! [`EngineOptions::default_subquery_step`](crate::EngineOptions) applies.
 //! `@ start()` and `@ end()` anywhere inside name the whole query's bounds.
-//! Names the inner expression marked for removal are removed at the
-//! subquery's edge, as Prometheus does when it hands a subquery's result to
-//! a function.
+//! Names the inner expression marked for removal stay marked: the
+//! subquery's series keep them until the query finishes, and a function
+//! over the subquery drops them even if it would keep its input's name
+//! (`last_over_time(abs(x)[5m:])`), as in Prometheus.
 //!
 //! Because inner times are aligned to absolute multiples of the step, the
 //! windows of consecutive outer steps share most of their inner times. Each
@@ -28,7 +29,7 @@
 //! evaluator's evaluation span widens to the inner times of every outer
 //! step, so each selector loads, once, all the samples any of them needs.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use agentmon_model::{Labels, Sample};
@@ -36,7 +37,6 @@ use promql_parser::parser::SubqueryExpr;
 
 use super::eval::{type_name, Element, EvalValue, Evaluator, MatrixSeries};
 use super::selector;
-use super::without_name;
 use crate::error::PromqlError;
 
 /// A subquery's range vector at one step time and the window it covers.
@@ -182,31 +182,23 @@ impl StepCache {
             };
             self.held = Some(HeldTimes { from: first, next });
         }
-        self.matrix(last)
+        Ok(self.matrix(last))
     }
 
-    /// The held points up to `last`, names dropped where marked, sorted by
-    /// labels; two series left with equal labels fail, as in Prometheus.
-    fn matrix(&self, last: i64) -> Result<Vec<MatrixSeries>, PromqlError> {
+    /// The held points up to `last`, sorted by labels.
+    fn matrix(&self, last: i64) -> Vec<MatrixSeries> {
         let mut out = Vec::with_capacity(self.series.len());
         for ((labels, drop_name), points) in &self.series {
             let points: Vec<Sample> = points.iter().take_while(|p| p.t <= last).copied().collect();
-            if points.is_empty() {
-                continue;
+            if !points.is_empty() {
+                out.push(MatrixSeries {
+                    labels: labels.clone(),
+                    points,
+                    drop_name: *drop_name,
+                });
             }
-            let labels = if *drop_name {
-                without_name(labels)
-            } else {
-                labels.clone()
-            };
-            out.push(MatrixSeries { labels, points });
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        let mut seen = HashSet::with_capacity(out.len());
-        if !out.iter().all(|s| seen.insert(&s.labels)) {
-            return Err(PromqlError::DuplicateLabelset);
-        }
-        Ok(out)
+        out
     }
 
     /// Points held, for tests of the cache's bound.

@@ -119,7 +119,9 @@ impl RangeArg {
         (self.range_end - self.range_start) as f64 / 1000.0
     }
 
-    /// Applies `f` to each series, keeping those it gives a value for.
+    /// Applies `f` to each series, keeping those it gives a value for. The
+    /// output drops the name if the function does or the series' name was
+    /// already marked for removal (a subquery's).
     fn map(self, drop_name: bool, mut f: impl FnMut(&MatrixSeries) -> Option<f64>) -> EvalValue {
         EvalValue::Vector(
             self.series
@@ -128,7 +130,7 @@ impl RangeArg {
                     f(s).map(|v| Element {
                         labels: s.labels.clone(),
                         v,
-                        drop_name,
+                        drop_name: drop_name || s.drop_name,
                     })
                 })
                 .collect(),

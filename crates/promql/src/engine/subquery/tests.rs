@@ -48,14 +48,21 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::new(pairs.iter().copied()).unwrap()
 }
 
-/// `metric` is `i` at `i` × 10s for i in 0..=100; `up{job="a"}` is 1 at 0m,
-/// 2 at 1m and stale from 2m.
+/// `metric` is `i` at `i` × 10s for i in 0..=100; `twin` is `2i` at the
+/// same times up to 100s; `up{job="a"}` is 1 at 0m, 2 at 1m and stale from
+/// 2m.
 fn storage() -> MemoryStorage {
     MemoryStorage(vec![
         Series {
             labels: labels(&[("__name__", "metric")]),
             samples: (0..=100)
                 .map(|i| Sample::new(i * 10 * SEC, i as f64))
+                .collect(),
+        },
+        Series {
+            labels: labels(&[("__name__", "twin")]),
+            samples: (0..=10)
+                .map(|i| Sample::new(i * 10 * SEC, 2.0 * i as f64))
                 .collect(),
         },
         Series {
@@ -292,6 +299,37 @@ fn absent_over_time_of_a_subquery_has_no_labels() {
         panic!("a vector")
     };
     assert!(v.is_empty());
+}
+
+#[test]
+fn names_marked_for_removal_stay_until_the_query_ends() {
+    // `-metric` and `-twin` differ only in their names, which are dropped
+    // only at the end: inside the query they are two series.
+    let both = r#"-{__name__=~"metric|twin"}"#;
+    assert_eq!(
+        value(
+            &format!("count(sum_over_time(({both})[20s:10s]))"),
+            100 * SEC
+        ),
+        2.0
+    );
+    let err = Engine::default()
+        .instant_query(&storage(), &format!("({both})[20s:10s]"), 100 * SEC)
+        .unwrap_err();
+    assert_eq!(err, PromqlError::DuplicateLabelset);
+    // last_over_time keeps its input's name unless the subquery dropped it.
+    let names = |text: &str| match query(&Engine::default(), text, 100 * SEC) {
+        Value::Vector(v) => v.into_iter().map(|s| s.labels).collect::<Vec<_>>(),
+        other => panic!("{text}: {other:?}"),
+    };
+    assert_eq!(
+        names("last_over_time(last_over_time(metric[1m])[1m:10s])"),
+        vec![labels(&[("__name__", "metric")])]
+    );
+    assert_eq!(
+        names("last_over_time(abs(metric)[1m:10s])"),
+        vec![Labels::default()]
+    );
 }
 
 #[test]
