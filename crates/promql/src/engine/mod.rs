@@ -6,9 +6,10 @@
 //! step time and gathers the per-step vectors into series. Each selector reads
 //! its series from storage once per query ([`selector`]); operators live in
 //! [`binary`] and [`aggregate`]; a subquery ([`subquery`]) evaluates its
-//! inner expression at aligned inner steps, each once per query. Like Prometheus with delayed name removal, operators that drop
-//! `__name__` only mark their output, and the names are removed when the
-//! query finishes; two series left with the same labels then fail the query.
+//! inner expression at aligned inner steps, each once per query. Like
+//! Prometheus with delayed name removal, operators that drop `__name__` only
+//! mark their output, and the names are removed when the query finishes; two
+//! series left with the same labels then fail the query.
 
 mod aggregate;
 mod binary;

@@ -209,4 +209,6 @@ impl StepCache {
 }
 
 #[cfg(test)]
+mod property_tests;
+#[cfg(test)]
 mod tests;
