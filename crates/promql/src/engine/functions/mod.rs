@@ -27,7 +27,7 @@ mod timestamp;
 mod vector;
 
 use agentmon_model::Labels;
-use promql_parser::parser::{Call, Expr, MatrixSelector};
+use promql_parser::parser::{Call, Expr, MatrixSelector, SubqueryExpr};
 
 use super::eval::{type_name, Element, EvalValue, Evaluator, MatrixSeries};
 use super::selector;
@@ -75,13 +75,23 @@ impl CallContext<'_, '_> {
         }
     }
 
-    /// Evaluates argument `index`, which must be a range selector: its
-    /// series and the window `(range_start, range_end]` they were cut from.
+    /// Evaluates argument `index`, which must be a range selector or a
+    /// subquery: its series and the window `(range_start, range_end]` they
+    /// were cut from.
     fn range_arg(&mut self, call: &Call, index: usize) -> Result<RangeArg, PromqlError> {
         let expr = call_arg(call, index)?;
+        if let Some(sq) = subquery(expr) {
+            let window = self.evaluator.eval_subquery(sq, self.t)?;
+            return Ok(RangeArg {
+                series: window.series,
+                range_start: window.range_start,
+                range_end: window.range_end,
+            });
+        }
         let Some(ms) = matrix_selector(expr) else {
-            return Err(PromqlError::NotImplemented {
-                feature: format!("function {} over a subquery", call.func.name),
+            return Err(PromqlError::FunctionArgument {
+                function: call.func.name.to_owned(),
+                message: "expected a range selector or a subquery".to_owned(),
             });
         };
         let range_end = selector::reference_time(&ms.vs, self.t, self.start, self.end);
@@ -108,7 +118,9 @@ pub(crate) struct RangeArg {
 }
 
 impl RangeArg {
-    /// Applies `f` to each series, keeping those it gives a value for.
+    /// Applies `f` to each series, keeping those it gives a value for. The
+    /// output drops the name if the function does or the series' name was
+    /// already marked for removal (a subquery's).
     fn map(self, drop_name: bool, mut f: impl FnMut(&MatrixSeries) -> Option<f64>) -> EvalValue {
         EvalValue::Vector(
             self.series
@@ -117,7 +129,7 @@ impl RangeArg {
                     f(s).map(|v| Element {
                         labels: s.labels.clone(),
                         v,
-                        drop_name,
+                        drop_name: drop_name || s.drop_name,
                     })
                 })
                 .collect(),
@@ -172,6 +184,15 @@ fn call_arg(call: &Call, index: usize) -> Result<&Expr, PromqlError> {
             function: call.func.name.to_owned(),
             message: format!("missing argument {}", index + 1),
         })
+}
+
+/// The subquery an argument is, looking through parentheses.
+fn subquery(expr: &Expr) -> Option<&SubqueryExpr> {
+    match expr {
+        Expr::Subquery(sq) => Some(sq),
+        Expr::Paren(p) => subquery(&p.expr),
+        _ => None,
+    }
 }
 
 /// The range selector an argument is, looking through parentheses.
