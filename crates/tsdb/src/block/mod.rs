@@ -25,6 +25,8 @@ mod tests;
 mod tests_size;
 
 pub use compact::{compact_blocks, plan_compaction};
+pub(crate) use index::ChunkMeta;
+pub(crate) use reader::FrameCache;
 pub use meta::{new_ulid, BlockCompaction, BlockMeta, BlockStats};
 pub use reader::{Block, SeriesIter};
 pub use writer::write_block;
