@@ -7,8 +7,8 @@ use std::sync::Arc;
 use agentmon_model::{Labels, Matcher, Sample};
 
 use crate::block::{Block, ChunkMeta, FrameCache};
-use crate::head::MemoryPart;
 use crate::db::DbInner;
+use crate::head::MemoryPart;
 use crate::{Result, TsdbError};
 
 /// One series and its samples in the queried range.
@@ -21,7 +21,10 @@ pub struct Series {
 /// Where one source's share of a series is until the series is read.
 enum Part {
     /// A block's chunks overlapping the range, by position in the block list.
-    Block { block: usize, chunks: Vec<ChunkMeta> },
+    Block {
+        block: usize,
+        chunks: Vec<ChunkMeta>,
+    },
     /// Head or frozen data, copied still compressed.
     Memory(MemoryPart),
 }
@@ -91,7 +94,11 @@ impl Querier {
     /// the selected series' labels, head data copied still compressed, and
     /// a few decompressed block frames. `f` returns whether to go on.
     /// Sources are merged as in [`Querier::select`].
-    pub fn select_each(&self, matchers: &[Matcher], f: &mut dyn FnMut(Series) -> bool) -> Result<()> {
+    pub fn select_each(
+        &self,
+        matchers: &[Matcher],
+        f: &mut dyn FnMut(Series) -> bool,
+    ) -> Result<()> {
         let (mint, maxt) = (self.mint, self.maxt);
         let mut merged: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
         // Head and frozen chunks are copied under the state lock so a flush

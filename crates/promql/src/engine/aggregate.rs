@@ -5,10 +5,8 @@
 //! `limit_ratio` ratio outside [-1, 1] raise Prometheus's warnings.
 //!
 //! See <https://prometheus.io/docs/prometheus/latest/querying/operators/#aggregation-operators>.
-//! Numeric details follow Prometheus 3.x: sums are compensated (Kahan–
-//! Neumaier), `avg` divides the compensated sum and falls back to an
-//! incremental mean once the sum would overflow, and `stddev`/`stdvar` are
-//! population statistics computed with Welford's method.
+//! The arithmetic of `sum`, `avg`, `min`, `max`, `count`, `group`, `stddev`
+//! and `stdvar` lives in [`fold`], shared with the streaming path.
 
 use std::collections::HashMap;
 
@@ -16,17 +14,18 @@ use xxhash_rust::xxh3::Xxh3;
 
 use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMITK, T_LIMIT_RATIO, T_MAX, T_MIN,
-    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
+    T_BOTTOMK, T_COUNT_VALUES, T_LIMITK, T_LIMIT_RATIO, T_QUANTILE, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::{type_name, Element, EvalValue};
-use super::functions::kahan_add;
 use crate::annotations::{self, Annotations};
 use crate::error::PromqlError;
 
+mod fold;
 mod limit;
+
+pub(crate) use fold::{fold, FoldKind};
 
 /// Evaluates `agg` on its already evaluated operand and parameter, adding
 /// any warning it raises to `annotations`.
@@ -41,6 +40,10 @@ pub(crate) fn evaluate(
     };
     let grouping = Grouping::of(agg.modifier.as_ref());
     let op = agg.op.id();
+    if let Some(kind) = FoldKind::of(op) {
+        let out = reduce(input, &grouping, |values| fold(kind, values));
+        return Ok(EvalValue::Vector(out));
+    }
     let out = match op {
         T_TOPK | T_BOTTOMK => {
             let k = scalar_param(param)?;
@@ -63,14 +66,6 @@ pub(crate) fn evaluate(
         }
         T_LIMITK => limit::limitk(input, &grouping, scalar_param(param)?)?,
         T_LIMIT_RATIO => limit::limit_ratio(input, &grouping, scalar_param(param)?, annotations)?,
-        T_SUM => reduce(input, &grouping, sum),
-        T_AVG => reduce(input, &grouping, mean),
-        T_MIN => reduce(input, &grouping, |v| extreme(v, |held, new| held > new)),
-        T_MAX => reduce(input, &grouping, |v| extreme(v, |held, new| held < new)),
-        T_COUNT => reduce(input, &grouping, |v| v.len() as f64),
-        T_GROUP => reduce(input, &grouping, |_| 1.0),
-        T_STDVAR => reduce(input, &grouping, variance),
-        T_STDDEV => reduce(input, &grouping, |v| variance(v).sqrt()),
         _ => {
             return Err(PromqlError::NotImplemented {
                 feature: format!("aggregation {}", agg.op),
@@ -187,74 +182,6 @@ fn reduce(
             }
         })
         .collect()
-}
-
-fn sum(values: &[f64]) -> f64 {
-    let (mut total, mut compensation) = (values[0], 0.0);
-    for &v in &values[1..] {
-        (total, compensation) = kahan_add(v, total, compensation);
-    }
-    total + compensation
-}
-
-/// The mean: the compensated sum divided by the count while the sum stays
-/// finite, then an incremental mean so large inputs do not overflow.
-fn mean(values: &[f64]) -> f64 {
-    let (mut total, mut compensation) = (values[0], 0.0);
-    let mut incremental: Option<f64> = None;
-    for (i, &v) in values.iter().enumerate().skip(1) {
-        let count = (i + 1) as f64;
-        let running_mean = match incremental {
-            Some(m) => m,
-            None => {
-                let (next, next_compensation) = kahan_add(v, total, compensation);
-                if !next.is_infinite() {
-                    (total, compensation) = (next, next_compensation);
-                    continue;
-                }
-                compensation /= count - 1.0;
-                total / (count - 1.0)
-            }
-        };
-        let q = (count - 1.0) / count;
-        let (m, c) = kahan_add(v / count, q * running_mean, q * compensation);
-        incremental = Some(m);
-        compensation = c;
-    }
-    match incremental {
-        Some(m) => m + compensation,
-        None => {
-            let count = values.len() as f64;
-            total / count + compensation / count
-        }
-    }
-}
-
-/// `min` or `max`: `replaces(held, new)` says whether `new` wins. NaN only
-/// wins when every value is NaN.
-fn extreme(values: &[f64], replaces: impl Fn(f64, f64) -> bool) -> f64 {
-    let mut held = values[0];
-    for &v in &values[1..] {
-        if replaces(held, v) || held.is_nan() {
-            held = v;
-        }
-    }
-    held
-}
-
-/// Population variance by Welford's method; NaN if any value is not finite
-/// at the start, as in Prometheus.
-fn variance(values: &[f64]) -> f64 {
-    let first = values[0];
-    let mut mean = first;
-    let mut squares = if first.is_finite() { 0.0 } else { f64::NAN };
-    for (i, &v) in values.iter().enumerate().skip(1) {
-        let count = (i + 1) as f64;
-        let delta = v - mean;
-        mean += delta / count;
-        squares += delta * (v - mean);
-    }
-    squares / values.len() as f64
 }
 
 /// The φ-quantile of `values` by linear interpolation between closest

@@ -26,8 +26,8 @@ mod tests_size;
 
 pub use compact::{compact_blocks, plan_compaction};
 pub(crate) use index::ChunkMeta;
-pub(crate) use reader::FrameCache;
 pub use meta::{new_ulid, BlockCompaction, BlockMeta, BlockStats};
+pub(crate) use reader::FrameCache;
 pub use reader::{Block, SeriesIter};
 pub use writer::write_block;
 

@@ -23,8 +23,8 @@ use crate::chunk::XorChunk;
 use crate::index::{postings_for_matchers, IndexReader};
 use crate::Result;
 use postings::HeadPostings;
-pub(crate) use series::MemoryPart;
 use series::MemSeries;
+pub(crate) use series::MemoryPart;
 use symbols::Symbols;
 
 /// A 128-bit hash of a label set: `key` indexes the series lookup and
