@@ -1,5 +1,6 @@
-//! The command line: `agentmon serve [flags]`. Flags override the
-//! configuration file, which overrides the defaults.
+//! The command line: `agentmon serve [flags]`, `agentmon promqltest FILE...`
+//! and `agentmon bench …`. For `serve`, flags override the configuration
+//! file, which overrides the defaults.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the server: HTTP API, ingest and storage.
     Serve(ServeArgs),
+    /// Run promqltest scripts (Prometheus's PromQL test format) against the engine.
+    Promqltest(PromqltestArgs),
     /// Load generators for benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -43,6 +46,14 @@ pub enum Command {
 pub enum BenchCommand {
     /// Send the agent-fleet workload as remote-write requests over parallel connections.
     RemoteWrite(crate::bench::RemoteWriteArgs),
+}
+
+/// Arguments of `agentmon promqltest`.
+#[derive(Debug, Args)]
+pub struct PromqltestArgs {
+    /// Script files to run, in order.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// Flags of `agentmon serve`.
