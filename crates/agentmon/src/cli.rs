@@ -1,10 +1,12 @@
-//! The command line: `agentmon serve [flags]`. Flags override the
-//! configuration file, which overrides the defaults.
+//! The command line: `agentmon serve [flags]`, `agentmon promqltest FILE...`
+//! and `agentmon bench …`. For `serve`, flags override the configuration
+//! file, which overrides the defaults.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agentmon_server::config::{parse_wal_fsync, Overrides};
+use agentmon_server::config::{parse_wal_fsync, Overrides, Settings};
 use agentmon_tsdb::WalFsync;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -32,6 +34,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the server: HTTP API, ingest and storage.
     Serve(ServeArgs),
+    /// Run promqltest scripts (Prometheus's PromQL test format) against the engine.
+    Promqltest(PromqltestArgs),
     /// Load generators for benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -44,6 +48,14 @@ pub enum BenchCommand {
     RemoteWrite(crate::bench::RemoteWriteArgs),
     /// Time PromQL range queries against a Prometheus-compatible query API.
     Query(crate::bench::QueryArgs),
+}
+
+/// Arguments of `agentmon promqltest`.
+#[derive(Debug, Args)]
+pub struct PromqltestArgs {
+    /// Script files to run, in order.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// Flags of `agentmon serve`.
@@ -109,6 +121,50 @@ impl ServeArgs {
             query_lookback_delta: self.query_lookback_delta,
             query_max_concurrency: self.query_max_concurrency,
         }
+    }
+}
+
+impl ServeArgs {
+    /// Every flag of `serve` with the value in effect (from the flag, the
+    /// file or the default), for `/api/v1/status/flags`.
+    pub fn flag_values(&self, settings: &Settings) -> BTreeMap<String, String> {
+        let millis = |d: Duration| {
+            agentmon_model::duration::format_millis(
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            )
+        };
+        let tsdb = &settings.tsdb;
+        let query = &settings.query;
+        let config = self
+            .config
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        [
+            ("config", config),
+            ("data-dir", settings.data_dir.display().to_string()),
+            ("listen", settings.listen.clone()),
+            ("retention.time", millis(tsdb.retention_time)),
+            (
+                "retention.size",
+                tsdb.retention_size.unwrap_or(0).to_string(),
+            ),
+            (
+                "wal.fsync",
+                match tsdb.wal_fsync {
+                    WalFsync::Always => "always".to_owned(),
+                    WalFsync::Interval(d) => millis(d),
+                },
+            ),
+            ("query.timeout", millis(query.timeout)),
+            ("query.max-samples", query.max_samples.to_string()),
+            ("query.lookback-delta", millis(query.lookback_delta)),
+            ("query.max-concurrency", query.max_concurrency.to_string()),
+            ("insecure", self.insecure.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 }
 

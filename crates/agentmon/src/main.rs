@@ -1,8 +1,10 @@
 //! The `agentmon` binary: parses the command line, sets up logging and runs
-//! the chosen subcommand. `serve` wiring lives in [`serve`].
+//! the chosen subcommand. `serve` wiring lives in [`serve`], the promqltest
+//! runner in [`promqltest`].
 
 mod bench;
 mod cli;
+mod promqltest;
 mod serve;
 
 use std::process::ExitCode;
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Bench(BenchCommand::RemoteWrite(args)) => run_remote_write_bench(&args),
         Command::Bench(BenchCommand::Query(args)) => run_query_bench(&args),
+        Command::Promqltest(args) => return promqltest::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -61,7 +61,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Tokens::new(settings.tokens.clone()),
         Limits::default(),
         settings.query,
-        ServerInfo::default(),
+        ServerInfo {
+            config_yaml: settings.to_yaml(),
+            flags: args.flag_values(&settings),
+            storage_retention: settings.retention_description(),
+        },
     );
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
     let opener = tokio::spawn(open_database(state.clone(), settings.clone(), failed_tx));

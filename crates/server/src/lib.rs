@@ -6,7 +6,13 @@
 //! - [`AppState`] holds the database behind a once-set cell: the listener
 //!   starts before the WAL replay ends, and data endpoints answer 503
 //!   (`errorType: unavailable`) until [`AppState::set_db`] is called.
-//! - [`config`] reads `agentmon.yml` and combines it with flags.
+//! - [`config`] reads `agentmon.yml` and combines it with flags; the
+//!   resolved settings are shown back (secrets hidden) by
+//!   `/api/v1/status/config`.
+//! - `engine` is the seam to the PromQL engine: admission control
+//!   (`max_concurrency`), the blocking pool, cancellation when a client
+//!   goes away, and the mapping of query errors to Prometheus's error types.
+//! - `json` writes answers byte for byte as Prometheus writes them.
 //! - [`auth`] checks bearer tokens and roles (`read < write < admin`).
 //! - [`selector`] parses the series selectors of `match[]`.
 //! - `handlers` has one file per endpoint family; `storage` and `decode`
@@ -15,14 +21,20 @@
 //!
 //! Endpoints: `POST /api/v1/write` (remote write 1.0),
 //! `POST /api/v1/import/prometheus`, `POST /api/v1/import`,
-//! `GET|POST /api/v1/export`, `GET|POST /api/v1/series`,
+//! `GET|POST /api/v1/export`, `GET|POST /api/v1/query`,
+//! `GET|POST /api/v1/query_range`, `GET|POST /api/v1/format_query`,
+//! `GET|POST /api/v1/parse_query`, `GET|POST /api/v1/query_exemplars`,
+//! `GET|POST /api/v1/series`,
 //! `GET|POST /api/v1/labels`, `GET|POST /api/v1/label/{name}/values`,
 //! `GET|POST /api/v1/metadata`, `GET /api/v1/status/tsdb`,
+//! `GET /api/v1/status/buildinfo`, `GET /api/v1/status/runtimeinfo`,
+//! `GET /api/v1/status/config`, `GET /api/v1/status/flags`,
 //! `POST|PUT /api/v1/admin/tsdb/flush`, `GET /metrics`, `GET /health/live`,
 //! `GET /health/ready`.
 
 pub mod auth;
 pub mod config;
+mod config_yaml;
 mod decode;
 mod engine;
 pub mod error;
@@ -63,6 +75,18 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/query_range",
             get(query::range_query).post(query::range_query),
         )
+        .route(
+            "/api/v1/format_query",
+            get(expression::format_query).post(expression::format_query),
+        )
+        .route(
+            "/api/v1/parse_query",
+            get(expression::parse_query).post(expression::parse_query),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(expression::query_exemplars).post(expression::query_exemplars),
+        )
         .route("/api/v1/series", get(series::series).post(series::series))
         .route(
             "/api/v1/labels",
@@ -77,6 +101,13 @@ pub fn router(state: AppState) -> Router {
             get(metadata::metadata).post(metadata::metadata),
         )
         .route("/api/v1/status/tsdb", get(status::tsdb_status))
+        .route("/api/v1/status/buildinfo", get(server_status::build_info))
+        .route(
+            "/api/v1/status/runtimeinfo",
+            get(server_status::runtime_info),
+        )
+        .route("/api/v1/status/config", get(server_status::config))
+        .route("/api/v1/status/flags", get(server_status::flags))
         .route(
             "/api/v1/admin/tsdb/flush",
             post(admin::flush).put(admin::flush),

@@ -49,6 +49,9 @@ pub struct ServerInfo {
     pub config_yaml: String,
     /// Every command-line flag of `serve` and its value (defaults included).
     pub flags: BTreeMap<String, String>,
+    /// The retention in effect, as Prometheus words it (`15d`, or
+    /// `15d or 50GiB` with a size limit).
+    pub storage_retention: String,
 }
 
 impl AppState {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod export;
+pub mod expression;
 pub mod health;
 pub mod import;
 pub mod labels;
@@ -11,6 +12,7 @@ pub mod metadata;
 pub mod query;
 pub mod self_metrics;
 pub mod series;
+pub mod server_status;
 pub mod status;
 pub mod write;
 
