@@ -10,6 +10,9 @@
 //!   (`0x7ff0000000000002`) and gets no samples after it;
 //! - a tool (`browser`) appears on `agent-0` half an hour in.
 //!
+//! Counters and histograms start from a running total, as those of a
+//! process that was up before the data begins.
+//!
 //! Every sample timestamp ends in a fraction of a second (each instance
 //! has its own scrape phase of `n` s + 321 ms), while every evaluation time,
 //! range, offset and subquery step the queries use is a whole number of
@@ -43,6 +46,11 @@ pub const GONE_AT: i64 = 420;
 /// The `browser` tool appears on `agent-0` at this scrape.
 pub const BROWSER_FROM: i64 = 120;
 
+/// Scrapes every counter has counted before the data begins. Without
+/// them a window reaching back before a counter's first sample would
+/// extrapolate towards the counter's zero point, which Prometheus 2.42
+/// and 3.x do in a different order (see `docs/promql-compat.md`).
+const WARM_UP: i64 = 400;
 /// Bucket bounds of `hermes_step_duration_seconds`, as in the seed.
 const STEP_BUCKETS: [&str; 7] = ["0.1", "0.5", "1", "2", "5", "10", "30"];
 const TOOLS: [&str; 3] = ["web_search", "code_exec", "file_read"];
@@ -167,10 +175,12 @@ fn build(
     TestSeries::new(&all, &samples)
 }
 
-/// A counter whose increment at scrape `k` is `step(k)`; it starts from
-/// zero again at [`RESTART_AT`] on `agent-2`.
+/// A counter whose increment at scrape `k` is `step(k)`. It has counted
+/// [`WARM_UP`] scrapes before the first one written, as the counter of a
+/// process that was running before the data begins; it starts from zero
+/// again at [`RESTART_AT`] on `agent-2`.
 fn counter(instance: &str, mut step: impl FnMut(i64) -> f64) -> impl FnMut(i64) -> Option<f64> {
-    let mut total = 0.0;
+    let mut total: f64 = (-WARM_UP..0).map(&mut step).sum();
     let restarts = instance == "agent-2";
     move |k| {
         if restarts && k == RESTART_AT {
@@ -316,7 +326,8 @@ fn step_histogram(
     let mut sum = 0.0;
     let mut rows: BTreeMap<i64, HistogramRow> = BTreeMap::new();
     let typical = if step_type == "plan" { 0.8 } else { 3.0 } * (1.0 + index as f64 * 0.3);
-    for &(k, _) in scrapes {
+    let warm_up = (-WARM_UP..0).map(|k| (k, 0));
+    for (k, _) in warm_up.chain(scrapes.iter().copied()) {
         if instance == "agent-2" && k == RESTART_AT {
             counts.iter_mut().for_each(|c| *c = 0.0);
             sum = 0.0;
@@ -335,6 +346,9 @@ fn step_histogram(
                     *bucket += 1.0;
                 }
             }
+        }
+        if k < 0 {
+            continue;
         }
         rows.insert(
             k,
