@@ -72,6 +72,22 @@ pub struct ServeArgs {
     #[arg(long = "wal.fsync", value_name = "always|DURATION", value_parser = parse_wal_fsync)]
     pub wal_fsync: Option<WalFsync>,
 
+    /// Longest a query may run, including its wait for a slot [default: 2m].
+    #[arg(long = "query.timeout", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub query_timeout: Option<Duration>,
+
+    /// Most samples one query may hold in memory [default: 50000000].
+    #[arg(long = "query.max-samples", value_name = "N", value_parser = parse_positive_count)]
+    pub query_max_samples: Option<usize>,
+
+    /// How far back an instant selector looks for a sample [default: 5m].
+    #[arg(long = "query.lookback-delta", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub query_lookback_delta: Option<Duration>,
+
+    /// Queries evaluated at once; more wait for a slot [default: 20].
+    #[arg(long = "query.max-concurrency", value_name = "N", value_parser = parse_positive_count)]
+    pub query_max_concurrency: Option<usize>,
+
     /// Allow listening on a non-loopback address without auth tokens.
     #[arg(long)]
     pub insecure: bool,
@@ -86,12 +102,32 @@ impl ServeArgs {
             retention_time: self.retention_time,
             retention_size: self.retention_size,
             wal_fsync: self.wal_fsync,
+            query_timeout: self.query_timeout,
+            query_max_samples: self.query_max_samples,
+            query_lookback_delta: self.query_lookback_delta,
+            query_max_concurrency: self.query_max_concurrency,
         }
     }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     agentmon_model::duration::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(duration)
+}
+
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be greater than zero".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number: {e}")),
+    }
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -135,6 +171,45 @@ mod tests {
         assert_eq!(args.wal_fsync, Some(WalFsync::Always));
         assert!(Cli::try_parse_from(["agentmon", "serve", "--retention.time", "soon"]).is_err());
         assert!(Cli::try_parse_from(["agentmon", "serve", "--wal.fsync", "never"]).is_err());
+    }
+
+    #[test]
+    fn query_flags_are_validated() {
+        let cli = Cli::try_parse_from([
+            "agentmon",
+            "serve",
+            "--query.timeout",
+            "30s",
+            "--query.max-samples",
+            "1000",
+            "--query.lookback-delta",
+            "1m",
+            "--query.max-concurrency",
+            "4",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
+        let overrides = args.overrides();
+        assert_eq!(overrides.query_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(overrides.query_max_samples, Some(1000));
+        assert_eq!(
+            overrides.query_lookback_delta,
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(overrides.query_max_concurrency, Some(4));
+        for (flag, value) in [
+            ("--query.timeout", "0s"),
+            ("--query.max-samples", "0"),
+            ("--query.max-concurrency", "-1"),
+            ("--query.lookback-delta", "soon"),
+        ] {
+            assert!(
+                Cli::try_parse_from(["agentmon", "serve", flag, value]).is_err(),
+                "{flag} {value}"
+            );
+        }
     }
 
     #[test]

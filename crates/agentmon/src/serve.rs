@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
-use agentmon_server::{router, AppState, Db, Limits};
+use agentmon_server::{router, AppState, Db, Limits, ServerInfo};
 use anyhow::{bail, Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -57,7 +57,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::warn!(%address, "no auth tokens configured: the API is open to every local user");
     }
 
-    let state = AppState::new(Tokens::new(settings.tokens.clone()), Limits::default());
+    let state = AppState::with_query_settings(
+        Tokens::new(settings.tokens.clone()),
+        Limits::default(),
+        settings.query,
+        ServerInfo::default(),
+    );
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
     let opener = tokio::spawn(open_database(state.clone(), settings.clone(), failed_tx));
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "listening");

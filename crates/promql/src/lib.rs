@@ -18,7 +18,7 @@ mod storage;
 mod value;
 
 pub use annotations::Annotations;
-pub use engine::{Engine, EngineOptions, Query, QueryKind, QueryOutput};
+pub use engine::{parse_expr, Engine, EngineOptions, Query, QueryKind, QueryOutput};
 pub use error::PromqlError;
 pub use storage::{SelectError, Storage};
 pub use value::{InstantSample, RangeSeries, Value};

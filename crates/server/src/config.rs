@@ -2,7 +2,8 @@
 //!
 //! Every key is optional. Known sections: `listen`, `data_dir`, `storage`
 //! (`retention_time`, `retention_size`, `wal_fsync`, `wal_segment_size`,
-//! `out_of_order_window`, `head_block_duration`) and `auth` (`tokens`).
+//! `out_of_order_window`, `head_block_duration`), `query` (`timeout`,
+//! `max_samples`, `lookback_delta`, `max_concurrency`) and `auth` (`tokens`).
 //! Sections planned for later (`global`, `scrape_configs`, `rule_files`,
 //! `remote_write`, `alertmanager`, `agents`, `pricing`, `health_checks`) are
 //! accepted so a full config file loads, and reported by
@@ -37,6 +38,8 @@ pub struct Config {
     #[serde(default)]
     pub storage: StorageConfig,
     #[serde(default)]
+    pub query: QueryConfig,
+    #[serde(default)]
     pub auth: AuthConfig,
     // Sections of the target architecture that are not implemented yet.
     global: Option<serde_yaml::Value>,
@@ -60,6 +63,41 @@ pub struct StorageConfig {
     pub wal_segment_size: Option<ConfigSize>,
     pub out_of_order_window: Option<ConfigDuration>,
     pub head_block_duration: Option<ConfigDuration>,
+}
+
+/// The `query` section: limits of PromQL queries, with Prometheus's
+/// `--query.*` flags as models.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    pub timeout: Option<ConfigDuration>,
+    pub max_samples: Option<usize>,
+    pub lookback_delta: Option<ConfigDuration>,
+    pub max_concurrency: Option<usize>,
+}
+
+/// Limits of PromQL queries after flags, file and defaults are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuerySettings {
+    /// The longest a query may run, including its wait for a slot (2m).
+    pub timeout: Duration,
+    /// Most samples one query may hold in memory (50,000,000).
+    pub max_samples: usize,
+    /// How far back an instant selector looks for a sample (5m).
+    pub lookback_delta: Duration,
+    /// Queries evaluated at once; more wait for a slot (20).
+    pub max_concurrency: usize,
+}
+
+impl Default for QuerySettings {
+    fn default() -> QuerySettings {
+        QuerySettings {
+            timeout: Duration::from_secs(120),
+            max_samples: 50_000_000,
+            lookback_delta: Duration::from_secs(300),
+            max_concurrency: 20,
+        }
+    }
 }
 
 /// The `auth` section.
@@ -158,6 +196,10 @@ pub struct Overrides {
     /// `Some(0)` means no size limit.
     pub retention_size: Option<u64>,
     pub wal_fsync: Option<WalFsync>,
+    pub query_timeout: Option<Duration>,
+    pub query_max_samples: Option<usize>,
+    pub query_lookback_delta: Option<Duration>,
+    pub query_max_concurrency: Option<usize>,
 }
 
 /// Everything `serve` needs, after flags, file and defaults are combined.
@@ -166,6 +208,7 @@ pub struct Settings {
     pub listen: String,
     pub data_dir: PathBuf,
     pub tsdb: Options,
+    pub query: QuerySettings,
     pub tokens: Vec<Token>,
 }
 
@@ -233,7 +276,7 @@ impl Config {
                 return Err("storage.head_block_duration must be greater than zero".into());
             }
         }
-        Ok(())
+        check_query_section(&self.query)
     }
 
     /// Top-level sections present in the file that agentmon does not act on
@@ -281,6 +324,30 @@ impl Config {
         options
     }
 
+    /// Query limits from this file and the command line over the defaults.
+    pub fn query_settings(&self, overrides: &Overrides) -> QuerySettings {
+        let defaults = QuerySettings::default();
+        let file = &self.query;
+        QuerySettings {
+            timeout: overrides
+                .query_timeout
+                .or(file.timeout.map(|d| d.0))
+                .unwrap_or(defaults.timeout),
+            max_samples: overrides
+                .query_max_samples
+                .or(file.max_samples)
+                .unwrap_or(defaults.max_samples),
+            lookback_delta: overrides
+                .query_lookback_delta
+                .or(file.lookback_delta.map(|d| d.0))
+                .unwrap_or(defaults.lookback_delta),
+            max_concurrency: overrides
+                .query_max_concurrency
+                .or(file.max_concurrency)
+                .unwrap_or(defaults.max_concurrency),
+        }
+    }
+
     /// Combines command-line overrides, this file and the defaults.
     pub fn resolve(&self, overrides: &Overrides) -> Settings {
         let mut tsdb = self.tsdb_options();
@@ -305,8 +372,27 @@ impl Config {
                 .or_else(|| self.data_dir.clone())
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             tsdb,
+            query: self.query_settings(overrides),
             tokens: self.auth.tokens.clone(),
         }
+    }
+}
+
+/// Every query limit must be positive: a zero timeout or sample budget
+/// would fail every query, a zero concurrency would queue them forever.
+fn check_query_section(query: &QueryConfig) -> Result<(), String> {
+    let zero = [
+        ("timeout", query.timeout.is_some_and(|d| d.0.is_zero())),
+        ("max_samples", query.max_samples == Some(0)),
+        (
+            "lookback_delta",
+            query.lookback_delta.is_some_and(|d| d.0.is_zero()),
+        ),
+        ("max_concurrency", query.max_concurrency == Some(0)),
+    ];
+    match zero.iter().find(|(_, is_zero)| *is_zero) {
+        Some((name, _)) => Err(format!("query.{name} must be greater than zero")),
+        None => Ok(()),
     }
 }
 

@@ -150,6 +150,7 @@ fn flags_override_the_file_which_overrides_defaults() {
         retention_time: Some(Duration::from_secs(3600)),
         retention_size: Some(1 << 30),
         wal_fsync: Some(WalFsync::Interval(Duration::from_secs(5))),
+        ..Overrides::default()
     };
     let settings = config.resolve(&overrides);
     assert_eq!(settings.listen, "127.0.0.1:9999");
@@ -171,4 +172,50 @@ fn missing_file_names_the_path() {
         error.starts_with("cannot read config file does/not/exist.yml"),
         "{error}"
     );
+}
+
+#[test]
+fn query_section_sets_limits_and_flags_win() {
+    let config = parse(
+        "query:\n  timeout: 30s\n  max_samples: 1000\n  lookback_delta: 1m\n  max_concurrency: 4\n",
+    )
+    .unwrap();
+    let settings = config.resolve(&Overrides::default());
+    assert_eq!(
+        settings.query,
+        QuerySettings {
+            timeout: Duration::from_secs(30),
+            max_samples: 1000,
+            lookback_delta: Duration::from_secs(60),
+            max_concurrency: 4,
+        }
+    );
+    let overrides = Overrides {
+        query_timeout: Some(Duration::from_secs(5)),
+        query_max_concurrency: Some(2),
+        ..Overrides::default()
+    };
+    let settings = config.resolve(&overrides);
+    assert_eq!(settings.query.timeout, Duration::from_secs(5));
+    assert_eq!(settings.query.max_concurrency, 2);
+    assert_eq!(settings.query.max_samples, 1000);
+    assert_eq!(
+        parse("").unwrap().resolve(&Overrides::default()).query,
+        QuerySettings::default()
+    );
+
+    let error = parse("query:\n  max_concurrency: 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("query.max_concurrency must be greater than zero"),
+        "{error}"
+    );
+    let error = parse("query:\n  timeout: 0\n").unwrap_err().to_string();
+    assert!(
+        error.contains("query.timeout must be greater than zero"),
+        "{error}"
+    );
+    let error = parse("query:\n  max_sample: 10\n").unwrap_err().to_string();
+    assert!(error.contains("unknown field `max_sample`"), "{error}");
 }

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use thiserror::Error;
+
+use crate::json::JsonWriter;
 
 /// Why a request failed, with a message precise enough to act on.
 #[derive(Debug, Error)]
@@ -41,6 +42,18 @@ pub enum ApiError {
     /// The body's encoding or media type is not one we speak (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A query failed while it was evaluated (422, Prometheus's
+    /// `execution`), e.g. too many samples or a function's bad argument.
+    #[error("{0}")]
+    Execution(String),
+    /// A query ran past its timeout (503, Prometheus's `timeout`).
+    #[error("{0}")]
+    Timeout(String),
+    /// A query was canceled, e.g. its client went away (499, the
+    /// non-standard "client closed request" status Prometheus uses for
+    /// `canceled`).
+    #[error("{0}")]
+    Canceled(String),
     /// The server is not ready yet, e.g. replaying the WAL (503).
     #[error("{0}")]
     Unavailable(String),
@@ -60,7 +73,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Canceled(_) => CLIENT_CLOSED_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -76,6 +91,9 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Execution(_) => "execution",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::Canceled(_) => "canceled",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -91,6 +109,9 @@ impl ApiError {
             | ApiError::MethodNotAllowed(m)
             | ApiError::PayloadTooLarge(m)
             | ApiError::UnsupportedMediaType(m)
+            | ApiError::Execution(m)
+            | ApiError::Timeout(m)
+            | ApiError::Canceled(m)
             | ApiError::Unavailable(m)
             | ApiError::Internal(m) => m,
         }
@@ -98,7 +119,8 @@ impl ApiError {
 
     /// Logs server-side failures; client mistakes are only logged at debug.
     fn log(&self) {
-        if self.status().is_server_error() && !matches!(self, ApiError::Unavailable(_)) {
+        let expected = matches!(self, ApiError::Unavailable(_) | ApiError::Timeout(_));
+        if self.status().is_server_error() && !expected {
             tracing::error!(error = %self, "request failed");
         } else {
             tracing::debug!(error = %self, status = self.status().as_u16(), "request refused");
@@ -115,23 +137,33 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    status: &'static str,
-    #[serde(rename = "errorType")]
-    error_type: &'static str,
-    error: &'a str,
-}
+/// The status Prometheus answers `canceled` with: nginx's 499 "client
+/// closed request" (the client rarely sees it, but logs and proxies do).
+const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+};
 
 impl IntoResponse for ApiError {
+    /// `{"status":"error","errorType":…,"error":…}`, escaped the way
+    /// Prometheus escapes it (see [`crate::json`]).
     fn into_response(self) -> Response {
         self.log();
-        let body = ErrorBody {
-            status: "error",
-            error_type: self.error_type(),
-            error: self.message(),
-        };
-        let mut response = (self.status(), axum::Json(body)).into_response();
+        let mut body = JsonWriter::with_capacity(64 + self.message().len());
+        body.raw("{\"status\":\"error\",\"errorType\":");
+        body.string(self.error_type());
+        body.raw(",\"error\":");
+        body.string(self.message());
+        body.raw("}");
+        let mut response = (
+            self.status(),
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body.into_bytes(),
+        )
+            .into_response();
         self.add_headers(&mut response);
         response
     }

@@ -24,8 +24,10 @@
 pub mod auth;
 pub mod config;
 mod decode;
+mod engine;
 pub mod error;
 mod handlers;
+mod json;
 mod metrics;
 mod params;
 mod process;
@@ -40,7 +42,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use crate::decode::Limits;
-pub use crate::state::{AppState, NOT_READY_REASON};
+pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
 pub use crate::storage::Db;
 
 /// Builds the HTTP app. Every route except `/health/*` goes through the auth
@@ -53,6 +55,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/import/prometheus", post(import::import_prometheus))
         .route("/api/v1/import", post(import::import_json))
         .route("/api/v1/export", get(export::export).post(export::export))
+        .route(
+            "/api/v1/query",
+            get(query::instant_query).post(query::instant_query),
+        )
+        .route(
+            "/api/v1/query_range",
+            get(query::range_query).post(query::range_query),
+        )
         .route("/api/v1/series", get(series::series).post(series::series))
         .route(
             "/api/v1/labels",

@@ -3,12 +3,21 @@
 //! The listener starts before the WAL replay ends, so the database is set
 //! once, later, through [`AppState::set_db`]; until then data endpoints
 //! answer 503 and `/health/ready` says why.
+//!
+//! The state also holds the PromQL engine behind its admission control
+//! ([`QueryEngine`]) and what the status endpoints report about the running
+//! server ([`ServerInfo`]).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use agentmon_promql::{Engine, EngineOptions};
+
 use crate::auth::Tokens;
+use crate::config::QuerySettings;
 use crate::decode::Limits;
+use crate::engine::QueryEngine;
 use crate::error::ApiError;
 use crate::metrics::HttpMetrics;
 use crate::storage::Db;
@@ -26,18 +35,54 @@ struct Inner {
     db: OnceLock<Arc<Db>>,
     tokens: Tokens,
     limits: Limits,
+    query_engine: QueryEngine,
+    query_settings: QuerySettings,
+    info: ServerInfo,
     http_metrics: HttpMetrics,
     started_at: SystemTime,
 }
 
+/// What `/api/v1/status/config` and `/api/v1/status/flags` report.
+#[derive(Debug, Clone, Default)]
+pub struct ServerInfo {
+    /// The configuration in effect, as YAML.
+    pub config_yaml: String,
+    /// Every command-line flag of `serve` and its value (defaults included).
+    pub flags: BTreeMap<String, String>,
+}
+
 impl AppState {
-    /// A state without a database yet.
+    /// A state without a database yet, with default query limits.
     pub fn new(tokens: Tokens, limits: Limits) -> AppState {
+        AppState::with_query_settings(
+            tokens,
+            limits,
+            QuerySettings::default(),
+            ServerInfo::default(),
+        )
+    }
+
+    /// A state without a database yet, with the given query limits and
+    /// status information.
+    pub fn with_query_settings(
+        tokens: Tokens,
+        limits: Limits,
+        query_settings: QuerySettings,
+        info: ServerInfo,
+    ) -> AppState {
+        let engine = Engine::new(EngineOptions {
+            lookback_delta: query_settings.lookback_delta,
+            timeout: query_settings.timeout,
+            max_samples: query_settings.max_samples,
+        });
         AppState {
             inner: Arc::new(Inner {
                 db: OnceLock::new(),
                 tokens,
                 limits,
+                query_engine: QueryEngine::new(engine, query_settings.max_concurrency),
+                query_settings,
+                info,
                 http_metrics: HttpMetrics::default(),
                 started_at: SystemTime::now(),
             }),
@@ -69,6 +114,21 @@ impl AppState {
     /// Ingest limits (body sizes, series counts).
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The PromQL engine and its admission control.
+    pub(crate) fn query_engine(&self) -> &QueryEngine {
+        &self.inner.query_engine
+    }
+
+    /// The query limits in effect.
+    pub fn query_settings(&self) -> &QuerySettings {
+        &self.inner.query_settings
+    }
+
+    /// What the status endpoints report.
+    pub fn server_info(&self) -> &ServerInfo {
+        &self.inner.info
     }
 
     pub(crate) fn http_metrics(&self) -> &HttpMetrics {

@@ -209,6 +209,13 @@ impl Engine {
     }
 }
 
+/// Parses `query` exactly as [`Engine::query`] does before evaluating it
+/// (with Go's byte-escape semantics in strings), for callers that need the
+/// expression itself: formatting, AST output, checking before queueing.
+pub fn parse_expr(query: &str) -> Result<Expr, PromqlError> {
+    parse(query)
+}
+
 fn check_range(start_ms: i64, end_ms: i64, step_ms: i64) -> Result<(), PromqlError> {
     if step_ms <= 0 {
         return Err(PromqlError::InvalidRange {

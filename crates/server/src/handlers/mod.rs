@@ -8,6 +8,7 @@ pub mod health;
 pub mod import;
 pub mod labels;
 pub mod metadata;
+pub mod query;
 pub mod self_metrics;
 pub mod series;
 pub mod status;
