@@ -42,6 +42,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Send the agent-fleet workload as remote-write requests over parallel connections.
     RemoteWrite(crate::bench::RemoteWriteArgs),
+    /// Time PromQL range queries against a Prometheus-compatible query API.
+    Query(crate::bench::QueryArgs),
 }
 
 /// Flags of `agentmon serve`.

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Bench(BenchCommand::RemoteWrite(args)) => run_remote_write_bench(&args),
+        Command::Bench(BenchCommand::Query(args)) => run_query_bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -34,6 +35,16 @@ fn run_remote_write_bench(args: &bench::RemoteWriteArgs) -> anyhow::Result<()> {
     println!("{report}");
     if !report.is_success() {
         anyhow::bail!("the load generator saw failed requests (see the report above)");
+    }
+    Ok(())
+}
+
+/// Times the queries and prints the report; fails if any query failed.
+fn run_query_bench(args: &bench::QueryArgs) -> anyhow::Result<()> {
+    let report = bench::run_query_bench(args)?;
+    println!("{report}");
+    if report.queries.iter().any(|q| q.error.is_some()) {
+        anyhow::bail!("some queries failed (see the report above)");
     }
     Ok(())
 }

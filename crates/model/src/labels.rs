@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +29,11 @@ impl<'a> LabelRef<'a> {
 }
 
 /// A label set sorted by name, with unique names and non-empty values.
+/// Immutable and shared: cloning one is a reference-count increment, which
+/// matters where the query engine carries a series' labels through every
+/// step of a range query.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<[Label]>);
 
 impl Labels {
     /// Builds a label set from pairs in any order, sorting them and dropping
@@ -61,13 +65,13 @@ impl Labels {
                 validate_label_name(&label.name)?;
             }
         }
-        Ok(Labels(labels))
+        Ok(Labels(labels.into()))
     }
 
     /// Wraps labels that the caller has already validated and sorted.
     pub fn from_sorted_unchecked(labels: Vec<Label>) -> Labels {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
-        Labels(labels)
+        Labels(labels.into())
     }
 
     /// Builds an owned label set from already validated borrowed pairs.
@@ -78,7 +82,8 @@ impl Labels {
                     name: l.name.to_owned(),
                     value: l.value.to_owned(),
                 })
-                .collect(),
+                .collect::<Vec<Label>>()
+                .into(),
         )
     }
 
@@ -110,8 +115,9 @@ impl Labels {
         &self.0
     }
 
+    /// The pairs as an owned vector (a copy when the set is shared).
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        self.0.to_vec()
     }
 }
 

@@ -56,6 +56,9 @@ pub enum PromqlError {
     /// A `topk`/`bottomk` parameter does not fit an int64 (or is NaN).
     #[error("Scalar value {value} overflows int64")]
     ScalarOverflowsInt64 { value: String },
+    /// `limit_ratio` was given a NaN ratio.
+    #[error("Ratio value NaN is NaN")]
+    RatioIsNaN,
     /// `count_values` was given a label name that is not valid.
     #[error("invalid label name {name:?}")]
     InvalidLabelName { name: String },

@@ -2,9 +2,11 @@
 //!
 //! - [`Engine`] evaluates a PromQL expression (parsed by the `promql-parser`
 //!   crate) at an instant or over a range, with Prometheus 3.x semantics:
-//!   lookback, staleness, `offset`, `@`, left-open range windows, operators
-//!   with vector matching. It reads data through the narrow [`Storage`]
-//!   seam, which [`agentmon_tsdb::Db`] implements. Results are [`Value`]s.
+//!   lookback, staleness, `offset`, `@`, left-open range windows, subqueries,
+//!   operators with vector matching. It reads data through the narrow
+//!   [`Storage`] seam, which [`agentmon_tsdb::Db`] implements. Results are
+//!   [`Value`]s, with the warnings and infos Prometheus would give in
+//!   [`Annotations`].
 //! - [`promqltest`] parses the promqltest scripts of the Prometheus
 //!   conformance suite and, with [`promqltest::runner`], runs them against
 //!   the engine on a real TSDB and reports what passed, failed or was skipped.

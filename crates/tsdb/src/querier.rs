@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use agentmon_model::{Labels, Matcher, Sample};
 
-use crate::block::Block;
+use crate::block::{Block, ChunkMeta, FrameCache};
 use crate::db::DbInner;
+use crate::head::MemoryPart;
 use crate::{Result, TsdbError};
 
 /// One series and its samples in the queried range.
@@ -15,6 +16,17 @@ use crate::{Result, TsdbError};
 pub struct Series {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+}
+
+/// Where one source's share of a series is until the series is read.
+enum Part {
+    /// A block's chunks overlapping the range, by position in the block list.
+    Block {
+        block: usize,
+        chunks: Vec<ChunkMeta>,
+    },
+    /// Head or frozen data, copied still compressed.
+    Memory(MemoryPart),
 }
 
 /// A reader over [mint, maxt] (inclusive, milliseconds). Each call sees the
@@ -58,24 +70,42 @@ impl Querier {
 
     /// Like [`Querier::select`], but gives up with
     /// [`TsdbError::TooManySamples`] as soon as the samples read exceed
-    /// `max_samples`, checked after each source (block, head) is read, so a
-    /// query cannot make the process hold far more than it is allowed.
+    /// `max_samples`, so a query cannot make the process hold far more than
+    /// it is allowed.
     pub fn select_limited(&self, matchers: &[Matcher], max_samples: usize) -> Result<Vec<Series>> {
-        let (mint, maxt) = (self.mint, self.maxt);
+        let mut out = Vec::new();
         let mut loaded = 0usize;
-        let mut count = |parts: usize| {
-            loaded = loaded.saturating_add(parts);
+        self.select_each(matchers, &mut |series| {
+            loaded = loaded.saturating_add(series.samples.len());
             if loaded > max_samples {
-                Err(TsdbError::TooManySamples { limit: max_samples })
-            } else {
-                Ok(())
+                return false;
             }
-        };
-        // Head and frozen chunks are read under the state lock so a flush
+            out.push(series);
+            true
+        })?;
+        if loaded > max_samples {
+            return Err(TsdbError::TooManySamples { limit: max_samples });
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with each selected series and its samples in range, in
+    /// label order, reading one series at a time: what is held meanwhile is
+    /// the selected series' labels, head data copied still compressed, and
+    /// a few decompressed block frames. `f` returns whether to go on.
+    /// Sources are merged as in [`Querier::select`].
+    pub fn select_each(
+        &self,
+        matchers: &[Matcher],
+        f: &mut dyn FnMut(Series) -> bool,
+    ) -> Result<()> {
+        let (mint, maxt) = (self.mint, self.maxt);
+        let mut merged: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
+        // Head and frozen chunks are copied under the state lock so a flush
         // cannot move data between them while we look.
-        let (blocks, recent) = {
+        let blocks = {
             let state = self.inner.state.read();
-            let mut recent: Vec<Vec<(Labels, Vec<Sample>)>> = Vec::new();
+            let mut recent: Vec<Vec<(Labels, MemoryPart)>> = Vec::new();
             let relevant: Vec<_> = state
                 .frozen
                 .iter()
@@ -87,57 +117,61 @@ impl Querier {
                     let mut part = Vec::new();
                     for &r in &refs {
                         let Some(fs) = frozen.get(r) else { continue };
-                        let samples = fs.samples(mint, maxt);
-                        if samples.is_empty() {
+                        let copied = fs.copy_range(mint, maxt);
+                        if copied.is_empty() {
                             continue;
                         }
                         if let Some(series) = self.inner.head.get(r) {
-                            part.push((self.inner.head.labels_of(&series), samples));
+                            part.push((self.inner.head.labels_of(&series), copied));
                         }
                     }
-                    count(part.iter().map(|(_, s)| s.len()).sum())?;
                     recent.push(part);
                 }
             }
-            let head = self.inner.head.select(matchers, mint, maxt)?;
-            count(head.iter().map(|(_, s)| s.len()).sum())?;
-            recent.push(head);
-            let blocks: Vec<Arc<Block>> = state
+            recent.push(self.inner.head.select_parts(matchers, mint, maxt)?);
+            let mut blocks: Vec<Arc<Block>> = state
                 .blocks
                 .iter()
                 .filter(|b| b.meta().max_time >= mint && b.meta().min_time <= maxt)
                 .cloned()
                 .collect();
-            (blocks, recent)
+            // Oldest block first so later sources override earlier ones.
+            blocks.sort_by(|a, b| a.meta().ulid.cmp(&b.meta().ulid));
+            for (i, block) in blocks.iter().enumerate() {
+                for (labels, chunks) in block.select_chunks(matchers, mint, maxt)? {
+                    merged
+                        .entry(labels)
+                        .or_default()
+                        .push(Part::Block { block: i, chunks });
+                }
+            }
+            for part in recent {
+                for (labels, copied) in part {
+                    merged.entry(labels).or_default().push(Part::Memory(copied));
+                }
+            }
+            blocks
         };
-
-        let mut merged: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
-        // Oldest block first so later sources override earlier ones.
-        let mut ordered = blocks;
-        ordered.sort_by(|a, b| a.meta().ulid.cmp(&b.meta().ulid));
-        for block in &ordered {
-            let selected = block.select(matchers, mint, maxt)?;
-            count(selected.iter().map(|s| s.samples.len()).sum())?;
-            for series in selected {
-                merged
-                    .entry(series.labels)
-                    .or_default()
-                    .push(series.samples);
+        let mut caches: Vec<FrameCache> = blocks.iter().map(|_| FrameCache::default()).collect();
+        for (labels, parts) in merged {
+            let mut read = Vec::with_capacity(parts.len());
+            for part in parts {
+                read.push(match part {
+                    Part::Block { block, chunks } => {
+                        blocks[block].read_samples(&chunks, mint, maxt, &mut caches[block])?
+                    }
+                    Part::Memory(copied) => copied.samples(mint, maxt),
+                });
+            }
+            let samples = merge_samples(read);
+            if samples.is_empty() {
+                continue;
+            }
+            if !f(Series { labels, samples }) {
+                break;
             }
         }
-        for part in recent {
-            for (labels, samples) in part {
-                merged.entry(labels).or_default().push(samples);
-            }
-        }
-        Ok(merged
-            .into_iter()
-            .map(|(labels, parts)| Series {
-                labels,
-                samples: merge_samples(parts),
-            })
-            .filter(|s| !s.samples.is_empty())
-            .collect())
+        Ok(())
     }
 
     /// Label sets of the selected series that have samples in range.

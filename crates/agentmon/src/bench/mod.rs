@@ -3,13 +3,14 @@
 //! - [`workload`] builds the agent-fleet data set of `bench/WORKLOAD.md`
 //!   deterministically from a seed;
 //! - [`remote_write`] pre-encodes that data set as Prometheus remote-write
-//!   requests and sends them to any receiver, timing only the sending.
+//!   requests and sends them to any receiver, timing only the sending;
+//! - [`query`] times range queries against any Prometheus-compatible query
+//!   API.
 //!
-//! `main.rs` wires [`RemoteWriteArgs`] as `agentmon bench remote-write` and
-//! prints the [`RemoteWriteReport`] returned by [`run_remote_write`].
+//! `main.rs` wires them as `agentmon bench remote-write` and
+//! `agentmon bench query` and prints their reports.
 
-// Until main.rs wires the subcommand nothing outside the tests calls in here.
-
+pub mod query;
 pub mod remote_write;
 mod rng;
 pub mod workload;
@@ -17,4 +18,5 @@ pub mod workload;
 #[cfg(test)]
 mod tests;
 
+pub use query::{run_query_bench, QueryArgs};
 pub use remote_write::{run_remote_write, RemoteWriteArgs};

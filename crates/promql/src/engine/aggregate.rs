@@ -1,36 +1,49 @@
 //! Aggregation operators (`sum`, `avg`, `min`, `max`, `count`, `group`,
-//! `stddev`, `stdvar`, `quantile`, `topk`, `bottomk`, `count_values`) over
-//! one step's instant vector, grouped `by` or `without` labels.
+//! `stddev`, `stdvar`, `quantile`, `topk`, `bottomk`, `count_values`, and
+//! in [`limit`] `limitk` and `limit_ratio`) over one step's instant vector,
+//! grouped `by` or `without` labels. A `quantile` φ outside [0, 1] and a
+//! `limit_ratio` ratio outside [-1, 1] raise Prometheus's warnings.
 //!
 //! See <https://prometheus.io/docs/prometheus/latest/querying/operators/#aggregation-operators>.
-//! Numeric details follow Prometheus 3.x: sums are compensated (Kahan–
-//! Neumaier), `avg` divides the compensated sum and falls back to an
-//! incremental mean once the sum would overflow, and `stddev`/`stdvar` are
-//! population statistics computed with Welford's method.
+//! The arithmetic of `sum`, `avg`, `min`, `max`, `count`, `group`, `stddev`
+//! and `stdvar` lives in [`fold`], shared with the streaming path.
 
 use std::collections::HashMap;
 
+use xxhash_rust::xxh3::Xxh3;
+
 use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
-    T_STDVAR, T_SUM, T_TOPK,
+    T_BOTTOMK, T_COUNT_VALUES, T_LIMITK, T_LIMIT_RATIO, T_QUANTILE, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::{type_name, Element, EvalValue};
+use crate::annotations::{self, Annotations};
 use crate::error::PromqlError;
 
-/// Evaluates `agg` on its already evaluated operand and parameter.
+mod fold;
+mod limit;
+
+pub(crate) use fold::{fold, FoldKind};
+
+/// Evaluates `agg` on its already evaluated operand and parameter, adding
+/// any warning it raises to `annotations`.
 pub(crate) fn evaluate(
     agg: &AggregateExpr,
     input: EvalValue,
     param: Option<EvalValue>,
+    annotations: &mut Annotations,
 ) -> Result<EvalValue, PromqlError> {
     let EvalValue::Vector(input) = input else {
         return Err(unexpected_type("instant vector", &input));
     };
     let grouping = Grouping::of(agg.modifier.as_ref());
     let op = agg.op.id();
+    if let Some(kind) = FoldKind::of(op) {
+        let out = reduce(input, &grouping, |values| fold(kind, values));
+        return Ok(EvalValue::Vector(out));
+    }
     let out = match op {
         T_TOPK | T_BOTTOMK => {
             let k = scalar_param(param)?;
@@ -46,16 +59,13 @@ pub(crate) fn evaluate(
         }
         T_QUANTILE => {
             let q = scalar_param(param)?;
+            if !(0.0..=1.0).contains(&q) {
+                annotations.warn(annotations::invalid_quantile(q));
+            }
             reduce(input, &grouping, |values| quantile(q, values))
         }
-        T_SUM => reduce(input, &grouping, sum),
-        T_AVG => reduce(input, &grouping, mean),
-        T_MIN => reduce(input, &grouping, |v| extreme(v, |held, new| held > new)),
-        T_MAX => reduce(input, &grouping, |v| extreme(v, |held, new| held < new)),
-        T_COUNT => reduce(input, &grouping, |v| v.len() as f64),
-        T_GROUP => reduce(input, &grouping, |_| 1.0),
-        T_STDVAR => reduce(input, &grouping, variance),
-        T_STDDEV => reduce(input, &grouping, |v| variance(v).sqrt()),
+        T_LIMITK => limit::limitk(input, &grouping, scalar_param(param)?)?,
+        T_LIMIT_RATIO => limit::limit_ratio(input, &grouping, scalar_param(param)?, annotations)?,
         _ => {
             return Err(PromqlError::NotImplemented {
                 feature: format!("aggregation {}", agg.op),
@@ -86,33 +96,66 @@ impl<'a> Grouping<'a> {
         }
     }
 
+    /// Whether label `name` identifies the group.
+    fn keeps(&self, name: &str) -> bool {
+        let listed = self.names.iter().any(|n| n == name);
+        if self.without {
+            name != METRIC_NAME_LABEL && !listed
+        } else {
+            listed
+        }
+    }
+
     /// The labels of the group `labels` belongs to.
     fn group_labels(&self, labels: &Labels) -> Labels {
-        let listed = |name: &str| self.names.iter().any(|n| n == name);
         let kept: Vec<Label> = labels
             .iter()
-            .filter(|l| {
-                if self.without {
-                    l.name != METRIC_NAME_LABEL && !listed(&l.name)
-                } else {
-                    listed(&l.name)
-                }
-            })
+            .filter(|l| self.keeps(&l.name))
             .cloned()
             .collect();
         Labels::from_sorted_unchecked(kept)
     }
 
-    /// Splits `input` into groups, in order of first appearance.
+    /// A hash of the group's labels, computed without building them.
+    fn group_hash(&self, labels: &Labels) -> u64 {
+        let mut hasher = Xxh3::new();
+        for l in labels.iter().filter(|l| self.keeps(&l.name)) {
+            hasher.update(l.name.as_bytes());
+            hasher.update(&[0xff]);
+            hasher.update(l.value.as_bytes());
+            hasher.update(&[0xff]);
+        }
+        hasher.digest()
+    }
+
+    /// Whether `labels` belongs to the group labelled `group`.
+    fn in_group(&self, group: &Labels, labels: &Labels) -> bool {
+        labels
+            .iter()
+            .filter(|l| self.keeps(&l.name))
+            .eq(group.iter())
+    }
+
+    /// Splits `input` into groups, in order of first appearance. Group
+    /// labels are built once per group, not once per element: elements are
+    /// matched to groups by a hash of their grouping labels, then compared.
     fn split(&self, input: Vec<Element>) -> Vec<(Labels, Vec<Element>)> {
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut groups: Vec<(Labels, Vec<Element>)> = Vec::new();
         for elem in input {
-            let key = self.group_labels(&elem.labels);
-            let at = *index.entry(key.clone()).or_insert_with(|| {
-                groups.push((key, Vec::new()));
-                groups.len() - 1
-            });
+            let candidates = index.entry(self.group_hash(&elem.labels)).or_default();
+            let found = candidates
+                .iter()
+                .copied()
+                .find(|&g| self.in_group(&groups[g].0, &elem.labels));
+            let at = match found {
+                Some(at) => at,
+                None => {
+                    groups.push((self.group_labels(&elem.labels), Vec::new()));
+                    candidates.push(groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
             groups[at].1.push(elem);
         }
         groups
@@ -139,87 +182,6 @@ fn reduce(
             }
         })
         .collect()
-}
-
-/// One step of Kahan–Neumaier summation: the new sum and compensation.
-fn kahan_add(increment: f64, sum: f64, compensation: f64) -> (f64, f64) {
-    let total = sum + increment;
-    let compensation = if total.is_infinite() {
-        0.0
-    } else if sum.abs() >= increment.abs() {
-        compensation + ((sum - total) + increment)
-    } else {
-        compensation + ((increment - total) + sum)
-    };
-    (total, compensation)
-}
-
-fn sum(values: &[f64]) -> f64 {
-    let (mut total, mut compensation) = (values[0], 0.0);
-    for &v in &values[1..] {
-        (total, compensation) = kahan_add(v, total, compensation);
-    }
-    total + compensation
-}
-
-/// The mean: the compensated sum divided by the count while the sum stays
-/// finite, then an incremental mean so large inputs do not overflow.
-fn mean(values: &[f64]) -> f64 {
-    let (mut total, mut compensation) = (values[0], 0.0);
-    let mut incremental: Option<f64> = None;
-    for (i, &v) in values.iter().enumerate().skip(1) {
-        let count = (i + 1) as f64;
-        let running_mean = match incremental {
-            Some(m) => m,
-            None => {
-                let (next, next_compensation) = kahan_add(v, total, compensation);
-                if !next.is_infinite() {
-                    (total, compensation) = (next, next_compensation);
-                    continue;
-                }
-                compensation /= count - 1.0;
-                total / (count - 1.0)
-            }
-        };
-        let q = (count - 1.0) / count;
-        let (m, c) = kahan_add(v / count, q * running_mean, q * compensation);
-        incremental = Some(m);
-        compensation = c;
-    }
-    match incremental {
-        Some(m) => m + compensation,
-        None => {
-            let count = values.len() as f64;
-            total / count + compensation / count
-        }
-    }
-}
-
-/// `min` or `max`: `replaces(held, new)` says whether `new` wins. NaN only
-/// wins when every value is NaN.
-fn extreme(values: &[f64], replaces: impl Fn(f64, f64) -> bool) -> f64 {
-    let mut held = values[0];
-    for &v in &values[1..] {
-        if replaces(held, v) || held.is_nan() {
-            held = v;
-        }
-    }
-    held
-}
-
-/// Population variance by Welford's method; NaN if any value is not finite
-/// at the start, as in Prometheus.
-fn variance(values: &[f64]) -> f64 {
-    let first = values[0];
-    let mut mean = first;
-    let mut squares = if first.is_finite() { 0.0 } else { f64::NAN };
-    for (i, &v) in values.iter().enumerate().skip(1) {
-        let count = (i + 1) as f64;
-        let delta = v - mean;
-        mean += delta / count;
-        squares += delta * (v - mean);
-    }
-    squares / values.len() as f64
 }
 
 /// The φ-quantile of `values` by linear interpolation between closest

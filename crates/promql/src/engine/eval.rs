@@ -1,4 +1,7 @@
 //! Walks an expression tree and evaluates it at one step time.
+//!
+//! Subqueries are evaluated in [`super::subquery`], which widens the
+//! evaluator's evaluation span while their inner expression runs.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,8 +13,10 @@ use agentmon_tsdb::Series;
 use promql_parser::parser::{Expr, VectorSelector};
 
 use super::aggregate;
+use super::batch::{self, Batches};
 use super::binary;
 use super::selector;
+use super::subquery::StepCache;
 use crate::annotations::Annotations;
 use crate::error::PromqlError;
 use crate::storage::Storage;
@@ -25,11 +30,14 @@ pub(crate) struct Element {
     pub drop_name: bool,
 }
 
-/// One series of a range vector during evaluation.
+/// One series of a range vector during evaluation. `drop_name` marks a
+/// subquery's series whose inner expression dropped `__name__`: the name is
+/// removed when the query finishes, and functions over it drop it too.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct MatrixSeries {
     pub labels: Labels,
     pub points: Vec<Sample>,
+    pub drop_name: bool,
 }
 
 /// An intermediate value.
@@ -57,11 +65,24 @@ pub(crate) struct Limits {
 pub(crate) struct Evaluator<'s> {
     storage: &'s dyn Storage,
     lookback_ms: i64,
-    start: i64,
-    end: i64,
+    /// The query's bounds, which `@ start()` and `@ end()` name.
+    pub(super) start: i64,
+    pub(super) end: i64,
+    /// The first and last step times at which the expression being
+    /// evaluated is evaluated during the whole query: the query's bounds,
+    /// or wider inside a subquery. Selectors load their series for it.
+    pub(super) span: (i64, i64),
+    /// The step of subqueries that do not give one.
+    pub(super) default_subquery_step_ms: i64,
     /// Keyed by the selector node's address: the tree outlives the query.
     cache: HashMap<usize, Vec<Series>>,
+    /// Inner results of each subquery node, keyed by its address.
+    pub(super) subqueries: HashMap<usize, StepCache>,
     limits: Limits,
+    /// The range query's step (0 for an instant query).
+    step: i64,
+    /// Range functions computed for all steps at once.
+    pub batches: Batches,
     /// Samples held so far: loaded by selectors and produced as output.
     samples: usize,
     /// Warnings and infos raised so far.
@@ -74,6 +95,7 @@ impl<'s> Evaluator<'s> {
         lookback_ms: i64,
         start: i64,
         end: i64,
+        default_subquery_step_ms: i64,
         limits: Limits,
     ) -> Evaluator<'s> {
         Evaluator {
@@ -81,11 +103,39 @@ impl<'s> Evaluator<'s> {
             lookback_ms,
             start,
             end,
+            span: (start, end),
+            default_subquery_step_ms,
             cache: HashMap::new(),
+            subqueries: HashMap::new(),
             limits,
+            step: 0,
+            batches: Batches::default(),
             samples: 0,
             annotations: Annotations::default(),
         }
+    }
+
+    /// Makes this a range query's evaluator, stepping by `step` ms.
+    pub fn set_step(&mut self, step: i64) {
+        self.step = step;
+    }
+
+    /// The query's first and last step times and its step (0 for an
+    /// instant query).
+    pub fn steps(&self) -> (i64, i64, i64) {
+        (self.start, self.end, self.step)
+    }
+
+    /// The index of step time `t` among the range query's steps, if `t` is
+    /// one of them and the query has more than one.
+    pub fn step_index(&self, t: i64) -> Option<usize> {
+        let offset = t - self.start;
+        let on_grid = self.step > 0
+            && self.end > self.start
+            && t <= self.end
+            && offset >= 0
+            && offset % self.step == 0;
+        on_grid.then(|| (offset / self.step) as usize)
     }
 
     /// Fails if the query has run out of time or was canceled.
@@ -153,6 +203,7 @@ impl<'s> Evaluator<'s> {
                             (!points.is_empty()).then(|| MatrixSeries {
                                 labels: s.labels.clone(),
                                 points,
+                                drop_name: false,
                             })
                         })
                         .collect(),
@@ -164,6 +215,9 @@ impl<'s> Evaluator<'s> {
                 binary::evaluate(b, lhs, rhs)
             }
             Expr::Call(call) => {
+                if let Some(value) = batch::try_call(self, call, t)? {
+                    return Ok(value);
+                }
                 let lookback_ms = self.lookback_ms;
                 let (start, end) = (self.start, self.end);
                 let mut ctx = super::functions::CallContext {
@@ -181,9 +235,9 @@ impl<'s> Evaluator<'s> {
                     None => None,
                 };
                 let input = self.eval(&agg.expr, t)?;
-                aggregate::evaluate(agg, input, param)
+                aggregate::evaluate(agg, input, param, &mut self.annotations)
             }
-            Expr::Subquery(_) => Err(not_implemented("subquery".to_owned())),
+            Expr::Subquery(sq) => Ok(EvalValue::Matrix(self.eval_subquery(sq, t)?.series)),
             Expr::Extension(_) => Err(not_implemented("extension expression".to_owned())),
         }
     }
@@ -211,7 +265,8 @@ impl<'s> Evaluator<'s> {
     }
 
     /// The selector's series with every sample any step of the query can
-    /// see through a window of `window_ms`, read from storage once.
+    /// see through a window of `window_ms`, read from storage once (for the
+    /// evaluation span current when it is first asked for).
     pub(crate) fn series(
         &mut self,
         vs: &VectorSelector,
@@ -221,7 +276,14 @@ impl<'s> Evaluator<'s> {
         if !self.cache.contains_key(&key) {
             self.check_interrupted("query preparation")?;
             let budget = self.limits.max_samples.saturating_sub(self.samples);
-            let loaded = selector::load(self.storage, vs, window_ms, self.start, self.end, budget)?;
+            let loaded = selector::load(
+                self.storage,
+                vs,
+                window_ms,
+                self.span,
+                (self.start, self.end),
+                budget,
+            )?;
             let n = loaded.iter().map(|s| s.samples.len()).sum();
             self.hold_samples(n, "query execution")?;
             self.cache.insert(key, loaded);

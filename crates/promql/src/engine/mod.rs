@@ -5,16 +5,20 @@
 //! Evaluation is step by step: a range query evaluates the expression at each
 //! step time and gathers the per-step vectors into series. Each selector reads
 //! its series from storage once per query ([`selector`]); operators live in
-//! [`binary`] and [`aggregate`]. Like Prometheus with delayed name removal, operators that drop
-//! `__name__` only mark their output, and the names are removed when the
-//! query finishes; two series left with the same labels then fail the query.
+//! [`binary`] and [`aggregate`]; a subquery ([`subquery`]) evaluates its
+//! inner expression at aligned inner steps, each once per query. Like
+//! Prometheus with delayed name removal, operators that drop `__name__` only
+//! mark their output, and the names are removed when the query finishes; two
+//! series left with the same labels then fail the query.
 
 mod aggregate;
+mod batch;
 mod binary;
 mod eval;
 mod functions;
 mod parse;
 mod selector;
+mod subquery;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -44,6 +48,9 @@ pub struct EngineOptions {
     /// from storage and those it produces (Prometheus's
     /// `--query.max-samples`, default 50,000,000).
     pub max_samples: usize,
+    /// The step of a subquery written without one (`expr[1h:]`);
+    /// Prometheus uses its global evaluation interval, 1m by default.
+    pub default_subquery_step: Duration,
 }
 
 impl Default for EngineOptions {
@@ -52,6 +59,7 @@ impl Default for EngineOptions {
             lookback_delta: Duration::from_secs(300),
             timeout: Duration::from_secs(120),
             max_samples: 50_000_000,
+            default_subquery_step: Duration::from_secs(60),
         }
     }
 }
@@ -163,10 +171,20 @@ impl Engine {
             }
         };
         let expr = parse(query.text)?;
-        let mut evaluator = Evaluator::new(storage, self.lookback_ms(), start, end, limits);
+        let default_step_ms =
+            i64::try_from(self.options.default_subquery_step.as_millis()).unwrap_or(i64::MAX);
+        let mut evaluator = Evaluator::new(
+            storage,
+            self.lookback_ms(),
+            start,
+            end,
+            default_step_ms,
+            limits,
+        );
         let value = match query.kind {
             QueryKind::Instant { time_ms } => eval_instant(&mut evaluator, &expr, time_ms)?,
             QueryKind::Range { step_ms, .. } => {
+                evaluator.set_step(step_ms);
                 eval_range(&mut evaluator, &expr, start, end, step_ms)?
             }
         };
@@ -252,15 +270,17 @@ fn eval_instant(
             check_unique(out.iter().map(|s| &s.labels))?;
             Ok(Value::Vector(out))
         }
-        EvalValue::Matrix(series) => Ok(Value::Matrix(
-            series
+        EvalValue::Matrix(series) => {
+            let out: Vec<RangeSeries> = series
                 .into_iter()
                 .map(|s| RangeSeries {
-                    labels: s.labels,
+                    labels: finish_labels(s.labels, s.drop_name),
                     points: s.points,
                 })
-                .collect(),
-        )),
+                .collect();
+            check_unique(out.iter().map(|s| &s.labels))?;
+            Ok(Value::Matrix(out))
+        }
     }
 }
 

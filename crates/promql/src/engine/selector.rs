@@ -68,37 +68,55 @@ pub(crate) fn offset_ms(offset: &Option<Offset>) -> i64 {
 
 /// Milliseconds since the epoch of an `@` time, which may precede the epoch.
 fn system_time_ms(time: &SystemTime) -> i64 {
+    // Saturating: an `@` far beyond the range of i64 milliseconds sees
+    // no data either way.
     match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     }
 }
 
 /// The time a selector looks back from when evaluated at `t` in a query
 /// spanning `[start, end]`.
 pub(crate) fn reference_time(vs: &VectorSelector, t: i64, start: i64, end: i64) -> i64 {
-    let base = match &vs.at {
+    modified_time(&vs.at, &vs.offset, t, start, end)
+}
+
+/// The time `@` and `offset` modifiers (of a selector or a subquery) move
+/// step time `t` to, in a query spanning `[start, end]`: `@ start()` and
+/// `@ end()` always name the whole query's bounds, even inside subqueries.
+pub(crate) fn modified_time(
+    at: &Option<AtModifier>,
+    offset: &Option<Offset>,
+    t: i64,
+    start: i64,
+    end: i64,
+) -> i64 {
+    let base = match at {
         None => t,
         Some(AtModifier::Start) => start,
         Some(AtModifier::End) => end,
         Some(AtModifier::At(time)) => system_time_ms(time),
     };
-    base - offset_ms(&vs.offset)
+    base.saturating_sub(offset_ms(offset))
 }
 
 /// Reads a selector's series once for a whole query: every sample any step
 /// can look at, from the earliest window start to the latest reference time.
+/// The selector is evaluated at step times within `eval_span` (wider than
+/// the query's `[start, end]` inside a subquery); `start` and `end` resolve
+/// `@ start()` and `@ end()`.
 pub(crate) fn load(
     storage: &dyn Storage,
     vs: &VectorSelector,
     window_ms: i64,
-    start: i64,
-    end: i64,
+    eval_span: (i64, i64),
+    (start, end): (i64, i64),
     max_samples: usize,
 ) -> Result<Vec<Series>, PromqlError> {
-    let first = reference_time(vs, start, start, end);
-    let last = reference_time(vs, end, start, end);
-    let (mint, maxt) = (first.min(last) - window_ms, first.max(last));
+    let first = reference_time(vs, eval_span.0, start, end);
+    let last = reference_time(vs, eval_span.1, start, end);
+    let (mint, maxt) = (first.min(last).saturating_sub(window_ms), first.max(last));
     let mut out: Vec<Series> = Vec::new();
     for set in matcher_sets(vs)? {
         let found = storage
@@ -132,14 +150,15 @@ pub(crate) fn window(samples: &[Sample], from: i64, to: i64) -> &[Sample] {
 /// The value an instant selector sees for one series at reference time `r`:
 /// the latest sample in `(r - lookback, r]`, unless it is a staleness marker.
 pub(crate) fn instant_value(samples: &[Sample], r: i64, lookback_ms: i64) -> Option<f64> {
-    let last = window(samples, r - lookback_ms, r).last()?;
+    let last = window(samples, r.saturating_sub(lookback_ms), r).last()?;
     (!is_stale_nan(last.v)).then_some(last.v)
 }
 
 /// The points a range selector sees for one series: `(r - range, r]`
 /// without staleness markers.
 pub(crate) fn range_points(samples: &[Sample], r: i64, range: Duration) -> Vec<Sample> {
-    window(samples, r - range.as_millis() as i64, r)
+    let range_ms = i64::try_from(range.as_millis()).unwrap_or(i64::MAX);
+    window(samples, r.saturating_sub(range_ms), r)
         .iter()
         .filter(|s| !is_stale_nan(s.v))
         .copied()

@@ -4,9 +4,17 @@
 //!
 //! Skipped, never passed: evals that need native histograms (histogram
 //! literals, or any histogram data loaded since the last `clear`, or
-//! `load_with_nhcb`), evals whose query uses something the engine reports
-//! as not implemented yet, and evals expecting a warning or info annotation
-//! (the engine raises none yet) whose result otherwise met expectations.
+//! `load_with_nhcb`) and evals whose query uses something the engine reports
+//! as not implemented yet.
+//!
+//! Annotations are checked as FORMAT.md says: each `expect warn` / `expect
+//! info` line (and the deprecated `eval_warn` / `eval_info`, which imply one
+//! without a message) must match at least one annotation of its kind, and
+//! once such a line is present every annotation of that kind must match
+//! one; `expect no_warn` / `expect no_info` forbid the kind. An eval with no
+//! such line ignores annotations. Messages are compared whole (`msg:`) or by
+//! regular expression (`regex:`), with their `PromQL warning: ` / `PromQL
+//! info: ` prefix and without a position (see [`crate::Annotations`]).
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -19,7 +27,7 @@ use super::compare::compare;
 use super::{
     Command, EvalCommand, EvalKind, Expectation, LoadPoint, LoadSeries, MessageMatch, Script,
 };
-use crate::{Engine, PromqlError, Storage, Value};
+use crate::{Annotations, Engine, PromqlError, Query, QueryOutput, Storage};
 
 /// An eval whose outcome differed from the expectation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,14 +177,15 @@ fn run_eval(eval: &EvalCommand, engine: &Engine, store: &Store, report: &mut Rep
         histogram_series: &store.histogram_series,
         touched_histograms: Cell::new(false),
     };
-    let outcome = match eval.kind {
-        EvalKind::Instant { at_ms } => engine.instant_query(&storage, &eval.expr, at_ms),
+    let query = match eval.kind {
+        EvalKind::Instant { at_ms } => Query::instant(&eval.expr, at_ms),
         EvalKind::Range {
             start_ms,
             end_ms,
             step_ms,
-        } => engine.range_query(&storage, &eval.expr, start_ms, end_ms, step_ms),
+        } => Query::range(&eval.expr, start_ms, end_ms, step_ms),
     };
+    let outcome = engine.query(&storage, &query);
     if storage.touched_histograms.get() {
         let reason = if store.has_nhcb {
             "native histograms (load_with_nhcb)"
@@ -189,9 +198,6 @@ fn run_eval(eval: &EvalCommand, engine: &Engine, store: &Store, report: &mut Rep
         return skip(report, format!("not implemented yet: {feature}"));
     }
     match judge(eval, &outcome) {
-        Ok(()) if expects_annotation(eval) && outcome.is_ok() => {
-            skip(report, "not implemented yet: annotations".to_owned())
-        }
         Ok(()) => report.passed += 1,
         Err((expected, got)) => report.failures.push(Failure {
             line: eval.line,
@@ -202,17 +208,12 @@ fn run_eval(eval: &EvalCommand, engine: &Engine, store: &Store, report: &mut Rep
     }
 }
 
-/// Whether the eval expects a warning or info annotation, which the engine
-/// does not raise yet.
-fn expects_annotation(eval: &EvalCommand) -> bool {
-    eval.expectations
-        .iter()
-        .any(|e| matches!(e, Expectation::Warn(_) | Expectation::Info(_)))
-}
-
 /// Whether the outcome meets the eval's expectations: on failure, what was
 /// expected and what happened.
-fn judge(eval: &EvalCommand, outcome: &Result<Value, PromqlError>) -> Result<(), (String, String)> {
+fn judge(
+    eval: &EvalCommand,
+    outcome: &Result<QueryOutput, PromqlError>,
+) -> Result<(), (String, String)> {
     let fail_expectations: Vec<&MessageMatch> = eval
         .expectations
         .iter()
@@ -234,16 +235,62 @@ fn judge(eval: &EvalCommand, outcome: &Result<Value, PromqlError>) -> Result<(),
             }
             Ok(())
         }
-        Ok(value) => {
+        Ok(output) => {
             if !fail_expectations.is_empty() {
-                return Err(("an error".to_owned(), format!("{value:?}")));
+                return Err(("an error".to_owned(), format!("{:?}", output.value)));
             }
-            // The engine raises no annotations yet: an expected warning or
-            // info is left to `run_eval`, which skips the eval once the
-            // rest of its outcome checks out.
-            compare(eval, value).map_err(|why| (format!("{:?}", eval.result), why))
+            compare(eval, &output.value).map_err(|why| (format!("{:?}", eval.result), why))?;
+            check_annotations(&eval.expectations, &output.annotations)
         }
     }
+}
+
+/// Whether the annotations meet the `expect warn/info/no_warn/no_info`
+/// lines, as described in the module documentation.
+fn check_annotations(
+    expectations: &[Expectation],
+    annotations: &Annotations,
+) -> Result<(), (String, String)> {
+    let warns = expectations.iter().filter_map(|e| match e {
+        Expectation::Warn(m) => Some(m),
+        _ => None,
+    });
+    let no_warn = expectations.contains(&Expectation::NoWarn);
+    check_kind("warning", annotations.warnings(), warns.collect(), no_warn)?;
+    let infos = expectations.iter().filter_map(|e| match e {
+        Expectation::Info(m) => Some(m),
+        _ => None,
+    });
+    let no_info = expectations.contains(&Expectation::NoInfo);
+    check_kind("info", annotations.infos(), infos.collect(), no_info)
+}
+
+/// Checks the annotations of one kind against the lines expecting that
+/// kind (`expected`) or forbidding it.
+fn check_kind(
+    kind: &str,
+    raised: &[String],
+    expected: Vec<&MessageMatch>,
+    forbidden: bool,
+) -> Result<(), (String, String)> {
+    let got = || format!("{kind} annotations {raised:?}");
+    if forbidden && !raised.is_empty() {
+        return Err((format!("no {kind} annotation"), got()));
+    }
+    for m in &expected {
+        if !raised.iter().any(|message| message_matches(m, message)) {
+            return Err((format!("{kind} annotation matching {m:?}"), got()));
+        }
+    }
+    if !expected.is_empty() {
+        for message in raised {
+            if !expected.iter().any(|m| message_matches(m, message)) {
+                let want = format!("only {kind} annotations matching {expected:?}");
+                return Err((want, got()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The storage a query sees in a test: the TSDB, noting whether a selector
@@ -316,7 +363,7 @@ mod tests {
              eval instant at 2m up\n  up{job=\"a\"} 3\n\n\
              eval range from 0 to 2m step 1m up * 2\n  {job=\"a\"} 2 4 6\n\n\
              eval instant at 2m up\n  up{job=\"a\"} 4\n\n\
-             eval instant at 2m histogram_quantile(0.9, up)\n  {job=\"a\"} 1\n\n\
+             eval instant at 2m info(up)\n  {job=\"a\"} 1\n\n\
              eval instant at 2m h\n  h{job=\"a\"} 1\n\n\
              eval instant at 2m up\n  expect fail\n",
         );
@@ -324,28 +371,49 @@ mod tests {
         let lines: Vec<usize> = report.failures.iter().map(|f| f.line).collect();
         assert_eq!(lines, vec![11, 20]);
         assert_eq!(
-            report
-                .skipped
-                .get("not implemented yet: function histogram_quantile"),
+            report.skipped.get("not implemented yet: function info"),
             Some(&1)
         );
         assert_eq!(report.skipped.get("native histograms"), Some(&1));
     }
 
     #[test]
-    fn expected_annotations_skip_only_a_matching_result() {
-        let report = run_script(
+    fn annotations_are_checked_against_expect_lines() {
+        let warned = "limit_ratio(1.1, up)";
+        let message =
+            "PromQL warning: ratio value should be between -1 and 1, got 1.1, capping to 1";
+        let report = run_script(&format!(
             "load 1m\n  up 1\n\n\
+             eval instant at 0m {warned}\n  expect warn\n  up 1\n\n\
+             eval instant at 0m {warned}\n  expect warn msg: {message}\n  up 1\n\n\
+             eval instant at 0m {warned}\n  expect warn regex: capping to \\d\n  up 1\n\n\
+             eval_warn instant at 0m {warned}\n  up 1\n\n\
+             eval instant at 0m {warned}\n  up 1\n\n\
+             eval instant at 0m {warned}\n  expect no_info\n  up 1\n\n\
+             eval instant at 0m {warned}\n  expect warn msg: other text\n  up 1\n\n\
+             eval instant at 0m {warned}\n  expect no_warn\n  up 1\n\n\
              eval instant at 0m up\n  expect warn\n  up 1\n\n\
-             eval instant at 0m up\n  expect warn\n  up 2\n",
-        );
-        assert_eq!(report.passed, 0);
-        assert_eq!(
-            report.skipped.get("not implemented yet: annotations"),
-            Some(&1)
-        );
+             eval instant at 0m {warned}\n  expect info\n  up 1\n\n\
+             eval instant at 0m {warned}\n  expect warn\n  up 2\n"
+        ));
+        assert_eq!(report.passed, 6, "{report:?}");
         let lines: Vec<usize> = report.failures.iter().map(|f| f.line).collect();
-        assert_eq!(lines, vec![8]);
+        assert_eq!(lines, vec![26, 30, 34, 38, 42], "{report:?}");
+        assert_eq!(report.skipped_total(), 0);
+    }
+
+    #[test]
+    fn every_warning_must_match_some_expect_line_once_one_is_given() {
+        // Two warnings: the quantile's and the ratio's.
+        let both = "quantile(2, limit_ratio(1.1, up))";
+        let report = run_script(&format!(
+            "load 1m\n  up 1\n\n\
+             eval instant at 0m {both}\n  expect warn regex: quantile\n  {{}} +Inf\n\n\
+             eval instant at 0m {both}\n  expect warn regex: quantile\n  expect warn regex: ratio\n  {{}} +Inf\n"
+        ));
+        assert_eq!(report.passed, 1, "{report:?}");
+        assert_eq!(report.failures.len(), 1);
+        assert_eq!(report.failures[0].line, 4);
     }
 
     #[test]

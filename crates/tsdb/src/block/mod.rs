@@ -25,7 +25,9 @@ mod tests;
 mod tests_size;
 
 pub use compact::{compact_blocks, plan_compaction};
+pub(crate) use index::ChunkMeta;
 pub use meta::{new_ulid, BlockCompaction, BlockMeta, BlockStats};
+pub(crate) use reader::FrameCache;
 pub use reader::{Block, SeriesIter};
 pub use writer::write_block;
 

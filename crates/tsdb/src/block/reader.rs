@@ -86,23 +86,54 @@ impl Block {
     /// Series with at least one sample in `[mint, maxt]`, their samples
     /// restricted to that range, sorted by labels.
     pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<BlockSeries>> {
-        if mint > maxt || maxt < self.meta.min_time || mint > self.meta.max_time {
-            return Ok(Vec::new());
-        }
         let mut cache = FrameCache::default();
         let mut out = Vec::new();
-        for id in postings_for_matchers(self, matchers)? {
-            let (labels, chunks) = self.index.series(id)?;
-            let mut samples = Vec::new();
-            for c in chunks.iter().filter(|c| c.maxt >= mint && c.mint <= maxt) {
-                let chunk = self.read_chunk(c, &mut cache)?;
-                samples.extend(chunk.into_iter().filter(|s| s.t >= mint && s.t <= maxt));
-            }
+        for (labels, chunks) in self.select_chunks(matchers, mint, maxt)? {
+            let samples = self.read_samples(&chunks, mint, maxt, &mut cache)?;
             if !samples.is_empty() {
                 out.push(BlockSeries { labels, samples });
             }
         }
         Ok(out)
+    }
+
+    /// The selected series with their chunks that overlap `[mint, maxt]`,
+    /// without reading any chunk, sorted by labels.
+    pub(crate) fn select_chunks(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<ChunkMeta>)>> {
+        if mint > maxt || maxt < self.meta.min_time || mint > self.meta.max_time {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for id in postings_for_matchers(self, matchers)? {
+            let (labels, mut chunks) = self.index.series(id)?;
+            chunks.retain(|c| c.maxt >= mint && c.mint <= maxt);
+            if !chunks.is_empty() {
+                out.push((labels, chunks));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The samples in `[mint, maxt]` of a series' `chunks`, read through
+    /// `cache` (series read in index order share frames).
+    pub(crate) fn read_samples(
+        &self,
+        chunks: &[ChunkMeta],
+        mint: i64,
+        maxt: i64,
+        cache: &mut FrameCache,
+    ) -> Result<Vec<Sample>> {
+        let mut samples = Vec::new();
+        for c in chunks {
+            let chunk = self.read_chunk(c, cache)?;
+            samples.extend(chunk.into_iter().filter(|s| s.t >= mint && s.t <= maxt));
+        }
+        Ok(samples)
     }
 
     /// Labels of the series selected by `matchers`, without reading samples.
@@ -249,7 +280,7 @@ impl Iterator for SeriesIter<'_> {
 
 /// Most-recently-used decompressed frames of one query.
 #[derive(Default)]
-struct FrameCache(Vec<(u32, Arc<[u8]>)>);
+pub(crate) struct FrameCache(Vec<(u32, Arc<[u8]>)>);
 
 impl FrameCache {
     fn get(&mut self, frame: u32) -> Option<Arc<[u8]>> {

@@ -24,6 +24,7 @@ use crate::index::{postings_for_matchers, IndexReader};
 use crate::Result;
 use postings::HeadPostings;
 use series::MemSeries;
+pub(crate) use series::MemoryPart;
 use symbols::Symbols;
 
 /// A 128-bit hash of a label set: `key` indexes the series lookup and
@@ -140,6 +141,11 @@ impl FrozenSeries {
     pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
         series::samples_in_range(&self.chunks, &self.out_of_order, mint, maxt)
     }
+
+    /// The data overlapping [mint, maxt], copied still compressed.
+    pub fn copy_range(&self, mint: i64, maxt: i64) -> MemoryPart {
+        MemoryPart::copy(&self.chunks, &self.out_of_order, mint, maxt)
+    }
 }
 
 impl Head {
@@ -245,20 +251,21 @@ impl Head {
         postings_for_matchers(&view, matchers)
     }
 
-    /// Series with at least one sample in [mint, maxt], samples restricted.
-    pub fn select(
+    /// The selected series' data overlapping [mint, maxt], copied still
+    /// compressed (see [`MemoryPart`]).
+    pub fn select_parts(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<Sample>)>> {
+    ) -> Result<Vec<(Labels, MemoryPart)>> {
         let refs = self.postings_for(matchers)?;
         let mut out = Vec::new();
         for r in refs {
             let Some(series) = self.get(r) else { continue };
-            let samples = series.data.lock().samples(mint, maxt);
-            if !samples.is_empty() {
-                out.push((self.labels_of(&series), samples));
+            let part = series.data.lock().copy_range(mint, maxt);
+            if !part.is_empty() {
+                out.push((self.labels_of(&series), part));
             }
         }
         Ok(out)

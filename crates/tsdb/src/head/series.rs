@@ -176,9 +176,9 @@ impl SeriesData {
         }
     }
 
-    /// All samples in [mint, maxt], in time order.
-    pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
-        samples_in_range(&self.chunks, &self.out_of_order, mint, maxt)
+    /// The data overlapping [mint, maxt], copied still compressed.
+    pub fn copy_range(&self, mint: i64, maxt: i64) -> MemoryPart {
+        MemoryPart::copy(&self.chunks, &self.out_of_order, mint, maxt)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -211,6 +211,44 @@ impl SeriesData {
 
 /// The samples of time-ordered chunks plus sorted out-of-order samples that
 /// fall in [mint, maxt], in time order.
+/// A series' in-memory samples over a time range, still compressed: copied
+/// out of the head under its lock and decoded later, so a query holds head
+/// data at its compressed size until it reads the series.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MemoryPart {
+    chunks: Vec<XorChunk>,
+    out_of_order: Vec<Sample>,
+}
+
+impl MemoryPart {
+    /// Copies the chunks and out-of-order samples that overlap [mint, maxt].
+    pub fn copy(chunks: &[XorChunk], out_of_order: &[Sample], mint: i64, maxt: i64) -> MemoryPart {
+        MemoryPart {
+            chunks: chunks
+                .iter()
+                .filter(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
+                .cloned()
+                .collect(),
+            out_of_order: out_of_order
+                .iter()
+                .filter(|s| s.t >= mint && s.t <= maxt)
+                .copied()
+                .collect(),
+        }
+    }
+
+    /// Whether no sample of the range was copied (chunks may still hold
+    /// none in range; [`MemoryPart::samples`] is exact).
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.out_of_order.is_empty()
+    }
+
+    /// The samples in [mint, maxt], in time order.
+    pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        samples_in_range(&self.chunks, &self.out_of_order, mint, maxt)
+    }
+}
+
 pub(crate) fn samples_in_range(
     chunks: &[XorChunk],
     out_of_order: &[Sample],

@@ -3,6 +3,7 @@
 use agentmon_model::Labels;
 
 use super::*;
+use crate::annotations::Annotations;
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::new(pairs.iter().copied()).unwrap()
@@ -32,6 +33,14 @@ fn input() -> Vec<Element> {
 }
 
 fn run(query: &str, input: Vec<Element>) -> Result<Vec<(Labels, f64)>, PromqlError> {
+    run_annotated(query, input).0
+}
+
+/// Like [`run`], also returning the annotations raised.
+fn run_annotated(
+    query: &str,
+    input: Vec<Element>,
+) -> (Result<Vec<(Labels, f64)>, PromqlError>, Annotations) {
     let expr = promql_parser::parser::parse(query).unwrap();
     let promql_parser::parser::Expr::Aggregate(agg) = expr else {
         panic!("{query} is not an aggregation");
@@ -45,10 +54,15 @@ fn run(query: &str, input: Vec<Element>) -> Result<Vec<(Labels, f64)>, PromqlErr
         },
         _ => panic!("unsupported parameter"),
     });
-    match evaluate(&agg, EvalValue::Vector(input), param)? {
-        EvalValue::Vector(elems) => Ok(elems.into_iter().map(|e| (e.labels, e.v)).collect()),
-        other => panic!("not a vector: {other:?}"),
-    }
+    let mut annotations = Annotations::default();
+    let result =
+        evaluate(&agg, EvalValue::Vector(input), param, &mut annotations).map(
+            |value| match value {
+                EvalValue::Vector(elems) => elems.into_iter().map(|e| (e.labels, e.v)).collect(),
+                other => panic!("not a vector: {other:?}"),
+            },
+        );
+    (result, annotations)
 }
 
 fn by_job(query: &str) -> Vec<(String, f64)> {
@@ -163,10 +177,11 @@ fn avg_survives_overflow_and_infinities() {
         drop_name: false,
     };
     let huge = f64::MAX / 2.0 * 1.5;
+    let mean = |values: &[f64]| fold(FoldKind::Mean, values);
     assert_eq!(mean(&[huge, huge, huge]), huge);
     assert_eq!(mean(&[1.0, f64::INFINITY]), f64::INFINITY);
     assert!(mean(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
-    assert_eq!(sum(&[1e100, 1.0, -1e100]), 1.0);
+    assert_eq!(fold(FoldKind::Sum, &[1e100, 1.0, -1e100]), 1.0);
     assert_eq!(run("avg(x)", vec![big(1.0), big(2.0)]).unwrap()[0].1, 1.5);
 }
 
@@ -274,4 +289,127 @@ fn instant_topk_is_sorted_and_range_operands_are_type_errors() {
     assert!(err
         .to_string()
         .contains("expected type vector in aggregation expression"));
+}
+
+/// The instance labels of a result, in result order.
+fn instances(out: &[(Labels, f64)]) -> Vec<String> {
+    out.iter()
+        .map(|(l, _)| format!("{}/{}", l.get("job").unwrap(), l.get("instance").unwrap()))
+        .collect()
+}
+
+#[test]
+fn limitk_keeps_the_first_k_series_of_each_group_unchanged() {
+    let out = run("limitk by (job) (2, http)", input()).unwrap();
+    assert_eq!(instances(&out), ["api/a", "api/b", "web/a", "web/b"]);
+    // The series keep their name and values.
+    assert_eq!(out[2].0.get("__name__"), Some("http"));
+    assert_eq!(out[2].1, 4.0);
+    let out = run("limitk without (instance) (1, http)", input()).unwrap();
+    assert_eq!(instances(&out), ["api/a", "web/a"]);
+    let out = run("limitk(100, http)", input()).unwrap();
+    assert_eq!(out.len(), 6);
+    // NaN values are kept like any other: limitk does not look at values.
+    let mut data = input();
+    data[0].v = f64::NAN;
+    let out = run("limitk(1, http)", data).unwrap();
+    assert!(out[0].1.is_nan());
+}
+
+#[test]
+fn limitk_with_k_below_one_or_empty_input_is_empty() {
+    assert!(run("limitk(0, http)", input()).unwrap().is_empty());
+    assert!(run("limitk(-1, http)", input()).unwrap().is_empty());
+    assert!(run("limitk(0.5, http)", input()).unwrap().is_empty());
+    assert!(run("limitk(3, http)", Vec::new()).unwrap().is_empty());
+    assert_eq!(
+        run("limitk(NaN, http)", input()).unwrap_err().to_string(),
+        "Scalar value NaN overflows int64"
+    );
+}
+
+#[test]
+fn label_hash_is_xxh64_over_names_and_values_with_0xff_separators() {
+    let l = labels(&[("__name__", "up"), ("job", "a")]);
+    let expected = xxhash_rust::xxh64::xxh64(b"__name__\xffup\xffjob\xffa\xff", 0);
+    assert_eq!(limit::label_hash(&l, false), expected);
+    // A pending name drop hashes the labels the series will end up with.
+    let expected = xxhash_rust::xxh64::xxh64(b"job\xffa\xff", 0);
+    assert_eq!(limit::label_hash(&l, true), expected);
+    // The empty label set: the XXH64 test vector for no input.
+    assert_eq!(
+        limit::label_hash(&Labels::default(), false),
+        0xef46_db37_51d8_e999
+    );
+}
+
+/// Many series, so ratios select visibly different subsets.
+fn many_series() -> Vec<Element> {
+    (0..200)
+        .map(|i| Element {
+            labels: labels(&[("__name__", "m"), ("id", &i.to_string())]),
+            v: i as f64,
+            drop_name: false,
+        })
+        .collect()
+}
+
+fn ids(out: &[(Labels, f64)]) -> std::collections::BTreeSet<String> {
+    out.iter()
+        .map(|(l, _)| l.get("id").unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn limit_ratio_and_its_complement_split_the_input() {
+    for (r, complement) in [("0.2", "-0.8"), ("0.5", "-0.5"), ("0.8", "-0.2")] {
+        let part = ids(&run(&format!("limit_ratio({r}, m)"), many_series()).unwrap());
+        let rest = ids(&run(&format!("limit_ratio({complement}, m)"), many_series()).unwrap());
+        assert!(part.is_disjoint(&rest), "{r}");
+        assert_eq!(part.len() + rest.len(), 200, "{r}");
+        // Roughly the asked share: the hash spreads series evenly.
+        let share: f64 = r.parse().unwrap();
+        let got = part.len() as f64 / 200.0;
+        assert!((got - share).abs() < 0.15, "{r}: {got}");
+    }
+    // A larger ratio keeps a superset, the same series every time.
+    let small = ids(&run("limit_ratio(0.3, m)", many_series()).unwrap());
+    let large = ids(&run("limit_ratio(0.6, m)", many_series()).unwrap());
+    assert!(small.is_subset(&large) && small.len() < large.len());
+    // Grouping changes the order, not the selection.
+    let grouped = ids(&run("limit_ratio by (id) (0.3, m)", many_series()).unwrap());
+    assert_eq!(grouped, small);
+}
+
+#[test]
+fn limit_ratio_edges_cap_warn_and_fail() {
+    assert!(run("limit_ratio(0, m)", many_series()).unwrap().is_empty());
+    assert_eq!(run("limit_ratio(1, m)", many_series()).unwrap().len(), 200);
+    assert_eq!(run("limit_ratio(-1, m)", many_series()).unwrap().len(), 200);
+    let (out, annotations) = run_annotated("limit_ratio(1.1, m)", many_series());
+    assert_eq!(out.unwrap().len(), 200);
+    assert_eq!(
+        annotations.warnings(),
+        ["PromQL warning: ratio value should be between -1 and 1, got 1.1, capping to 1"]
+    );
+    let (_, annotations) = run_annotated("limit_ratio(-1.1, m)", many_series());
+    assert!(annotations.warnings()[0].ends_with("got -1.1, capping to -1"));
+    let (_, annotations) = run_annotated("limit_ratio(0.5, m)", many_series());
+    assert!(annotations.is_empty());
+    assert_eq!(
+        run("limit_ratio(NaN, m)", many_series()).unwrap_err(),
+        PromqlError::RatioIsNaN
+    );
+}
+
+#[test]
+fn quantile_outside_zero_to_one_warns() {
+    let (out, annotations) = run_annotated("quantile(1.5, http)", input());
+    assert_eq!(out.unwrap()[0].1, f64::INFINITY);
+    assert_eq!(
+        annotations.warnings(),
+        ["PromQL warning: quantile value should be between 0 and 1, got 1.5"]
+    );
+    let (_, annotations) = run_annotated("quantile(0.5, http)", input());
+    assert!(annotations.is_empty());
 }

@@ -5,7 +5,9 @@
 //! predict_linear), [`math`] (element-wise arithmetic and trigonometry),
 //! [`date`] (time and calendar functions), [`labels`] (label_replace,
 //! label_join), [`vector`] (vector, scalar, absent, absent_over_time),
-//! [`sort`] and [`timestamp`]. Semantics follow Prometheus 3.5's
+//! [`histogram`] (histogram_quantile and histogram_fraction on classic
+//! buckets), [`smoothing`] (double_exponential_smoothing), [`sort`] and
+//! [`timestamp`]. Semantics follow Prometheus 3.5's
 //! `promql/functions.go`; see
 //! <https://prometheus.io/docs/prometheus/latest/querying/functions/>.
 //!
@@ -14,16 +16,18 @@
 //! Functions not listed in [`call`] keep answering "not implemented".
 
 mod date;
+mod histogram;
 mod labels;
 mod math;
-mod over_time;
-mod rate;
+pub(crate) mod over_time;
+pub(crate) mod rate;
+mod smoothing;
 mod sort;
 mod timestamp;
 mod vector;
 
 use agentmon_model::Labels;
-use promql_parser::parser::{Call, Expr, MatrixSelector};
+use promql_parser::parser::{Call, Expr, MatrixSelector, SubqueryExpr};
 
 use super::eval::{type_name, Element, EvalValue, Evaluator, MatrixSeries};
 use super::selector;
@@ -71,13 +75,23 @@ impl CallContext<'_, '_> {
         }
     }
 
-    /// Evaluates argument `index`, which must be a range selector: its
-    /// series and the window `(range_start, range_end]` they were cut from.
+    /// Evaluates argument `index`, which must be a range selector or a
+    /// subquery: its series and the window `(range_start, range_end]` they
+    /// were cut from.
     fn range_arg(&mut self, call: &Call, index: usize) -> Result<RangeArg, PromqlError> {
         let expr = call_arg(call, index)?;
+        if let Some(sq) = subquery(expr) {
+            let window = self.evaluator.eval_subquery(sq, self.t)?;
+            return Ok(RangeArg {
+                series: window.series,
+                range_start: window.range_start,
+                range_end: window.range_end,
+            });
+        }
         let Some(ms) = matrix_selector(expr) else {
-            return Err(PromqlError::NotImplemented {
-                feature: format!("function {} over a subquery", call.func.name),
+            return Err(PromqlError::FunctionArgument {
+                function: call.func.name.to_owned(),
+                message: "expected a range selector or a subquery".to_owned(),
             });
         };
         let range_end = selector::reference_time(&ms.vs, self.t, self.start, self.end);
@@ -104,12 +118,9 @@ pub(crate) struct RangeArg {
 }
 
 impl RangeArg {
-    /// The window's length in seconds.
-    fn range_seconds(&self) -> f64 {
-        (self.range_end - self.range_start) as f64 / 1000.0
-    }
-
-    /// Applies `f` to each series, keeping those it gives a value for.
+    /// Applies `f` to each series, keeping those it gives a value for. The
+    /// output drops the name if the function does or the series' name was
+    /// already marked for removal (a subquery's).
     fn map(self, drop_name: bool, mut f: impl FnMut(&MatrixSeries) -> Option<f64>) -> EvalValue {
         EvalValue::Vector(
             self.series
@@ -118,7 +129,7 @@ impl RangeArg {
                     f(s).map(|v| Element {
                         labels: s.labels.clone(),
                         v,
-                        drop_name,
+                        drop_name: drop_name || s.drop_name,
                     })
                 })
                 .collect(),
@@ -147,11 +158,17 @@ pub(crate) fn call(ctx: &mut CallContext<'_, '_>, call: &Call) -> Result<EvalVal
     if let Some(result) = vector::call(ctx, call, name)? {
         return Ok(result);
     }
+    if let Some(result) = histogram::call(ctx, call, name)? {
+        return Ok(result);
+    }
     if let Some(result) = sort::call(ctx, call, name)? {
         return Ok(result);
     }
     if name == "timestamp" {
         return timestamp::call(ctx, call);
+    }
+    if name == "double_exponential_smoothing" {
+        return smoothing::call(ctx, call);
     }
     Err(PromqlError::NotImplemented {
         feature: format!("function {name}"),
@@ -167,6 +184,15 @@ fn call_arg(call: &Call, index: usize) -> Result<&Expr, PromqlError> {
             function: call.func.name.to_owned(),
             message: format!("missing argument {}", index + 1),
         })
+}
+
+/// The subquery an argument is, looking through parentheses.
+fn subquery(expr: &Expr) -> Option<&SubqueryExpr> {
+    match expr {
+        Expr::Subquery(sq) => Some(sq),
+        Expr::Paren(p) => subquery(&p.expr),
+        _ => None,
+    }
 }
 
 /// The range selector an argument is, looking through parentheses.

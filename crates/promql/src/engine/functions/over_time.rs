@@ -1,6 +1,13 @@
 //! Aggregations of each series over a range: `avg_over_time`,
-//! `sum_over_time`, `quantile_over_time`, `changes`, `resets`, `deriv`,
+//! `sum_over_time`, `quantile_over_time`, `mad_over_time`, the
+//! `ts_of_*_over_time` timestamps, `changes`, `resets`, `deriv`,
 //! `predict_linear` and the rest.
+//!
+//! Only `last_over_time` and `first_over_time` keep the series' name: they
+//! return a sample as it is. `ts_of_max_over_time` and
+//! `ts_of_min_over_time` report the *last* time the extreme was reached, as
+//! Prometheus does. A `quantile_over_time` φ outside [0, 1] gives ±Inf with
+//! a warning.
 //!
 //! See <https://prometheus.io/docs/prometheus/latest/querying/functions/#aggregation_over_time>.
 
@@ -8,6 +15,7 @@ use agentmon_model::Sample;
 use promql_parser::parser::Call;
 
 use super::{kahan_add, CallContext};
+use crate::annotations;
 use crate::engine::aggregate::quantile;
 use crate::engine::eval::EvalValue;
 use crate::error::PromqlError;
@@ -18,59 +26,78 @@ pub(super) fn call(
     call: &Call,
     name: &str,
 ) -> Result<Option<EvalValue>, PromqlError> {
-    let aggregate: fn(&[Sample]) -> f64 = match name {
+    if let Some(aggregate) = simple(name) {
+        let range = ctx.range_arg(call, 0)?;
+        return Ok(Some(range.map(drops_name(name), |s| {
+            (!s.points.is_empty()).then(|| aggregate(&s.points))
+        })));
+    }
+    match name {
+        "quantile_over_time" => {
+            let q = ctx.scalar_arg(call, 0)?;
+            let range = ctx.range_arg(call, 1)?;
+            // Prometheus warns only when there is a series to answer for.
+            if !(0.0..=1.0).contains(&q) && !range.series.is_empty() {
+                ctx.evaluator
+                    .annotations
+                    .warn(annotations::invalid_quantile(q));
+            }
+            Ok(Some(range.map(true, |s| {
+                let values: Vec<f64> = s.points.iter().map(|p| p.v).collect();
+                Some(quantile(q, &values))
+            })))
+        }
+        "deriv" => {
+            let range = ctx.range_arg(call, 0)?;
+            Ok(Some(range.map(true, |s| {
+                let first = s.points.first()?.t;
+                (s.points.len() >= 2).then(|| linear_regression(&s.points, first).0)
+            })))
+        }
+        "predict_linear" => {
+            let range = ctx.range_arg(call, 0)?;
+            let horizon = ctx.scalar_arg(call, 1)?;
+            let t = ctx.t;
+            Ok(Some(range.map(true, |s| {
+                (s.points.len() >= 2).then(|| {
+                    let (slope, intercept) = linear_regression(&s.points, t);
+                    slope * horizon + intercept
+                })
+            })))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The functions of this family that take only a range and reduce each
+/// series' (non-empty) window to one value, by name.
+pub(crate) fn simple(name: &str) -> Option<fn(&[Sample]) -> f64> {
+    Some(match name {
         "avg_over_time" => average,
         "sum_over_time" => sum,
         "count_over_time" => |p| p.len() as f64,
         "min_over_time" => minimum,
         "max_over_time" => maximum,
         "last_over_time" => |p| p[p.len() - 1].v,
+        "first_over_time" => |p| p[0].v,
+        "ts_of_last_over_time" => |p| seconds(p[p.len() - 1].t),
+        "ts_of_first_over_time" => |p| seconds(p[0].t),
+        "ts_of_max_over_time" => |p| seconds(last_extreme(p, |v, held| v >= held)),
+        "ts_of_min_over_time" => |p| seconds(last_extreme(p, |v, held| v <= held)),
+        "mad_over_time" => median_absolute_deviation,
         "present_over_time" => |_| 1.0,
         "stddev_over_time" => |p| variance(p).sqrt(),
         "stdvar_over_time" => variance,
         "changes" => changes,
         "resets" => resets,
-        "quantile_over_time" => {
-            let q = ctx.scalar_arg(call, 0)?;
-            if !(0.0..=1.0).contains(&q) {
-                // Prometheus answers ±Inf with a warning; without
-                // annotations the engine cannot give the warning yet.
-                return Err(PromqlError::NotImplemented {
-                    feature: "quantile_over_time outside [0, 1] (warning annotations)".to_owned(),
-                });
-            }
-            let range = ctx.range_arg(call, 1)?;
-            return Ok(Some(range.map(true, |s| {
-                let values: Vec<f64> = s.points.iter().map(|p| p.v).collect();
-                Some(quantile(q, &values))
-            })));
-        }
-        "deriv" => {
-            let range = ctx.range_arg(call, 0)?;
-            return Ok(Some(range.map(true, |s| {
-                let first = s.points.first()?.t;
-                (s.points.len() >= 2).then(|| linear_regression(&s.points, first).0)
-            })));
-        }
-        "predict_linear" => {
-            let range = ctx.range_arg(call, 0)?;
-            let horizon = ctx.scalar_arg(call, 1)?;
-            let t = ctx.t;
-            return Ok(Some(range.map(true, |s| {
-                (s.points.len() >= 2).then(|| {
-                    let (slope, intercept) = linear_regression(&s.points, t);
-                    slope * horizon + intercept
-                })
-            })));
-        }
-        _ => return Ok(None),
-    };
-    // Only last_over_time keeps the series' name: it returns a sample as is.
-    let drop_name = name != "last_over_time";
-    let range = ctx.range_arg(call, 0)?;
-    Ok(Some(range.map(drop_name, |s| {
-        (!s.points.is_empty()).then(|| aggregate(&s.points))
-    })))
+        _ => return None,
+    })
+}
+
+/// Whether function `name` drops the series' name: only last_over_time and
+/// first_over_time keep it, as they return a sample as it is.
+pub(crate) fn drops_name(name: &str) -> bool {
+    !matches!(name, "last_over_time" | "first_over_time")
 }
 
 fn sum(points: &[Sample]) -> f64 {
@@ -146,6 +173,32 @@ fn maximum(points: &[Sample]) -> f64 {
             }
         },
     )
+}
+
+/// A timestamp in milliseconds as seconds.
+fn seconds(t_ms: i64) -> f64 {
+    t_ms as f64 / 1000.0
+}
+
+/// The time of the last point whose value `wins(value, held)` against the
+/// value held so far; a NaN held value always loses, so NaN wins only when
+/// every value is NaN.
+fn last_extreme(points: &[Sample], wins: fn(f64, f64) -> bool) -> i64 {
+    let (mut held, mut at) = (points[0].v, points[0].t);
+    for p in &points[1..] {
+        if wins(p.v, held) || held.is_nan() {
+            (held, at) = (p.v, p.t);
+        }
+    }
+    at
+}
+
+/// The median of the absolute deviations from the median.
+fn median_absolute_deviation(points: &[Sample]) -> f64 {
+    let values: Vec<f64> = points.iter().map(|p| p.v).collect();
+    let median = quantile(0.5, &values);
+    let deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
+    quantile(0.5, &deviations)
 }
 
 /// The population variance, by Welford's method with compensated sums.
@@ -245,6 +298,37 @@ mod tests {
         assert_eq!(quantile(0.5, &[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(quantile(-1.0, &[1.0]), f64::NEG_INFINITY);
         assert!(quantile(0.5, &[]).is_nan());
+    }
+
+    #[test]
+    fn median_absolute_deviation_ignores_outliers() {
+        // Median 2; deviations 2 4 0 1 997 1 0 → median 1.
+        let p = points(&[4.0, 6.0, 2.0, 1.0, 999.0, 1.0, 2.0]);
+        assert_eq!(median_absolute_deviation(&p), 1.0);
+        assert_eq!(median_absolute_deviation(&points(&[5.0])), 0.0);
+        assert!(median_absolute_deviation(&points(&[1.0, f64::NAN])).is_nan());
+        // As in Prometheus, the median interpolates with an infinite
+        // neighbour even at weight 0 (∞·0 is NaN).
+        let inf = points(&[1.0, f64::INFINITY, 2.0]);
+        assert!(median_absolute_deviation(&inf).is_nan());
+        let inf = points(&[1.0, f64::INFINITY, 2.0, 3.0]);
+        assert_eq!(median_absolute_deviation(&inf), 1.0);
+    }
+
+    #[test]
+    fn timestamps_of_extremes_are_the_last_reached() {
+        // Points every 10s: 3 1 3 1 2.
+        let p = points(&[3.0, 1.0, 3.0, 1.0, 2.0]);
+        assert_eq!(last_extreme(&p, |v, held| v >= held), 20_000);
+        assert_eq!(last_extreme(&p, |v, held| v <= held), 30_000);
+        // NaN is skipped unless everything is NaN, then the last one wins.
+        let p = points(&[f64::NAN, 2.0, f64::NAN]);
+        assert_eq!(last_extreme(&p, |v, held| v >= held), 10_000);
+        let p = points(&[f64::NAN, f64::NAN]);
+        assert_eq!(last_extreme(&p, |v, held| v <= held), 10_000);
+        let p = points(&[1.0, f64::NEG_INFINITY, 0.0]);
+        assert_eq!(last_extreme(&p, |v, held| v <= held), 10_000);
+        assert_eq!(seconds(30_159), 30.159);
     }
 
     #[test]

@@ -2,12 +2,17 @@
 //! window's edges, and `irate` and `idelta`, which look only at the last two
 //! samples.
 //!
+//! `rate` and `increase` of a selected metric whose name does not end in
+//! `_total`, `_sum`, `_count` or `_bucket` raise Prometheus's info that the
+//! metric might not be a counter (for each such name that gives a result).
+//!
 //! See <https://prometheus.io/docs/prometheus/latest/querying/functions/#rate>.
 
 use agentmon_model::Sample;
 use promql_parser::parser::Call;
 
-use super::{CallContext, RangeArg};
+use super::{call_arg, matrix_selector, CallContext, RangeArg};
+use crate::annotations;
 use crate::engine::eval::EvalValue;
 use crate::error::PromqlError;
 
@@ -17,30 +22,79 @@ pub(super) fn call(
     call: &Call,
     name: &str,
 ) -> Result<Option<EvalValue>, PromqlError> {
-    let (counter, per_second, instant) = match name {
-        "rate" => (true, true, false),
-        "increase" => (true, false, false),
-        "delta" => (false, false, false),
-        "irate" => (true, true, true),
-        "idelta" => (false, false, true),
-        _ => return Ok(None),
+    let Some(kind) = RateKind::of(name) else {
+        return Ok(None);
     };
     let range = ctx.range_arg(call, 0)?;
-    if instant {
-        return Ok(Some(
-            range.map(true, |s| last_two_change(&s.points, per_second)),
-        ));
-    }
-    let (start, end, seconds) = (range.range_start, range.range_end, range.range_seconds());
+    // Prometheus looks at names only when the argument is a selector.
+    let selected = matrix_selector(call_arg(call, 0)?).is_some();
+    let (start, end) = (range.range_start, range.range_end);
+    let annotations = &mut ctx.evaluator.annotations;
     Ok(Some(RangeArg::map(range, true, |s| {
-        extrapolated_change(&s.points, start, end, counter).map(|v| {
-            if per_second {
-                v / seconds
-            } else {
-                v
+        let value = kind.apply(&s.points, start, end)?;
+        if kind.counter && !kind.instant && selected {
+            let name = s.labels.metric_name().unwrap_or("");
+            if !name.is_empty() && !looks_like_counter(name) {
+                annotations.info(annotations::possible_non_counter(name));
             }
-        })
+        }
+        Some(value)
     })))
+}
+
+/// Whether a metric name has one of the suffixes counters are given.
+pub(crate) fn looks_like_counter(name: &str) -> bool {
+    ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
+/// Which of the family a function is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateKind {
+    /// Resets count as restarts from zero (rate, increase, irate).
+    counter: bool,
+    /// The change is divided by the time it took.
+    per_second: bool,
+    /// Only the last two samples matter (irate, idelta).
+    instant: bool,
+}
+
+impl RateKind {
+    /// The kind of function `name`, if it is one of the family.
+    pub(crate) fn of(name: &str) -> Option<RateKind> {
+        let (counter, per_second, instant) = match name {
+            "rate" => (true, true, false),
+            "increase" => (true, false, false),
+            "delta" => (false, false, false),
+            "irate" => (true, true, true),
+            "idelta" => (false, false, true),
+            _ => return None,
+        };
+        Some(RateKind {
+            counter,
+            per_second,
+            instant,
+        })
+    }
+
+    /// Whether resets count as restarts from zero.
+    pub(crate) fn is_counter(self) -> bool {
+        self.counter
+    }
+
+    /// The function's value for one series' window `(start, end]`.
+    pub(crate) fn apply(self, points: &[Sample], start: i64, end: i64) -> Option<f64> {
+        if self.instant {
+            return last_two_change(points, self.per_second);
+        }
+        let change = extrapolated_change(points, start, end, self.counter)?;
+        Some(if self.per_second {
+            change / ((end - start) as f64 / 1000.0)
+        } else {
+            change
+        })
+    }
 }
 
 /// The change over a window `(range_start, range_end]`, extrapolated from

@@ -78,7 +78,7 @@ fn scalar_time_and_absent() {
 
 #[test]
 fn unknown_functions_stay_unimplemented() {
-    let err = instant("histogram_quantile(0.9, requests_total)").unwrap_err();
+    let err = instant("info(requests_total)").unwrap_err();
     assert!(matches!(err, PromqlError::NotImplemented { .. }), "{err}");
 }
 
@@ -113,4 +113,120 @@ fn label_rewrites_that_collide_fail() {
 fn sort_desc_keeps_the_name_and_orders_by_value() {
     let got = values(instant("sort_desc(requests_total)").unwrap());
     assert_eq!(got[0], (r#"requests_total{job="b"}"#.to_owned(), 60.0));
+}
+
+/// One series named as given, sampled every 10 seconds: 0, 1, 2, … .
+struct Named(&'static str);
+
+impl Storage for Named {
+    fn select(
+        &self,
+        _matchers: &[agentmon_model::Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, String> {
+        Ok(vec![Series {
+            labels: Labels::new([("__name__", self.0)]).unwrap(),
+            samples: (0..=30)
+                .map(|i| Sample::new(i * 10_000, i as f64))
+                .filter(|s| s.t >= mint && s.t <= maxt)
+                .collect(),
+        }])
+    }
+}
+
+fn annotated(storage: &dyn Storage, query: &str) -> crate::QueryOutput {
+    Engine::default()
+        .query(storage, &crate::Query::instant(query, 300_000))
+        .unwrap()
+}
+
+#[test]
+fn rate_of_a_name_not_like_a_counter_gives_an_info() {
+    let out = annotated(&Named("queue_depth"), "rate(queue_depth[1m])");
+    assert_eq!(
+        out.annotations.infos(),
+        [
+            r#"PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "queue_depth""#
+        ]
+    );
+    assert!(out.annotations.warnings().is_empty());
+    let out = annotated(&Named("queue_depth"), "increase(queue_depth[1m])");
+    assert_eq!(out.annotations.infos().len(), 1);
+    // Not for counter-like names, nor for irate, delta or other functions.
+    for (name, query) in [
+        ("jobs_total", "rate(jobs_total[1m])"),
+        ("latency_bucket", "increase(latency_bucket[1m])"),
+        ("queue_depth", "irate(queue_depth[1m])"),
+        ("queue_depth", "delta(queue_depth[1m])"),
+        ("queue_depth", "sum_over_time(queue_depth[1m])"),
+    ] {
+        assert!(
+            annotated(&Named(name), query).annotations.is_empty(),
+            "{query}"
+        );
+    }
+    // Nor when the window holds too little to give a rate.
+    let out = annotated(&Named("queue_depth"), "rate(queue_depth[1m] offset 1h)");
+    assert!(out.annotations.is_empty());
+}
+
+#[test]
+fn quantile_over_time_outside_zero_to_one_warns() {
+    let out = annotated(&Named("x"), "quantile_over_time(2, x[1m])");
+    assert_eq!(values(out.value), vec![("{}".to_owned(), f64::INFINITY)]);
+    assert_eq!(
+        out.annotations.warnings(),
+        ["PromQL warning: quantile value should be between 0 and 1, got 2"]
+    );
+    // No series, no warning.
+    let out = annotated(&Named("x"), "quantile_over_time(-1, x[1m] offset 1h)");
+    assert!(out.annotations.is_empty());
+}
+
+#[test]
+fn timestamps_over_time_are_seconds_and_drop_the_name() {
+    // Values 24..=30 at 240s..=300s in (240s, 300s]: 25..=30.
+    let got = values(instant(r#"ts_of_max_over_time(requests_total{job="a"}[1m])"#).unwrap());
+    assert_eq!(got, vec![(r#"{job="a"}"#.to_owned(), 300.0)]);
+    let got = values(instant(r#"ts_of_min_over_time(requests_total{job="a"}[1m])"#).unwrap());
+    assert_eq!(got, vec![(r#"{job="a"}"#.to_owned(), 250.0)]);
+    let got = values(instant(r#"ts_of_first_over_time(requests_total{job="a"}[1m])"#).unwrap());
+    assert_eq!(got, vec![(r#"{job="a"}"#.to_owned(), 250.0)]);
+    let got = values(instant(r#"first_over_time(requests_total{job="b"}[1m])"#).unwrap());
+    assert_eq!(got, vec![(r#"requests_total{job="b"}"#.to_owned(), 50.0)]);
+    let got = values(instant(r#"mad_over_time(requests_total{job="a"}[1m])"#).unwrap());
+    assert_eq!(got, vec![(r#"{job="a"}"#.to_owned(), 1.5)]);
+}
+
+#[test]
+fn double_exponential_smoothing_checks_its_factors() {
+    let got = values(
+        instant(r#"double_exponential_smoothing(requests_total{job="b"}[1m], 0.5, 0.5)"#).unwrap(),
+    );
+    // A straight line is followed exactly.
+    assert_eq!(got.len(), 1);
+    assert!((got[0].1 - 60.0).abs() < 1e-9, "{got:?}");
+    let err = instant("double_exponential_smoothing(requests_total[1m], 1, 0.5)").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument to double_exponential_smoothing(): invalid smoothing factor. \
+         Expected: 0 < sf < 1, got: 1.000000"
+    );
+    let err = instant("double_exponential_smoothing(requests_total[1m], 0.5, 0)").unwrap_err();
+    assert!(err.to_string().contains("invalid trend factor"), "{err}");
+    // Without series the factors are not looked at, as in Prometheus.
+    assert!(values(instant("double_exponential_smoothing(nope[1m], 2, 2)").unwrap()).is_empty());
+}
+
+#[test]
+fn native_histogram_functions_ignore_floats() {
+    for f in [
+        "histogram_count",
+        "histogram_sum",
+        "histogram_avg",
+        "histogram_stddev",
+    ] {
+        assert!(values(instant(&format!("{f}(requests_total)")).unwrap()).is_empty());
+    }
 }

@@ -1,0 +1,137 @@
+//! The batched path must answer exactly as the step-by-step path: a range
+//! query's value at each step equals the instant query at that time (which
+//! never batches), on generated series with gaps, resets, NaNs and
+//! staleness markers.
+
+use agentmon_model::{Labels, Matcher, Sample, STALE_NAN};
+use agentmon_tsdb::Series;
+use proptest::prelude::*;
+
+use crate::{Engine, Storage, Value};
+
+struct Memory(Vec<Series>);
+
+impl Storage for Memory {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, String> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|s| {
+                matchers
+                    .iter()
+                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
+            })
+            .map(|s| Series {
+                labels: s.labels.clone(),
+                samples: s
+                    .samples
+                    .iter()
+                    .filter(|p| p.t >= mint && p.t <= maxt)
+                    .copied()
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+const QUERIES: &[&str] = &[
+    "rate(m_total[1m])",
+    "increase(m_total[90s])",
+    "irate(m_total[2m])",
+    "delta(m_total[1m])",
+    "idelta(m_total[1m] offset 30s)",
+    "rate(m_total[1m] @ 120)",
+    "avg_over_time(m_total[1m])",
+    "sum_over_time(m_total[45s])",
+    "count_over_time(m_total[1m])",
+    "min_over_time(m_total[1m])",
+    "max_over_time(m_total[1m])",
+    "last_over_time(m_total[1m])",
+    "present_over_time(m_total[1m])",
+    "stddev_over_time(m_total[1m])",
+    "stdvar_over_time(m_total[1m])",
+    "changes(m_total[2m])",
+    "first_over_time(m_total[1m])",
+    "ts_of_max_over_time(m_total[1m])",
+    "mad_over_time(m_total[1m])",
+    "resets(m_total[2m])",
+    // Not counter-like: the step path must answer (and annotate).
+    "rate(gauge[1m])",
+    "sum by (k) (rate(m_total[1m]))",
+];
+
+/// A sample value: mostly increasing counters with occasional resets,
+/// NaNs and staleness markers.
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        20 => (0u32..50).prop_map(f64::from),
+        1 => Just(f64::NAN),
+        1 => Just(STALE_NAN),
+    ]
+}
+
+fn series_strategy() -> impl Strategy<Value = Vec<Series>> {
+    let one = |name: &'static str, k: &'static str| {
+        prop::collection::vec((1i64..40, value()), 0..30).prop_map(move |steps| {
+            let mut t = 0;
+            let mut total = 0.0;
+            let samples = steps
+                .into_iter()
+                .map(|(gap, v)| {
+                    t += gap * 1000;
+                    total = if v.to_bits() == STALE_NAN.to_bits() || v.is_nan() {
+                        return Sample::new(t, v);
+                    } else if v < 3.0 {
+                        v
+                    } else {
+                        total + v
+                    };
+                    Sample::new(t, total)
+                })
+                .collect();
+            Series {
+                labels: Labels::new([("__name__", name), ("k", k)]).unwrap(),
+                samples,
+            }
+        })
+    };
+    (one("m_total", "a"), one("m_total", "b"), one("gauge", "a"))
+        .prop_map(|(a, b, c)| vec![a, b, c])
+}
+
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn range_steps_equal_instant_queries(data in series_strategy(), step in 5i64..40) {
+        let storage = Memory(data);
+        let engine = Engine::default();
+        let (start, end, step) = (0, 600_000, step * 1000);
+        for query in QUERIES {
+            let Value::Matrix(range) = engine.range_query(&storage, query, start, end, step).unwrap() else {
+                panic!("range query gives a matrix");
+            };
+            let mut t = start;
+            while t <= end {
+                let Value::Vector(instant) = engine.instant_query(&storage, query, t).unwrap() else {
+                    panic!("instant query gives a vector");
+                };
+                for sample in &instant {
+                    let series = range.iter().find(|s| s.labels == sample.labels);
+                    let point = series.and_then(|s| s.points.iter().find(|p| p.t == t));
+                    prop_assert!(
+                        point.is_some_and(|p| same(p.v, sample.v)),
+                        "{query} at {t}: instant {:?} = {}, range has {:?}", sample.labels, sample.v, point
+                    );
+                }
+                let in_range = range.iter().filter(|s| s.points.iter().any(|p| p.t == t)).count();
+                prop_assert_eq!(in_range, instant.len(), "{} at {}: series count", query, t);
+                t += step;
+            }
+        }
+    }
+}
