@@ -74,6 +74,7 @@ impl AppState {
             lookback_delta: query_settings.lookback_delta,
             timeout: query_settings.timeout,
             max_samples: query_settings.max_samples,
+            ..EngineOptions::default()
         });
         AppState {
             inner: Arc::new(Inner {
