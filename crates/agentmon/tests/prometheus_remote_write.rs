@@ -10,17 +10,16 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use common::http::{client, export, series, Exported};
+use common::prometheus::{
+    labels_of, prometheus_data, prometheus_or_skip, prometheus_sample, start_prometheus,
+    PeerProcess,
+};
 use common::server::{free_port, poll_until, Server};
 use reqwest::blocking::Client;
-use serde_json::Value;
 
 const JOB: &str = "e2e_prometheus_self";
 /// How long Prometheus may take to start, scrape and ship enough samples.
@@ -28,82 +27,14 @@ const PEER_DEADLINE: Duration = Duration::from_secs(90);
 /// Samples of `up` agentmon must hold before the comparison starts.
 const MIN_SAMPLES: usize = 4;
 
-/// A Prometheus we started; killed and reaped when dropped.
-struct PeerProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl PeerProcess {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for PeerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `prometheus` executable on PATH, if any.
-fn find_prometheus() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("prometheus"))
-        .find(|candidate| candidate.is_file())
-}
-
-fn start_prometheus(binary: &Path, dir: &Path, port: u16, agentmon: &Server) -> PeerProcess {
+fn start_self_scraping(binary: &Path, dir: &Path, port: u16, agentmon: &Server) -> PeerProcess {
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
          scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
          remote_write:\n  - url: {url}\n    queue_config:\n      batch_send_deadline: 1s\n",
         url = agentmon.url("/api/v1/write"),
     );
-    let config_path = dir.join("prometheus.yml");
-    std::fs::write(&config_path, config).expect("write prometheus.yml");
-    let log = dir.join("prometheus.log");
-    let out = File::create(&log).expect("create prometheus log");
-    let err = out.try_clone().expect("clone log handle");
-    let child = Command::new(binary)
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .expect("spawn prometheus");
-    PeerProcess { child, log }
-}
-
-/// GETs a Prometheus API path and returns `data`, or `None` on any failure.
-fn prometheus_data(http: &Client, url: &str, query: &[(&str, String)]) -> Option<Value> {
-    let response = http.get(url).query(query).send().ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    let json: Value = serde_json::from_str(&response.text().ok()?).ok()?;
-    (json["status"] == "success").then(|| json["data"].clone())
-}
-
-/// Prometheus's `[t, "v"]` pair as milliseconds and a float.
-fn prometheus_sample(pair: &Value) -> (i64, f64) {
-    let t = pair[0].as_f64().expect("sample time");
-    let v = pair[1].as_str().expect("sample value string");
-    (
-        (t * 1000.0).round() as i64,
-        v.parse().expect("sample value"),
-    )
-}
-
-fn labels_of(value: &Value) -> BTreeMap<String, String> {
-    serde_json::from_value(value.clone()).expect("label set")
+    start_prometheus(binary, dir, port, &config, &[])
 }
 
 /// Compares agentmon's samples of the series `selector` selects with the
@@ -171,23 +102,14 @@ fn compare_series(http: &Client, agentmon: &Server, prometheus_url: &str, select
 
 #[test]
 fn prometheus_remote_write_lands_unchanged() {
-    let Some(binary) = find_prometheus() else {
-        if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("prometheus is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)");
-        }
-        // Written to the stderr handle, not with eprintln!, so that the test
-        // harness's output capture does not hide it.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: prometheus not installed (apt-get install prometheus)"
-        );
+    let Some(binary) = prometheus_or_skip() else {
         return;
     };
     let data = tempfile::tempdir().expect("agentmon data dir");
     let agentmon = Server::start(data.path());
     let peer_dir = tempfile::tempdir().expect("prometheus dir");
     let port = free_port();
-    let prometheus = start_prometheus(&binary, peer_dir.path(), port, &agentmon);
+    let prometheus = start_self_scraping(&binary, peer_dir.path(), port, &agentmon);
     let prometheus_url = format!("http://127.0.0.1:{port}");
     let http = client();
 

@@ -7,5 +7,6 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod prometheus;
 pub mod server;
 pub mod writer;
