@@ -16,7 +16,8 @@ pub enum SelectError {
 /// A source of series for the engine. `mint` and `maxt` are inclusive
 /// milliseconds; the engine narrows the samples further itself.
 pub trait Storage {
-    /// The series selected by all `matchers`, with their samples in range.
+    /// The series selected by all `matchers`, with their samples in range,
+    /// sorted by labels (the order aggregations see them in).
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, String>;
 
     /// Like [`Storage::select`], but fails with
@@ -38,6 +39,25 @@ pub trait Storage {
             return Err(SelectError::TooManySamples);
         }
         Ok(found)
+    }
+
+    /// Calls `f` with each series [`Storage::select`] would return, in the
+    /// same order, until it returns `false`. Stores that can read one series
+    /// at a time should override the default (which selects everything
+    /// first), so that a query folding series as they come holds only one.
+    fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(&Series) -> bool,
+    ) -> Result<(), String> {
+        for series in self.select(matchers, mint, maxt)? {
+            if !f(&series) {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -61,5 +81,17 @@ impl Storage for Db {
                 TsdbError::TooManySamples { .. } => SelectError::TooManySamples,
                 other => SelectError::Failed(other.to_string()),
             })
+    }
+
+    fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(&Series) -> bool,
+    ) -> Result<(), String> {
+        self.querier(mint, maxt)
+            .select_each(matchers, &mut |series| f(&series))
+            .map_err(|e| e.to_string())
     }
 }

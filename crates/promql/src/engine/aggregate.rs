@@ -25,7 +25,7 @@ use crate::error::PromqlError;
 mod fold;
 mod limit;
 
-pub(crate) use fold::{fold, FoldKind};
+pub(crate) use fold::{fold, Fold, FoldKind};
 
 /// Evaluates `agg` on its already evaluated operand and parameter, adding
 /// any warning it raises to `annotations`.
@@ -77,13 +77,13 @@ pub(crate) fn evaluate(
 
 /// Which labels identify a group: those listed (`by`) or all but those
 /// listed and the metric name (`without`).
-struct Grouping<'a> {
+pub(crate) struct Grouping<'a> {
     names: &'a [String],
     without: bool,
 }
 
 impl<'a> Grouping<'a> {
-    fn of(modifier: Option<&'a LabelModifier>) -> Grouping<'a> {
+    pub(crate) fn of(modifier: Option<&'a LabelModifier>) -> Grouping<'a> {
         match modifier {
             None => Grouping {
                 names: &[],
@@ -107,7 +107,7 @@ impl<'a> Grouping<'a> {
     }
 
     /// The labels of the group `labels` belongs to.
-    fn group_labels(&self, labels: &Labels) -> Labels {
+    pub(crate) fn group_labels(&self, labels: &Labels) -> Labels {
         let kept: Vec<Label> = labels
             .iter()
             .filter(|l| self.keeps(&l.name))
@@ -117,7 +117,7 @@ impl<'a> Grouping<'a> {
     }
 
     /// A hash of the group's labels, computed without building them.
-    fn group_hash(&self, labels: &Labels) -> u64 {
+    pub(crate) fn group_hash(&self, labels: &Labels) -> u64 {
         let mut hasher = Xxh3::new();
         for l in labels.iter().filter(|l| self.keeps(&l.name)) {
             hasher.update(l.name.as_bytes());
@@ -129,7 +129,7 @@ impl<'a> Grouping<'a> {
     }
 
     /// Whether `labels` belongs to the group labelled `group`.
-    fn in_group(&self, group: &Labels, labels: &Labels) -> bool {
+    pub(crate) fn in_group(&self, group: &Labels, labels: &Labels) -> bool {
         labels
             .iter()
             .filter(|l| self.keeps(&l.name))

@@ -60,6 +60,23 @@ pub(crate) struct Limits {
     pub max_samples: usize,
 }
 
+impl Limits {
+    /// Fails if the query has run out of time or was canceled.
+    pub fn check_interrupted(&self, phase: &'static str) -> Result<(), PromqlError> {
+        if let Some(cancel) = &self.cancel {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(PromqlError::Canceled { phase });
+            }
+        }
+        if let Some(deadline) = self.deadline {
+            if Instant::now() >= deadline {
+                return Err(PromqlError::Timeout { phase });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Evaluates expressions of one query; remembers each selector's series so
 /// storage is read once per selector, not once per step.
 pub(crate) struct Evaluator<'s> {
@@ -140,17 +157,12 @@ impl<'s> Evaluator<'s> {
 
     /// Fails if the query has run out of time or was canceled.
     pub fn check_interrupted(&self, phase: &'static str) -> Result<(), PromqlError> {
-        if let Some(cancel) = &self.limits.cancel {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(PromqlError::Canceled { phase });
-            }
-        }
-        if let Some(deadline) = self.limits.deadline {
-            if Instant::now() >= deadline {
-                return Err(PromqlError::Timeout { phase });
-            }
-        }
-        Ok(())
+        self.limits.check_interrupted(phase)
+    }
+
+    /// The query's limits, for loops that cannot borrow the evaluator.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Counts `n` more samples held by the query against its limit.
@@ -230,6 +242,9 @@ impl<'s> Evaluator<'s> {
                 super::functions::call(&mut ctx, call)
             }
             Expr::Aggregate(agg) => {
+                if let Some(value) = batch::try_aggregate(self, agg, t)? {
+                    return Ok(value);
+                }
                 let param = match &agg.param {
                     Some(p) => Some(self.eval(p, t)?),
                     None => None,
@@ -289,6 +304,36 @@ impl<'s> Evaluator<'s> {
             self.cache.insert(key, loaded);
         }
         Ok(self.cache.get(&key).map(Vec::as_slice).unwrap_or_default())
+    }
+
+    /// Calls `f` with each of the selector's series, as [`Evaluator::series`]
+    /// would give them, without keeping them (unless they are kept
+    /// already), until `f` returns `false`. Answers `false` if the selector
+    /// cannot be streamed (see [`selector::stream`]); then `f` was not called.
+    pub(crate) fn stream_series(
+        &mut self,
+        vs: &VectorSelector,
+        window_ms: i64,
+        f: &mut dyn FnMut(&Series) -> bool,
+    ) -> Result<bool, PromqlError> {
+        let key = vs as *const VectorSelector as usize;
+        if let Some(kept) = self.cache.get(&key) {
+            for series in kept {
+                if !f(series) {
+                    break;
+                }
+            }
+            return Ok(true);
+        }
+        self.check_interrupted("query preparation")?;
+        selector::stream(
+            self.storage,
+            vs,
+            window_ms,
+            self.span,
+            (self.start, self.end),
+            f,
+        )
     }
 }
 

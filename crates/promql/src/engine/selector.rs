@@ -8,9 +8,10 @@
 //! markers excluded. The reference time is the `@` time (or the evaluation
 //! time) minus the `offset`.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use agentmon_model::{is_stale_nan, MatchType, Matcher, Sample, METRIC_NAME_LABEL};
+use agentmon_model::{is_stale_nan, Labels, MatchType, Matcher, Sample, METRIC_NAME_LABEL};
 use agentmon_tsdb::Series;
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{AtModifier, Offset, VectorSelector};
@@ -114,11 +115,13 @@ pub(crate) fn load(
     (start, end): (i64, i64),
     max_samples: usize,
 ) -> Result<Vec<Series>, PromqlError> {
-    let first = reference_time(vs, eval_span.0, start, end);
-    let last = reference_time(vs, eval_span.1, start, end);
-    let (mint, maxt) = (first.min(last).saturating_sub(window_ms), first.max(last));
-    let mut out: Vec<Series> = Vec::new();
-    for set in matcher_sets(vs)? {
+    let (mint, maxt) = load_span(vs, window_ms, eval_span, (start, end));
+    // Each set's series come sorted and unique; alternatives of an `or`
+    // selector may select the same series, kept once.
+    let sets = matcher_sets(vs)?;
+    let single = sets.len() == 1;
+    let mut out: BTreeMap<Labels, Series> = BTreeMap::new();
+    for set in sets {
         let found = storage
             .select_limited(&set, mint, maxt, max_samples)
             .map_err(|e| match e {
@@ -130,14 +133,54 @@ pub(crate) fn load(
                     message,
                 },
             })?;
+        if single && found.windows(2).all(|w| w[0].labels < w[1].labels) {
+            return Ok(found);
+        }
         for series in found {
-            if !out.iter().any(|s| s.labels == series.labels) {
-                out.push(series);
-            }
+            out.entry(series.labels.clone()).or_insert(series);
         }
     }
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok(out)
+    Ok(out.into_values().collect())
+}
+
+/// The time span `[mint, maxt]` a selector reads for evaluations at times
+/// in `eval_span` of a query spanning `bounds`, through a window of
+/// `window_ms` before each reference time.
+fn load_span(
+    vs: &VectorSelector,
+    window_ms: i64,
+    eval_span: (i64, i64),
+    (start, end): (i64, i64),
+) -> (i64, i64) {
+    let first = reference_time(vs, eval_span.0, start, end);
+    let last = reference_time(vs, eval_span.1, start, end);
+    (first.min(last).saturating_sub(window_ms), first.max(last))
+}
+
+/// Calls `f` with each series [`load`] would return, in the same order,
+/// straight from storage without keeping them, until `f` returns `false`.
+/// Answers `false` without calling `f` for a selector with `or`
+/// alternatives, whose series must be merged first.
+pub(crate) fn stream(
+    storage: &dyn Storage,
+    vs: &VectorSelector,
+    window_ms: i64,
+    eval_span: (i64, i64),
+    bounds: (i64, i64),
+    f: &mut dyn FnMut(&Series) -> bool,
+) -> Result<bool, PromqlError> {
+    let mut sets = matcher_sets(vs)?;
+    let (Some(set), true) = (sets.pop(), sets.is_empty()) else {
+        return Ok(false);
+    };
+    let (mint, maxt) = load_span(vs, window_ms, eval_span, bounds);
+    storage
+        .select_each(&set, mint, maxt, f)
+        .map_err(|message| PromqlError::Storage {
+            selector: vs.to_string(),
+            message,
+        })?;
+    Ok(true)
 }
 
 /// The samples of a time-sorted list that lie in `(from, to]`.

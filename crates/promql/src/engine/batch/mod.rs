@@ -21,8 +21,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentmon_model::{is_stale_nan, Labels, Sample};
-use promql_parser::parser::{Call, Expr, MatrixSelector};
+use agentmon_tsdb::Series;
+use promql_parser::parser::{AggregateExpr, Call, Expr, MatrixSelector};
 
+use super::aggregate::{Fold, FoldKind, Grouping};
 use super::eval::{Element, EvalValue, Evaluator};
 use super::functions::over_time;
 use super::functions::rate::{self, RateKind};
@@ -75,6 +77,7 @@ pub(crate) struct Batch {
 #[derive(Default)]
 pub(crate) struct Batches {
     by_node: HashMap<usize, Option<Arc<Batch>>>,
+    aggregates: HashMap<usize, Option<Arc<AggregateBatch>>>,
 }
 
 /// The call's value at step time `t` from its batch, computing the batch on
@@ -114,53 +117,63 @@ pub(crate) fn try_call(
     Ok(Some(EvalValue::Vector(elements)))
 }
 
-/// Computes the batch of a batchable call, or `None`.
-fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, PromqlError> {
-    let name = call.func.name;
-    let Some(kernel) = Kernel::of(name) else {
-        return Ok(None);
-    };
-    let [arg] = call.args.args.as_slice() else {
-        return Ok(None);
-    };
-    let Some(ms) = plain_matrix_selector(arg) else {
-        return Ok(None);
-    };
-    let (start, end, step) = evaluator.steps();
-    let range_ms = ms.range.as_millis() as i64;
-    let references: Vec<i64> = (0..)
-        .map(|i| start + i * step)
-        .take_while(|&t| t <= end)
-        .map(|t| selector::reference_time(&ms.vs, t, start, end))
-        .collect();
-    let series = evaluator.series(&ms.vs, range_ms)?;
-    if series.iter().any(|s| kernel.may_annotate(&s.labels)) {
-        return Ok(None);
+/// A batchable call taken apart: its kernel, its range selector and the
+/// reference time of each step.
+struct Plan<'a> {
+    kernel: Kernel,
+    ms: &'a MatrixSelector,
+    range_ms: i64,
+    references: Vec<i64>,
+    drop_name: bool,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan of `call`, if it is a batchable function of one plain range
+    /// selector.
+    fn of(evaluator: &Evaluator<'_>, call: &'a Call) -> Option<Plan<'a>> {
+        let name = call.func.name;
+        let kernel = Kernel::of(name)?;
+        let [arg] = call.args.args.as_slice() else {
+            return None;
+        };
+        let ms = plain_matrix_selector(arg)?;
+        let (start, end, step) = evaluator.steps();
+        let references = (0..)
+            .map(|i| start + i * step)
+            .take_while(|&t| t <= end)
+            .map(|t| selector::reference_time(&ms.vs, t, start, end))
+            .collect();
+        Some(Plan {
+            kernel,
+            ms,
+            range_ms: ms.range.as_millis() as i64,
+            references,
+            drop_name: over_time::drops_name(name),
+        })
     }
-    let mut scratch: Vec<Sample> = Vec::new();
-    let mut labels = Vec::with_capacity(series.len());
-    let mut values = Vec::with_capacity(series.len());
-    let mut produced = 0usize;
-    for s in series {
-        let mut column = Vec::with_capacity(references.len());
+
+    /// The function's value for one series at every step, into `column`,
+    /// sliding the window `(r - range, r]` forward over the samples.
+    fn column(&self, samples: &[Sample], scratch: &mut Vec<Sample>, column: &mut Vec<Option<f64>>) {
+        column.clear();
         let (mut lo, mut hi) = (0usize, 0usize);
-        for &r in &references {
-            let from = r - range_ms;
+        for &r in &self.references {
+            let from = r - self.range_ms;
             // References only move forward (or stay), so both ends of the
             // window do too, unless `@` pins them; re-seek if they move back.
-            if lo > 0 && s.samples[lo - 1].t > from {
-                lo = s.samples.partition_point(|p| p.t <= from);
+            if lo > 0 && samples[lo - 1].t > from {
+                lo = samples.partition_point(|p| p.t <= from);
             }
-            while lo < s.samples.len() && s.samples[lo].t <= from {
+            while lo < samples.len() && samples[lo].t <= from {
                 lo += 1;
             }
-            if hi > 0 && s.samples[hi - 1].t > r {
-                hi = s.samples.partition_point(|p| p.t <= r);
+            if hi > 0 && samples[hi - 1].t > r {
+                hi = samples.partition_point(|p| p.t <= r);
             }
-            while hi < s.samples.len() && s.samples[hi].t <= r {
+            while hi < samples.len() && samples[hi].t <= r {
                 hi += 1;
             }
-            let window = &s.samples[lo..hi.max(lo)];
+            let window = &samples[lo..hi.max(lo)];
             let points = if window.iter().any(|p| is_stale_nan(p.v)) {
                 scratch.clear();
                 scratch.extend(window.iter().filter(|p| !is_stale_nan(p.v)));
@@ -168,10 +181,28 @@ fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, Pr
             } else {
                 window
             };
-            let v = kernel.apply(points, from, r);
-            produced += usize::from(v.is_some());
-            column.push(v);
+            column.push(self.kernel.apply(points, from, r));
         }
+    }
+}
+
+/// Computes the batch of a batchable call, or `None`.
+fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, PromqlError> {
+    let Some(plan) = Plan::of(evaluator, call) else {
+        return Ok(None);
+    };
+    let series = evaluator.series(&plan.ms.vs, plan.range_ms)?;
+    if series.iter().any(|s| plan.kernel.may_annotate(&s.labels)) {
+        return Ok(None);
+    }
+    let mut scratch: Vec<Sample> = Vec::new();
+    let mut labels = Vec::with_capacity(series.len());
+    let mut values = Vec::with_capacity(series.len());
+    let mut produced = 0usize;
+    for s in series {
+        let mut column = Vec::with_capacity(plan.references.len());
+        plan.column(&s.samples, &mut scratch, &mut column);
+        produced += column.iter().filter(|v| v.is_some()).count();
         labels.push(s.labels.clone());
         values.push(column);
     }
@@ -180,8 +211,151 @@ fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, Pr
     Ok(Some(Batch {
         labels,
         values,
-        drop_name: over_time::drops_name(name),
+        drop_name: plan.drop_name,
     }))
+}
+
+/// An aggregation's values at every step: one entry per group.
+pub(crate) struct AggregateBatch {
+    groups: Vec<(Labels, Vec<Option<f64>>)>,
+    drop_name: bool,
+}
+
+/// The aggregation's value at step time `t` from its batch, computing the
+/// batch on first use; `None` if it must be evaluated step by step.
+///
+/// Batched: a folding aggregation (`sum`, `avg`, `min`, `max`, `count`,
+/// `group`, `stddev`, `stdvar`, with `by`/`without`) of a batchable call.
+/// The selector's series are streamed from storage one at a time (unless
+/// the query already holds them): each series' values at every step are
+/// folded into its group's per-step folds, in the same order the step path
+/// folds them, so the query holds groups × steps values, not the series.
+pub(crate) fn try_aggregate(
+    evaluator: &mut Evaluator<'_>,
+    agg: &AggregateExpr,
+    t: i64,
+) -> Result<Option<EvalValue>, PromqlError> {
+    let Some(step_index) = evaluator.step_index(t) else {
+        return Ok(None);
+    };
+    let key = agg as *const AggregateExpr as usize;
+    let batch = match evaluator.batches.aggregates.get(&key) {
+        Some(found) => found.clone(),
+        None => {
+            let built = build_aggregate(evaluator, agg)?.map(Arc::new);
+            evaluator.batches.aggregates.insert(key, built.clone());
+            built
+        }
+    };
+    let Some(batch) = batch else {
+        return Ok(None);
+    };
+    let elements = batch
+        .groups
+        .iter()
+        .filter_map(|(labels, values)| {
+            values[step_index].map(|v| Element {
+                labels: labels.clone(),
+                v,
+                drop_name: batch.drop_name,
+            })
+        })
+        .collect();
+    Ok(Some(EvalValue::Vector(elements)))
+}
+
+fn build_aggregate(
+    evaluator: &mut Evaluator<'_>,
+    agg: &AggregateExpr,
+) -> Result<Option<AggregateBatch>, PromqlError> {
+    let Some(kind) = FoldKind::of(agg.op.id()) else {
+        return Ok(None);
+    };
+    if agg.param.is_some() {
+        return Ok(None);
+    }
+    let Some(call) = plain_call(&agg.expr) else {
+        return Ok(None);
+    };
+    let Some(plan) = Plan::of(evaluator, call) else {
+        return Ok(None);
+    };
+    let grouping = Grouping::of(agg.modifier.as_ref());
+    let steps = plan.references.len();
+    let mut groups: Vec<(Labels, Vec<Option<Fold>>)> = Vec::new();
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut scratch: Vec<Sample> = Vec::new();
+    let mut column: Vec<Option<f64>> = Vec::with_capacity(steps);
+    let mut annotates = false;
+    let mut interrupted = Ok(());
+    let mut seen = 0usize;
+    let limits = evaluator.limits().clone();
+    let mut fold_series = |series: &Series| {
+        if plan.kernel.may_annotate(&series.labels) {
+            annotates = true;
+            return false;
+        }
+        seen += 1;
+        if seen.is_multiple_of(1024) {
+            interrupted = limits.check_interrupted("expression evaluation");
+            if interrupted.is_err() {
+                return false;
+            }
+        }
+        plan.column(&series.samples, &mut scratch, &mut column);
+        if column.iter().all(Option::is_none) {
+            return true;
+        }
+        let candidates = index
+            .entry(grouping.group_hash(&series.labels))
+            .or_default();
+        let found = candidates
+            .iter()
+            .copied()
+            .find(|&g| grouping.in_group(&groups[g].0, &series.labels));
+        let at = found.unwrap_or_else(|| {
+            groups.push((grouping.group_labels(&series.labels), vec![None; steps]));
+            candidates.push(groups.len() - 1);
+            groups.len() - 1
+        });
+        for (fold, value) in groups[at].1.iter_mut().zip(&column) {
+            if let Some(v) = *value {
+                match fold {
+                    Some(f) => f.push(v),
+                    None => *fold = Some(kind.start(v)),
+                }
+            }
+        }
+        true
+    };
+    let streamed = evaluator.stream_series(&plan.ms.vs, plan.range_ms, &mut fold_series)?;
+    interrupted?;
+    if !streamed || annotates {
+        return Ok(None);
+    }
+    evaluator.check_interrupted("expression evaluation")?;
+    evaluator.hold_samples(groups.len() * steps, "query execution")?;
+    Ok(Some(AggregateBatch {
+        groups: groups
+            .into_iter()
+            .map(|(labels, folds)| {
+                (
+                    labels,
+                    folds.into_iter().map(|f| f.map(Fold::finish)).collect(),
+                )
+            })
+            .collect(),
+        drop_name: plan.drop_name,
+    }))
+}
+
+/// The expression as a function call written directly (parentheses allowed).
+fn plain_call(expr: &Expr) -> Option<&Call> {
+    match expr {
+        Expr::Call(call) => Some(call),
+        Expr::Paren(p) => plain_call(&p.expr),
+        _ => None,
+    }
 }
 
 /// The argument as a range selector written directly (parentheses allowed).

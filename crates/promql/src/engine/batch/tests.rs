@@ -7,7 +7,7 @@ use agentmon_model::{Labels, Matcher, Sample, STALE_NAN};
 use agentmon_tsdb::Series;
 use proptest::prelude::*;
 
-use crate::{Engine, Storage, Value};
+use crate::{Engine, Query, Storage, Value};
 
 struct Memory(Vec<Series>);
 
@@ -58,6 +58,17 @@ const QUERIES: &[&str] = &[
     // Not counter-like: the step path must answer (and annotate).
     "rate(gauge[1m])",
     "sum by (k) (rate(m_total[1m]))",
+    "avg(rate(m_total[1m]))",
+    "min without (k) (increase(m_total[90s]))",
+    "max by (__name__) (delta(m_total[1m]))",
+    "count(changes(m_total[2m]))",
+    "group by (k) (last_over_time(m_total[1m]))",
+    "stddev(avg_over_time(m_total[1m]))",
+    "stdvar by (k) (irate(m_total[2m]))",
+    "sum((rate(m_total[1m] offset 20s)))",
+    // Counter-like and not: the stream meets `gauge` and must give way.
+    "sum(rate({k=\"a\"}[1m]))",
+    "sum by (k) (rate({__name__=~\"m_total|gauge\"}[1m]))",
 ];
 
 /// A sample value: mostly increasing counters with occasional resets,
@@ -96,7 +107,8 @@ fn series_strategy() -> impl Strategy<Value = Vec<Series>> {
         })
     };
     (one("m_total", "a"), one("m_total", "b"), one("gauge", "a"))
-        .prop_map(|(a, b, c)| vec![a, b, c])
+        // Sorted by labels, as the `Storage` contract asks.
+        .prop_map(|(a, b, c)| vec![c, a, b])
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -112,12 +124,20 @@ proptest! {
         let engine = Engine::default();
         let (start, end, step) = (0, 600_000, step * 1000);
         for query in QUERIES {
-            let Value::Matrix(range) = engine.range_query(&storage, query, start, end, step).unwrap() else {
+            let out = engine.query(&storage, &Query::range(query, start, end, step)).unwrap();
+            let Value::Matrix(range) = out.value else {
                 panic!("range query gives a matrix");
             };
+            let mut infos: Vec<String> = Vec::new();
             let mut t = start;
             while t <= end {
-                let Value::Vector(instant) = engine.instant_query(&storage, query, t).unwrap() else {
+                let at = engine.query(&storage, &Query::instant(query, t)).unwrap();
+                for info in at.annotations.infos() {
+                    if !infos.contains(info) {
+                        infos.push(info.clone());
+                    }
+                }
+                let Value::Vector(instant) = at.value else {
                     panic!("instant query gives a vector");
                 };
                 for sample in &instant {
@@ -132,6 +152,10 @@ proptest! {
                 prop_assert_eq!(in_range, instant.len(), "{} at {}: series count", query, t);
                 t += step;
             }
+            let mut range_infos = out.annotations.infos().to_vec();
+            range_infos.sort();
+            infos.sort();
+            prop_assert_eq!(range_infos, infos, "{}: infos", query);
         }
     }
 }
