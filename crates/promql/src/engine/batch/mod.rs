@@ -46,8 +46,11 @@ impl Kernel {
         over_time::simple(name).map(Kernel::OverTime)
     }
 
-    fn apply(self, points: &[Sample], start: i64, end: i64) -> Option<f64> {
+    /// The value for one window; `reset_free` says the window is known to
+    /// hold no value below its predecessor.
+    fn apply(self, points: &[Sample], start: i64, end: i64, reset_free: bool) -> Option<f64> {
         match self {
+            Kernel::Rate(kind) if reset_free => kind.apply_reset_free(points, start, end),
             Kernel::Rate(kind) => kind.apply(points, start, end),
             Kernel::OverTime(f) => (!points.is_empty()).then(|| f(points)),
         }
@@ -154,8 +157,24 @@ impl<'a> Plan<'a> {
 
     /// The function's value for one series at every step, into `column`,
     /// sliding the window `(r - range, r]` forward over the samples.
-    fn column(&self, samples: &[Sample], scratch: &mut Vec<Sample>, column: &mut Vec<Option<f64>>) {
+    /// `drops[i]` counts the samples up to `i` that are below their
+    /// predecessor, so a window's count of counter resets is a difference
+    /// of two entries, and windows without any skip the scan for them.
+    fn column(
+        &self,
+        samples: &[Sample],
+        scratch: &mut Vec<Sample>,
+        drops: &mut Vec<u32>,
+        column: &mut Vec<Option<f64>>,
+    ) {
         column.clear();
+        drops.clear();
+        let mut count = 0u32;
+        drops.push(0);
+        for pair in samples.windows(2) {
+            count += u32::from(pair[1].v < pair[0].v);
+            drops.push(count);
+        }
         let (mut lo, mut hi) = (0usize, 0usize);
         for &r in &self.references {
             let from = r - self.range_ms;
@@ -173,15 +192,16 @@ impl<'a> Plan<'a> {
             while hi < samples.len() && samples[hi].t <= r {
                 hi += 1;
             }
-            let window = &samples[lo..hi.max(lo)];
-            let points = if window.iter().any(|p| is_stale_nan(p.v)) {
+            let hi = hi.max(lo);
+            let window = &samples[lo..hi];
+            let (points, reset_free) = if window.iter().any(|p| is_stale_nan(p.v)) {
                 scratch.clear();
                 scratch.extend(window.iter().filter(|p| !is_stale_nan(p.v)));
-                scratch.as_slice()
+                (scratch.as_slice(), false)
             } else {
-                window
+                (window, hi <= lo + 1 || drops[hi - 1] == drops[lo])
             };
-            column.push(self.kernel.apply(points, from, r));
+            column.push(self.kernel.apply(points, from, r, reset_free));
         }
     }
 }
@@ -196,12 +216,13 @@ fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, Pr
         return Ok(None);
     }
     let mut scratch: Vec<Sample> = Vec::new();
+    let mut drops: Vec<u32> = Vec::new();
     let mut labels = Vec::with_capacity(series.len());
     let mut values = Vec::with_capacity(series.len());
     let mut produced = 0usize;
     for s in series {
         let mut column = Vec::with_capacity(plan.references.len());
-        plan.column(&s.samples, &mut scratch, &mut column);
+        plan.column(&s.samples, &mut scratch, &mut drops, &mut column);
         produced += column.iter().filter(|v| v.is_some()).count();
         labels.push(s.labels.clone());
         values.push(column);
@@ -285,6 +306,7 @@ fn build_aggregate(
     let mut groups: Vec<(Labels, Vec<Option<Fold>>)> = Vec::new();
     let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut scratch: Vec<Sample> = Vec::new();
+    let mut drops: Vec<u32> = Vec::new();
     let mut column: Vec<Option<f64>> = Vec::with_capacity(steps);
     let mut annotates = false;
     let mut interrupted = Ok(());
@@ -302,7 +324,7 @@ fn build_aggregate(
                 return false;
             }
         }
-        plan.column(&series.samples, &mut scratch, &mut column);
+        plan.column(&series.samples, &mut scratch, &mut drops, &mut column);
         if column.iter().all(Option::is_none) {
             return true;
         }

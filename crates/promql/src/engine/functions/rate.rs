@@ -85,10 +85,20 @@ impl RateKind {
 
     /// The function's value for one series' window `(start, end]`.
     pub(crate) fn apply(self, points: &[Sample], start: i64, end: i64) -> Option<f64> {
+        self.apply_checked(points, start, end, true)
+    }
+
+    /// [`RateKind::apply`] for a window the caller knows to hold no counter
+    /// reset (no value below its predecessor), sparing the scan for them.
+    pub(crate) fn apply_reset_free(self, points: &[Sample], start: i64, end: i64) -> Option<f64> {
+        self.apply_checked(points, start, end, false)
+    }
+
+    fn apply_checked(self, points: &[Sample], start: i64, end: i64, scan: bool) -> Option<f64> {
         if self.instant {
             return last_two_change(points, self.per_second);
         }
-        let change = extrapolated_change(points, start, end, self.counter)?;
+        let change = extrapolated_change(points, start, end, self.counter, scan)?;
         Some(if self.per_second {
             change / ((end - start) as f64 / 1000.0)
         } else {
@@ -98,7 +108,9 @@ impl RateKind {
 }
 
 /// The change over a window `(range_start, range_end]`, extrapolated from
-/// the first and last samples towards the window's edges.
+/// the first and last samples towards the window's edges. With
+/// `scan_resets` false the caller vouches that no value is below its
+/// predecessor, so the scan for counter resets is skipped.
 ///
 /// Extrapolation reaches an edge only if the gap to it is under 1.1 times
 /// the average sample interval; otherwise it goes half an interval. For
@@ -109,13 +121,14 @@ pub(crate) fn extrapolated_change(
     range_start: i64,
     range_end: i64,
     counter: bool,
+    scan_resets: bool,
 ) -> Option<f64> {
     if points.len() < 2 {
         return None;
     }
     let (first, last) = (points[0], points[points.len() - 1]);
     let mut change = last.v - first.v;
-    if counter {
+    if counter && scan_resets {
         for pair in points.windows(2) {
             if pair[1].v < pair[0].v {
                 change += pair[0].v;
@@ -184,7 +197,7 @@ mod tests {
             (40_000, 40.0),
             (50_000, 50.0),
         ]);
-        let got = extrapolated_change(&p, 0, 60_000, true).unwrap();
+        let got = extrapolated_change(&p, 0, 60_000, true, true).unwrap();
         // Start extrapolation stops where the counter would be zero (10s
         // before the first sample, the whole gap): 40 * 60/40.
         assert!((got - 60.0).abs() < 1e-9, "{got}");
@@ -193,15 +206,15 @@ mod tests {
     #[test]
     fn counter_resets_add_the_value_before_the_reset() {
         let p = points(&[(0, 5.0), (10_000, 8.0), (20_000, 2.0)]);
-        let got = extrapolated_change(&p, 0, 20_000, true).unwrap();
+        let got = extrapolated_change(&p, 0, 20_000, true, true).unwrap();
         assert!((got - 5.0).abs() < 1e-9, "{got}");
     }
 
     #[test]
     fn delta_may_be_negative_and_one_sample_gives_nothing() {
         let p = points(&[(0, 5.0), (10_000, 3.0)]);
-        assert_eq!(extrapolated_change(&p, 0, 10_000, false), Some(-2.0));
-        assert_eq!(extrapolated_change(&p[..1], 0, 10_000, false), None);
+        assert_eq!(extrapolated_change(&p, 0, 10_000, false, true), Some(-2.0));
+        assert_eq!(extrapolated_change(&p[..1], 0, 10_000, false, true), None);
     }
 
     #[test]
