@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 /// The `.test` files of `../shared/promql-testdata` (or of the directory in
 /// `AGENTMON_PROMQL_TESTDATA`), sorted; `None`, after saying so, when the
-/// directory is absent.
+/// directory is absent (a failure instead with `AGENTMON_REQUIRE_TESTDATA=1`,
+/// which CI sets).
 pub fn testdata_files() -> Option<Vec<PathBuf>> {
     let dir = std::env::var_os("AGENTMON_PROMQL_TESTDATA")
         .map(PathBuf::from)
@@ -12,6 +13,11 @@ pub fn testdata_files() -> Option<Vec<PathBuf>> {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promql-testdata")
         });
     if !dir.is_dir() {
+        assert!(
+            std::env::var("AGENTMON_REQUIRE_TESTDATA").as_deref() != Ok("1"),
+            "{} not found and AGENTMON_REQUIRE_TESTDATA=1",
+            dir.display()
+        );
         println!("SKIPPED: {} not found", dir.display());
         return None;
     }
