@@ -143,16 +143,25 @@ impl<'s> Evaluator<'s> {
         (self.start, self.end, self.step)
     }
 
-    /// The index of step time `t` among the range query's steps, if `t` is
-    /// one of them and the query has more than one.
+    /// The query's step times: each step of a range query, or the one
+    /// time of an instant query.
+    pub fn step_times(&self) -> impl Iterator<Item = i64> {
+        let (start, end, step) = (self.start, self.end, self.step);
+        (0..)
+            .map(move |i| start.saturating_add(i * step.max(1)))
+            .take_while(move |&t| t <= end && (step > 0 || t == start))
+    }
+
+    /// The index of `t` among [`Evaluator::step_times`], if it is one.
     pub fn step_index(&self, t: i64) -> Option<usize> {
+        if t < self.start || t > self.end {
+            return None;
+        }
+        if self.step == 0 {
+            return (t == self.start).then_some(0);
+        }
         let offset = t - self.start;
-        let on_grid = self.step > 0
-            && self.end > self.start
-            && t <= self.end
-            && offset >= 0
-            && offset % self.step == 0;
-        on_grid.then(|| (offset / self.step) as usize)
+        (offset % self.step == 0).then(|| (offset / self.step) as usize)
     }
 
     /// Fails if the query has run out of time or was canceled.

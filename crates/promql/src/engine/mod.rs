@@ -51,6 +51,11 @@ pub struct EngineOptions {
     /// The step of a subquery written without one (`expr[1h:]`);
     /// Prometheus uses its global evaluation interval, 1m by default.
     pub default_subquery_step: Duration,
+    /// Whether range functions of a plain range selector (and folding
+    /// aggregations of them) are computed for all steps at once, streaming
+    /// series from storage (on by default). Off, every step is evaluated on
+    /// its own: the reference the batched path is tested against.
+    pub batch: bool,
 }
 
 impl Default for EngineOptions {
@@ -60,6 +65,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             max_samples: 50_000_000,
             default_subquery_step: Duration::from_secs(60),
+            batch: true,
         }
     }
 }
@@ -181,6 +187,7 @@ impl Engine {
             default_step_ms,
             limits,
         );
+        evaluator.batches.enabled = self.options.batch;
         let value = match query.kind {
             QueryKind::Instant { time_ms } => eval_instant(&mut evaluator, &expr, time_ms)?,
             QueryKind::Range { step_ms, .. } => {

@@ -79,6 +79,8 @@ pub(crate) struct Batch {
 /// batchable, so it is not examined again.
 #[derive(Default)]
 pub(crate) struct Batches {
+    /// Whether to batch at all ([`crate::EngineOptions::batch`]).
+    pub enabled: bool,
     by_node: HashMap<usize, Option<Arc<Batch>>>,
     aggregates: HashMap<usize, Option<Arc<AggregateBatch>>>,
 }
@@ -90,7 +92,10 @@ pub(crate) fn try_call(
     call: &Call,
     t: i64,
 ) -> Result<Option<EvalValue>, PromqlError> {
-    let Some(step_index) = evaluator.step_index(t) else {
+    let Some(step_index) = evaluator
+        .step_index(t)
+        .filter(|_| evaluator.batches.enabled)
+    else {
         return Ok(None);
     };
     let key = call as *const Call as usize;
@@ -140,10 +145,9 @@ impl<'a> Plan<'a> {
             return None;
         };
         let ms = plain_matrix_selector(arg)?;
-        let (start, end, step) = evaluator.steps();
-        let references = (0..)
-            .map(|i| start + i * step)
-            .take_while(|&t| t <= end)
+        let (start, end, _) = evaluator.steps();
+        let references = evaluator
+            .step_times()
             .map(|t| selector::reference_time(&ms.vs, t, start, end))
             .collect();
         Some(Plan {
@@ -256,7 +260,10 @@ pub(crate) fn try_aggregate(
     agg: &AggregateExpr,
     t: i64,
 ) -> Result<Option<EvalValue>, PromqlError> {
-    let Some(step_index) = evaluator.step_index(t) else {
+    let Some(step_index) = evaluator
+        .step_index(t)
+        .filter(|_| evaluator.batches.enabled)
+    else {
         return Ok(None);
     };
     let key = agg as *const AggregateExpr as usize;

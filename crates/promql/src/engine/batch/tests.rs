@@ -1,13 +1,13 @@
 //! The batched path must answer exactly as the step-by-step path: a range
-//! query's value at each step equals the instant query at that time (which
-//! never batches), on generated series with gaps, resets, NaNs and
-//! staleness markers.
+//! query's value at each step equals the instant query at that time
+//! evaluated step by step (batching off), and so does a batched instant
+//! query, on generated series with gaps, resets, NaNs and staleness markers.
 
 use agentmon_model::{Labels, Matcher, Sample, STALE_NAN};
 use agentmon_tsdb::Series;
 use proptest::prelude::*;
 
-use crate::{Engine, Query, Storage, Value};
+use crate::{Engine, EngineOptions, Query, Storage, Value};
 
 struct Memory(Vec<Series>);
 
@@ -122,6 +122,7 @@ proptest! {
     fn range_steps_equal_instant_queries(data in series_strategy(), step in 5i64..40) {
         let storage = Memory(data);
         let engine = Engine::default();
+        let reference = Engine::new(EngineOptions { batch: false, ..EngineOptions::default() });
         let (start, end, step) = (0, 600_000, step * 1000);
         for query in QUERIES {
             let out = engine.query(&storage, &Query::range(query, start, end, step)).unwrap();
@@ -131,7 +132,9 @@ proptest! {
             let mut infos: Vec<String> = Vec::new();
             let mut t = start;
             while t <= end {
-                let at = engine.query(&storage, &Query::instant(query, t)).unwrap();
+                let at = reference.query(&storage, &Query::instant(query, t)).unwrap();
+                let batched = engine.query(&storage, &Query::instant(query, t)).unwrap();
+                prop_assert_eq!(format!("{:?}", batched.value), format!("{:?}", at.value), "{} at {}: batched instant", query, t);
                 for info in at.annotations.infos() {
                     if !infos.contains(info) {
                         infos.push(info.clone());
