@@ -140,18 +140,20 @@ def median(report, i):
     return q["median_ms"] if q.get("error") is None else None
 print()
 print("median latency (ms) of range queries, 1 h at 15 s steps")
-print("%-4s " % "" + " ".join("%18s" % n for n in names) + "".join(
-    "%22s" % ("agentmon/" + n) for n in names if n != "agentmon" and "agentmon" in names))
+peers = [n for n in names if n != "agentmon" and "agentmon" in names]
+print("latency: " + ", ".join("%s = %s" % (chr(65 + i), n) for i, n in enumerate(names)))
+print("%-4s " % "" + "".join("%10s" % chr(65 + i) for i in range(len(names))) + "".join(
+    "%12s" % ("A/" + chr(65 + names.index(n))) for n in peers))
 for i, query in enumerate(queries):
     row = "q%-3d " % (i + 1)
     meds = {n: median(r, i) for n, r in runs}
-    row += " ".join("%18s" % ("error" if meds[n] is None else "%.1f" % meds[n]) for n in names)
+    row += "".join("%10s" % ("error" if meds[n] is None else "%.1f" % meds[n]) for n in names)
     if "agentmon" in meds:
         for n in names:
             if n == "agentmon":
                 continue
             a, b = meds["agentmon"], meds[n]
-            row += "%22s" % ("n/a" if a is None or b is None or b == 0 else "%.2f" % (a / b))
+            row += "%12s" % ("n/a" if a is None or b is None or b == 0 else "%.2f" % (a / b))
     print(row)
 for i, query in enumerate(queries):
     print("q%d: %s" % (i + 1, query))

@@ -87,6 +87,12 @@ impl Labels {
         )
     }
 
+    /// Whether both are the same shared set (not just equal sets): a cheap
+    /// check for "certainly equal".
+    pub fn same_as(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .binary_search_by(|l| l.name.as_str().cmp(name))

@@ -20,7 +20,7 @@ mod parse;
 mod selector;
 mod subquery;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -298,28 +298,24 @@ fn eval_range(
     end_ms: i64,
     step_ms: i64,
 ) -> Result<Value, PromqlError> {
-    // Keyed by the labels still carrying their name and by whether the
-    // name is to be dropped, so series differing only in name stay apart
-    // until the end, as in Prometheus.
-    let mut series: BTreeMap<(Labels, bool), Vec<Sample>> = BTreeMap::new();
+    let mut series = StepSeries::default();
     let mut t = start_ms;
     while t <= end_ms {
         evaluator.check_interrupted("expression evaluation")?;
         match evaluator.eval(expr, t)? {
             EvalValue::Scalar(v) => {
                 evaluator.hold_samples(1, "query execution")?;
-                series
-                    .entry((Labels::default(), false))
-                    .or_default()
-                    .push(Sample::new(t, v))
+                series.push(0, Labels::default(), false, Sample::new(t, v));
             }
             EvalValue::Vector(elems) => {
                 evaluator.hold_samples(elems.len(), "query execution")?;
-                for elem in elems {
-                    series
-                        .entry((elem.labels, elem.drop_name))
-                        .or_default()
-                        .push(Sample::new(t, elem.v));
+                for (position, elem) in elems.into_iter().enumerate() {
+                    series.push(
+                        position,
+                        elem.labels,
+                        elem.drop_name,
+                        Sample::new(t, elem.v),
+                    );
                 }
             }
             EvalValue::String(_) => {
@@ -336,8 +332,9 @@ fn eval_range(
         t += step_ms;
     }
     let mut out: Vec<RangeSeries> = series
+        .series
         .into_iter()
-        .map(|((labels, drop_name), points)| RangeSeries {
+        .map(|(labels, drop_name, points)| RangeSeries {
             labels: finish_labels(labels, drop_name),
             points,
         })
@@ -345,6 +342,50 @@ fn eval_range(
     check_unique(out.iter().map(|s| &s.labels))?;
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(Value::Matrix(out))
+}
+
+/// A range query's output series as steps come in. Series are told apart
+/// by their labels still carrying the name and by whether the name is to be
+/// dropped, so series differing only in name stay apart until the end, as
+/// in Prometheus. Steps mostly list the same series in the same order with
+/// the same (shared) labels, so each position remembers the series it went
+/// to last time and a pointer comparison usually finds it.
+#[derive(Default)]
+struct StepSeries {
+    series: Vec<(Labels, bool, Vec<Sample>)>,
+    index: HashMap<(Labels, bool), usize>,
+    last_at_position: Vec<usize>,
+}
+
+impl StepSeries {
+    fn push(&mut self, position: usize, labels: Labels, drop_name: bool, sample: Sample) {
+        let remembered = self.last_at_position.get(position).copied().filter(|&i| {
+            self.series.get(i).is_some_and(|(known, known_drop, _)| {
+                *known_drop == drop_name && known.same_as(&labels)
+            })
+        });
+        let at = match remembered {
+            Some(at) => at,
+            None => {
+                let next = self.series.len();
+                let at = *self
+                    .index
+                    .entry((labels.clone(), drop_name))
+                    .or_insert(next);
+                if at == next {
+                    self.series.push((labels, drop_name, Vec::new()));
+                }
+                if position < self.last_at_position.len() {
+                    self.last_at_position[position] = at;
+                } else {
+                    self.last_at_position.resize(position, usize::MAX);
+                    self.last_at_position.push(at);
+                }
+                at
+            }
+        };
+        self.series[at].2.push(sample);
+    }
 }
 
 /// Applies a pending name drop.
