@@ -255,12 +255,20 @@ pub(crate) fn samples_in_range(
     mint: i64,
     maxt: i64,
 ) -> Vec<Sample> {
-    let mut out: Vec<Sample> = chunks
-        .iter()
-        .filter(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
-        .flat_map(|c| c.iter())
-        .filter(|s| s.t >= mint && s.t <= maxt)
-        .collect();
+    let overlapping = || {
+        chunks
+            .iter()
+            .filter(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
+    };
+    let mut out: Vec<Sample> =
+        Vec::with_capacity(overlapping().map(XorChunk::len).sum::<usize>() + out_of_order.len());
+    for chunk in overlapping() {
+        if chunk.min_time() >= mint && chunk.max_time() <= maxt {
+            out.extend(chunk.iter());
+        } else {
+            out.extend(chunk.iter().filter(|s| s.t >= mint && s.t <= maxt));
+        }
+    }
     if !out_of_order.is_empty() {
         out.extend(out_of_order.iter().filter(|s| s.t >= mint && s.t <= maxt));
         out.sort_by_key(|s| s.t);
