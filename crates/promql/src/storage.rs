@@ -41,6 +41,21 @@ pub trait Storage {
         Ok(found)
     }
 
+    /// A token for the store's contents now, taken before reading, for
+    /// [`Storage::changed_since`]; `None` (the default) if the store cannot
+    /// tell what changed, which keeps the engine from reusing results.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
+    /// The oldest sample time changed (appended or deleted) after
+    /// `generation`, or `None` if nothing changed. The default answers
+    /// "everything".
+    fn changed_since(&self, generation: u64) -> Option<i64> {
+        let _ = generation;
+        Some(i64::MIN)
+    }
+
     /// Calls `f` with each series [`Storage::select`] would return, in the
     /// same order, until it returns `false`. Stores that can read one series
     /// at a time should override the default (which selects everything
@@ -81,6 +96,14 @@ impl Storage for Db {
                 TsdbError::TooManySamples { .. } => SelectError::TooManySamples,
                 other => SelectError::Failed(other.to_string()),
             })
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(Db::generation(self))
+    }
+
+    fn changed_since(&self, generation: u64) -> Option<i64> {
+        Db::changed_since(self, generation)
     }
 
     fn select_each(

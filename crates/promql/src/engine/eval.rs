@@ -13,6 +13,7 @@ use agentmon_tsdb::Series;
 use promql_parser::parser::{Expr, VectorSelector};
 
 use super::aggregate;
+use super::batch::cache::RollupHandle;
 use super::batch::{self, Batches};
 use super::binary;
 use super::selector;
@@ -100,6 +101,8 @@ pub(crate) struct Evaluator<'s> {
     step: i64,
     /// Range functions computed for all steps at once.
     pub batches: Batches,
+    /// The engine's cache of batched aggregations, if usable.
+    rollups: Option<RollupHandle>,
     /// Samples held so far: loaded by selectors and produced as output.
     samples: usize,
     /// Warnings and infos raised so far.
@@ -127,6 +130,7 @@ impl<'s> Evaluator<'s> {
             limits,
             step: 0,
             batches: Batches::default(),
+            rollups: None,
             samples: 0,
             annotations: Annotations::default(),
         }
@@ -323,6 +327,7 @@ impl<'s> Evaluator<'s> {
         &mut self,
         vs: &VectorSelector,
         window_ms: i64,
+        eval_span: Option<(i64, i64)>,
         f: &mut dyn FnMut(&Series) -> bool,
     ) -> Result<bool, PromqlError> {
         let key = vs as *const VectorSelector as usize;
@@ -339,10 +344,25 @@ impl<'s> Evaluator<'s> {
             self.storage,
             vs,
             window_ms,
-            self.span,
+            eval_span.unwrap_or(self.span),
             (self.start, self.end),
             f,
         )
+    }
+
+    /// The store the query reads.
+    pub(crate) fn storage(&self) -> &'s dyn Storage {
+        self.storage
+    }
+
+    /// The engine's rollup cache, if this query may use it.
+    pub(crate) fn rollups(&self) -> Option<&RollupHandle> {
+        self.rollups.as_ref()
+    }
+
+    /// Lets this query use the engine's rollup cache.
+    pub(crate) fn set_rollups(&mut self, handle: RollupHandle) {
+        self.rollups = Some(handle);
     }
 }
 

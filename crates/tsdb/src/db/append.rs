@@ -386,6 +386,7 @@ impl DbInner {
         ) {
             self.head_min_time.fetch_min(min, Ordering::Relaxed);
             self.head_max_time.fetch_max(max, Ordering::Relaxed);
+            self.history.record(min);
         }
         if !changed_metadata.is_empty() {
             let mut known = self.head.metadata.write();

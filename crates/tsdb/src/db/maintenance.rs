@@ -173,6 +173,9 @@ impl DbInner {
             "deleting blocks past retention"
         );
         self.replace_blocks(&doomed, Vec::new());
+        // Queries reaching the deleted range now see less.
+        let oldest_deleted = doomed.iter().map(|b| b.meta().min_time).min();
+        self.history.record(oldest_deleted.unwrap_or(i64::MIN));
         Ok(())
     }
 

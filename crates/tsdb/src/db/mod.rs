@@ -7,6 +7,7 @@
 
 mod append;
 mod flush;
+mod history;
 mod known;
 mod maintenance;
 mod metrics;
@@ -55,6 +56,8 @@ pub(crate) struct DbInner {
     /// decide when to cut the head and which windows are complete.
     pub head_min_time: AtomicI64,
     pub head_max_time: AtomicI64,
+    /// Which sample times changed since a reader looked.
+    pub history: history::History,
     /// Held for the life of the store so no second process opens the same dir.
     _lock_file: std::fs::File,
 }
@@ -113,6 +116,19 @@ impl Db {
             inner,
             background: Mutex::new(background),
         })
+    }
+
+    /// A token for the store's contents now: take it before reading, and
+    /// [`Db::changed_since`] later says what changed after it.
+    pub fn generation(&self) -> u64 {
+        self.inner.history.generation()
+    }
+
+    /// The oldest sample time that appends or deletions changed after
+    /// `generation`, or `None` if nothing changed. Results computed from
+    /// data before that time (and taken after the generation) still hold.
+    pub fn changed_since(&self, generation: u64) -> Option<i64> {
+        self.inner.history.changed_since(generation)
     }
 
     /// Appends a batch atomically: every sample is stored (or recognised as

@@ -150,6 +150,7 @@ impl DbInner {
             open_report: report,
             head_min_time: AtomicI64::new(head_min),
             head_max_time: AtomicI64::new(head_max),
+            history: Default::default(),
             _lock_file: lock_file,
         })
     }

@@ -30,6 +30,7 @@ use super::functions::over_time;
 use super::functions::rate::{self, RateKind};
 use super::selector;
 use crate::error::PromqlError;
+use cache::{CacheKey, Entry};
 
 /// The per-window computation of a batchable function.
 #[derive(Clone, Copy)]
@@ -138,7 +139,7 @@ struct Plan<'a> {
 impl<'a> Plan<'a> {
     /// The plan of `call`, if it is a batchable function of one plain range
     /// selector.
-    fn of(evaluator: &Evaluator<'_>, call: &'a Call) -> Option<Plan<'a>> {
+    fn of(evaluator: &Evaluator<'_>, call: &'a Call, times: &[i64]) -> Option<Plan<'a>> {
         let name = call.func.name;
         let kernel = Kernel::of(name)?;
         let [arg] = call.args.args.as_slice() else {
@@ -146,9 +147,9 @@ impl<'a> Plan<'a> {
         };
         let ms = plain_matrix_selector(arg)?;
         let (start, end, _) = evaluator.steps();
-        let references = evaluator
-            .step_times()
-            .map(|t| selector::reference_time(&ms.vs, t, start, end))
+        let references = times
+            .iter()
+            .map(|&t| selector::reference_time(&ms.vs, t, start, end))
             .collect();
         Some(Plan {
             kernel,
@@ -212,7 +213,8 @@ impl<'a> Plan<'a> {
 
 /// Computes the batch of a batchable call, or `None`.
 fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, PromqlError> {
-    let Some(plan) = Plan::of(evaluator, call) else {
+    let times: Vec<i64> = evaluator.step_times().collect();
+    let Some(plan) = Plan::of(evaluator, call, &times) else {
         return Ok(None);
     };
     let series = evaluator.series(&plan.ms.vs, plan.range_ms)?;
@@ -305,9 +307,89 @@ fn build_aggregate(
     let Some(call) = plain_call(&agg.expr) else {
         return Ok(None);
     };
-    let Some(plan) = Plan::of(evaluator, call) else {
+    let times: Vec<i64> = evaluator.step_times().collect();
+    let Some(plan) = Plan::of(evaluator, call, &times) else {
         return Ok(None);
     };
+    // Steps kept from earlier queries, then the ones to compute now.
+    let (start, _, step) = evaluator.steps();
+    let cacheable = step > 0 && plan.ms.vs.offset.is_none() && plan.ms.vs.at.is_none();
+    let rollups = evaluator.rollups().filter(|_| cacheable).cloned();
+    let key = CacheKey {
+        expr: agg.to_string(),
+        step,
+        phase: start.rem_euclid(step.max(1)),
+    };
+    let mut entry = match &rollups {
+        Some(handle) => {
+            let mut entry = handle.take(&key).unwrap_or_default();
+            if let Some(changed) = evaluator.storage().changed_since(entry.generation) {
+                entry.forget_from(changed);
+            }
+            entry
+        }
+        None => Entry::default(),
+    };
+    let missing: Vec<i64> = times
+        .iter()
+        .copied()
+        .filter(|t| !entry.steps.contains_key(t))
+        .collect();
+    if !missing.is_empty() {
+        let Some(plan) = Plan::of(evaluator, call, &missing) else {
+            return Ok(None);
+        };
+        let span = (missing[0], missing[missing.len() - 1]);
+        let Some(computed) = fold_groups(evaluator, agg, kind, &plan, span)? else {
+            return Ok(None);
+        };
+        let numbers: Vec<u32> = computed
+            .iter()
+            .map(|(labels, _)| entry.group(labels))
+            .collect();
+        for (i, &t) in missing.iter().enumerate() {
+            let values = numbers
+                .iter()
+                .zip(&computed)
+                .filter_map(|(&g, (_, folds))| folds[i].map(|v| (g, v)))
+                .collect();
+            entry.set_step(t, values);
+        }
+    }
+    let mut groups: Vec<(Labels, Vec<Option<f64>>)> = entry
+        .groups
+        .iter()
+        .map(|labels| (labels.clone(), vec![None; times.len()]))
+        .collect();
+    let mut held = 0usize;
+    for (i, t) in times.iter().enumerate() {
+        for &(g, v) in entry.steps.get(t).map(Vec::as_slice).unwrap_or_default() {
+            groups[g as usize].1[i] = Some(v);
+            held += 1;
+        }
+    }
+    evaluator.hold_samples(held, "query execution")?;
+    if let Some(handle) = rollups {
+        entry.generation = handle.generation;
+        handle.put(key, entry, times.len() - missing.len());
+    }
+    Ok(Some(AggregateBatch {
+        groups,
+        drop_name: plan.drop_name,
+    }))
+}
+
+/// Streams the plan's series and folds each group's values at the plan's
+/// steps; `None` if the path must give way (the selector cannot stream, or
+/// a series calls for an annotation the step path raises).
+#[allow(clippy::type_complexity)]
+fn fold_groups(
+    evaluator: &mut Evaluator<'_>,
+    agg: &AggregateExpr,
+    kind: FoldKind,
+    plan: &Plan<'_>,
+    span: (i64, i64),
+) -> Result<Option<Vec<(Labels, Vec<Option<f64>>)>>, PromqlError> {
     let grouping = Grouping::of(agg.modifier.as_ref());
     let steps = plan.references.len();
     let mut groups: Vec<(Labels, Vec<Option<Fold>>)> = Vec::new();
@@ -357,15 +439,15 @@ fn build_aggregate(
         }
         true
     };
-    let streamed = evaluator.stream_series(&plan.ms.vs, plan.range_ms, &mut fold_series)?;
+    let streamed =
+        evaluator.stream_series(&plan.ms.vs, plan.range_ms, Some(span), &mut fold_series)?;
     interrupted?;
     if !streamed || annotates {
         return Ok(None);
     }
     evaluator.check_interrupted("expression evaluation")?;
-    evaluator.hold_samples(groups.len() * steps, "query execution")?;
-    Ok(Some(AggregateBatch {
-        groups: groups
+    Ok(Some(
+        groups
             .into_iter()
             .map(|(labels, folds)| {
                 (
@@ -374,8 +456,7 @@ fn build_aggregate(
                 )
             })
             .collect(),
-        drop_name: plan.drop_name,
-    }))
+    ))
 }
 
 /// The expression as a function call written directly (parentheses allowed).
@@ -395,6 +476,8 @@ fn plain_matrix_selector(expr: &Expr) -> Option<&MatrixSelector> {
         _ => None,
     }
 }
+
+pub(crate) mod cache;
 
 #[cfg(test)]
 mod tests;

@@ -162,3 +162,65 @@ proptest! {
         }
     }
 }
+
+/// A store for the cache tests: `m_total{k}` counters every 15 s.
+fn fleet_db(dir: &std::path::Path) -> agentmon_tsdb::Db {
+    let options = agentmon_tsdb::Options {
+        background_compaction: false,
+        ..agentmon_tsdb::Options::default()
+    };
+    agentmon_tsdb::Db::open(dir, options).unwrap()
+}
+
+fn append(db: &agentmon_tsdb::Db, k: &str, steps: std::ops::Range<i64>, slope: f64) {
+    let mut batch = agentmon_model::SeriesBatch::new();
+    let labels = [
+        agentmon_model::LabelRef::new("__name__", "m_total"),
+        agentmon_model::LabelRef::new("k", k),
+    ];
+    let samples: Vec<Sample> = steps
+        .map(|i| Sample::new(i * 15_000 + 3, (i as f64 * slope).floor()))
+        .collect();
+    batch.push_series(&labels, &samples);
+    db.append(&batch, &[]).unwrap();
+}
+
+#[test]
+fn cached_aggregations_follow_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fleet_db(dir.path());
+    append(&db, "a", 0..40, 2.5);
+    append(&db, "b", 0..40, 1.5);
+    let cached = Engine::default();
+    let q = "sum by (k) (rate(m_total[1m])) * 2";
+    let check = |start: i64, end: i64| {
+        let fresh = Engine::new(EngineOptions {
+            rollup_cache_values: 0,
+            ..EngineOptions::default()
+        });
+        let want = fresh.range_query(&db, q, start, end, 15_000).unwrap();
+        let got = cached.range_query(&db, q, start, end, 15_000).unwrap();
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{want:?}"),
+            "range {start}..{end}"
+        );
+    };
+    let reused = || cached.rollups.lock().unwrap().reused_steps;
+    check(0, 900_000);
+    assert_eq!(reused(), 0);
+    check(0, 900_000);
+    assert_eq!(reused(), 61, "a repeated query is answered from the cache");
+    // New samples: the steps that see them are recomputed.
+    append(&db, "a", 40..80, 2.5);
+    append(&db, "b", 40..80, 1.5);
+    check(0, 1_200_000);
+    // A new series written in the past (a backfill) shows at once.
+    append(&db, "c", 0..80, 4.0);
+    check(0, 1_200_000);
+    // A moved range with the same phase reuses; another phase does not mix.
+    let before = reused();
+    check(150_000, 1_350_000);
+    assert!(reused() > before);
+    check(5_000, 905_000);
+}
