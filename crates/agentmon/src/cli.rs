@@ -102,6 +102,12 @@ pub struct ServeArgs {
     #[arg(long = "query.max-concurrency", value_name = "N", value_parser = parse_positive_count)]
     pub query_max_concurrency: Option<usize>,
 
+    /// Values of aggregations kept across range queries, so repeated
+    /// dashboard queries recompute only changed steps; 0 turns the cache
+    /// off [default: 2000000].
+    #[arg(long = "query.rollup-cache-values", value_name = "N")]
+    pub query_rollup_cache_values: Option<usize>,
+
     /// Allow listening on a non-loopback address without auth tokens.
     #[arg(long)]
     pub insecure: bool,
@@ -120,6 +126,7 @@ impl ServeArgs {
             query_max_samples: self.query_max_samples,
             query_lookback_delta: self.query_lookback_delta,
             query_max_concurrency: self.query_max_concurrency,
+            query_rollup_cache_values: self.query_rollup_cache_values,
         }
     }
 }
@@ -160,6 +167,10 @@ impl ServeArgs {
             ("query.max-samples", query.max_samples.to_string()),
             ("query.lookback-delta", millis(query.lookback_delta)),
             ("query.max-concurrency", query.max_concurrency.to_string()),
+            (
+                "query.rollup-cache-values",
+                query.rollup_cache_values.to_string(),
+            ),
             ("insecure", self.insecure.to_string()),
         ]
         .into_iter()

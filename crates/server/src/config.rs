@@ -3,7 +3,8 @@
 //! Every key is optional. Known sections: `listen`, `data_dir`, `storage`
 //! (`retention_time`, `retention_size`, `wal_fsync`, `wal_segment_size`,
 //! `out_of_order_window`, `head_block_duration`), `query` (`timeout`,
-//! `max_samples`, `lookback_delta`, `max_concurrency`) and `auth` (`tokens`).
+//! `max_samples`, `lookback_delta`, `max_concurrency`, `rollup_cache_values`)
+//! and `auth` (`tokens`).
 //! Sections planned for later (`global`, `scrape_configs`, `rule_files`,
 //! `remote_write`, `alertmanager`, `agents`, `pricing`, `health_checks`) are
 //! accepted so a full config file loads, and reported by
@@ -74,6 +75,7 @@ pub struct QueryConfig {
     pub max_samples: Option<usize>,
     pub lookback_delta: Option<ConfigDuration>,
     pub max_concurrency: Option<usize>,
+    pub rollup_cache_values: Option<usize>,
 }
 
 /// Limits of PromQL queries after flags, file and defaults are combined.
@@ -87,6 +89,8 @@ pub struct QuerySettings {
     pub lookback_delta: Duration,
     /// Queries evaluated at once; more wait for a slot (20).
     pub max_concurrency: usize,
+    /// Values of aggregations kept across range queries (2,000,000; 0 off).
+    pub rollup_cache_values: usize,
 }
 
 impl Default for QuerySettings {
@@ -96,6 +100,7 @@ impl Default for QuerySettings {
             max_samples: 50_000_000,
             lookback_delta: Duration::from_secs(300),
             max_concurrency: 20,
+            rollup_cache_values: 2_000_000,
         }
     }
 }
@@ -200,6 +205,7 @@ pub struct Overrides {
     pub query_max_samples: Option<usize>,
     pub query_lookback_delta: Option<Duration>,
     pub query_max_concurrency: Option<usize>,
+    pub query_rollup_cache_values: Option<usize>,
 }
 
 /// Everything `serve` needs, after flags, file and defaults are combined.
@@ -345,6 +351,10 @@ impl Config {
                 .query_max_concurrency
                 .or(file.max_concurrency)
                 .unwrap_or(defaults.max_concurrency),
+            rollup_cache_values: overrides
+                .query_rollup_cache_values
+                .or(file.rollup_cache_values)
+                .unwrap_or(defaults.rollup_cache_values),
         }
     }
 

@@ -188,6 +188,7 @@ fn query_section_sets_limits_and_flags_win() {
             max_samples: 1000,
             lookback_delta: Duration::from_secs(60),
             max_concurrency: 4,
+            rollup_cache_values: 2_000_000,
         }
     );
     let overrides = Overrides {

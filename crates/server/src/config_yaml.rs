@@ -36,6 +36,7 @@ struct QueryView {
     max_samples: usize,
     lookback_delta: String,
     max_concurrency: usize,
+    rollup_cache_values: usize,
 }
 
 #[derive(Serialize)]
@@ -77,6 +78,7 @@ impl Settings {
                 max_samples: self.query.max_samples,
                 lookback_delta: duration(self.query.lookback_delta),
                 max_concurrency: self.query.max_concurrency,
+                rollup_cache_values: self.query.rollup_cache_values,
             },
             auth: AuthView {
                 tokens: self

@@ -77,6 +77,7 @@ impl AppState {
             lookback_delta: query_settings.lookback_delta,
             timeout: query_settings.timeout,
             max_samples: query_settings.max_samples,
+            rollup_cache_values: query_settings.rollup_cache_values,
             ..EngineOptions::default()
         });
         AppState {

@@ -350,6 +350,11 @@ impl<'s> Evaluator<'s> {
         )
     }
 
+    /// How far back an instant selector looks, in milliseconds.
+    pub(crate) fn lookback_ms(&self) -> i64 {
+        self.lookback_ms
+    }
+
     /// The store the query reads.
     pub(crate) fn storage(&self) -> &'s dyn Storage {
         self.storage

@@ -1,28 +1,38 @@
-//! Range functions computed for every step of a range query at once.
+//! Expressions computed for every step of a query at once.
 //!
 //! The evaluator works step by step, so `rate(x[5m])` in a range query
-//! would cut each series' window afresh at every step. For the common case —
-//! a range function of one plain range selector, like `rate`, `increase`,
-//! `delta`, `irate`, `idelta` and the one-argument `*_over_time` functions —
-//! this module instead walks each series once across all steps with a window
-//! that slides forward, computes the value at every step and keeps the
-//! results; each step then only picks its column. The per-window arithmetic
-//! is the same code the step-by-step path calls ([`RateKind::apply`],
-//! [`over_time::simple`]), so both paths give identical answers; the
-//! conformance suite's range evals and a test comparing range queries with
-//! instant queries at each step hold them to that.
+//! would cut each series' window afresh at every step. For the common cases
+//! this module instead walks each series once across all steps with a
+//! window that slides forward and keeps the value at every step; each step
+//! then only picks its column:
 //!
-//! Anything else (other functions, subquery arguments, steps off the
-//! query's grid, as inner steps of a subquery are, and `rate` of series
-//! whose names call for the "might not be a counter" annotation) takes the
-//! step-by-step path.
+//! - a range function of one plain range selector (`rate`, `increase`,
+//!   `delta`, `irate`, `idelta`, the one-argument `*_over_time` functions);
+//! - a folding aggregation (`sum`, `avg`, `min`, `max`, `count`, `group`,
+//!   `stddev`, `stdvar`, `by`/`without`) of such a function or of an instant
+//!   selector: series are streamed from storage one at a time and folded
+//!   into per-group, per-step folds, so the query holds groups × steps
+//!   values, not the series. These results are also kept across queries in
+//!   the rollup cache ([`cache`]).
+//!
+//! The per-window arithmetic is the code the step-by-step path calls
+//! ([`RateKind::apply`], [`over_time::simple`], the aggregation folds), in
+//! the same order, so both paths give identical answers; the conformance
+//! suite, the differential test against Prometheus and a property test
+//! comparing batched answers with step-by-step ones
+//! ([`crate::EngineOptions::batch`] off) hold them to that.
+//!
+//! Anything else (other functions and aggregations, subquery arguments,
+//! times off the query's steps, as inner steps of a subquery are, selectors
+//! with `or` alternatives, and `rate` of series whose names call for the
+//! "might not be a counter" annotation) takes the step-by-step path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentmon_model::{is_stale_nan, Labels, Sample};
 use agentmon_tsdb::Series;
-use promql_parser::parser::{AggregateExpr, Call, Expr, MatrixSelector};
+use promql_parser::parser::{AggregateExpr, Call, Expr, MatrixSelector, VectorSelector};
 
 use super::aggregate::{Fold, FoldKind, Grouping};
 use super::eval::{Element, EvalValue, Evaluator};
@@ -37,6 +47,8 @@ use cache::{CacheKey, Entry};
 enum Kernel {
     Rate(RateKind),
     OverTime(fn(&[Sample]) -> f64),
+    /// An instant selector's value (handled in [`Plan::column`]).
+    Latest,
 }
 
 impl Kernel {
@@ -54,6 +66,7 @@ impl Kernel {
             Kernel::Rate(kind) if reset_free => kind.apply_reset_free(points, start, end),
             Kernel::Rate(kind) => kind.apply(points, start, end),
             Kernel::OverTime(f) => (!points.is_empty()).then(|| f(points)),
+            Kernel::Latest => points.last().map(|p| p.v),
         }
     }
 
@@ -126,11 +139,11 @@ pub(crate) fn try_call(
     Ok(Some(EvalValue::Vector(elements)))
 }
 
-/// A batchable call taken apart: its kernel, its range selector and the
-/// reference time of each step.
+/// A batchable expression taken apart: its kernel, its selector, the
+/// window each step looks through and the reference time of each step.
 struct Plan<'a> {
     kernel: Kernel,
-    ms: &'a MatrixSelector,
+    vs: &'a VectorSelector,
     range_ms: i64,
     references: Vec<i64>,
     drop_name: bool,
@@ -139,25 +152,60 @@ struct Plan<'a> {
 impl<'a> Plan<'a> {
     /// The plan of `call`, if it is a batchable function of one plain range
     /// selector.
-    fn of(evaluator: &Evaluator<'_>, call: &'a Call, times: &[i64]) -> Option<Plan<'a>> {
+    fn of_call(evaluator: &Evaluator<'_>, call: &'a Call, times: &[i64]) -> Option<Plan<'a>> {
         let name = call.func.name;
         let kernel = Kernel::of(name)?;
         let [arg] = call.args.args.as_slice() else {
             return None;
         };
         let ms = plain_matrix_selector(arg)?;
+        Some(Plan::new(
+            evaluator,
+            kernel,
+            &ms.vs,
+            ms.range.as_millis() as i64,
+            times,
+            over_time::drops_name(name),
+        ))
+    }
+
+    /// The plan of an instant selector: each step sees the latest sample
+    /// within the lookback delta, unless it is a staleness marker.
+    fn of_selector(evaluator: &Evaluator<'_>, vs: &'a VectorSelector, times: &[i64]) -> Plan<'a> {
+        let lookback = evaluator.lookback_ms();
+        Plan::new(evaluator, Kernel::Latest, vs, lookback, times, false)
+    }
+
+    /// The plan of whichever of the two `expr` is.
+    fn of_expr(evaluator: &Evaluator<'_>, expr: &'a Expr, times: &[i64]) -> Option<Plan<'a>> {
+        match expr {
+            Expr::Call(call) => Plan::of_call(evaluator, call, times),
+            Expr::VectorSelector(vs) => Some(Plan::of_selector(evaluator, vs, times)),
+            Expr::Paren(p) => Plan::of_expr(evaluator, &p.expr, times),
+            _ => None,
+        }
+    }
+
+    fn new(
+        evaluator: &Evaluator<'_>,
+        kernel: Kernel,
+        vs: &'a VectorSelector,
+        range_ms: i64,
+        times: &[i64],
+        drop_name: bool,
+    ) -> Plan<'a> {
         let (start, end, _) = evaluator.steps();
         let references = times
             .iter()
-            .map(|&t| selector::reference_time(&ms.vs, t, start, end))
+            .map(|&t| selector::reference_time(vs, t, start, end))
             .collect();
-        Some(Plan {
+        Plan {
             kernel,
-            ms,
-            range_ms: ms.range.as_millis() as i64,
+            vs,
+            range_ms,
             references,
-            drop_name: over_time::drops_name(name),
-        })
+            drop_name,
+        }
     }
 
     /// The function's value for one series at every step, into `column`,
@@ -199,6 +247,10 @@ impl<'a> Plan<'a> {
             }
             let hi = hi.max(lo);
             let window = &samples[lo..hi];
+            if let Kernel::Latest = self.kernel {
+                column.push(window.last().filter(|p| !is_stale_nan(p.v)).map(|p| p.v));
+                continue;
+            }
             let (points, reset_free) = if window.iter().any(|p| is_stale_nan(p.v)) {
                 scratch.clear();
                 scratch.extend(window.iter().filter(|p| !is_stale_nan(p.v)));
@@ -214,10 +266,10 @@ impl<'a> Plan<'a> {
 /// Computes the batch of a batchable call, or `None`.
 fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, PromqlError> {
     let times: Vec<i64> = evaluator.step_times().collect();
-    let Some(plan) = Plan::of(evaluator, call, &times) else {
+    let Some(plan) = Plan::of_call(evaluator, call, &times) else {
         return Ok(None);
     };
-    let series = evaluator.series(&plan.ms.vs, plan.range_ms)?;
+    let series = evaluator.series(plan.vs, plan.range_ms)?;
     if series.iter().any(|s| plan.kernel.may_annotate(&s.labels)) {
         return Ok(None);
     }
@@ -252,7 +304,8 @@ pub(crate) struct AggregateBatch {
 /// batch on first use; `None` if it must be evaluated step by step.
 ///
 /// Batched: a folding aggregation (`sum`, `avg`, `min`, `max`, `count`,
-/// `group`, `stddev`, `stdvar`, with `by`/`without`) of a batchable call.
+/// `group`, `stddev`, `stdvar`, with `by`/`without`) of a batchable call or
+/// of an instant selector.
 /// The selector's series are streamed from storage one at a time (unless
 /// the query already holds them): each series' values at every step are
 /// folded into its group's per-step folds, in the same order the step path
@@ -304,16 +357,13 @@ fn build_aggregate(
     if agg.param.is_some() {
         return Ok(None);
     }
-    let Some(call) = plain_call(&agg.expr) else {
-        return Ok(None);
-    };
     let times: Vec<i64> = evaluator.step_times().collect();
-    let Some(plan) = Plan::of(evaluator, call, &times) else {
+    let Some(plan) = Plan::of_expr(evaluator, &agg.expr, &times) else {
         return Ok(None);
     };
     // Steps kept from earlier queries, then the ones to compute now.
     let (start, _, step) = evaluator.steps();
-    let cacheable = step > 0 && plan.ms.vs.offset.is_none() && plan.ms.vs.at.is_none();
+    let cacheable = step > 0 && plan.vs.offset.is_none() && plan.vs.at.is_none();
     let rollups = evaluator.rollups().filter(|_| cacheable).cloned();
     let key = CacheKey {
         expr: agg.to_string(),
@@ -336,7 +386,7 @@ fn build_aggregate(
         .filter(|t| !entry.steps.contains_key(t))
         .collect();
     if !missing.is_empty() {
-        let Some(plan) = Plan::of(evaluator, call, &missing) else {
+        let Some(plan) = Plan::of_expr(evaluator, &agg.expr, &missing) else {
             return Ok(None);
         };
         let span = (missing[0], missing[missing.len() - 1]);
@@ -439,8 +489,7 @@ fn fold_groups(
         }
         true
     };
-    let streamed =
-        evaluator.stream_series(&plan.ms.vs, plan.range_ms, Some(span), &mut fold_series)?;
+    let streamed = evaluator.stream_series(plan.vs, plan.range_ms, Some(span), &mut fold_series)?;
     interrupted?;
     if !streamed || annotates {
         return Ok(None);
@@ -457,15 +506,6 @@ fn fold_groups(
             })
             .collect(),
     ))
-}
-
-/// The expression as a function call written directly (parentheses allowed).
-fn plain_call(expr: &Expr) -> Option<&Call> {
-    match expr {
-        Expr::Call(call) => Some(call),
-        Expr::Paren(p) => plain_call(&p.expr),
-        _ => None,
-    }
 }
 
 /// The argument as a range selector written directly (parentheses allowed).

@@ -66,6 +66,10 @@ const QUERIES: &[&str] = &[
     "stddev(avg_over_time(m_total[1m]))",
     "stdvar by (k) (irate(m_total[2m]))",
     "sum((rate(m_total[1m] offset 20s)))",
+    "count(m_total)",
+    "sum by (k) (m_total)",
+    "max(m_total offset 30s)",
+    "avg without (k) ({k=~\"a|b\"})",
     // Counter-like and not: the stream meets `gauge` and must give way.
     "sum(rate({k=\"a\"}[1m]))",
     "sum by (k) (rate({__name__=~\"m_total|gauge\"}[1m]))",
