@@ -12,12 +12,14 @@
 # Environment:
 #   INSTANCES=200 STEPS=240  workload size (the "small" workload by default)
 #   ITERATIONS=15            timed runs per query (after 2 untimed ones)
-#   PEERS="agentmon victoria-metrics victoria-metrics-nocache prometheus"
+#   PEERS="agentmon agentmon-nocache victoria-metrics victoria-metrics-nocache prometheus"
 #                            servers to run, in order
 #   SKIP_BUILD=1             use an existing target/release/agentmon
 #   OUT_DIR=target/bench-results   where the JSON results go
 #   KEEP_DATA=1              keep the data directories and logs
-# VictoriaMetrics runs twice: as installed ("victoria-metrics": its rollup
+# agentmon runs twice: as installed ("agentmon", with its rollup cache, which
+# keeps aggregations' per-step values across queries) and with that cache
+# off ("agentmon-nocache"). VictoriaMetrics runs twice too: as installed ("victoria-metrics": its rollup
 # result cache answers repeated queries from earlier runs' work, as it does
 # for a dashboard refreshing) and with that cache disabled
 # ("victoria-metrics-nocache": every run computes its answer, as agentmon and
@@ -30,7 +32,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 INSTANCES=${INSTANCES:-200}
 STEPS=${STEPS:-240}
 ITERATIONS=${ITERATIONS:-15}
-PEERS=${PEERS:-agentmon victoria-metrics victoria-metrics-nocache prometheus}
+PEERS=${PEERS:-agentmon agentmon-nocache victoria-metrics victoria-metrics-nocache prometheus}
 OUT_DIR=${OUT_DIR:-$REPO/target/bench-results}
 AGENTMON="$REPO/target/release/agentmon"
 
@@ -98,6 +100,10 @@ for peer in $PEERS; do
     agentmon)
         run_server agentmon "$AGENTMON" /health/ready \
             serve --data-dir @DATA@ --listen 127.0.0.1:@PORT@
+        ;;
+    agentmon-nocache)
+        run_server agentmon-nocache "$AGENTMON" /health/ready \
+            serve --data-dir @DATA@ --listen 127.0.0.1:@PORT@ --query.rollup-cache-values 0
         ;;
     victoria-metrics | victoria-metrics-nocache)
         if ! bin=$(command -v victoria-metrics); then
