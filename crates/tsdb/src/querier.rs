@@ -1,7 +1,7 @@
 //! Reading the store over a time range: the head, any head chunks on their
 //! way to a block, and the blocks, merged per series.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use agentmon_model::{Labels, Matcher, Sample};
@@ -27,6 +27,48 @@ enum Part {
     },
     /// Head or frozen data, copied still compressed.
     Memory(MemoryPart),
+}
+
+/// One source of series for [`Querier::select_each`], in label order.
+enum Source {
+    /// A block's selected series ids (label order), read one at a time.
+    Block {
+        block: usize,
+        ids: std::vec::IntoIter<u32>,
+    },
+    /// Head or frozen data already copied, sorted by labels.
+    Memory(std::vec::IntoIter<(Labels, MemoryPart)>),
+}
+
+impl Source {
+    /// The next series with data in range, if any.
+    fn next(
+        &mut self,
+        blocks: &[Arc<Block>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Option<(Labels, Part)>> {
+        match self {
+            Source::Block { block, ids } => {
+                for id in ids.by_ref() {
+                    let (labels, chunks) = blocks[*block].series_chunks(id, mint, maxt)?;
+                    if !chunks.is_empty() {
+                        return Ok(Some((
+                            labels,
+                            Part::Block {
+                                block: *block,
+                                chunks,
+                            },
+                        )));
+                    }
+                }
+                Ok(None)
+            }
+            Source::Memory(parts) => Ok(parts
+                .next()
+                .map(|(labels, copied)| (labels, Part::Memory(copied)))),
+        }
+    }
 }
 
 /// A reader over [mint, maxt] (inclusive, milliseconds). Each call sees the
@@ -91,21 +133,22 @@ impl Querier {
 
     /// Calls `f` with each selected series and its samples in range, in
     /// label order, reading one series at a time: what is held meanwhile is
-    /// the selected series' labels, head data copied still compressed, and
-    /// a few decompressed block frames. `f` returns whether to go on.
-    /// Sources are merged as in [`Querier::select`].
+    /// the head's selected series (labels, and data copied still
+    /// compressed), the ids of the blocks' selected series and a few
+    /// decompressed block frames; block series' labels are read as the
+    /// merge reaches them. `f` returns whether to go on. Sources are merged
+    /// as in [`Querier::select`].
     pub fn select_each(
         &self,
         matchers: &[Matcher],
         f: &mut dyn FnMut(Series) -> bool,
     ) -> Result<()> {
         let (mint, maxt) = (self.mint, self.maxt);
-        let mut merged: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
         // Head and frozen chunks are copied under the state lock so a flush
         // cannot move data between them while we look.
-        let blocks = {
+        let (blocks, memory) = {
             let state = self.inner.state.read();
-            let mut recent: Vec<Vec<(Labels, MemoryPart)>> = Vec::new();
+            let mut memory: Vec<Vec<(Labels, MemoryPart)>> = Vec::new();
             let relevant: Vec<_> = state
                 .frozen
                 .iter()
@@ -125,10 +168,10 @@ impl Querier {
                             part.push((self.inner.head.labels_of(&series), copied));
                         }
                     }
-                    recent.push(part);
+                    memory.push(part);
                 }
             }
-            recent.push(self.inner.head.select_parts(matchers, mint, maxt)?);
+            memory.push(self.inner.head.select_parts(matchers, mint, maxt)?);
             let mut blocks: Vec<Arc<Block>> = state
                 .blocks
                 .iter()
@@ -137,37 +180,59 @@ impl Querier {
                 .collect();
             // Oldest block first so later sources override earlier ones.
             blocks.sort_by(|a, b| a.meta().ulid.cmp(&b.meta().ulid));
-            for (i, block) in blocks.iter().enumerate() {
-                for (labels, chunks) in block.select_chunks(matchers, mint, maxt)? {
-                    merged
-                        .entry(labels)
-                        .or_default()
-                        .push(Part::Block { block: i, chunks });
-                }
-            }
-            for part in recent {
-                for (labels, copied) in part {
-                    merged.entry(labels).or_default().push(Part::Memory(copied));
-                }
-            }
-            blocks
+            (blocks, memory)
         };
+        // One sorted source per block, then per frozen set, then the head,
+        // in the order of precedence `merge_samples` expects.
+        let mut sources: Vec<Source> = Vec::with_capacity(blocks.len() + memory.len());
+        for (i, block) in blocks.iter().enumerate() {
+            sources.push(Source::Block {
+                block: i,
+                ids: block.select_ids(matchers, mint, maxt)?.into_iter(),
+            });
+        }
+        for mut part in memory {
+            part.sort_by(|a, b| a.0.cmp(&b.0));
+            sources.push(Source::Memory(part.into_iter()));
+        }
+        let mut next: Vec<Option<(Labels, Part)>> = Vec::with_capacity(sources.len());
+        for source in &mut sources {
+            next.push(source.next(&blocks, mint, maxt)?);
+        }
         let mut caches: Vec<FrameCache> = blocks.iter().map(|_| FrameCache::default()).collect();
-        for (labels, parts) in merged {
-            let mut read = Vec::with_capacity(parts.len());
-            for part in parts {
-                read.push(match part {
-                    Part::Block { block, chunks } => {
-                        blocks[block].read_samples(&chunks, mint, maxt, &mut caches[block])?
-                    }
-                    Part::Memory(copied) => copied.samples(mint, maxt),
-                });
+        loop {
+            let Some(smallest) = next
+                .iter()
+                .flatten()
+                .map(|(labels, _)| labels)
+                .min()
+                .cloned()
+            else {
+                break;
+            };
+            let mut read = Vec::new();
+            for (i, slot) in next.iter_mut().enumerate() {
+                if slot.as_ref().is_none_or(|(labels, _)| *labels != smallest) {
+                    continue;
+                }
+                if let Some((_, part)) = slot.take() {
+                    read.push(match part {
+                        Part::Block { block, chunks } => {
+                            blocks[block].read_samples(&chunks, mint, maxt, &mut caches[block])?
+                        }
+                        Part::Memory(copied) => copied.samples(mint, maxt),
+                    });
+                }
+                *slot = sources[i].next(&blocks, mint, maxt)?;
             }
             let samples = merge_samples(read);
             if samples.is_empty() {
                 continue;
             }
-            if !f(Series { labels, samples }) {
+            if !f(Series {
+                labels: smallest,
+                samples,
+            }) {
                 break;
             }
         }

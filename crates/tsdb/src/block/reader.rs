@@ -97,6 +97,33 @@ impl Block {
         Ok(out)
     }
 
+    /// Ids of the series selected by `matchers`, in label order; none if
+    /// the block does not overlap `[mint, maxt]`.
+    pub(crate) fn select_ids(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<u32>> {
+        if mint > maxt || maxt < self.meta.min_time || mint > self.meta.max_time {
+            return Ok(Vec::new());
+        }
+        postings_for_matchers(self, matchers)
+    }
+
+    /// A series' labels and its chunks that overlap `[mint, maxt]` (none
+    /// if it has no data there), without reading any chunk.
+    pub(crate) fn series_chunks(
+        &self,
+        id: u32,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<(Labels, Vec<ChunkMeta>)> {
+        let (labels, mut chunks) = self.index.series(id)?;
+        chunks.retain(|c| c.maxt >= mint && c.mint <= maxt);
+        Ok((labels, chunks))
+    }
+
     /// The selected series with their chunks that overlap `[mint, maxt]`,
     /// without reading any chunk, sorted by labels.
     pub(crate) fn select_chunks(
@@ -105,13 +132,9 @@ impl Block {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<(Labels, Vec<ChunkMeta>)>> {
-        if mint > maxt || maxt < self.meta.min_time || mint > self.meta.max_time {
-            return Ok(Vec::new());
-        }
         let mut out = Vec::new();
-        for id in postings_for_matchers(self, matchers)? {
-            let (labels, mut chunks) = self.index.series(id)?;
-            chunks.retain(|c| c.maxt >= mint && c.mint <= maxt);
+        for id in self.select_ids(matchers, mint, maxt)? {
+            let (labels, chunks) = self.series_chunks(id, mint, maxt)?;
             if !chunks.is_empty() {
                 out.push((labels, chunks));
             }
