@@ -62,7 +62,7 @@ QUERIES=(
     "instant|sum by (instance) (sum_over_time({job=\"hermes-agent\"}[${RANGE_S}s]))"
     "range|sum by (instance) (max_over_time({job=\"hermes-agent\"}[5m]))"
 )
-printf '\n%-8s %12s %14s %12s %10s  %s\n' kind "samples" "peak +RSS MB" "data MB" "ratio" query
+printf '\n%-8s %18s %14s %12s %10s  %s\n' kind answer "peak +RSS MB" "data MB" "ratio" query
 for entry in "${QUERIES[@]}"; do
     kind=${entry%%|*}
     query=${entry#*|}
@@ -78,14 +78,17 @@ for entry in "${QUERIES[@]}"; do
             --data-urlencode "step=15")
     fi
     peak=$(rss_kb "$SERVER_PID" VmHWM)
+    # The first query's answer is the number of samples it read; for the
+    # others, the number of series returned.
     touched=$(printf '%s' "$answer" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["data"]["result"]
-print(sum(float(s["value"][1]) for s in d) if d and "value" in d[0] else len(d))')
-    printf '%-8s %12s %14.1f %12.1f %10.2f  %s\n' "$kind" "$touched" \
+counted = sys.argv[1].startswith("sum(count_over_time")
+print("%d samples" % sum(float(s["value"][1]) for s in d) if counted else "%d series" % len(d))' "$query")
+    printf '%-8s %18s %14.1f %12.1f %10.2f  %s\n' "$kind" "$touched" \
         "$(awk -v a="$peak" -v b="$before" 'BEGIN { print (a - b) / 1024 }')" \
         "$(awk -v c="$COMPRESSED" 'BEGIN { print c / 1048576 }')" \
         "$(awk -v a="$peak" -v b="$before" -v c="$COMPRESSED" 'BEGIN { print (a - b) * 1024 / c }')" \
         "$query"
 done
-echo "(samples: the first query's answer is the number of samples it counted; for the others, series returned)"
+echo "ratio = peak RSS growth during the query / compressed size of the data it read"
