@@ -200,16 +200,13 @@ impl Querier {
             next.push(source.next(&blocks, mint, maxt)?);
         }
         let mut caches: Vec<FrameCache> = blocks.iter().map(|_| FrameCache::default()).collect();
-        loop {
-            let Some(smallest) = next
-                .iter()
-                .flatten()
-                .map(|(labels, _)| labels)
-                .min()
-                .cloned()
-            else {
-                break;
-            };
+        while let Some(smallest) = next
+            .iter()
+            .flatten()
+            .map(|(labels, _)| labels)
+            .min()
+            .cloned()
+        {
             let mut read = Vec::new();
             for (i, slot) in next.iter_mut().enumerate() {
                 if slot.as_ref().is_none_or(|(labels, _)| *labels != smallest) {

@@ -16,6 +16,8 @@ mod batch;
 mod binary;
 mod eval;
 mod functions;
+#[cfg(test)]
+mod memory_storage;
 mod parse;
 mod selector;
 mod subquery;

@@ -1,35 +1,10 @@
 //! Evaluator tests on small hand-made data held in memory.
 
-use agentmon_model::{Labels, Matcher, Sample, STALE_NAN};
+use agentmon_model::{Labels, Sample, STALE_NAN};
 use agentmon_tsdb::Series;
 
+use super::memory_storage::MemoryStorage;
 use super::*;
-
-/// Series kept in memory, selected the way the TSDB selects them.
-struct MemoryStorage(Vec<Series>);
-
-impl Storage for MemoryStorage {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, String> {
-        Ok(self
-            .0
-            .iter()
-            .filter(|s| {
-                matchers
-                    .iter()
-                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
-            })
-            .map(|s| Series {
-                labels: s.labels.clone(),
-                samples: s
-                    .samples
-                    .iter()
-                    .filter(|p| p.t >= mint && p.t <= maxt)
-                    .copied()
-                    .collect(),
-            })
-            .collect())
-    }
-}
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::new(pairs.iter().copied()).unwrap()
@@ -48,7 +23,7 @@ const MIN: i64 = 60_000;
 /// `down{job="b"}` 5 at 0m.
 /// `load{job="a",instance="x"}` 3 and `load{job="b",instance="y"}` 4 at 0m.
 fn storage() -> MemoryStorage {
-    MemoryStorage(vec![
+    MemoryStorage::new(vec![
         series(
             &[("__name__", "up"), ("job", "a")],
             &[(0, 1.0), (MIN, 2.0), (2 * MIN, STALE_NAN)],

@@ -208,28 +208,7 @@ fn k_out_of_int64_range_is_an_error() {
     assert_eq!(go_value(1.5e-7), "1.5e-07");
 }
 
-/// Series kept in memory, for tests through the [`crate::Engine`].
-struct MemoryStorage(Vec<agentmon_tsdb::Series>);
-
-impl crate::Storage for MemoryStorage {
-    fn select(
-        &self,
-        matchers: &[agentmon_model::Matcher],
-        _mint: i64,
-        _maxt: i64,
-    ) -> Result<Vec<agentmon_tsdb::Series>, String> {
-        Ok(self
-            .0
-            .iter()
-            .filter(|s| {
-                matchers
-                    .iter()
-                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
-            })
-            .cloned()
-            .collect())
-    }
-}
+use crate::engine::memory_storage::MemoryStorage;
 
 fn storage() -> MemoryStorage {
     let series = |instance: &str, values: [f64; 3]| agentmon_tsdb::Series {
@@ -240,7 +219,7 @@ fn storage() -> MemoryStorage {
             .map(|(i, &v)| agentmon_model::Sample::new(i as i64 * 60_000, v))
             .collect(),
     };
-    MemoryStorage(vec![
+    MemoryStorage::new(vec![
         series("a", [1.0, 5.0, 2.0]),
         series("b", [3.0, 4.0, 1.0]),
         series("c", [2.0, 6.0, 3.0]),

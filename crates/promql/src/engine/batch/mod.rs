@@ -82,21 +82,20 @@ impl Kernel {
     }
 }
 
-/// One call's values at every step: `values[series][step]`.
+/// An expression's values at every step: one row per output series, its
+/// labels and its value (if any) at each step.
 pub(crate) struct Batch {
-    labels: Vec<Labels>,
-    values: Vec<Vec<Option<f64>>>,
+    rows: Vec<(Labels, Vec<Option<f64>>)>,
     drop_name: bool,
 }
 
-/// The batches of one query, by call node; `None` marks a call found not
-/// batchable, so it is not examined again.
+/// The batches of one query, by expression node; `None` marks a node found
+/// not batchable, so it is not examined again.
 #[derive(Default)]
 pub(crate) struct Batches {
     /// Whether to batch at all ([`crate::EngineOptions::batch`]).
     pub enabled: bool,
     by_node: HashMap<usize, Option<Arc<Batch>>>,
-    aggregates: HashMap<usize, Option<Arc<AggregateBatch>>>,
 }
 
 /// The call's value at step time `t` from its batch, computing the batch on
@@ -106,17 +105,28 @@ pub(crate) fn try_call(
     call: &Call,
     t: i64,
 ) -> Result<Option<EvalValue>, PromqlError> {
+    let key = call as *const Call as usize;
+    at_step(evaluator, key, t, |evaluator| build(evaluator, call))
+}
+
+/// The value at step time `t` of the node with address `key`, from its
+/// batch, built by `build` on first use.
+fn at_step(
+    evaluator: &mut Evaluator<'_>,
+    key: usize,
+    t: i64,
+    build: impl FnOnce(&mut Evaluator<'_>) -> Result<Option<Batch>, PromqlError>,
+) -> Result<Option<EvalValue>, PromqlError> {
     let Some(step_index) = evaluator
         .step_index(t)
         .filter(|_| evaluator.batches.enabled)
     else {
         return Ok(None);
     };
-    let key = call as *const Call as usize;
     let batch = match evaluator.batches.by_node.get(&key) {
         Some(found) => found.clone(),
         None => {
-            let built = build(evaluator, call)?.map(Arc::new);
+            let built = build(evaluator)?.map(Arc::new);
             evaluator.batches.by_node.insert(key, built.clone());
             built
         }
@@ -125,9 +135,8 @@ pub(crate) fn try_call(
         return Ok(None);
     };
     let elements = batch
-        .labels
+        .rows
         .iter()
-        .zip(&batch.values)
         .filter_map(|(labels, values)| {
             values[step_index].map(|v| Element {
                 labels: labels.clone(),
@@ -275,29 +284,20 @@ fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, Pr
     }
     let mut scratch: Vec<Sample> = Vec::new();
     let mut drops: Vec<u32> = Vec::new();
-    let mut labels = Vec::with_capacity(series.len());
-    let mut values = Vec::with_capacity(series.len());
+    let mut rows = Vec::with_capacity(series.len());
     let mut produced = 0usize;
     for s in series {
         let mut column = Vec::with_capacity(plan.references.len());
         plan.column(&s.samples, &mut scratch, &mut drops, &mut column);
         produced += column.iter().filter(|v| v.is_some()).count();
-        labels.push(s.labels.clone());
-        values.push(column);
+        rows.push((s.labels.clone(), column));
     }
     evaluator.check_interrupted("expression evaluation")?;
     evaluator.hold_samples(produced, "query execution")?;
     Ok(Some(Batch {
-        labels,
-        values,
+        rows,
         drop_name: plan.drop_name,
     }))
-}
-
-/// An aggregation's values at every step: one entry per group.
-pub(crate) struct AggregateBatch {
-    groups: Vec<(Labels, Vec<Option<f64>>)>,
-    drop_name: bool,
 }
 
 /// The aggregation's value at step time `t` from its batch, computing the
@@ -315,42 +315,16 @@ pub(crate) fn try_aggregate(
     agg: &AggregateExpr,
     t: i64,
 ) -> Result<Option<EvalValue>, PromqlError> {
-    let Some(step_index) = evaluator
-        .step_index(t)
-        .filter(|_| evaluator.batches.enabled)
-    else {
-        return Ok(None);
-    };
     let key = agg as *const AggregateExpr as usize;
-    let batch = match evaluator.batches.aggregates.get(&key) {
-        Some(found) => found.clone(),
-        None => {
-            let built = build_aggregate(evaluator, agg)?.map(Arc::new);
-            evaluator.batches.aggregates.insert(key, built.clone());
-            built
-        }
-    };
-    let Some(batch) = batch else {
-        return Ok(None);
-    };
-    let elements = batch
-        .groups
-        .iter()
-        .filter_map(|(labels, values)| {
-            values[step_index].map(|v| Element {
-                labels: labels.clone(),
-                v,
-                drop_name: batch.drop_name,
-            })
-        })
-        .collect();
-    Ok(Some(EvalValue::Vector(elements)))
+    at_step(evaluator, key, t, |evaluator| {
+        build_aggregate(evaluator, agg)
+    })
 }
 
 fn build_aggregate(
     evaluator: &mut Evaluator<'_>,
     agg: &AggregateExpr,
-) -> Result<Option<AggregateBatch>, PromqlError> {
+) -> Result<Option<Batch>, PromqlError> {
     let Some(kind) = FoldKind::of(agg.op.id()) else {
         return Ok(None);
     };
@@ -423,8 +397,8 @@ fn build_aggregate(
         entry.generation = handle.generation;
         handle.put(key, entry, times.len() - missing.len());
     }
-    Ok(Some(AggregateBatch {
-        groups,
+    Ok(Some(Batch {
+        rows: groups,
         drop_name: plan.drop_name,
     }))
 }

@@ -3,36 +3,12 @@
 //! evaluated step by step (batching off), and so does a batched instant
 //! query, on generated series with gaps, resets, NaNs and staleness markers.
 
-use agentmon_model::{Labels, Matcher, Sample, STALE_NAN};
+use agentmon_model::{Labels, Sample, STALE_NAN};
 use agentmon_tsdb::Series;
 use proptest::prelude::*;
 
-use crate::{Engine, EngineOptions, Query, Storage, Value};
-
-struct Memory(Vec<Series>);
-
-impl Storage for Memory {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, String> {
-        Ok(self
-            .0
-            .iter()
-            .filter(|s| {
-                matchers
-                    .iter()
-                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
-            })
-            .map(|s| Series {
-                labels: s.labels.clone(),
-                samples: s
-                    .samples
-                    .iter()
-                    .filter(|p| p.t >= mint && p.t <= maxt)
-                    .copied()
-                    .collect(),
-            })
-            .collect())
-    }
-}
+use crate::engine::memory_storage::MemoryStorage;
+use crate::{Engine, EngineOptions, Query, Value};
 
 const QUERIES: &[&str] = &[
     "rate(m_total[1m])",
@@ -124,7 +100,7 @@ proptest! {
 
     #[test]
     fn range_steps_equal_instant_queries(data in series_strategy(), step in 5i64..40) {
-        let storage = Memory(data);
+        let storage = MemoryStorage::new(data);
         let engine = Engine::default();
         let reference = Engine::new(EngineOptions { batch: false, ..EngineOptions::default() });
         let (start, end, step) = (0, 600_000, step * 1000);

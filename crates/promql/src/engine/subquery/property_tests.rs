@@ -54,7 +54,7 @@ proptest! {
             let v = if v == -5 { STALE_NAN } else { v as f64 };
             by_series.entry(series).or_default().insert(slot * 10 * SEC, v);
         }
-        let storage = MemoryStorage(
+        let storage = MemoryStorage::new(
             by_series
                 .into_iter()
                 .map(|(series, points)| Series {

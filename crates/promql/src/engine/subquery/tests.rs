@@ -3,39 +3,13 @@
 
 use std::time::Duration;
 
-use agentmon_model::{Labels, Matcher, Sample, STALE_NAN};
+use agentmon_model::{Labels, Sample, STALE_NAN};
 use agentmon_tsdb::Series;
 
 use super::*;
+pub(super) use crate::engine::memory_storage::MemoryStorage;
 use crate::engine::{Engine, EngineOptions, Query};
-use crate::storage::Storage;
 use crate::value::{RangeSeries, Value};
-
-/// Series kept in memory, selected the way the TSDB selects them.
-pub(super) struct MemoryStorage(pub Vec<Series>);
-
-impl Storage for MemoryStorage {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, String> {
-        Ok(self
-            .0
-            .iter()
-            .filter(|s| {
-                matchers
-                    .iter()
-                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
-            })
-            .map(|s| Series {
-                labels: s.labels.clone(),
-                samples: s
-                    .samples
-                    .iter()
-                    .filter(|p| p.t >= mint && p.t <= maxt)
-                    .copied()
-                    .collect(),
-            })
-            .collect())
-    }
-}
 
 pub(super) const SEC: i64 = 1000;
 const MIN: i64 = 60 * SEC;
@@ -48,7 +22,7 @@ pub(super) fn labels(pairs: &[(&str, &str)]) -> Labels {
 /// same times up to 100s; `up{job="a"}` is 1 at 0m, 2 at 1m and stale from
 /// 2m.
 fn storage() -> MemoryStorage {
-    MemoryStorage(vec![
+    MemoryStorage::new(vec![
         Series {
             labels: labels(&[("__name__", "metric")]),
             samples: (0..=100)
