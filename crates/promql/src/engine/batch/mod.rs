@@ -237,6 +237,9 @@ impl<'a> Plan<'a> {
             count += u32::from(pair[1].v < pair[0].v);
             drops.push(count);
         }
+        // Most series hold no staleness marker; only those need each window
+        // checked for one.
+        let has_stale = samples.iter().any(|p| is_stale_nan(p.v));
         let (mut lo, mut hi) = (0usize, 0usize);
         for &r in &self.references {
             let from = r - self.range_ms;
@@ -260,7 +263,7 @@ impl<'a> Plan<'a> {
                 column.push(window.last().filter(|p| !is_stale_nan(p.v)).map(|p| p.v));
                 continue;
             }
-            let (points, reset_free) = if window.iter().any(|p| is_stale_nan(p.v)) {
+            let (points, reset_free) = if has_stale && window.iter().any(|p| is_stale_nan(p.v)) {
                 scratch.clear();
                 scratch.extend(window.iter().filter(|p| !is_stale_nan(p.v)));
                 (scratch.as_slice(), false)
