@@ -172,7 +172,10 @@ fn agents_section_is_read_and_validated() {
             "agents: {namespace: \"\"}",
             "agents.namespace \"\" is invalid",
         ),
-        ("agents: {metrics_interval: soon}", "invalid duration \"soon\""),
+        (
+            "agents: {metrics_interval: soon}",
+            "invalid duration \"soon\"",
+        ),
         ("agents: {interval: 5s}", "unknown field `interval`"),
     ] {
         let error = parse(text).unwrap_err().to_string();
