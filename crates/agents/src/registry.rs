@@ -118,15 +118,12 @@ impl State {
         let common = [event.agent.as_str(), event.instance.as_str()];
         match &event.kind {
             EventKind::SessionStart { .. } => {
-                if !self.sessions.contains_key(&key) {
-                    self.sessions.insert(
-                        key,
-                        Session {
-                            started_ms: event.timestamp_ms,
-                            last_seen_ms: event.timestamp_ms,
-                            steps: 0,
-                        },
-                    );
+                if let std::collections::hash_map::Entry::Vacant(slot) = self.sessions.entry(key) {
+                    slot.insert(Session {
+                        started_ms: event.timestamp_ms,
+                        last_seen_ms: event.timestamp_ms,
+                        steps: 0,
+                    });
                     self.add(families::ACTIVE_SESSIONS, &common, &[], 1.0);
                 }
             }

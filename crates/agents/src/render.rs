@@ -19,7 +19,7 @@ impl AgentMetrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut last_family = String::new();
-        for (family, name, labels, value) in self.flatten() {
+        for (family, (name, labels, value)) in self.flatten() {
             if family != last_family {
                 let (help, kind) = families::ALL
                     .iter()
@@ -51,7 +51,7 @@ impl AgentMetrics {
     pub fn samples(&self) -> Vec<(Labels, f64)> {
         self.flatten()
             .into_iter()
-            .map(|(_, name, labels, value)| {
+            .map(|(_, (name, labels, value))| {
                 let mut all: Vec<Label> = labels
                     .into_iter()
                     .map(|(n, v)| Label { name: n, value: v })
@@ -71,7 +71,7 @@ impl AgentMetrics {
     }
 
     /// (family name, series) for every series, in render order.
-    fn flatten(&self) -> Vec<(String, String, Vec<(String, String)>, f64)> {
+    fn flatten(&self) -> Vec<(String, FlatSeries)> {
         let state = self.state.lock();
         let mut out = Vec::new();
         for (family, series) in families::ALL.iter().zip(state.series.iter()) {
@@ -88,7 +88,7 @@ impl AgentMetrics {
                     .map(|(n, v)| ((*n).to_owned(), v.clone()))
                     .collect();
                 for (name, labels, v) in expand(&family_name, family.kind, labels, value) {
-                    out.push((family_name.clone(), name, labels, v));
+                    out.push((family_name.clone(), (name, labels, v)));
                 }
             }
         }
