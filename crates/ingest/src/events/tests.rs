@@ -286,3 +286,33 @@ fn body_level_faults() {
         matches!(error, IngestError::Events { faulty: 2, ref problems } if problems.len() == 1)
     );
 }
+
+/// `docs/events.schema.json` names the same types and fields as the parser.
+#[test]
+fn the_published_schema_matches_the_parser() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../../docs/events.schema.json")).unwrap();
+    let variants = schema["$defs"]["event"]["oneOf"].as_array().unwrap();
+    let mut types = Vec::new();
+    for variant in variants {
+        let type_name = variant["properties"]["type"]["const"].as_str().unwrap();
+        types.push(type_name);
+        let mut fields: Vec<&str> = variant["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        let mut expected: Vec<&str> = COMMON_FIELDS.to_vec();
+        expected.extend_from_slice(type_fields(type_name));
+        expected.sort_unstable();
+        assert_eq!(fields, expected, "{type_name}");
+        assert_eq!(variant["additionalProperties"], Value::Bool(false));
+    }
+    assert_eq!(types, EVENT_TYPES);
+    assert_eq!(
+        schema["maxItems"].as_u64(),
+        Some(EventLimits::default().max_events as u64)
+    );
+}
