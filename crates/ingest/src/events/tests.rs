@@ -316,3 +316,41 @@ fn the_published_schema_matches_the_parser() {
         Some(EventLimits::default().max_events as u64)
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn event_like() -> impl Strategy<Value = String> {
+        let pieces = prop_oneof![
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just(",".to_owned()),
+            Just(":".to_owned()),
+            Just("\n".to_owned()),
+            Just("\"type\":\"step\"".to_owned()),
+            Just("\"timestamp\":".to_owned()),
+            Just("\"attributes\":{".to_owned()),
+            Just("\"duration_seconds\":-1e308".to_owned()),
+            Just("\"prompt_tokens\":18446744073709551616".to_owned()),
+            Just("\"2023-02-29T00:00:00Z\"".to_owned()),
+            Just("null".to_owned()),
+            "\"[a-z_]{0,12}\"",
+            "-?[0-9]{1,20}(\\.[0-9]{1,3})?",
+            ".{0,3}",
+        ];
+        prop::collection::vec(pieces, 0..32).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+        #[test]
+        fn any_body_gets_events_or_an_error(input in event_like()) {
+            for format in [BodyFormat::JsonArray, BodyFormat::Ndjson] {
+                let _ = parse(input.as_bytes(), format, NOW, &EventLimits::default());
+            }
+        }
+    }
+}
