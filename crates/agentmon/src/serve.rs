@@ -5,15 +5,18 @@
 //! answers at once and `/health/ready` reports "WAL replay in progress"
 //! until the database is set in the shared state. On a signal the server
 //! stops accepting connections, lets in-flight requests finish, then closes
-//! the database (final WAL fsync) and exits 0.
+//! the database (final WAL fsync) and exits 0. A background task writes the
+//! metrics derived from agent events into the database every
+//! `agents.metrics_interval`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use agentmon_agents::AgentMetricsOptions;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
-use agentmon_server::{router, AppState, Db, Limits, ServerInfo};
+use agentmon_server::{router, run_agent_metrics_writer, AppState, Db, Limits, ServerInfo};
 use anyhow::{bail, Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -57,7 +60,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::warn!(%address, "no auth tokens configured: the API is open to every local user");
     }
 
-    let state = AppState::with_query_settings(
+    let state = AppState::with_agents(
         Tokens::new(settings.tokens.clone()),
         Limits::default(),
         settings.query,
@@ -66,9 +69,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
             flags: args.flag_values(&settings),
             storage_retention: settings.retention_description(),
         },
+        AgentMetricsOptions {
+            namespace: settings.agents.namespace.clone(),
+            session_timeout_ms: i64::try_from(settings.agents.session_timeout.as_millis())
+                .unwrap_or(i64::MAX),
+        },
     );
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
     let opener = tokio::spawn(open_database(state.clone(), settings.clone(), failed_tx));
+    let agent_writer = tokio::spawn(run_agent_metrics_writer(
+        state.clone(),
+        settings.agents.metrics_interval,
+    ));
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "listening");
 
     let stop = async move {
@@ -83,6 +95,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
     // The WAL replay may still be running after an early signal; wait for it
     // so the database is closed cleanly rather than abandoned mid-replay.
+    agent_writer.abort();
     let opened = opener.await.context("database open task failed")?;
     served.context("HTTP server failed")?;
     let db = opened?;

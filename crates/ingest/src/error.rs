@@ -58,6 +58,19 @@ pub enum IngestError {
     #[error("line {line}: {reason}")]
     JsonSyntax { line: usize, reason: String },
 
+    /// An events body as a whole is unusable: not UTF-8 or JSON, not an
+    /// array, empty, or over the event limit.
+    #[error("{reason}")]
+    EventsBody { reason: String },
+
+    /// Some events are invalid. `faulty` counts them all; `problems` lists
+    /// the first of them (bounded by `EventLimits::max_problems_listed`).
+    #[error("{faulty} invalid event{}: {}", if *faulty == 1 { "" } else { "s" }, list_problems(problems))]
+    Events {
+        faulty: usize,
+        problems: Vec<EventProblem>,
+    },
+
     /// The labels on a text or JSON line are invalid. `line` counts from 1.
     #[error("line {line} ({labels}): {problem}")]
     LineSeries {
@@ -65,6 +78,31 @@ pub enum IngestError {
         labels: String,
         problem: SeriesProblem,
     },
+}
+
+/// What is wrong with one event of an events request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventProblem {
+    /// The event's position in the request, from 0.
+    pub index: usize,
+    /// For NDJSON, the line the event is on, from 1.
+    pub line: Option<usize>,
+    /// Every reason, joined by "; ".
+    pub reason: String,
+}
+
+impl std::fmt::Display for EventProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "event {} (line {line}): {}", self.index, self.reason),
+            None => write!(f, "event {}: {}", self.index, self.reason),
+        }
+    }
+}
+
+fn list_problems(problems: &[EventProblem]) -> String {
+    let parts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    parts.join("; ")
 }
 
 /// What is wrong with one series' labels or payload.

@@ -10,6 +10,9 @@
 //!   `/api/v1/import/prometheus`.
 //! - [`vm_json`]: VictoriaMetrics' JSON-lines export/import format, both
 //!   directions, so that an export re-imports bit for bit.
+//! - [`events`]: agent events (`POST /api/v1/events`) as a JSON array or
+//!   NDJSON, validated into [`agentmon_model::AgentEvent`]s with every faulty
+//!   event listed by index.
 //!
 //! Every decoder validates its whole input before returning anything: a
 //! malformed request yields one [`IngestError`] naming what was wrong and
@@ -17,11 +20,12 @@
 //! Sizes are bounded by [`Limits`].
 
 mod error;
+pub mod events;
 pub mod remote_write;
 pub mod text;
 pub mod vm_json;
 
-pub use error::{IngestError, SeriesProblem};
+pub use error::{EventProblem, IngestError, SeriesProblem};
 
 /// Size bounds applied to untrusted input. Defaults suit a server that takes
 /// remote write from many agents.

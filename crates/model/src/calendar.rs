@@ -44,6 +44,77 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Parses an RFC 3339 timestamp into milliseconds since the epoch, rounding
+/// the fraction to the millisecond: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+pub fn parse_rfc3339_ms(input: &str) -> Option<i64> {
+    let bytes = input.as_bytes();
+    if bytes.len() < 20 {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let text = input.get(range)?;
+        text.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| text.parse().ok())?
+    };
+    let year = number(0..4)?;
+    let month = number(5..7)?;
+    let day = number(8..10)?;
+    let hour = number(11..13)?;
+    let minute = number(14..16)?;
+    let second = number(17..19)?;
+    let separators_ok = bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && matches!(bytes[10], b'T' | b't' | b' ')
+        && bytes[13] == b':'
+        && bytes[16] == b':';
+    if !separators_ok
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > i64::from(days_in_month(year, month as u32))
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut pos = 19;
+    let mut millis = 0i64;
+    if bytes.get(pos) == Some(&b'.') {
+        pos += 1;
+        let start = pos;
+        while pos < bytes.len() && bytes[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        if pos == start {
+            return None;
+        }
+        // Round the fraction to milliseconds.
+        let fraction: f64 = format!("0.{}", &input[start..pos]).parse().ok()?;
+        millis = (fraction * 1000.0).round() as i64;
+    }
+    let offset_seconds = match &input[pos..] {
+        "Z" | "z" => 0,
+        zone => {
+            let zb = zone.as_bytes();
+            if zb.len() != 6 || zb[3] != b':' || !matches!(zb[0], b'+' | b'-') {
+                return None;
+            }
+            let hours: i64 = zone[1..3].parse().ok()?;
+            let minutes: i64 = zone[4..6].parse().ok()?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let sign = if zb[0] == b'-' { -1 } else { 1 };
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    // Month and day were range-checked above.
+    let days = days_from_civil(year, month as u32, day as u32);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Some(seconds * 1000 + millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

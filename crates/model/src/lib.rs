@@ -11,7 +11,11 @@
 //! - [`MetricMetadata`] carries the type, help and unit of a metric family.
 //! - [`SeriesBatch`] is what ingest hands to storage: many series with their
 //!   samples, labels borrowed from the request buffer, validated whole.
-//! - [`calendar`] converts between dates and days since 1970 (UTC).
+//! - [`AgentEvent`] is one validated event of an agent session (session
+//!   start/end, step, tool call, LLM error, log), as `POST /api/v1/events`
+//!   takes them.
+//! - [`calendar`] converts between dates and days since 1970 (UTC) and
+//!   parses RFC 3339 times.
 //! - [`duration`] and [`size`] parse the Prometheus-style durations (`15d`,
 //!   `1h30m`) and byte sizes (`512MB`) used in flags and configuration.
 
@@ -19,6 +23,7 @@ mod batch;
 pub mod calendar;
 pub mod duration;
 mod error;
+mod event;
 mod labels;
 mod matcher;
 mod metadata;
@@ -27,6 +32,7 @@ pub mod size;
 
 pub use batch::{BatchSeries, SeriesBatch};
 pub use error::ModelError;
+pub use event::{AgentEvent, EventKind, LlmErrorType, LogLevel, SessionStatus, ToolStatus};
 pub use labels::{
     validate_label_name, validate_label_value, validate_metric_name, validate_wire_labels, Label,
     LabelRef, Labels, METRIC_NAME_LABEL,

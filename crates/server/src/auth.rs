@@ -104,6 +104,7 @@ pub fn required_role(path: &str) -> Role {
     if path.starts_with("/api/v1/admin/") {
         Role::Admin
     } else if path == "/api/v1/write"
+        || path == "/api/v1/events"
         || path == "/api/v1/import"
         || path.starts_with("/api/v1/import/")
     {
@@ -182,6 +183,8 @@ mod tests {
     fn roles_follow_the_path() {
         assert_eq!(required_role("/api/v1/admin/tsdb/flush"), Role::Admin);
         assert_eq!(required_role("/api/v1/write"), Role::Write);
+        assert_eq!(required_role("/api/v1/events"), Role::Write);
+        assert_eq!(required_role("/metrics/agents"), Role::Read);
         assert_eq!(required_role("/api/v1/import/prometheus"), Role::Write);
         assert_eq!(required_role("/api/v1/importer"), Role::Read);
         assert_eq!(required_role("/api/v1/series"), Role::Read);

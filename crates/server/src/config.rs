@@ -4,9 +4,10 @@
 //! (`retention_time`, `retention_size`, `wal_fsync`, `wal_segment_size`,
 //! `out_of_order_window`, `head_block_duration`), `query` (`timeout`,
 //! `max_samples`, `lookback_delta`, `max_concurrency`, `rollup_cache_values`)
-//! and `auth` (`tokens`).
+//! `auth` (`tokens`) and `agents` (`metrics_interval`, `session_timeout`,
+//! `namespace`: the derived metrics of agent events).
 //! Sections planned for later (`global`, `scrape_configs`, `rule_files`,
-//! `remote_write`, `alertmanager`, `agents`, `pricing`, `health_checks`) are
+//! `remote_write`, `alertmanager`, `pricing`, `health_checks`) are
 //! accepted so a full config file loads, and reported by
 //! [`Config::unsupported_sections`]; any other key is an error naming it.
 //!
@@ -42,15 +43,46 @@ pub struct Config {
     pub query: QueryConfig,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub agents: AgentsConfig,
     // Sections of the target architecture that are not implemented yet.
     global: Option<serde_yaml::Value>,
     scrape_configs: Option<serde_yaml::Value>,
     rule_files: Option<serde_yaml::Value>,
     remote_write: Option<serde_yaml::Value>,
     alertmanager: Option<serde_yaml::Value>,
-    agents: Option<serde_yaml::Value>,
     pricing: Option<serde_yaml::Value>,
     health_checks: Option<serde_yaml::Value>,
+}
+
+/// The `agents` section: metrics derived from `POST /api/v1/events`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// How often the derived metrics are written into the TSDB (default 15s).
+    pub metrics_interval: Option<ConfigDuration>,
+    /// A session silent this long is closed (default 30m).
+    pub session_timeout: Option<ConfigDuration>,
+    /// Prefix of the derived metric names (default `hermes`).
+    pub namespace: Option<String>,
+}
+
+/// The `agents` settings in effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentsSettings {
+    pub metrics_interval: Duration,
+    pub session_timeout: Duration,
+    pub namespace: String,
+}
+
+impl Default for AgentsSettings {
+    fn default() -> AgentsSettings {
+        AgentsSettings {
+            metrics_interval: Duration::from_secs(15),
+            session_timeout: Duration::from_secs(30 * 60),
+            namespace: "hermes".to_owned(),
+        }
+    }
 }
 
 /// The `storage` section.
@@ -216,6 +248,7 @@ pub struct Settings {
     pub tsdb: Options,
     pub query: QuerySettings,
     pub tokens: Vec<Token>,
+    pub agents: AgentsSettings,
 }
 
 impl Config {
@@ -282,7 +315,8 @@ impl Config {
                 return Err("storage.head_block_duration must be greater than zero".into());
             }
         }
-        check_query_section(&self.query)
+        check_query_section(&self.query)?;
+        check_agents_section(&self.agents)
     }
 
     /// Top-level sections present in the file that agentmon does not act on
@@ -294,7 +328,6 @@ impl Config {
             ("rule_files", self.rule_files.is_some()),
             ("remote_write", self.remote_write.is_some()),
             ("alertmanager", self.alertmanager.is_some()),
-            ("agents", self.agents.is_some()),
             ("pricing", self.pricing.is_some()),
             ("health_checks", self.health_checks.is_some()),
         ];
@@ -358,6 +391,22 @@ impl Config {
         }
     }
 
+    /// The `agents` section over its defaults.
+    pub fn agents_settings(&self) -> AgentsSettings {
+        let defaults = AgentsSettings::default();
+        AgentsSettings {
+            metrics_interval: self
+                .agents
+                .metrics_interval
+                .map_or(defaults.metrics_interval, |d| d.0),
+            session_timeout: self
+                .agents
+                .session_timeout
+                .map_or(defaults.session_timeout, |d| d.0),
+            namespace: self.agents.namespace.clone().unwrap_or(defaults.namespace),
+        }
+    }
+
     /// Combines command-line overrides, this file and the defaults.
     pub fn resolve(&self, overrides: &Overrides) -> Settings {
         let mut tsdb = self.tsdb_options();
@@ -384,6 +433,7 @@ impl Config {
             tsdb,
             query: self.query_settings(overrides),
             tokens: self.auth.tokens.clone(),
+            agents: self.agents_settings(),
         }
     }
 }
@@ -409,3 +459,28 @@ fn check_query_section(query: &QueryConfig) -> Result<(), String> {
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+/// Intervals must be positive (a zero interval would spin), and the
+/// namespace must start a valid metric name.
+fn check_agents_section(agents: &AgentsConfig) -> Result<(), String> {
+    for (key, value) in [
+        ("metrics_interval", agents.metrics_interval),
+        ("session_timeout", agents.session_timeout),
+    ] {
+        if value.is_some_and(|d| d.0.is_zero()) {
+            return Err(format!("agents.{key} must be greater than zero"));
+        }
+    }
+    if let Some(namespace) = &agents.namespace {
+        let valid = !namespace.is_empty()
+            && namespace.bytes().enumerate().all(|(i, b)| {
+                b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit())
+            });
+        if !valid {
+            return Err(format!(
+                "agents.namespace {namespace:?} is invalid: must match [a-zA-Z_][a-zA-Z0-9_]*"
+            ));
+        }
+    }
+    Ok(())
+}

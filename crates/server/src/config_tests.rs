@@ -125,11 +125,62 @@ fn future_sections_are_accepted_and_reported() {
             "rule_files",
             "remote_write",
             "alertmanager",
-            "agents",
             "pricing",
             "health_checks"
         ]
     );
+}
+
+#[test]
+fn agents_section_is_read_and_validated() {
+    let defaults = parse("listen: 127.0.0.1:1\n").unwrap().agents_settings();
+    assert_eq!(defaults, AgentsSettings::default());
+    assert_eq!(defaults.metrics_interval, Duration::from_secs(15));
+    assert_eq!(defaults.session_timeout, Duration::from_secs(1800));
+    assert_eq!(defaults.namespace, "hermes");
+
+    let config =
+        parse("agents:\n  metrics_interval: 5s\n  session_timeout: 1h\n  namespace: fleet\n")
+            .unwrap();
+    let settings = config.resolve(&Overrides::default());
+    assert_eq!(
+        settings.agents,
+        AgentsSettings {
+            metrics_interval: Duration::from_secs(5),
+            session_timeout: Duration::from_secs(3600),
+            namespace: "fleet".into(),
+        }
+    );
+    assert!(settings
+        .to_yaml()
+        .contains("agents:\n  metrics_interval: 5s\n  session_timeout: 1h\n  namespace: fleet\n"));
+
+    for (text, expected) in [
+        (
+            "agents: {metrics_interval: 0s}",
+            "agents.metrics_interval must be greater than zero",
+        ),
+        (
+            "agents: {session_timeout: 0s}",
+            "agents.session_timeout must be greater than zero",
+        ),
+        (
+            "agents: {namespace: 9lives}",
+            "agents.namespace \"9lives\" is invalid",
+        ),
+        (
+            "agents: {namespace: \"\"}",
+            "agents.namespace \"\" is invalid",
+        ),
+        (
+            "agents: {metrics_interval: soon}",
+            "invalid duration \"soon\"",
+        ),
+        ("agents: {interval: 5s}", "unknown field `interval`"),
+    ] {
+        let error = parse(text).unwrap_err().to_string();
+        assert!(error.contains(expected), "{text}: {error}");
+    }
 }
 
 #[test]

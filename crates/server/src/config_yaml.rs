@@ -18,6 +18,14 @@ struct View<'a> {
     storage: StorageView,
     query: QueryView,
     auth: AuthView<'a>,
+    agents: AgentsView<'a>,
+}
+
+#[derive(Serialize)]
+struct AgentsView<'a> {
+    metrics_interval: String,
+    session_timeout: String,
+    namespace: &'a str,
 }
 
 #[derive(Serialize)]
@@ -90,6 +98,11 @@ impl Settings {
                         role: t.role.as_str(),
                     })
                     .collect(),
+            },
+            agents: AgentsView {
+                metrics_interval: duration(self.agents.metrics_interval),
+                session_timeout: duration(self.agents.session_timeout),
+                namespace: &self.agents.namespace,
             },
         };
         serde_yaml::to_string(&view).unwrap_or_else(|e| format!("# cannot render: {e}\n"))

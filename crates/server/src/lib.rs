@@ -13,6 +13,9 @@
 //!   (`max_concurrency`), the blocking pool, cancellation when a client
 //!   goes away, and the mapping of query errors to Prometheus's error types.
 //! - `json` writes answers byte for byte as Prometheus writes them.
+//! - [`run_agent_metrics_writer`] writes the metrics derived from agent
+//!   events (`agentmon_agents`) into the database every
+//!   `agents.metrics_interval`, like a scrape of `/metrics/agents`.
 //! - [`auth`] checks bearer tokens and roles (`read < write < admin`).
 //! - [`selector`] parses the series selectors of `match[]`.
 //! - `handlers` has one file per endpoint family; `storage` and `decode`
@@ -29,9 +32,12 @@
 //! `GET|POST /api/v1/metadata`, `GET /api/v1/status/tsdb`,
 //! `GET /api/v1/status/buildinfo`, `GET /api/v1/status/runtimeinfo`,
 //! `GET /api/v1/status/config`, `GET /api/v1/status/flags`,
-//! `POST|PUT /api/v1/admin/tsdb/flush`, `GET /metrics`, `GET /health/live`,
+//! `POST|PUT /api/v1/admin/tsdb/flush`, `POST /api/v1/events` (agent
+//! events, which update the derived metrics of `agentmon_agents`),
+//! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
 //! `GET /health/ready`.
 
+mod agent_writer;
 pub mod auth;
 pub mod config;
 mod config_yaml;
@@ -53,6 +59,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
 pub use crate::decode::Limits;
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
 pub use crate::storage::Db;
@@ -112,7 +119,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/tsdb/flush",
             post(admin::flush).put(admin::flush),
         )
+        .route("/api/v1/events", post(events::post_events))
         .route("/metrics", get(self_metrics::metrics))
+        .route("/metrics/agents", get(events::agent_metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), auth::require_role));

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use agentmon_agents::{AgentMetrics, AgentMetricsOptions};
 use agentmon_promql::{Engine, EngineOptions};
 
 use crate::auth::Tokens;
@@ -40,6 +41,7 @@ struct Inner {
     info: ServerInfo,
     http_metrics: HttpMetrics,
     started_at: SystemTime,
+    agent_metrics: Arc<AgentMetrics>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -73,6 +75,24 @@ impl AppState {
         query_settings: QuerySettings,
         info: ServerInfo,
     ) -> AppState {
+        AppState::with_agents(
+            tokens,
+            limits,
+            query_settings,
+            info,
+            AgentMetricsOptions::default(),
+        )
+    }
+
+    /// A state without a database yet, with everything configurable,
+    /// including the derived agent metrics' namespace and session timeout.
+    pub fn with_agents(
+        tokens: Tokens,
+        limits: Limits,
+        query_settings: QuerySettings,
+        info: ServerInfo,
+        agent_options: AgentMetricsOptions,
+    ) -> AppState {
         let engine = Engine::new(EngineOptions {
             lookback_delta: query_settings.lookback_delta,
             timeout: query_settings.timeout,
@@ -90,6 +110,7 @@ impl AppState {
                 info,
                 http_metrics: HttpMetrics::default(),
                 started_at: SystemTime::now(),
+                agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
             }),
         }
     }
@@ -114,6 +135,11 @@ impl AppState {
     /// The configured API tokens.
     pub fn tokens(&self) -> &Tokens {
         &self.inner.tokens
+    }
+
+    /// The registry of metrics derived from agent events.
+    pub fn agent_metrics(&self) -> &Arc<AgentMetrics> {
+        &self.inner.agent_metrics
     }
 
     /// Ingest limits (body sizes, series counts).

@@ -77,7 +77,7 @@ pub async fn import_json(
 
 /// The raw body; compressed bodies are refused with 415 until we can
 /// decompress them.
-fn read_body(
+pub(crate) fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,

@@ -1,0 +1,28 @@
+//! Metrics derived from agent events: the Hermes metric set, kept in
+//! process and updated by every accepted `POST /api/v1/events` request.
+//!
+//! - [`families`] defines the families with the names, labels and buckets of
+//!   the Hermes instrumentation (`hermes_step_duration_seconds`,
+//!   `hermes_tool_call_total`, …), under a configurable namespace. Every
+//!   series also carries `agent` and `instance`.
+//! - [`AgentMetrics`] is the registry: [`AgentMetrics::apply`] folds a
+//!   validated batch of [`agentmon_model::AgentEvent`]s in under one lock (it
+//!   cannot fail, so a batch is applied whole), tracks open sessions and
+//!   closes those silent for longer than the session timeout.
+//! - [`AgentMetrics::render`] writes the Prometheus text format 0.0.4 with
+//!   `# HELP` and `# TYPE` (served at `GET /metrics/agents`), and
+//!   [`AgentMetrics::samples`] lists every series' current value with sorted
+//!   labels, as a scrape of that page would store it.
+//!
+//! This is its own crate because it is neither a decoder of outside input
+//! (`ingest`) nor HTTP (`server`): it is state with its own rules (session
+//! tracking, timeouts), and the rules and pricing of later issues build on it.
+
+pub mod families;
+mod registry;
+mod render;
+
+pub use registry::{AgentMetrics, AgentMetricsOptions};
+
+#[cfg(test)]
+mod tests;

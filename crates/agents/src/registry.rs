@@ -1,0 +1,276 @@
+//! The registry: series values per family and the open sessions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use agentmon_model::{AgentEvent, EventKind, SessionStatus};
+use parking_lot::Mutex;
+
+use crate::families::{self, Family, Kind};
+
+/// Settings of the registry (`agents:` in `agentmon.yml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentMetricsOptions {
+    /// Prefix of every family name, without the `_`.
+    pub namespace: String,
+    /// A session with no event for this long (by event time) is closed
+    /// without being counted as completed.
+    pub session_timeout_ms: i64,
+}
+
+impl Default for AgentMetricsOptions {
+    fn default() -> AgentMetricsOptions {
+        AgentMetricsOptions {
+            namespace: "hermes".into(),
+            session_timeout_ms: 30 * 60 * 1000,
+        }
+    }
+}
+
+/// One series' value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Scalar(f64),
+    /// Non-cumulative counts per bucket (the last is `+Inf`), sum, count.
+    Histogram {
+        buckets: Vec<u64>,
+        sum: f64,
+        count: u64,
+    },
+}
+
+/// Label values (in the family's order, `agent` and `instance` first) → value.
+pub(crate) type Series = BTreeMap<Vec<String>, Value>;
+
+#[derive(Debug)]
+struct Session {
+    started_ms: i64,
+    last_seen_ms: i64,
+    steps: u64,
+}
+
+/// (agent, instance, session_id)
+type SessionKey = (String, String, String);
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// Indexed like [`families::ALL`].
+    pub(crate) series: [Series; 9],
+    sessions: HashMap<SessionKey, Session>,
+}
+
+/// The in-process registry of derived metrics. Cheap to share behind an
+/// `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct AgentMetrics {
+    options: AgentMetricsOptions,
+    pub(crate) state: Mutex<State>,
+}
+
+impl AgentMetrics {
+    pub fn new(options: AgentMetricsOptions) -> AgentMetrics {
+        AgentMetrics {
+            options,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn options(&self) -> &AgentMetricsOptions {
+        &self.options
+    }
+
+    /// Folds a validated batch in, all under one lock, so readers see all
+    /// of it or none. Sessions are opened by `session_start` only: events
+    /// of a session never started (or already closed) update the families
+    /// but not the session gauge or the per-session histograms.
+    pub fn apply(&self, events: &[AgentEvent]) {
+        let mut state = self.state.lock();
+        for event in events {
+            state.apply(event);
+        }
+        if let Some(newest) = events.iter().map(|e| e.timestamp_ms).max() {
+            state.expire(newest, self.options.session_timeout_ms);
+        }
+    }
+
+    /// Closes sessions silent since before `now_ms - session_timeout`.
+    pub fn expire_sessions(&self, now_ms: i64) {
+        self.state
+            .lock()
+            .expire(now_ms, self.options.session_timeout_ms);
+    }
+
+    /// How many sessions are open.
+    pub fn open_sessions(&self) -> usize {
+        self.state.lock().sessions.len()
+    }
+}
+
+impl State {
+    fn apply(&mut self, event: &AgentEvent) {
+        let key = (
+            event.agent.clone(),
+            event.instance.clone(),
+            event.session_id.clone(),
+        );
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.last_seen_ms = session.last_seen_ms.max(event.timestamp_ms);
+        }
+        let common = [event.agent.as_str(), event.instance.as_str()];
+        match &event.kind {
+            EventKind::SessionStart { .. } => {
+                if let std::collections::hash_map::Entry::Vacant(slot) = self.sessions.entry(key) {
+                    slot.insert(Session {
+                        started_ms: event.timestamp_ms,
+                        last_seen_ms: event.timestamp_ms,
+                        steps: 0,
+                    });
+                    self.add(families::ACTIVE_SESSIONS, &common, &[], 1.0);
+                }
+            }
+            EventKind::Step {
+                model,
+                provider,
+                step_type,
+                duration_seconds,
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+            } => {
+                if let Some(session) = self.sessions.get_mut(&key) {
+                    session.steps += 1;
+                }
+                self.observe(
+                    families::STEP_DURATION,
+                    &common,
+                    &[model, step_type],
+                    *duration_seconds,
+                );
+                self.add(
+                    families::TOKENS,
+                    &common,
+                    &[model, "prompt"],
+                    *prompt_tokens as f64,
+                );
+                self.add(
+                    families::TOKENS,
+                    &common,
+                    &[model, "completion"],
+                    *completion_tokens as f64,
+                );
+                if let Some(cost) = cost_usd {
+                    self.add(families::COST, &common, &[model, provider], *cost);
+                }
+            }
+            EventKind::ToolCall {
+                tool_name,
+                status,
+                duration_seconds,
+                ..
+            } => {
+                self.add(
+                    families::TOOL_CALLS,
+                    &common,
+                    &[tool_name, status.as_str()],
+                    1.0,
+                );
+                self.observe(
+                    families::TOOL_DURATION,
+                    &common,
+                    &[tool_name],
+                    *duration_seconds,
+                );
+            }
+            EventKind::LlmError {
+                model, error_type, ..
+            } => {
+                self.add(
+                    families::LLM_ERRORS,
+                    &common,
+                    &[model, error_type.as_str()],
+                    1.0,
+                );
+            }
+            EventKind::Log { .. } => {}
+            EventKind::SessionEnd { status, .. } => {
+                if let Some(session) = self.sessions.remove(&key) {
+                    self.add(families::ACTIVE_SESSIONS, &common, &[], -1.0);
+                    self.observe(families::SESSION_STEPS, &common, &[], session.steps as f64);
+                    let status = match status {
+                        SessionStatus::Completed => "success",
+                        SessionStatus::Failed => "error",
+                    };
+                    let seconds = (event.timestamp_ms - session.started_ms).max(0) as f64 / 1000.0;
+                    self.observe(
+                        families::REQUEST_DURATION,
+                        &common,
+                        &[families::SESSION_METHOD, families::SESSION_ENDPOINT, status],
+                        seconds,
+                    );
+                }
+            }
+        }
+    }
+
+    fn expire(&mut self, now_ms: i64, timeout_ms: i64) {
+        let cutoff = now_ms.saturating_sub(timeout_ms);
+        let expired: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.last_seen_ms < cutoff)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            self.sessions.remove(&key);
+            self.add(families::ACTIVE_SESSIONS, &[&key.0, &key.1], &[], -1.0);
+        }
+    }
+
+    fn series_of(&mut self, family: Family, common: &[&str], labels: &[&str]) -> &mut Value {
+        let index = families::ALL
+            .iter()
+            .position(|f| *f == family)
+            .unwrap_or_default();
+        let key: Vec<String> = common
+            .iter()
+            .chain(labels)
+            .map(|s| (*s).to_owned())
+            .collect();
+        self.series[index]
+            .entry(key)
+            .or_insert_with(|| match family.kind {
+                Kind::Histogram(bounds) => Value::Histogram {
+                    buckets: vec![0; bounds.len() + 1],
+                    sum: 0.0,
+                    count: 0,
+                },
+                Kind::Counter | Kind::Gauge => Value::Scalar(0.0),
+            })
+    }
+
+    fn add(&mut self, family: Family, common: &[&str], labels: &[&str], delta: f64) {
+        if let Value::Scalar(value) = self.series_of(family, common, labels) {
+            *value += delta;
+        }
+    }
+
+    fn observe(&mut self, family: Family, common: &[&str], labels: &[&str], observed: f64) {
+        let Kind::Histogram(bounds) = family.kind else {
+            return;
+        };
+        if let Value::Histogram {
+            buckets,
+            sum,
+            count,
+        } = self.series_of(family, common, labels)
+        {
+            // Prometheus buckets are upper-inclusive: `le="1"` counts 1.
+            let bucket = bounds
+                .iter()
+                .position(|bound| observed <= *bound)
+                .unwrap_or(bounds.len());
+            buckets[bucket] += 1;
+            *sum += observed;
+            *count += 1;
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The registry as Prometheus text format 0.0.4
+//! (<https://prometheus.io/docs/instrumenting/exposition_formats/>) and as
+//! samples for storage. Both list the same series with the same values.
+
+use std::fmt::Write as _;
+
+use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
+
+use crate::families::{self, Kind};
+use crate::registry::{AgentMetrics, Value};
+
+/// One series as a scrape would store it: metric name, labels, value.
+type FlatSeries = (String, Vec<(String, String)>, f64);
+
+impl AgentMetrics {
+    /// The exposition: for each family with series, `# HELP`, `# TYPE` and
+    /// its series; histograms as `_bucket` (cumulative, with `le`), `_sum`
+    /// and `_count`.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut last_family = String::new();
+        for (family, (name, labels, value)) in self.flatten() {
+            if family != last_family {
+                let (help, kind) = families::ALL
+                    .iter()
+                    .find(|f| self.family_name(f.suffix) == family)
+                    .map(|f| (f.help, f.kind.type_name()))
+                    .unwrap_or(("", "untyped"));
+                let _ = writeln!(out, "# HELP {family} {help}");
+                let _ = writeln!(out, "# TYPE {family} {kind}");
+                last_family = family;
+            }
+            out.push_str(&name);
+            if !labels.is_empty() {
+                out.push('{');
+                for (i, (label, label_value)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{label}=\"{}\"", escape(label_value));
+                }
+                out.push('}');
+            }
+            let _ = writeln!(out, " {}", format_value(value));
+        }
+        out
+    }
+
+    /// Every series with its labels sorted and `__name__` among them, for
+    /// writing into the TSDB.
+    pub fn samples(&self) -> Vec<(Labels, f64)> {
+        self.flatten()
+            .into_iter()
+            .map(|(_, (name, labels, value))| {
+                let mut all: Vec<Label> = labels
+                    .into_iter()
+                    .map(|(n, v)| Label { name: n, value: v })
+                    .collect();
+                all.push(Label {
+                    name: METRIC_NAME_LABEL.to_owned(),
+                    value: name,
+                });
+                all.sort_by(|a, b| a.name.cmp(&b.name));
+                (Labels::from_sorted_unchecked(all), value)
+            })
+            .collect()
+    }
+
+    fn family_name(&self, suffix: &str) -> String {
+        format!("{}_{suffix}", self.options().namespace)
+    }
+
+    /// (family name, series) for every series, in render order.
+    fn flatten(&self) -> Vec<(String, FlatSeries)> {
+        let state = self.state.lock();
+        let mut out = Vec::new();
+        for (family, series) in families::ALL.iter().zip(state.series.iter()) {
+            let family_name = self.family_name(family.suffix);
+            let label_names: Vec<&str> = families::COMMON_LABELS
+                .iter()
+                .chain(family.labels)
+                .copied()
+                .collect();
+            for (values, value) in series {
+                let labels: Vec<(String, String)> = label_names
+                    .iter()
+                    .zip(values)
+                    .map(|(n, v)| ((*n).to_owned(), v.clone()))
+                    .collect();
+                for (name, labels, v) in expand(&family_name, family.kind, labels, value) {
+                    out.push((family_name.clone(), (name, labels, v)));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn expand(
+    family: &str,
+    kind: Kind,
+    labels: Vec<(String, String)>,
+    value: &Value,
+) -> Vec<FlatSeries> {
+    match (value, kind) {
+        (Value::Scalar(v), _) => vec![(family.to_owned(), labels, *v)],
+        (
+            Value::Histogram {
+                buckets,
+                sum,
+                count,
+            },
+            Kind::Histogram(bounds),
+        ) => {
+            let mut out = Vec::with_capacity(buckets.len() + 2);
+            let mut cumulative = 0;
+            for (i, in_bucket) in buckets.iter().enumerate() {
+                cumulative += in_bucket;
+                let le = bounds
+                    .get(i)
+                    .map_or("+Inf".to_owned(), |b| format_value(*b));
+                let mut with_le = labels.clone();
+                with_le.push(("le".to_owned(), le));
+                out.push((format!("{family}_bucket"), with_le, cumulative as f64));
+            }
+            out.push((format!("{family}_sum"), labels.clone(), *sum));
+            out.push((format!("{family}_count"), labels, *count as f64));
+            out
+        }
+        (Value::Histogram { .. }, _) => Vec::new(),
+    }
+}
+
+/// Values as Prometheus's Go client writes them for finite numbers:
+/// integers without a fraction, others in shortest round-trip form.
+fn format_value(value: f64) -> String {
+    if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Label-value escaping of the text format: `\`, `"` and newline.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,312 @@
+use std::collections::BTreeMap;
+
+use agentmon_model::{AgentEvent, EventKind, LlmErrorType, SessionStatus, ToolStatus};
+
+use crate::{AgentMetrics, AgentMetricsOptions};
+
+fn event(session: &str, timestamp_ms: i64, kind: EventKind) -> AgentEvent {
+    AgentEvent {
+        session_id: session.into(),
+        agent: "hermes".into(),
+        instance: "a1".into(),
+        timestamp_ms,
+        kind,
+    }
+}
+
+fn start(session: &str, at: i64) -> AgentEvent {
+    event(
+        session,
+        at,
+        EventKind::SessionStart {
+            attributes: BTreeMap::new(),
+        },
+    )
+}
+
+fn step(session: &str, at: i64, seconds: f64) -> AgentEvent {
+    event(
+        session,
+        at,
+        EventKind::Step {
+            model: "m".into(),
+            provider: "nous".into(),
+            step_type: "plan".into(),
+            duration_seconds: seconds,
+            prompt_tokens: 100,
+            completion_tokens: 7,
+            cost_usd: Some(0.25),
+        },
+    )
+}
+
+fn end(session: &str, at: i64, status: SessionStatus) -> AgentEvent {
+    event(
+        session,
+        at,
+        EventKind::SessionEnd {
+            status,
+            output: None,
+        },
+    )
+}
+
+fn tool(status: ToolStatus, seconds: f64) -> AgentEvent {
+    event(
+        "s1",
+        1_000,
+        EventKind::ToolCall {
+            tool_name: "search".into(),
+            status,
+            duration_seconds: seconds,
+            error: None,
+        },
+    )
+}
+
+/// The value of one exposition line, found by its full series text.
+fn value(text: &str, series: &str) -> f64 {
+    let prefix = format!("{series} ");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    line[prefix.len()..].parse().unwrap()
+}
+
+const L: &str = "agent=\"hermes\",instance=\"a1\"";
+
+#[test]
+fn a_known_sequence_gives_exact_values() {
+    let metrics = AgentMetrics::new(AgentMetricsOptions::default());
+    metrics.apply(&[
+        start("s1", 0),
+        step("s1", 1_000, 0.1),
+        step("s1", 2_000, 0.7),
+        tool(ToolStatus::Success, 0.05),
+        tool(ToolStatus::Timeout, 31.0),
+        event(
+            "s1",
+            2_500,
+            EventKind::LlmError {
+                model: "m".into(),
+                error: "Rate limit".into(),
+                error_type: LlmErrorType::RateLimit,
+            },
+        ),
+        start("s2", 2_600),
+    ]);
+    let text = metrics.render();
+    assert_eq!(value(&text, &format!("hermes_active_sessions{{{L}}}")), 2.0);
+    metrics.apply(&[end("s1", 4_500, SessionStatus::Completed)]);
+    let text = metrics.render();
+
+    assert!(text.contains(
+        "# HELP hermes_step_duration_seconds Duration of a single reasoning step\n\
+         # TYPE hermes_step_duration_seconds histogram\n"
+    ));
+    let step = format!("{L},model=\"m\",step_type=\"plan\"");
+    // 0.1 falls in le="0.1" (upper-inclusive), 0.7 in le="1".
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_step_duration_seconds_bucket{{{step},le=\"0.1\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_step_duration_seconds_bucket{{{step},le=\"0.5\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_step_duration_seconds_bucket{{{step},le=\"1\"}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_step_duration_seconds_bucket{{{step},le=\"+Inf\"}}")
+        ),
+        2.0
+    );
+    assert!(
+        (value(
+            &text,
+            &format!("hermes_step_duration_seconds_sum{{{step}}}")
+        ) - 0.8)
+            .abs()
+            < 1e-12
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_step_duration_seconds_count{{{step}}}")
+        ),
+        2.0
+    );
+
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_tokens_total{{{L},model=\"m\",token_type=\"prompt\"}}")
+        ),
+        200.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_tokens_total{{{L},model=\"m\",token_type=\"completion\"}}")
+        ),
+        14.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_cost_usd_total{{{L},model=\"m\",provider=\"nous\"}}")
+        ),
+        0.5
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_tool_call_total{{{L},tool_name=\"search\",status=\"success\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_tool_call_total{{{L},tool_name=\"search\",status=\"timeout\"}}")
+        ),
+        1.0
+    );
+    let tool = format!("{L},tool_name=\"search\"");
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_tool_duration_seconds_bucket{{{tool},le=\"0.05\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_tool_duration_seconds_bucket{{{tool},le=\"30\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_tool_duration_seconds_bucket{{{tool},le=\"+Inf\"}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_llm_errors_total{{{L},model=\"m\",error_type=\"rate_limit\"}}")
+        ),
+        1.0
+    );
+
+    // s1 ended after 2 steps and 4.5 s; s2 is still open.
+    assert_eq!(value(&text, &format!("hermes_active_sessions{{{L}}}")), 1.0);
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_session_steps_total_bucket{{{L},le=\"1\"}}")
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_session_steps_total_bucket{{{L},le=\"2\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&text, &format!("hermes_session_steps_total_count{{{L}}}")),
+        1.0
+    );
+    let request = format!("{L},method=\"POST\",endpoint=\"/run\",status=\"success\"");
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_request_duration_seconds_bucket{{{request},le=\"2\"}}")
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_request_duration_seconds_bucket{{{request},le=\"5\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_request_duration_seconds_sum{{{request}}}")
+        ),
+        4.5
+    );
+
+    // A second end of s1, or an end of a session never started, changes nothing.
+    metrics.apply(&[
+        end("s1", 5_000, SessionStatus::Failed),
+        end("zz", 5_000, SessionStatus::Failed),
+    ]);
+    assert_eq!(metrics.render(), text);
+
+    // The samples are the exposition's series, with sorted labels.
+    let samples = metrics.samples();
+    let series_lines = text.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(samples.len(), series_lines);
+    let (labels, v) = samples
+        .iter()
+        .find(|(l, _)| l.metric_name() == Some("hermes_active_sessions"))
+        .unwrap();
+    assert_eq!(*v, 1.0);
+    let names: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["__name__", "agent", "instance"]);
+}
+
+#[test]
+fn silent_sessions_time_out_without_counting_as_completed() {
+    let metrics = AgentMetrics::new(AgentMetricsOptions {
+        namespace: "fleet".into(),
+        session_timeout_ms: 60_000,
+    });
+    metrics.apply(&[start("s1", 0), start("s2", 50_000)]);
+    assert_eq!(metrics.open_sessions(), 2);
+    metrics.expire_sessions(100_000);
+    assert_eq!(metrics.open_sessions(), 1);
+    let text = metrics.render();
+    assert_eq!(value(&text, &format!("fleet_active_sessions{{{L}}}")), 1.0);
+    assert!(!text.contains("fleet_session_steps_total"), "{text}");
+    // An event of a session moves its deadline.
+    metrics.apply(&[step("s2", 105_000, 1.0)]);
+    metrics.expire_sessions(160_000);
+    assert_eq!(metrics.open_sessions(), 1);
+}
+
+#[test]
+fn label_values_are_escaped() {
+    let metrics = AgentMetrics::new(AgentMetricsOptions::default());
+    let mut e = tool(ToolStatus::Error, 1.0);
+    if let EventKind::ToolCall { tool_name, .. } = &mut e.kind {
+        *tool_name = "a\"b\\c\nd".into();
+    }
+    metrics.apply(&[e]);
+    assert!(metrics
+        .render()
+        .contains("tool_name=\"a\\\"b\\\\c\\nd\",status=\"error\"} 1\n"));
+}

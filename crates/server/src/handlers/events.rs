@@ -1,0 +1,124 @@
+//! Agent events and the metrics derived from them.
+//!
+//! - `POST /api/v1/events` (write role): a JSON array of events, or NDJSON
+//!   with `Content-Type: application/x-ndjson`; the contract is
+//!   `docs/events.schema.json`. The whole body is validated first
+//!   (`agentmon_ingest::events`); if any event is bad the answer is 400 with
+//!   every bad index and why, and nothing is applied. Otherwise the events
+//!   update the registry in one step and the answer is `{"accepted": N}`.
+//! - `GET /metrics/agents`: the registry in the Prometheus text format.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use agentmon_ingest::events::{self, BodyFormat, EventLimits};
+use agentmon_ingest::IngestError;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tracing::instrument;
+
+use crate::error::ApiError;
+use crate::handlers::import::read_body;
+use crate::state::AppState;
+
+/// Validates a batch of events and folds it into the derived metrics.
+#[instrument(skip_all)]
+pub async fn post_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let format = match body_format(&headers) {
+        Ok(format) => format,
+        Err(error) => return error.into_response(),
+    };
+    let body = match read_body(&state, &headers, body) {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+    let parsed = tokio::task::spawn_blocking(move || {
+        events::parse(&body, format, now_ms(), &EventLimits::default())
+    })
+    .await;
+    match parsed {
+        Ok(Ok(events)) => {
+            state.agent_metrics().apply(&events);
+            tracing::debug!(events = events.len(), "agent events accepted");
+            Json(json!({ "accepted": events.len() })).into_response()
+        }
+        Ok(Err(IngestError::Events { faulty, problems })) => {
+            let message = IngestError::Events {
+                faulty,
+                problems: problems.clone(),
+            }
+            .to_string();
+            tracing::debug!(faulty, "agent events refused");
+            let errors: Vec<serde_json::Value> = problems
+                .iter()
+                .map(|p| match p.line {
+                    Some(line) => json!({"index": p.index, "line": line, "error": p.reason}),
+                    None => json!({"index": p.index, "error": p.reason}),
+                })
+                .collect();
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "status": "error",
+                    "errorType": "bad_data",
+                    "error": message,
+                    "invalid": faulty,
+                    "errors": errors,
+                })),
+            )
+                .into_response()
+        }
+        Ok(Err(other)) => ApiError::from(other).into_response(),
+        Err(e) => ApiError::Internal(format!("event parsing failed: {e}")).into_response(),
+    }
+}
+
+/// The derived metrics, as a scrape target would serve them.
+pub async fn agent_metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.agent_metrics().render(),
+    )
+        .into_response()
+}
+
+/// JSON array unless the client says NDJSON; other media types are 415.
+fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(BodyFormat::JsonArray);
+    };
+    let text = value.to_str().unwrap_or("");
+    let media_type = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/json" | "" => Ok(BodyFormat::JsonArray),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+            Ok(BodyFormat::Ndjson)
+        }
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "unsupported Content-Type {text:?}: send application/json (an array of events) \
+             or application/x-ndjson (one event per line)"
+        ))),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
