@@ -77,9 +77,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
     let opener = tokio::spawn(open_database(state.clone(), settings.clone(), failed_tx));
+    let (stop_writer, writer_stopped) = oneshot::channel::<()>();
     let agent_writer = tokio::spawn(run_agent_metrics_writer(
         state.clone(),
         settings.agents.metrics_interval,
+        writer_stopped,
     ));
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "listening");
 
@@ -93,9 +95,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_graceful_shutdown(stop)
         .await;
 
+    // The agent-metrics writer finishes any write under way before the
+    // database closes.
+    let _ = stop_writer.send(());
+    agent_writer
+        .await
+        .context("agent metrics writer task failed")?;
     // The WAL replay may still be running after an early signal; wait for it
     // so the database is closed cleanly rather than abandoned mid-replay.
-    agent_writer.abort();
     let opened = opener.await.context("database open task failed")?;
     served.context("HTTP server failed")?;
     let db = opened?;

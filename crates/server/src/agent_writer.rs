@@ -41,13 +41,21 @@ pub fn write_agent_metrics(
     Ok(samples.len())
 }
 
-/// Runs forever, writing the registry every `interval`; spawn it and abort
-/// it at shutdown.
-pub async fn run_agent_metrics_writer(state: AppState, interval: Duration) {
+/// Writes the registry every `interval` until `stop` fires; a write under
+/// way when it fires is finished first, so awaiting the task before closing
+/// the database leaves no append running against the close.
+pub async fn run_agent_metrics_writer(
+    state: AppState,
+    interval: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = &mut stop => return,
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
