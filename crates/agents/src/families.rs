@@ -91,8 +91,18 @@ pub const LLM_ERRORS: Family = Family {
     labels: &["model", "error_type"],
 };
 
+/// Not in the Hermes instrumentation: tokens of steps that came without
+/// `cost_usd` and whose model has no price, so a missing price is visible
+/// instead of a silent $0.
+pub const UNPRICED_TOKENS: Family = Family {
+    suffix: "cost_unpriced_tokens_total",
+    help: "Tokens of steps whose model has no price (not counted in cost_usd_total)",
+    kind: Kind::Counter,
+    labels: &["model"],
+};
+
 /// Every family, in the order they are rendered.
-pub const ALL: [Family; 9] = [
+pub const ALL: [Family; 10] = [
     REQUEST_DURATION,
     STEP_DURATION,
     TOOL_CALLS,
@@ -101,6 +111,7 @@ pub const ALL: [Family; 9] = [
     ACTIVE_SESSIONS,
     SESSION_STEPS,
     COST,
+    UNPRICED_TOKENS,
     LLM_ERRORS,
 ];
 

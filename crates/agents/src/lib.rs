@@ -9,6 +9,12 @@
 //!   validated batch of [`agentmon_model::AgentEvent`]s in under one lock (it
 //!   cannot fail, so a batch is applied whole), tracks open sessions and
 //!   closes those silent for longer than the session timeout.
+//! - [`pricing`] holds the built-in, versioned price table and the
+//!   `pricing:` overrides. A step's cost is the client's `cost_usd`, else
+//!   its tokens at the model's price (counted in `cost_usd_total`); a step
+//!   of a model with no price adds its tokens to
+//!   `cost_unpriced_tokens_total{model}` instead, and the first such step
+//!   of each model logs a warning.
 //! - [`AgentMetrics::render`] writes the Prometheus text format 0.0.4 with
 //!   `# HELP` and `# TYPE` (served at `GET /metrics/agents`), and
 //!   [`AgentMetrics::samples`] lists every series' current value with sorted
@@ -16,12 +22,14 @@
 //!
 //! This is its own crate because it is neither a decoder of outside input
 //! (`ingest`) nor HTTP (`server`): it is state with its own rules (session
-//! tracking, timeouts), and the rules and pricing of later issues build on it.
+//! tracking, timeouts, pricing), and the rules of later issues build on it.
 
 pub mod families;
+pub mod pricing;
 mod registry;
 mod render;
 
+pub use pricing::{Price, PriceSource, PriceTable};
 pub use registry::{AgentMetrics, AgentMetricsOptions};
 
 #[cfg(test)]

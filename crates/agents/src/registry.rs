@@ -6,15 +6,18 @@ use agentmon_model::{AgentEvent, EventKind, SessionStatus};
 use parking_lot::Mutex;
 
 use crate::families::{self, Family, Kind};
+use crate::pricing::PriceTable;
 
 /// Settings of the registry (`agents:` in `agentmon.yml`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AgentMetricsOptions {
     /// Prefix of every family name, without the `_`.
     pub namespace: String,
     /// A session with no event for this long (by event time) is closed
     /// without being counted as completed.
     pub session_timeout_ms: i64,
+    /// Prices of steps that come without `cost_usd` (`pricing:`).
+    pub prices: PriceTable,
 }
 
 impl Default for AgentMetricsOptions {
@@ -22,6 +25,7 @@ impl Default for AgentMetricsOptions {
         AgentMetricsOptions {
             namespace: "hermes".into(),
             session_timeout_ms: 30 * 60 * 1000,
+            prices: PriceTable::builtin(),
         }
     }
 }
@@ -54,8 +58,11 @@ type SessionKey = (String, String, String);
 #[derive(Debug, Default)]
 pub(crate) struct State {
     /// Indexed like [`families::ALL`].
-    pub(crate) series: [Series; 9],
+    pub(crate) series: [Series; 10],
     sessions: HashMap<SessionKey, Session>,
+    /// Tokens of steps whose model has no price and which came without
+    /// `cost_usd`, per model, over all agents.
+    unpriced: BTreeMap<String, u64>,
 }
 
 /// The in-process registry of derived metrics. Cheap to share behind an
@@ -85,7 +92,7 @@ impl AgentMetrics {
     pub fn apply(&self, events: &[AgentEvent]) {
         let mut state = self.state.lock();
         for event in events {
-            state.apply(event);
+            state.apply(event, &self.options.prices);
         }
         if let Some(newest) = events.iter().map(|e| e.timestamp_ms).max() {
             state.expire(newest, self.options.session_timeout_ms);
@@ -99,14 +106,47 @@ impl AgentMetrics {
             .expire(now_ms, self.options.session_timeout_ms);
     }
 
+    /// The models seen without a price, with their unpriced tokens (prompt
+    /// and completion together), by model name.
+    pub fn unpriced_models(&self) -> Vec<(String, u64)> {
+        let state = self.state.lock();
+        state.unpriced.iter().map(|(m, t)| (m.clone(), *t)).collect()
+    }
+
+    /// The cost of a step event: the client's `cost_usd` if it sent one,
+    /// else its tokens at the model's price; `None` for other events and
+    /// for steps of models with no price.
+    pub fn step_cost(&self, kind: &EventKind) -> Option<f64> {
+        step_cost(&self.options.prices, kind)
+    }
+
     /// How many sessions are open.
     pub fn open_sessions(&self) -> usize {
         self.state.lock().sessions.len()
     }
 }
 
+/// See [`AgentMetrics::step_cost`].
+fn step_cost(prices: &PriceTable, kind: &EventKind) -> Option<f64> {
+    let EventKind::Step {
+        model,
+        prompt_tokens,
+        completion_tokens,
+        cost_usd,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    cost_usd.or_else(|| {
+        prices
+            .lookup(model)
+            .map(|price| price.cost(*prompt_tokens, *completion_tokens))
+    })
+}
+
 impl State {
-    fn apply(&mut self, event: &AgentEvent) {
+    fn apply(&mut self, event: &AgentEvent, prices: &PriceTable) {
         let key = (
             event.agent.clone(),
             event.instance.clone(),
@@ -157,8 +197,23 @@ impl State {
                     &[model, "completion"],
                     *completion_tokens as f64,
                 );
-                if let Some(cost) = cost_usd {
-                    self.add(families::COST, &common, &[model, provider], *cost);
+                if let Some(cost) = step_cost(prices, &event.kind) {
+                    self.add(families::COST, &common, &[model, provider], cost);
+                } else if cost_usd.is_none() {
+                    let tokens = prompt_tokens.saturating_add(*completion_tokens);
+                    self.add(families::UNPRICED_TOKENS, &common, &[model], tokens as f64);
+                    match self.unpriced.get_mut(model.as_str()) {
+                        Some(total) => *total = total.saturating_add(tokens),
+                        None => {
+                            tracing::warn!(
+                                model = model.as_str(),
+                                "no price known for this model: its steps are not costed and \
+                                 their tokens are counted as unpriced; add it under `pricing:` \
+                                 in agentmon.yml or send cost_usd"
+                            );
+                            self.unpriced.insert(model.clone(), tokens);
+                        }
+                    }
                 }
             }
             EventKind::ToolCall {

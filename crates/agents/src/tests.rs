@@ -284,6 +284,7 @@ fn silent_sessions_time_out_without_counting_as_completed() {
     let metrics = AgentMetrics::new(AgentMetricsOptions {
         namespace: "fleet".into(),
         session_timeout_ms: 60_000,
+        ..AgentMetricsOptions::default()
     });
     metrics.apply(&[start("s1", 0), start("s2", 50_000)]);
     assert_eq!(metrics.open_sessions(), 2);
@@ -309,4 +310,66 @@ fn label_values_are_escaped() {
     assert!(metrics
         .render()
         .contains("tool_name=\"a\\\"b\\\\c\\nd\",status=\"error\"} 1\n"));
+}
+
+fn priced_step(model: &str, prompt: u64, completion: u64, cost_usd: Option<f64>) -> AgentEvent {
+    event(
+        "s1",
+        1_000,
+        EventKind::Step {
+            model: model.into(),
+            provider: "p".into(),
+            step_type: "plan".into(),
+            duration_seconds: 1.0,
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            cost_usd,
+        },
+    )
+}
+
+#[test]
+fn cost_is_the_clients_else_computed_else_unpriced_tokens() {
+    let prices = crate::PriceTable::builtin()
+        .with_overrides(&[("local".to_owned(), 1.0, 3.0)])
+        .unwrap();
+    let metrics = AgentMetrics::new(AgentMetricsOptions {
+        namespace: "fleet".into(),
+        prices,
+        ..AgentMetricsOptions::default()
+    });
+    metrics.apply(&[
+        // Client's cost wins over the price and over a missing price.
+        priced_step("local", 1_000_000, 0, Some(0.5)),
+        priced_step("unknown", 10, 5, Some(0.25)),
+        // Computed: 2M prompt at $1 + 1M completion at $3.
+        priced_step("local", 2_000_000, 1_000_000, None),
+        // No price, no cost: tokens are unpriced, twice.
+        priced_step("mystery", 100, 20, None),
+        priced_step("mystery", 1, 2, None),
+    ]);
+    let text = metrics.render();
+    let cost = |model: &str| {
+        value(
+            &text,
+            &format!("fleet_cost_usd_total{{{L},model=\"{model}\",provider=\"p\"}}"),
+        )
+    };
+    assert!((cost("local") - 5.5).abs() < 1e-9, "{text}");
+    assert_eq!(cost("unknown"), 0.25);
+    assert!(!text.contains("fleet_cost_usd_total{agent=\"hermes\",instance=\"a1\",model=\"mystery\""));
+    assert_eq!(
+        value(
+            &text,
+            &format!("fleet_cost_unpriced_tokens_total{{{L},model=\"mystery\"}}")
+        ),
+        123.0
+    );
+    assert!(text.contains("# TYPE fleet_cost_unpriced_tokens_total counter"));
+    assert_eq!(metrics.unpriced_models(), vec![("mystery".to_owned(), 123)]);
+    assert_eq!(
+        metrics.step_cost(&priced_step("local", 0, 1_000_000, None).kind),
+        Some(3.0)
+    );
+    assert_eq!(metrics.step_cost(&priced_step("mystery", 5, 5, None).kind), None);
 }
