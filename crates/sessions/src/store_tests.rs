@@ -1,0 +1,259 @@
+use std::collections::BTreeMap;
+
+use agentmon_model::{AgentEvent, EventKind, LlmErrorType, LogLevel, SessionStatus, ToolStatus};
+
+use super::*;
+
+const MINUTE: i64 = 60_000;
+
+fn event(session: &str, agent: &str, at: i64, kind: EventKind) -> AgentEvent {
+    AgentEvent {
+        session_id: session.into(),
+        agent: agent.into(),
+        instance: "i1".into(),
+        timestamp_ms: at,
+        kind,
+    }
+}
+
+fn start(session: &str, agent: &str, at: i64) -> AgentEvent {
+    event(
+        session,
+        agent,
+        at,
+        EventKind::SessionStart {
+            attributes: BTreeMap::new(),
+        },
+    )
+}
+
+fn step(session: &str, at: i64, model: &str, cost_usd: Option<f64>) -> AgentEvent {
+    event(
+        session,
+        "a",
+        at,
+        EventKind::Step {
+            model: model.into(),
+            provider: "p".into(),
+            step_type: "plan".into(),
+            duration_seconds: 1.0,
+            prompt_tokens: 100,
+            completion_tokens: 10,
+            cost_usd,
+        },
+    )
+}
+
+fn end(session: &str, at: i64, status: SessionStatus) -> AgentEvent {
+    event(
+        session,
+        "a",
+        at,
+        EventKind::SessionEnd {
+            status,
+            output: None,
+        },
+    )
+}
+
+/// Prices "priced" at $1 per step; the client's cost wins.
+fn cost_of(kind: &EventKind) -> Option<f64> {
+    match kind {
+        EventKind::Step {
+            cost_usd: Some(c), ..
+        } => Some(*c),
+        EventKind::Step { model, .. } if model == "priced" => Some(1.0),
+        _ => None,
+    }
+}
+
+fn open(dir: &tempfile::TempDir) -> SessionStore {
+    SessionStore::open(&dir.path().join(crate::FILE_NAME), 30 * MINUTE).unwrap()
+}
+
+fn all(now_ms: i64) -> SessionQuery {
+    let _ = now_ms;
+    SessionQuery {
+        limit: 100,
+        ..SessionQuery::default()
+    }
+}
+
+#[test]
+fn timeline_is_ordered_with_totals_and_reopening_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    // Out of order in the request: the timeline sorts by time, ties by arrival.
+    store
+        .append(
+            &[
+                start("s1", "a", 1_000),
+                step("s1", 3_000, "priced", None),
+                step("s1", 2_000, "priced", Some(0.25)),
+                step("s1", 3_000, "mystery", None),
+                event(
+                    "s1",
+                    "a",
+                    4_000,
+                    EventKind::ToolCall {
+                        tool_name: "search".into(),
+                        status: ToolStatus::Error,
+                        duration_seconds: 0.5,
+                        error: Some("boom".into()),
+                    },
+                ),
+                event(
+                    "s1",
+                    "a",
+                    4_500,
+                    EventKind::LlmError {
+                        model: "priced".into(),
+                        error: "rate limit".into(),
+                        error_type: LlmErrorType::RateLimit,
+                    },
+                ),
+                event(
+                    "s1",
+                    "a",
+                    4_600,
+                    EventKind::Log {
+                        level: LogLevel::Info,
+                        message: "hi".into(),
+                    },
+                ),
+                end("s1", 5_000, SessionStatus::Completed),
+            ],
+            &cost_of,
+        )
+        .unwrap();
+    drop(store);
+    let store = open(&dir);
+    let timeline = store.timeline("s1", 6_000).unwrap().unwrap();
+    let order: Vec<(i64, &str)> = timeline
+        .events
+        .iter()
+        .map(|e| (e.timestamp_ms, e.event_type.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (1_000, "session_start"),
+            (2_000, "step"),
+            (3_000, "step"),
+            (3_000, "step"),
+            (4_000, "tool_call"),
+            (4_500, "llm_error"),
+            (4_600, "log"),
+            (5_000, "session_end"),
+        ]
+    );
+    assert_eq!(timeline.events[1].body["cost_source"], "client");
+    assert_eq!(timeline.events[2].body["cost_usd"], 1.0);
+    assert_eq!(timeline.events[3].body["model"], "mystery");
+    assert!(timeline.events[3].body["cost_usd"].is_null());
+    let s = &timeline.session;
+    assert_eq!(s.status, "completed");
+    assert_eq!((s.started_ms, s.last_seen_ms, s.ended_ms), (1_000, 5_000, Some(5_000)));
+    assert_eq!((s.steps, s.tool_calls, s.errors), (3, 1, 2));
+    assert_eq!((s.prompt_tokens, s.completion_tokens), (300, 30));
+    assert_eq!(s.unpriced_tokens, 110);
+    assert!((s.cost_usd - 1.25).abs() < 1e-12);
+    assert!(store.timeline("nope", 6_000).unwrap().is_none());
+}
+
+#[test]
+fn list_filters_and_pages_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut batch = Vec::new();
+    for i in 0..5 {
+        let agent = if i % 2 == 0 { "even" } else { "odd" };
+        batch.push(start(&format!("s{i}"), agent, i * MINUTE));
+    }
+    batch.push(end("s1", 2 * MINUTE, SessionStatus::Failed));
+    batch.push(end("s4", 5 * MINUTE, SessionStatus::Completed));
+    store.append(&batch, &cost_of).unwrap();
+    let now = 40 * MINUTE; // s0 (last seen 0) and s2 (2m) are silent > 30m; s3 at 3m too.
+    let ids = |page: &SessionPage| -> Vec<String> {
+        page.sessions.iter().map(|s| s.session_id.clone()).collect()
+    };
+
+    let page = store.list(&SessionQuery { limit: 2, ..all(now) }, now).unwrap();
+    assert_eq!(ids(&page), ["s4", "s3"]);
+    assert_eq!(page.next_offset, Some(2));
+    let page = store
+        .list(&SessionQuery { limit: 2, offset: 2, ..all(now) }, now)
+        .unwrap();
+    assert_eq!(ids(&page), ["s2", "s1"]);
+    let page = store
+        .list(&SessionQuery { limit: 2, offset: 4, ..all(now) }, now)
+        .unwrap();
+    assert_eq!(ids(&page), ["s0"]);
+    assert_eq!(page.next_offset, None);
+
+    let even = SessionQuery { agent: Some("even".into()), ..all(now) };
+    assert_eq!(ids(&store.list(&even, now).unwrap()), ["s4", "s2", "s0"]);
+    let failed = SessionQuery { status: Some(SessionStatusFilter::Failed), ..all(now) };
+    assert_eq!(ids(&store.list(&failed, now).unwrap()), ["s1"]);
+    let abandoned = SessionQuery { status: Some(SessionStatusFilter::Abandoned), ..all(now) };
+    assert_eq!(ids(&store.list(&abandoned, now).unwrap()), ["s3", "s2", "s0"]);
+    // Ten minutes in, nothing is abandoned yet.
+    let running = SessionQuery { status: Some(SessionStatusFilter::Running), ..all(now) };
+    assert_eq!(ids(&store.list(&running, 10 * MINUTE).unwrap()), ["s3", "s2", "s0"]);
+    let window = SessionQuery {
+        start_ms: Some(2 * MINUTE),
+        end_ms: Some(3 * MINUTE),
+        ..all(now)
+    };
+    // s1 ended at 2m, s2 started at 2m, s3 at 3m; s4 starts after the window.
+    assert_eq!(ids(&store.list(&window, now).unwrap()), ["s3", "s2", "s1"]);
+}
+
+#[test]
+fn a_late_event_after_the_timeout_makes_abandonment_permanent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.append(&[start("s", "a", 0)], &cost_of).unwrap();
+    store
+        .append(&[end("s", 31 * MINUTE, SessionStatus::Completed)], &cost_of)
+        .unwrap();
+    let timeline = store.timeline("s", 31 * MINUTE).unwrap().unwrap();
+    assert_eq!(timeline.session.status, "abandoned");
+    assert_eq!(timeline.session.ended_ms, None);
+    assert_eq!(timeline.events.len(), 2);
+}
+
+#[test]
+fn retention_deletes_old_sessions_with_their_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store
+        .append(
+            &[start("old", "a", 1_000), start("new", "a", 9_000), step("old", 2_000, "x", None)],
+            &cost_of,
+        )
+        .unwrap();
+    assert_eq!(store.delete_before(5_000).unwrap(), 1);
+    assert!(store.timeline("old", 10_000).unwrap().is_none());
+    assert!(store.timeline("new", 10_000).unwrap().is_some());
+    let remaining: i64 = store
+        .connection
+        .lock()
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(remaining, 1);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::FILE_NAME);
+    drop(SessionStore::open(&path, MINUTE).unwrap());
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection.pragma_update(None, "user_version", 99).unwrap();
+    drop(connection);
+    assert!(matches!(
+        SessionStore::open(&path, MINUTE),
+        Err(SessionError::SchemaTooNew { found: 99, .. })
+    ));
+}
