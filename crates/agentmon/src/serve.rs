@@ -7,7 +7,9 @@
 //! stops accepting connections, lets in-flight requests finish, then closes
 //! the database (final WAL fsync) and exits 0. A background task writes the
 //! metrics derived from agent events into the database every
-//! `agents.metrics_interval`.
+//! `agents.metrics_interval`. The session store (`agentmon.sqlite` in the
+//! data directory) opens after the database; a task deletes sessions older
+//! than the storage retention time every ten minutes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +18,10 @@ use std::time::Instant;
 use agentmon_agents::AgentMetricsOptions;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
-use agentmon_server::{router, run_agent_metrics_writer, AppState, Db, Limits, ServerInfo};
+use agentmon_server::{
+    router, run_agent_metrics_writer, run_session_retention, AppState, Db, Limits, ServerInfo,
+};
+use agentmon_sessions::SessionStore;
 use anyhow::{bail, Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -73,6 +78,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             namespace: settings.agents.namespace.clone(),
             session_timeout_ms: i64::try_from(settings.agents.session_timeout.as_millis())
                 .unwrap_or(i64::MAX),
+            prices: settings.prices.clone(),
         },
     );
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
@@ -82,6 +88,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         state.clone(),
         settings.agents.metrics_interval,
         writer_stopped,
+    ));
+    let (stop_retention, retention_stopped) = oneshot::channel::<()>();
+    let session_retention = tokio::spawn(run_session_retention(
+        state.clone(),
+        settings.tsdb.retention_time,
+        retention_stopped,
     ));
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "listening");
 
@@ -98,6 +110,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // The agent-metrics writer finishes any write under way before the
     // database closes.
     let _ = stop_writer.send(());
+    let _ = stop_retention.send(());
+    session_retention
+        .await
+        .context("session retention task failed")?;
     agent_writer
         .await
         .context("agent metrics writer task failed")?;
@@ -173,6 +189,21 @@ async fn open_database(
             truncated_bytes = report.wal_truncated_bytes,
             "damaged WAL tail cut off during replay: {corruption}"
         );
+    }
+    // The session store lives in the same directory, which Db::open made.
+    let store_path = settings.data_dir.join(agentmon_sessions::FILE_NAME);
+    let timeout_ms = i64::try_from(settings.agents.session_timeout.as_millis()).unwrap_or(i64::MAX);
+    let store = tokio::task::spawn_blocking(move || SessionStore::open(&store_path, timeout_ms))
+        .await
+        .context("session store open task failed")?;
+    match store {
+        Ok(store) => {
+            let _ = state.set_sessions(Arc::new(store));
+        }
+        Err(error) => {
+            let _ = failed.send(());
+            return Err(error).context("cannot open the session store");
+        }
     }
     if state.set_db(db.clone()).is_err() {
         bail!("database was set twice");

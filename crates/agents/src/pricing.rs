@@ -164,7 +164,8 @@ impl PriceTable {
             }
         }
         for (model, input, output) in overrides {
-            self.prices.retain(|name, _| !name.eq_ignore_ascii_case(model));
+            self.prices
+                .retain(|name, _| !name.eq_ignore_ascii_case(model));
             self.prices.insert(
                 model.clone(),
                 Price {
@@ -195,7 +196,9 @@ impl PriceTable {
 
     /// Every entry, by model name.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Price)> {
-        self.prices.iter().map(|(name, price)| (name.as_str(), price))
+        self.prices
+            .iter()
+            .map(|(name, price)| (name.as_str(), price))
     }
 }
 
@@ -233,11 +236,17 @@ mod tests {
         let table = PriceTable::builtin();
         assert_eq!(table.lookup("GPT-4o").unwrap().input_usd_per_million, 2.5);
         assert_eq!(
-            table.lookup("gpt-4o-2024-08-06").unwrap().input_usd_per_million,
+            table
+                .lookup("gpt-4o-2024-08-06")
+                .unwrap()
+                .input_usd_per_million,
             2.5
         );
         assert_eq!(
-            table.lookup("gpt-4o-mini-2024-07-18").unwrap().input_usd_per_million,
+            table
+                .lookup("gpt-4o-mini-2024-07-18")
+                .unwrap()
+                .input_usd_per_million,
             0.15
         );
         assert_eq!(
@@ -265,8 +274,17 @@ mod tests {
         let price = table.lookup("gpt-4o").unwrap();
         assert_eq!(price.input_usd_per_million, 1.0);
         assert_eq!(price.source, PriceSource::Config);
-        assert_eq!(table.entries().filter(|(n, _)| n.eq_ignore_ascii_case("gpt-4o")).count(), 1);
-        assert_eq!(table.lookup("my-local-model").unwrap().cost(0, 2_000_000), 1.0);
+        assert_eq!(
+            table
+                .entries()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("gpt-4o"))
+                .count(),
+            1
+        );
+        assert_eq!(
+            table.lookup("my-local-model").unwrap().cost(0, 2_000_000),
+            1.0
+        );
 
         let refused = PriceTable::builtin()
             .with_overrides(&[("a".to_owned(), 1.0, 1.0), ("b".to_owned(), -1.0, 1.0)]);
@@ -275,7 +293,13 @@ mod tests {
             Err(PriceError::InvalidPrice { field: "input", .. })
         ));
         let nan = PriceTable::builtin().with_overrides(&[("c".to_owned(), 1.0, f64::NAN)]);
-        assert!(matches!(nan, Err(PriceError::InvalidPrice { field: "output", .. })));
+        assert!(matches!(
+            nan,
+            Err(PriceError::InvalidPrice {
+                field: "output",
+                ..
+            })
+        ));
         let empty = PriceTable::builtin().with_overrides(&[(" ".to_owned(), 1.0, 1.0)]);
         assert_eq!(empty, Err(PriceError::EmptyModel));
     }

@@ -110,7 +110,11 @@ impl AgentMetrics {
     /// and completion together), by model name.
     pub fn unpriced_models(&self) -> Vec<(String, u64)> {
         let state = self.state.lock();
-        state.unpriced.iter().map(|(m, t)| (m.clone(), *t)).collect()
+        state
+            .unpriced
+            .iter()
+            .map(|(m, t)| (m.clone(), *t))
+            .collect()
     }
 
     /// The cost of a step event: the client's `cost_usd` if it sent one,

@@ -357,7 +357,9 @@ fn cost_is_the_clients_else_computed_else_unpriced_tokens() {
     };
     assert!((cost("local") - 5.5).abs() < 1e-9, "{text}");
     assert_eq!(cost("unknown"), 0.25);
-    assert!(!text.contains("fleet_cost_usd_total{agent=\"hermes\",instance=\"a1\",model=\"mystery\""));
+    assert!(
+        !text.contains("fleet_cost_usd_total{agent=\"hermes\",instance=\"a1\",model=\"mystery\"")
+    );
     assert_eq!(
         value(
             &text,
@@ -371,5 +373,8 @@ fn cost_is_the_clients_else_computed_else_unpriced_tokens() {
         metrics.step_cost(&priced_step("local", 0, 1_000_000, None).kind),
         Some(3.0)
     );
-    assert_eq!(metrics.step_cost(&priced_step("mystery", 5, 5, None).kind), None);
+    assert_eq!(
+        metrics.step_cost(&priced_step("mystery", 5, 5, None).kind),
+        None
+    );
 }

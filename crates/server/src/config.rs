@@ -5,9 +5,11 @@
 //! `out_of_order_window`, `head_block_duration`), `query` (`timeout`,
 //! `max_samples`, `lookback_delta`, `max_concurrency`, `rollup_cache_values`)
 //! `auth` (`tokens`) and `agents` (`metrics_interval`, `session_timeout`,
-//! `namespace`: the derived metrics of agent events).
+//! `namespace`: the derived metrics of agent events) and `pricing` (per
+//! model `input` and `output` in USD per million tokens, over the built-in
+//! price table of `agentmon_agents::pricing`).
 //! Sections planned for later (`global`, `scrape_configs`, `rule_files`,
-//! `remote_write`, `alertmanager`, `pricing`, `health_checks`) are
+//! `remote_write`, `alertmanager`, `health_checks`) are
 //! accepted so a full config file loads, and reported by
 //! [`Config::unsupported_sections`]; any other key is an error naming it.
 //!
@@ -17,6 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agentmon_agents::PriceTable;
 use agentmon_model::{duration, size};
 use agentmon_tsdb::{Options, WalFsync};
 use serde::Deserialize;
@@ -45,13 +48,15 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub agents: AgentsConfig,
+    /// Model → price, overriding the built-in table.
+    #[serde(default)]
+    pub pricing: std::collections::BTreeMap<String, PriceConfig>,
     // Sections of the target architecture that are not implemented yet.
     global: Option<serde_yaml::Value>,
     scrape_configs: Option<serde_yaml::Value>,
     rule_files: Option<serde_yaml::Value>,
     remote_write: Option<serde_yaml::Value>,
     alertmanager: Option<serde_yaml::Value>,
-    pricing: Option<serde_yaml::Value>,
     health_checks: Option<serde_yaml::Value>,
 }
 
@@ -65,6 +70,14 @@ pub struct AgentsConfig {
     pub session_timeout: Option<ConfigDuration>,
     /// Prefix of the derived metric names (default `hermes`).
     pub namespace: Option<String>,
+}
+
+/// One model's price under `pricing:`, USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceConfig {
+    pub input: f64,
+    pub output: f64,
 }
 
 /// The `agents` settings in effect.
@@ -249,6 +262,8 @@ pub struct Settings {
     pub query: QuerySettings,
     pub tokens: Vec<Token>,
     pub agents: AgentsSettings,
+    /// The effective price table (built-in and `pricing:`).
+    pub prices: PriceTable,
 }
 
 impl Config {
@@ -316,7 +331,20 @@ impl Config {
             }
         }
         check_query_section(&self.query)?;
-        check_agents_section(&self.agents)
+        check_agents_section(&self.agents)?;
+        self.price_table().map(|_| ())
+    }
+
+    /// The built-in price table with this file's `pricing:` overrides.
+    pub fn price_table(&self) -> Result<PriceTable, String> {
+        let overrides: Vec<(String, f64, f64)> = self
+            .pricing
+            .iter()
+            .map(|(model, price)| (model.clone(), price.input, price.output))
+            .collect();
+        PriceTable::builtin()
+            .with_overrides(&overrides)
+            .map_err(|e| e.to_string())
     }
 
     /// Top-level sections present in the file that agentmon does not act on
@@ -328,7 +356,6 @@ impl Config {
             ("rule_files", self.rule_files.is_some()),
             ("remote_write", self.remote_write.is_some()),
             ("alertmanager", self.alertmanager.is_some()),
-            ("pricing", self.pricing.is_some()),
             ("health_checks", self.health_checks.is_some()),
         ];
         sections
@@ -434,6 +461,8 @@ impl Config {
             query: self.query_settings(overrides),
             tokens: self.auth.tokens.clone(),
             agents: self.agents_settings(),
+            // Checked when the file was parsed; a default config has no overrides.
+            prices: self.price_table().unwrap_or_default(),
         }
     }
 }

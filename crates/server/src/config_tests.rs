@@ -125,10 +125,41 @@ fn future_sections_are_accepted_and_reported() {
             "rule_files",
             "remote_write",
             "alertmanager",
-            "pricing",
             "health_checks"
         ]
     );
+}
+
+#[test]
+fn pricing_overrides_the_builtin_table_and_is_validated() {
+    let config =
+        parse("pricing:\n  gpt-4o: {input: 1.5, output: 6}\n  my-model: {input: 0, output: 0.5}\n")
+            .unwrap();
+    let table = config.price_table().unwrap();
+    assert_eq!(table.lookup("gpt-4o").unwrap().input_usd_per_million, 1.5);
+    assert_eq!(
+        table.lookup("my-model").unwrap().output_usd_per_million,
+        0.5
+    );
+    assert_eq!(
+        table.lookup("gpt-4o").unwrap().source,
+        agentmon_agents::PriceSource::Config
+    );
+    for (text, expected) in [
+        (
+            "pricing:\n  m: {input: -1, output: 1}\n",
+            "pricing.\"m\".input",
+        ),
+        ("pricing:\n  m: {input: 1}\n", "missing field `output`"),
+        (
+            "pricing:\n  m: {input: 1, output: 1, cached: 2}\n",
+            "unknown field `cached`",
+        ),
+        ("pricing:\n  m: {input: one, output: 1}\n", "invalid type"),
+    ] {
+        let error = parse(text).unwrap_err().to_string();
+        assert!(error.contains(expected), "{text}: {error}");
+    }
 }
 
 #[test]

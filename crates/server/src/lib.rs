@@ -34,6 +34,9 @@
 //! `GET /api/v1/status/config`, `GET /api/v1/status/flags`,
 //! `POST|PUT /api/v1/admin/tsdb/flush`, `POST /api/v1/events` (agent
 //! events, which update the derived metrics of `agentmon_agents`),
+//! `GET /api/v1/pricing` (effective price table, unpriced models),
+//! `GET /api/v1/sessions`, `GET /api/v1/sessions/{id}` (the session
+//! timeline store of `agentmon_sessions`, in SQLite),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
 //! `GET /health/ready`.
 
@@ -50,6 +53,7 @@ mod metrics;
 mod params;
 mod process;
 pub mod selector;
+mod session_retention;
 mod state;
 mod storage;
 mod timestamp;
@@ -61,6 +65,7 @@ use axum::Router;
 
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
 pub use crate::decode::Limits;
+pub use crate::session_retention::run_session_retention;
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
 pub use crate::storage::Db;
 
@@ -120,6 +125,9 @@ pub fn router(state: AppState) -> Router {
             post(admin::flush).put(admin::flush),
         )
         .route("/api/v1/events", post(events::post_events))
+        .route("/api/v1/pricing", get(pricing::pricing))
+        .route("/api/v1/sessions", get(sessions::list_sessions))
+        .route("/api/v1/sessions/{id}", get(sessions::get_session))
         .route("/metrics", get(self_metrics::metrics))
         .route("/metrics/agents", get(events::agent_metrics))
         .fallback(not_found)

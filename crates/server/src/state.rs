@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use agentmon_agents::{AgentMetrics, AgentMetricsOptions};
 use agentmon_promql::{Engine, EngineOptions};
+use agentmon_sessions::SessionStore;
 
 use crate::auth::Tokens;
 use crate::config::QuerySettings;
@@ -42,6 +43,7 @@ struct Inner {
     http_metrics: HttpMetrics,
     started_at: SystemTime,
     agent_metrics: Arc<AgentMetrics>,
+    sessions: OnceLock<Arc<SessionStore>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -111,6 +113,7 @@ impl AppState {
                 http_metrics: HttpMetrics::default(),
                 started_at: SystemTime::now(),
                 agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
+                sessions: OnceLock::new(),
             }),
         }
     }
@@ -130,6 +133,18 @@ impl AppState {
     /// The database if it is set.
     pub fn ready_db(&self) -> Option<Arc<Db>> {
         self.inner.db.get().cloned()
+    }
+
+    /// Makes the session store available; until then the session
+    /// endpoints answer 503 and accepted events are not kept per session.
+    /// Fails (returning the argument) if one was already set.
+    pub fn set_sessions(&self, store: Arc<SessionStore>) -> Result<(), Arc<SessionStore>> {
+        self.inner.sessions.set(store)
+    }
+
+    /// The session store, if it is set.
+    pub fn session_store(&self) -> Option<Arc<SessionStore>> {
+        self.inner.sessions.get().cloned()
     }
 
     /// The configured API tokens.

@@ -153,7 +153,10 @@ fn timeline_is_ordered_with_totals_and_reopening_keeps_it() {
     assert!(timeline.events[3].body["cost_usd"].is_null());
     let s = &timeline.session;
     assert_eq!(s.status, "completed");
-    assert_eq!((s.started_ms, s.last_seen_ms, s.ended_ms), (1_000, 5_000, Some(5_000)));
+    assert_eq!(
+        (s.started_ms, s.last_seen_ms, s.ended_ms),
+        (1_000, 5_000, Some(5_000))
+    );
     assert_eq!((s.steps, s.tool_calls, s.errors), (3, 1, 2));
     assert_eq!((s.prompt_tokens, s.completion_tokens), (300, 30));
     assert_eq!(s.unpriced_tokens, 110);
@@ -178,28 +181,68 @@ fn list_filters_and_pages_newest_first() {
         page.sessions.iter().map(|s| s.session_id.clone()).collect()
     };
 
-    let page = store.list(&SessionQuery { limit: 2, ..all(now) }, now).unwrap();
+    let page = store
+        .list(
+            &SessionQuery {
+                limit: 2,
+                ..all(now)
+            },
+            now,
+        )
+        .unwrap();
     assert_eq!(ids(&page), ["s4", "s3"]);
     assert_eq!(page.next_offset, Some(2));
     let page = store
-        .list(&SessionQuery { limit: 2, offset: 2, ..all(now) }, now)
+        .list(
+            &SessionQuery {
+                limit: 2,
+                offset: 2,
+                ..all(now)
+            },
+            now,
+        )
         .unwrap();
     assert_eq!(ids(&page), ["s2", "s1"]);
     let page = store
-        .list(&SessionQuery { limit: 2, offset: 4, ..all(now) }, now)
+        .list(
+            &SessionQuery {
+                limit: 2,
+                offset: 4,
+                ..all(now)
+            },
+            now,
+        )
         .unwrap();
     assert_eq!(ids(&page), ["s0"]);
     assert_eq!(page.next_offset, None);
 
-    let even = SessionQuery { agent: Some("even".into()), ..all(now) };
+    let even = SessionQuery {
+        agent: Some("even".into()),
+        ..all(now)
+    };
     assert_eq!(ids(&store.list(&even, now).unwrap()), ["s4", "s2", "s0"]);
-    let failed = SessionQuery { status: Some(SessionStatusFilter::Failed), ..all(now) };
+    let failed = SessionQuery {
+        status: Some(SessionStatusFilter::Failed),
+        ..all(now)
+    };
     assert_eq!(ids(&store.list(&failed, now).unwrap()), ["s1"]);
-    let abandoned = SessionQuery { status: Some(SessionStatusFilter::Abandoned), ..all(now) };
-    assert_eq!(ids(&store.list(&abandoned, now).unwrap()), ["s3", "s2", "s0"]);
+    let abandoned = SessionQuery {
+        status: Some(SessionStatusFilter::Abandoned),
+        ..all(now)
+    };
+    assert_eq!(
+        ids(&store.list(&abandoned, now).unwrap()),
+        ["s3", "s2", "s0"]
+    );
     // Ten minutes in, nothing is abandoned yet.
-    let running = SessionQuery { status: Some(SessionStatusFilter::Running), ..all(now) };
-    assert_eq!(ids(&store.list(&running, 10 * MINUTE).unwrap()), ["s3", "s2", "s0"]);
+    let running = SessionQuery {
+        status: Some(SessionStatusFilter::Running),
+        ..all(now)
+    };
+    assert_eq!(
+        ids(&store.list(&running, 10 * MINUTE).unwrap()),
+        ["s3", "s2", "s0"]
+    );
     let window = SessionQuery {
         start_ms: Some(2 * MINUTE),
         end_ms: Some(3 * MINUTE),
@@ -229,7 +272,11 @@ fn retention_deletes_old_sessions_with_their_events() {
     let store = open(&dir);
     store
         .append(
-            &[start("old", "a", 1_000), start("new", "a", 9_000), step("old", 2_000, "x", None)],
+            &[
+                start("old", "a", 1_000),
+                start("new", "a", 9_000),
+                step("old", 2_000, "x", None),
+            ],
             &cost_of,
         )
         .unwrap();

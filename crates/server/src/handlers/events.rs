@@ -5,13 +5,16 @@
 //!   `docs/events.schema.json`. The whole body is validated first
 //!   (`agentmon_ingest::events`); if any event is bad the answer is 400 with
 //!   every bad index and why, and nothing is applied. Otherwise the events
-//!   update the registry in one step and the answer is `{"accepted": N}`.
+//!   are written to the session store in one transaction (if that fails
+//!   the answer is 500 and nothing is applied), then update the registry in
+//!   one step, and the answer is `{"accepted": N}`.
 //! - `GET /metrics/agents`: the registry in the Prometheus text format.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentmon_ingest::events::{self, BodyFormat, EventLimits};
 use agentmon_ingest::IngestError;
+use agentmon_model::AgentEvent;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -46,6 +49,11 @@ pub async fn post_events(
     .await;
     match parsed {
         Ok(Ok(events)) => {
+            // The session store first: if it fails, nothing is applied.
+            let events = match keep_in_sessions(&state, events).await {
+                Ok(events) => events,
+                Err(error) => return error.into_response(),
+            };
             state.agent_metrics().apply(&events);
             tracing::debug!(events = events.len(), "agent events accepted");
             Json(json!({ "accepted": events.len() })).into_response()
@@ -79,6 +87,29 @@ pub async fn post_events(
         Ok(Err(other)) => ApiError::from(other).into_response(),
         Err(e) => ApiError::Internal(format!("event parsing failed: {e}")).into_response(),
     }
+}
+
+/// Writes the batch into the session store, if there is one, in one
+/// transaction on the blocking pool; gives the events back.
+async fn keep_in_sessions(
+    state: &AppState,
+    events: Vec<AgentEvent>,
+) -> Result<Vec<AgentEvent>, ApiError> {
+    let Some(store) = state.session_store() else {
+        return Ok(events);
+    };
+    let metrics = state.agent_metrics().clone();
+    tokio::task::spawn_blocking(move || {
+        store
+            .append(&events, &|kind| metrics.step_cost(kind))
+            .map(|()| events)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("session store task failed: {e}")))?
+    .map_err(|e| {
+        tracing::error!(error = %e, "agent events not stored");
+        ApiError::Internal(format!("events not accepted: {e}"))
+    })
 }
 
 /// The derived metrics, as a scrape target would serve them.

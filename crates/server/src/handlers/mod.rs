@@ -10,10 +10,12 @@ pub mod health;
 pub mod import;
 pub mod labels;
 pub mod metadata;
+pub mod pricing;
 pub mod query;
 pub mod self_metrics;
 pub mod series;
 pub mod server_status;
+pub mod sessions;
 pub mod status;
 pub mod write;
 
