@@ -187,7 +187,8 @@ impl PriceTable {
         let mut best: Option<(&str, &Price)> = None;
         for (name, price) in &self.prices {
             let matches = name.eq_ignore_ascii_case(model) || is_dated_snapshot(model, name);
-            if matches && best.map_or(true, |(known, _)| name.len() > known.len()) {
+            let longer = !matches!(best, Some((known, _)) if known.len() >= name.len());
+            if matches && longer {
                 best = Some((name, price));
             }
         }
