@@ -19,6 +19,14 @@ struct View<'a> {
     query: QueryView,
     auth: AuthView<'a>,
     agents: AgentsView<'a>,
+    /// The `pricing:` overrides only; the whole table is `/api/v1/pricing`.
+    pricing: std::collections::BTreeMap<&'a str, PriceView>,
+}
+
+#[derive(Serialize)]
+struct PriceView {
+    input: f64,
+    output: f64,
 }
 
 #[derive(Serialize)]
@@ -104,6 +112,18 @@ impl Settings {
                 session_timeout: duration(self.agents.session_timeout),
                 namespace: &self.agents.namespace,
             },
+            pricing: self
+                .prices
+                .entries()
+                .filter(|(_, price)| price.source == agentmon_agents::PriceSource::Config)
+                .map(|(model, price)| {
+                    let view = PriceView {
+                        input: price.input_usd_per_million,
+                        output: price.output_usd_per_million,
+                    };
+                    (model, view)
+                })
+                .collect(),
         };
         serde_yaml::to_string(&view).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
