@@ -71,8 +71,8 @@ fn open(dir: &tempfile::TempDir) -> SessionStore {
     SessionStore::open(&dir.path().join(crate::FILE_NAME), 30 * MINUTE).unwrap()
 }
 
-fn all(now_ms: i64) -> SessionQuery {
-    let _ = now_ms;
+/// Every session, one page of 100.
+fn all() -> SessionQuery {
     SessionQuery {
         limit: 100,
         ..SessionQuery::default()
@@ -182,13 +182,7 @@ fn list_filters_and_pages_newest_first() {
     };
 
     let page = store
-        .list(
-            &SessionQuery {
-                limit: 2,
-                ..all(now)
-            },
-            now,
-        )
+        .list(&SessionQuery { limit: 2, ..all() }, now)
         .unwrap();
     assert_eq!(ids(&page), ["s4", "s3"]);
     assert_eq!(page.next_offset, Some(2));
@@ -197,7 +191,7 @@ fn list_filters_and_pages_newest_first() {
             &SessionQuery {
                 limit: 2,
                 offset: 2,
-                ..all(now)
+                ..all()
             },
             now,
         )
@@ -208,7 +202,7 @@ fn list_filters_and_pages_newest_first() {
             &SessionQuery {
                 limit: 2,
                 offset: 4,
-                ..all(now)
+                ..all()
             },
             now,
         )
@@ -218,17 +212,17 @@ fn list_filters_and_pages_newest_first() {
 
     let even = SessionQuery {
         agent: Some("even".into()),
-        ..all(now)
+        ..all()
     };
     assert_eq!(ids(&store.list(&even, now).unwrap()), ["s4", "s2", "s0"]);
     let failed = SessionQuery {
         status: Some(SessionStatusFilter::Failed),
-        ..all(now)
+        ..all()
     };
     assert_eq!(ids(&store.list(&failed, now).unwrap()), ["s1"]);
     let abandoned = SessionQuery {
         status: Some(SessionStatusFilter::Abandoned),
-        ..all(now)
+        ..all()
     };
     assert_eq!(
         ids(&store.list(&abandoned, now).unwrap()),
@@ -237,7 +231,7 @@ fn list_filters_and_pages_newest_first() {
     // Ten minutes in, nothing is abandoned yet.
     let running = SessionQuery {
         status: Some(SessionStatusFilter::Running),
-        ..all(now)
+        ..all()
     };
     assert_eq!(
         ids(&store.list(&running, 10 * MINUTE).unwrap()),
@@ -246,7 +240,7 @@ fn list_filters_and_pages_newest_first() {
     let window = SessionQuery {
         start_ms: Some(2 * MINUTE),
         end_ms: Some(3 * MINUTE),
-        ..all(now)
+        ..all()
     };
     // s1 ended at 2m, s2 started at 2m, s3 at 3m; s4 starts after the window.
     assert_eq!(ids(&store.list(&window, now).unwrap()), ["s3", "s2", "s1"]);
