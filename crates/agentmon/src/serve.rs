@@ -170,6 +170,21 @@ async fn open_database(
             return Err(join_error).context("database open task failed");
         }
     };
+    // The session store lives in the same directory, which Db::open made.
+    let store_path = settings.data_dir.join(agentmon_sessions::FILE_NAME);
+    let timeout_ms = i64::try_from(settings.agents.session_timeout.as_millis()).unwrap_or(i64::MAX);
+    let store = tokio::task::spawn_blocking(move || SessionStore::open(&store_path, timeout_ms))
+        .await
+        .context("session store open task failed")?;
+    match store {
+        Ok(store) => {
+            let _ = state.set_sessions(Arc::new(store));
+        }
+        Err(error) => {
+            let _ = failed.send(());
+            return Err(error).context("cannot open the session store");
+        }
+    }
     let report = db.open_report();
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -189,21 +204,6 @@ async fn open_database(
             truncated_bytes = report.wal_truncated_bytes,
             "damaged WAL tail cut off during replay: {corruption}"
         );
-    }
-    // The session store lives in the same directory, which Db::open made.
-    let store_path = settings.data_dir.join(agentmon_sessions::FILE_NAME);
-    let timeout_ms = i64::try_from(settings.agents.session_timeout.as_millis()).unwrap_or(i64::MAX);
-    let store = tokio::task::spawn_blocking(move || SessionStore::open(&store_path, timeout_ms))
-        .await
-        .context("session store open task failed")?;
-    match store {
-        Ok(store) => {
-            let _ = state.set_sessions(Arc::new(store));
-        }
-        Err(error) => {
-            let _ = failed.send(());
-            return Err(error).context("cannot open the session store");
-        }
     }
     if state.set_db(db.clone()).is_err() {
         bail!("database was set twice");
