@@ -175,14 +175,21 @@ async fn open_database(
     let timeout_ms = i64::try_from(settings.agents.session_timeout.as_millis()).unwrap_or(i64::MAX);
     let store = tokio::task::spawn_blocking(move || SessionStore::open(&store_path, timeout_ms))
         .await
-        .context("session store open task failed")?;
+        .context("session store open task failed")
+        .and_then(|opened| opened.context("cannot open the session store"));
     match store {
         Ok(store) => {
             let _ = state.set_sessions(Arc::new(store));
         }
         Err(error) => {
+            // Stop the server, and close the database cleanly first.
             let _ = failed.send(());
-            return Err(error).context("cannot open the session store");
+            let closing = db.clone();
+            if let Ok(Err(close_error)) = tokio::task::spawn_blocking(move || closing.close()).await
+            {
+                tracing::error!(%close_error, "closing the database after the session store failed");
+            }
+            return Err(error);
         }
     }
     let report = db.open_report();
