@@ -35,7 +35,9 @@
 //! `POST|PUT /api/v1/admin/tsdb/flush`, `POST /api/v1/events` (agent
 //! events, which update the derived metrics of `agentmon_agents`),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
-//! `GET /health/ready`.
+//! `GET /health/ready`, and the live stream of accepted agent events
+//! ([`live`]): `GET /ws` (WebSocket) and `GET /api/v1/stream` (Server-Sent
+//! Events).
 
 mod agent_writer;
 pub mod auth;
@@ -46,6 +48,7 @@ mod engine;
 pub mod error;
 mod handlers;
 mod json;
+pub mod live;
 mod metrics;
 mod params;
 mod process;
@@ -120,6 +123,8 @@ pub fn router(state: AppState) -> Router {
             post(admin::flush).put(admin::flush),
         )
         .route("/api/v1/events", post(events::post_events))
+        .route("/ws", get(crate::live::ws::websocket))
+        .route("/api/v1/stream", get(crate::live::sse::stream))
         .route("/metrics", get(self_metrics::metrics))
         .route("/metrics/agents", get(events::agent_metrics))
         .fallback(not_found)

@@ -20,6 +20,7 @@ use crate::config::QuerySettings;
 use crate::decode::Limits;
 use crate::engine::QueryEngine;
 use crate::error::ApiError;
+use crate::live::LiveHub;
 use crate::metrics::HttpMetrics;
 use crate::storage::Db;
 
@@ -42,6 +43,7 @@ struct Inner {
     http_metrics: HttpMetrics,
     started_at: SystemTime,
     agent_metrics: Arc<AgentMetrics>,
+    live: LiveHub,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -111,6 +113,7 @@ impl AppState {
                 http_metrics: HttpMetrics::default(),
                 started_at: SystemTime::now(),
                 agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
+                live: LiveHub::default(),
             }),
         }
     }
@@ -140,6 +143,11 @@ impl AppState {
     /// The registry of metrics derived from agent events.
     pub fn agent_metrics(&self) -> &Arc<AgentMetrics> {
         &self.inner.agent_metrics
+    }
+
+    /// The live stream's hub, which accepted agent events are published to.
+    pub fn live(&self) -> &LiveHub {
+        &self.inner.live
     }
 
     /// Ingest limits (body sizes, series counts).

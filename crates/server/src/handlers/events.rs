@@ -5,7 +5,8 @@
 //!   `docs/events.schema.json`. The whole body is validated first
 //!   (`agentmon_ingest::events`); if any event is bad the answer is 400 with
 //!   every bad index and why, and nothing is applied. Otherwise the events
-//!   update the registry in one step and the answer is `{"accepted": N}`.
+//!   update the registry in one step, are published to the live stream in
+//!   order, and the answer is `{"accepted": N}`.
 //! - `GET /metrics/agents`: the registry in the Prometheus text format.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -47,6 +48,7 @@ pub async fn post_events(
     match parsed {
         Ok(Ok(events)) => {
             state.agent_metrics().apply(&events);
+            state.live().publish(&events);
             tracing::debug!(events = events.len(), "agent events accepted");
             Json(json!({ "accepted": events.len() })).into_response()
         }
