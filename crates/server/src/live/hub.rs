@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use agentmon_model::AgentEvent;
 use parking_lot::Mutex;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::message::{LiveMessage, SessionLedger};
 
@@ -63,6 +63,7 @@ struct Inner {
     ledger: Mutex<SessionLedger>,
     websocket_connections: AtomicI64,
     sse_connections: AtomicI64,
+    closed: watch::Sender<bool>,
 }
 
 /// Which kind of live connection a [`ConnectionGuard`] counts.
@@ -101,6 +102,7 @@ impl LiveHub {
                 ledger: Mutex::new(SessionLedger::default()),
                 websocket_connections: AtomicI64::new(0),
                 sse_connections: AtomicI64::new(0),
+                closed: watch::Sender::new(false),
             }),
         }
     }
@@ -125,6 +127,22 @@ impl LiveHub {
     /// A reader of every message published from now on.
     pub fn receiver(&self) -> broadcast::Receiver<Arc<LiveMessage>> {
         self.inner.sender.subscribe()
+    }
+
+    /// Ends every live connection (WebSockets get a close frame, SSE
+    /// streams end), so a graceful shutdown does not wait for clients that
+    /// would never leave on their own. Connections opened later end at once.
+    pub fn close(&self) {
+        self.inner.closed.send_replace(true);
+    }
+
+    /// Resolves once [`LiveHub::close`] has been called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closed = self.inner.closed.subscribe();
+        async move {
+            // An error means the hub is gone, which also ends the stream.
+            let _ = closed.wait_for(|closed| *closed).await;
+        }
     }
 
     /// Counts a connection until the guard is dropped.

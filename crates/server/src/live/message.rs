@@ -167,6 +167,11 @@ impl SessionLedger {
         self.sessions.len()
     }
 
+    /// Whether no session has running totals.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
     fn touch(&mut self, event: &AgentEvent) {
         if let Some(totals) = self.sessions.get_mut(&event.session_id) {
             totals.last_ms = totals.last_ms.max(event.timestamp_ms);

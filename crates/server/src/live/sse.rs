@@ -6,7 +6,8 @@
 //! event whose `data` is the same JSON as on the WebSocket, so a browser's
 //! `EventSource.onmessage` sees every type. A slow reader gets a `lagged`
 //! message like a WebSocket client; a comment line is sent every
-//! `ping_interval` to keep proxies from closing an idle stream.
+//! `ping_interval` to keep proxies from closing an idle stream. The stream
+//! ends when the server shuts down ([`super::LiveHub::close`]).
 
 use std::convert::Infallible;
 
@@ -64,6 +65,7 @@ pub async fn stream(
     let ping_interval = hub.settings().ping_interval;
     let reader = Reader {
         receiver: hub.receiver(),
+        closed: Box::pin(hub.closed()),
         subscription,
         _counted: hub.connection(ConnectionKind::ServerSentEvents),
     };
@@ -79,14 +81,19 @@ pub async fn stream(
 struct Reader {
     receiver: tokio::sync::broadcast::Receiver<std::sync::Arc<super::message::LiveMessage>>,
     subscription: Subscription,
+    closed: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     _counted: ConnectionGuard,
 }
 
 impl Reader {
-    /// The next message to send, or `None` when the hub is gone.
+    /// The next message to send, or `None` once the hub is closed.
     async fn next_text(&mut self) -> Option<String> {
         loop {
-            match self.receiver.recv().await {
+            let received = tokio::select! {
+                received = self.receiver.recv() => received,
+                () = &mut self.closed => return None,
+            };
+            match received {
                 Ok(message) if self.subscription.matches(&message) => {
                     return Some(message.json.clone())
                 }

@@ -36,7 +36,10 @@ impl Subscription {
     /// Whether the message is one this subscription asked for.
     pub fn matches(&self, message: &LiveMessage) -> bool {
         (self.execution_id == ALL_SESSIONS || self.execution_id == message.execution_id)
-            && self.agent.as_deref().map_or(true, |a| a == message.agent)
+            && match &self.agent {
+                None => true,
+                Some(agent) => *agent == message.agent,
+            }
     }
 }
 

@@ -375,3 +375,17 @@ async fn a_silent_client_is_pinged_then_closed() {
     assert_eq!(payload[..2], [0x03, 0xe9], "close code 1001");
     server.abort();
 }
+
+#[tokio::test]
+async fn closing_the_hub_resolves_every_closed_future() {
+    let hub = LiveHub::default();
+    let before = hub.closed();
+    hub.close();
+    let after = hub.closed();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        before.await;
+        after.await;
+    })
+    .await
+    .expect("closed() resolves after close()");
+}

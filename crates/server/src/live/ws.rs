@@ -68,6 +68,8 @@ pub async fn serve_connection(mut socket: WebSocket, hub: LiveHub) {
     let mut subscriptions = Subscriptions::default();
     let mut last_heard = Instant::now();
     let mut next_ping = Instant::now() + settings.ping_interval;
+    let closed = hub.closed();
+    tokio::pin!(closed);
     let stop = loop {
         let outgoing = tokio::select! {
             frame = socket.recv() => {
@@ -101,6 +103,7 @@ pub async fn serve_connection(mut socket: WebSocket, hub: LiveHub) {
                 None
             }
             _ = sleep_until(last_heard + settings.idle_timeout) => break Stop::Idle,
+            () = &mut closed => break Stop::StreamClosed,
         };
         if let Some(text) = outgoing {
             if send(&mut socket, Message::Text(text.into()), &hub)
