@@ -32,7 +32,8 @@ use super::message::{LiveMessage, SessionLedger};
 /// Timings and sizes of the live stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LiveSettings {
-    /// Messages a connection may fall behind before it loses the oldest.
+    /// Messages a connection may fall behind before it loses the oldest
+    /// (rounded up to a power of two by the broadcast channel).
     pub queue_capacity: usize,
     /// How often the server pings a WebSocket client (and keeps SSE alive).
     pub ping_interval: Duration,
@@ -113,7 +114,8 @@ impl LiveHub {
     }
 
     /// Turns an accepted batch into messages and sends them, in order.
-    /// Never blocks on readers.
+    /// Never blocks on readers. Batches posted concurrently go out whole,
+    /// each in its order, in the order they reach the hub.
     pub fn publish(&self, events: &[AgentEvent]) {
         let mut ledger = self.inner.ledger.lock();
         for event in events {

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentmon_model::{AgentEvent, EventKind, SessionStatus};
+use axum::extract::ws::Utf8Bytes;
 use serde_json::{json, Value};
 
 /// Sessions whose running totals are kept at most; beyond it, the session
@@ -36,8 +37,9 @@ pub struct LiveMessage {
     pub execution_id: String,
     /// The agent that ran the session; subscriptions may filter on it.
     pub agent: String,
-    /// The whole message as JSON text, as sent on the wire.
-    pub json: String,
+    /// The whole message as JSON text, as sent on the wire; shared, so a
+    /// send to one more connection copies no bytes.
+    pub json: Utf8Bytes,
 }
 
 impl LiveMessage {
@@ -53,7 +55,7 @@ impl LiveMessage {
         Arc::new(LiveMessage {
             execution_id: event.session_id.clone(),
             agent: event.agent.clone(),
-            json,
+            json: Utf8Bytes::from(json),
         })
     }
 }

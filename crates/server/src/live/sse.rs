@@ -95,7 +95,7 @@ impl Reader {
             };
             match received {
                 Ok(message) if self.subscription.matches(&message) => {
-                    return Some(message.json.clone())
+                    return Some(message.json.as_str().to_owned())
                 }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(dropped)) => {

@@ -307,9 +307,6 @@ fn gauges_count_open_connections() {
 /// closes a connection whose client never answers.
 #[tokio::test]
 async fn a_silent_client_is_pinged_then_closed() {
-    use axum::extract::ws::WebSocketUpgrade;
-    use axum::extract::State;
-    use axum::routing::get;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let hub = LiveHub::new(LiveSettings {
@@ -317,19 +314,7 @@ async fn a_silent_client_is_pinged_then_closed() {
         ping_interval: Duration::from_millis(100),
         idle_timeout: Duration::from_millis(400),
     });
-    let app = axum::Router::new()
-        .route(
-            "/ws",
-            get(
-                |upgrade: WebSocketUpgrade, State(hub): State<LiveHub>| async move {
-                    super::ws::upgrade_to_live_stream(upgrade, hub)
-                },
-            ),
-        )
-        .with_state(hub.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (address, server) = serve_hub(hub).await;
 
     // A raw client: the handshake by hand, then only reading, so no pong
     // ever goes out (tungstenite would answer pings on its own).
@@ -388,4 +373,77 @@ async fn closing_the_hub_resolves_every_closed_future() {
     })
     .await
     .expect("closed() resolves after close()");
+}
+
+type ClientSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next frame as JSON; it must be a text frame within 10 s.
+async fn read_text(socket: &mut ClientSocket) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => json(&text),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Serves `/ws` from `hub` on a loopback port; returns the address.
+async fn serve_hub(hub: LiveHub) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use axum::extract::ws::WebSocketUpgrade;
+    use axum::extract::State;
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/ws",
+            get(
+                |upgrade: WebSocketUpgrade, State(hub): State<LiveHub>| async move {
+                    super::ws::upgrade_to_live_stream(upgrade, hub)
+                },
+            ),
+        )
+        .with_state(hub);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (address, server)
+}
+
+/// Over a real socket: a connection that cannot keep up (the test's
+/// single-threaded runtime runs the publisher to the end before the
+/// connection task gets a turn) gets `lagged` with the count, then the
+/// newest messages in order; the publisher finished without waiting.
+#[tokio::test]
+async fn a_websocket_that_falls_behind_is_told_how_much_it_lost() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let hub = LiveHub::new(LiveSettings {
+        queue_capacity: 4,
+        ..LiveSettings::default()
+    });
+    let (address, server) = serve_hub(hub.clone()).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws"))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text(
+            r#"{"type":"subscribe","executionId":"s1"}"#.into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(read_text(&mut socket).await["type"], "subscribed");
+    let batch: Vec<AgentEvent> = (0..10).map(|i| log("s1", "a", i, "x")).collect();
+    hub.publish(&batch);
+    let lagged = read_text(&mut socket).await;
+    assert_eq!(lagged["type"], "lagged", "{lagged}");
+    assert_eq!(lagged["data"]["dropped"], 6);
+    for expected in 6..10 {
+        let message = read_text(&mut socket).await;
+        assert_eq!(message["type"], "log");
+        assert_eq!(message["timestamp"], expected);
+    }
+    server.abort();
 }

@@ -9,8 +9,6 @@
 //! `idle_timeout`. A send that does not complete within `idle_timeout`
 //! also ends the connection.
 
-use std::sync::Arc;
-
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -21,7 +19,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tracing::instrument;
 
 use super::hub::{ConnectionKind, LiveHub};
-use super::message::{control_message, LiveMessage};
+use super::message::control_message;
 use super::subscription::{parse_client_message, ClientRequest, Subscriptions};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -76,23 +74,20 @@ pub async fn serve_connection(mut socket: WebSocket, hub: LiveHub) {
                 let Some(Ok(frame)) = frame else { break Stop::ClientGone };
                 last_heard = Instant::now();
                 match frame {
-                    Message::Text(text) => Some(answer_request(&mut subscriptions, text.as_str())),
-                    Message::Binary(_) => Some(error_message(
-                        "binary frames are not accepted: send JSON text frames",
-                    )),
+                    Message::Text(text) => Some(answer_request(&mut subscriptions, text.as_str()).into()),
+                    Message::Binary(_) => Some(
+                        error_message("binary frames are not accepted: send JSON text frames").into(),
+                    ),
                     Message::Close(_) => break Stop::ClientGone,
                     // axum answers pings itself; a pong only proves life.
                     Message::Ping(_) | Message::Pong(_) => None,
                 }
             }
             received = receiver.recv() => match received {
-                Ok(message) => subscriptions.matches(&message).then(|| message_text(&message)),
-                Err(RecvError::Lagged(dropped)) => Some(control_message(
-                    "lagged",
-                    None,
-                    json!({ "dropped": dropped }),
-                    now_ms(),
-                )),
+                Ok(message) => subscriptions.matches(&message).then(|| message.json.clone()),
+                Err(RecvError::Lagged(dropped)) => Some(
+                    control_message("lagged", None, json!({ "dropped": dropped }), now_ms()).into(),
+                ),
                 Err(RecvError::Closed) => break Stop::StreamClosed,
             },
             _ = sleep_until(next_ping) => {
@@ -106,10 +101,7 @@ pub async fn serve_connection(mut socket: WebSocket, hub: LiveHub) {
             () = &mut closed => break Stop::StreamClosed,
         };
         if let Some(text) = outgoing {
-            if send(&mut socket, Message::Text(text.into()), &hub)
-                .await
-                .is_err()
-            {
+            if send(&mut socket, Message::Text(text), &hub).await.is_err() {
                 break Stop::ClientGone;
             }
         }
@@ -169,10 +161,6 @@ fn answer_request(subscriptions: &mut Subscriptions, text: &str) -> String {
 
 fn error_message(error: &str) -> String {
     control_message("error", None, json!({ "error": error }), now_ms())
-}
-
-fn message_text(message: &Arc<LiveMessage>) -> String {
-    message.json.clone()
 }
 
 pub(crate) fn now_ms() -> i64 {
