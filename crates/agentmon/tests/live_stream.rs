@@ -128,12 +128,12 @@ fn check_session_messages(messages: &[Value]) {
 #[test]
 fn websocket_and_sse_clients_receive_accepted_events_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path());
+    let mut server = start_server(dir.path());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
+    let (mut socket, mut sse) = runtime.block_on(async {
         let ws_url = format!("ws://127.0.0.1:{}/ws", server.port());
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -259,8 +259,46 @@ fn websocket_and_sse_clients_receive_accepted_events_in_order() {
             .unwrap();
         assert_eq!(bad.status(), 400);
         assert!(bad.text().await.unwrap().contains("execution"));
+        // A plain GET of /ws (no upgrade) is a precise 400 too.
+        let plain = http
+            .get(format!("http://127.0.0.1:{}/ws", server.port()))
+            .header("Authorization", format!("Bearer {READ_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(plain.status(), 400);
+        assert!(plain.text().await.unwrap().contains("WebSocket endpoint"));
 
-        socket.close(None).await.unwrap();
+        (socket, sse)
     });
-    drop(server);
+
+    // Open live connections do not hold up a graceful shutdown: the
+    // WebSocket is closed with 1001 and the SSE stream ends.
+    let status = server.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}\n{}", server.log());
+    runtime.block_on(async {
+        let closing = tokio::time::timeout(MESSAGE_DEADLINE, async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                    Some(Ok(_)) => continue,
+                    other => panic!("expected a close frame, got {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("a close frame within the deadline");
+        assert_eq!(closing, Some(1001));
+        let end = tokio::time::timeout(MESSAGE_DEADLINE, async {
+            loop {
+                match sse.chunk().await {
+                    Ok(Some(chunk)) if chunk.starts_with(b":") => continue,
+                    other => return other.map(|c| c.is_none()),
+                }
+            }
+        })
+        .await
+        .expect("the SSE stream ends within the deadline");
+        assert!(matches!(end, Ok(true)), "{end:?}");
+    });
 }
