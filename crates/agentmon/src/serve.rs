@@ -97,11 +97,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     ));
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "listening");
 
+    let live = state.live().clone();
     let stop = async move {
         tokio::select! {
             signal = shutdown_signal() => tracing::info!(signal, "shutting down: finishing in-flight requests"),
             Ok(()) = failed_rx => {}
         }
+        // Live-stream clients never leave on their own: end their streams.
+        live.close();
     };
     let served = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(stop)

@@ -8,6 +8,10 @@
 //! `/api/v1/admin/*` needs admin, ingest (`/api/v1/write`, `/api/v1/import*`)
 //! needs write, everything else needs read.
 //!
+//! The token travels in `Authorization: Bearer <token>`; only the live
+//! stream (`/ws`, `/api/v1/stream`) also accepts it as the `token` query
+//! parameter, since browsers cannot set headers on those connections.
+//!
 //! With no tokens configured the server runs without authentication; the
 //! binary allows that only on a loopback address.
 
@@ -114,6 +118,75 @@ pub fn required_role(path: &str) -> Role {
     }
 }
 
+/// Whether a request to `path` may carry its token as the `token` query
+/// parameter: only the live stream, because browsers cannot set headers on
+/// a WebSocket or an `EventSource`. Elsewhere a token in the URL would end
+/// up in logs and histories for no reason, so it is not looked at.
+pub fn accepts_query_token(path: &str) -> bool {
+    path == "/ws" || path == "/api/v1/stream"
+}
+
+/// The `token` query parameter, percent-decoded.
+fn query_token(uri: &axum::http::Uri) -> Result<String, ApiError> {
+    let missing = || {
+        ApiError::Unauthorized(
+            "missing token: send \"Authorization: Bearer <token>\" or the query parameter \"token\""
+                .into(),
+        )
+    };
+    let query = uri.query().ok_or_else(missing)?;
+    let mut found = None;
+    for (name, value) in form_urlencoded_pairs(query)? {
+        if name == "token" {
+            if found.is_some() {
+                return Err(ApiError::Unauthorized(
+                    "the query parameter \"token\" is given more than once".into(),
+                ));
+            }
+            found = Some(value);
+        }
+    }
+    found.ok_or_else(missing)
+}
+
+/// Splits `a=b&c=d` and percent-decodes names and values (`+` is a space).
+fn form_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((percent_decode(name)?, percent_decode(value)?))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::BadData(format!("invalid percent-encoding in query: {text:?}"));
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
+                let hex = std::str::from_utf8(hex).map_err(|_| bad())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
 /// The auth layer: 401 without a known token, 403 with too weak a role.
 pub async fn require_role(
     State(state): State<AppState>,
@@ -137,26 +210,28 @@ fn authorize(state: &AppState, request: &Request) -> Result<Caller, ApiError> {
             role: Role::Admin,
         });
     }
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| {
-            ApiError::Unauthorized(
+    let presented = match request.headers().get(header::AUTHORIZATION) {
+        Some(header) => header
+            .to_str()
+            .ok()
+            .and_then(|value| {
+                let (scheme, rest) = value.split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| rest.trim().to_owned())
+            })
+            .ok_or_else(|| {
+                ApiError::Unauthorized("Authorization header must be \"Bearer <token>\"".into())
+            })?,
+        None if accepts_query_token(request.uri().path()) => query_token(request.uri())?,
+        None => {
+            return Err(ApiError::Unauthorized(
                 "missing Authorization header: send \"Authorization: Bearer <token>\"".into(),
-            )
-        })?;
-    let presented = header
-        .to_str()
-        .ok()
-        .and_then(|value| {
-            let (scheme, rest) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .ok_or_else(|| {
-            ApiError::Unauthorized("Authorization header must be \"Bearer <token>\"".into())
-        })?;
+            ))
+        }
+    };
     let token = tokens
-        .find(presented)
+        .find(&presented)
         .ok_or_else(|| ApiError::Unauthorized("unknown bearer token".into()))?;
     let needed = required_role(request.uri().path());
     if token.role < needed {
@@ -189,6 +264,23 @@ mod tests {
         assert_eq!(required_role("/api/v1/importer"), Role::Read);
         assert_eq!(required_role("/api/v1/series"), Role::Read);
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
+    }
+
+    #[test]
+    fn query_tokens_only_on_the_live_stream() {
+        assert!(accepts_query_token("/ws"));
+        assert!(accepts_query_token("/api/v1/stream"));
+        assert!(!accepts_query_token("/api/v1/query"));
+        let uri: axum::http::Uri = "/ws?x=1&token=a%2Bb+c%21".parse().unwrap();
+        assert_eq!(query_token(&uri).unwrap(), "a+b c!");
+        let uri: axum::http::Uri = "/ws?token=a&token=b".parse().unwrap();
+        assert!(query_token(&uri).is_err());
+        let uri: axum::http::Uri = "/ws?token=%zz".parse().unwrap();
+        assert!(query_token(&uri).is_err());
+        let uri: axum::http::Uri = "/ws?token=%e2%28".parse().unwrap();
+        assert!(query_token(&uri).is_err());
+        let uri: axum::http::Uri = "/ws?agent=x".parse().unwrap();
+        assert!(query_token(&uri).is_err());
     }
 
     #[test]

@@ -38,7 +38,9 @@
 //! `GET /api/v1/sessions`, `GET /api/v1/sessions/{id}` (the session
 //! timeline store of `agentmon_sessions`, in SQLite),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
-//! `GET /health/ready`.
+//! `GET /health/ready`, and the live stream of accepted agent events
+//! ([`live`]): `GET /ws` (WebSocket) and `GET /api/v1/stream` (Server-Sent
+//! Events).
 
 mod agent_writer;
 pub mod auth;
@@ -49,6 +51,7 @@ mod engine;
 pub mod error;
 mod handlers;
 mod json;
+pub mod live;
 mod metrics;
 mod params;
 mod process;
@@ -128,6 +131,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/pricing", get(pricing::pricing))
         .route("/api/v1/sessions", get(sessions::list_sessions))
         .route("/api/v1/sessions/{id}", get(sessions::get_session))
+        .route("/ws", get(crate::live::ws::websocket))
+        .route("/api/v1/stream", get(crate::live::sse::stream))
         .route("/metrics", get(self_metrics::metrics))
         .route("/metrics/agents", get(events::agent_metrics))
         .fallback(not_found)

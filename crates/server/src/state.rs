@@ -21,6 +21,7 @@ use crate::config::QuerySettings;
 use crate::decode::Limits;
 use crate::engine::QueryEngine;
 use crate::error::ApiError;
+use crate::live::LiveHub;
 use crate::metrics::HttpMetrics;
 use crate::storage::Db;
 
@@ -44,6 +45,7 @@ struct Inner {
     started_at: SystemTime,
     agent_metrics: Arc<AgentMetrics>,
     sessions: OnceLock<Arc<SessionStore>>,
+    live: LiveHub,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -114,6 +116,7 @@ impl AppState {
                 started_at: SystemTime::now(),
                 agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
                 sessions: OnceLock::new(),
+                live: LiveHub::default(),
             }),
         }
     }
@@ -155,6 +158,11 @@ impl AppState {
     /// The registry of metrics derived from agent events.
     pub fn agent_metrics(&self) -> &Arc<AgentMetrics> {
         &self.inner.agent_metrics
+    }
+
+    /// The live stream's hub, which accepted agent events are published to.
+    pub fn live(&self) -> &LiveHub {
+        &self.inner.live
     }
 
     /// Ingest limits (body sizes, series counts).

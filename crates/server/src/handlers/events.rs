@@ -7,7 +7,8 @@
 //!   every bad index and why, and nothing is applied. Otherwise the events
 //!   are written to the session store in one transaction (if that fails
 //!   the answer is 500 and nothing is applied), then update the registry in
-//!   one step, and the answer is `{"accepted": N}`.
+//!   one step, are published to the live stream in order, and the answer is
+//!   `{"accepted": N}`.
 //! - `GET /metrics/agents`: the registry in the Prometheus text format.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,6 +56,7 @@ pub async fn post_events(
                 Err(error) => return error.into_response(),
             };
             state.agent_metrics().apply(&events);
+            state.live().publish(&events);
             tracing::debug!(events = events.len(), "agent events accepted");
             Json(json!({ "accepted": events.len() })).into_response()
         }

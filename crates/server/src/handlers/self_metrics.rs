@@ -1,6 +1,7 @@
 //! `GET /metrics`: agentmon's own metrics in Prometheus text format 0.0.4:
 //! storage (`agentmon_tsdb_*`, once the database is open), HTTP
-//! (`agentmon_http_*`) and process (`process_*`).
+//! (`agentmon_http_*`), live stream (`agentmon_ws_connections`,
+//! `agentmon_sse_connections`) and process (`process_*`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -18,6 +19,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         db.write_metrics(&mut out);
     }
     state.http_metrics().write_text(&mut out);
+    state.live().write_metrics(&mut out);
     write_process_metrics(&mut out);
     (
         [(
