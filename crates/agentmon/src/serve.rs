@@ -14,9 +14,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agentmon_agents::AgentMetricsOptions;
+use agentmon_ingest::scrape::ScrapeManager;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
-use agentmon_server::{router, run_agent_metrics_writer, AppState, Db, Limits, ServerInfo};
+use agentmon_server::{
+    router, run_agent_metrics_writer, AppState, Db, DbAppender, Limits, ServerInfo,
+};
 use anyhow::{bail, Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -75,6 +78,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 .unwrap_or(i64::MAX),
         },
     );
+    let scrape_manager = Arc::new(ScrapeManager::new(
+        Arc::new(DbAppender::new(state.clone())),
+        Limits::default(),
+    ));
+    state.set_scrape_manager(scrape_manager.clone());
+    scrape_manager
+        .apply(config.scrape_jobs().map_err(anyhow::Error::msg)?)
+        .await;
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
     let opener = tokio::spawn(open_database(state.clone(), settings.clone(), failed_tx));
     let (stop_writer, writer_stopped) = oneshot::channel::<()>();
@@ -101,6 +112,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     agent_writer
         .await
         .context("agent metrics writer task failed")?;
+    // Scrape loops write their stale markers before the database closes.
+    scrape_manager.stop().await;
     // The WAL replay may still be running after an early signal; wait for it
     // so the database is closed cleanly rather than abandoned mid-replay.
     let opened = opener.await.context("database open task failed")?;

@@ -5,8 +5,10 @@
 //! `out_of_order_window`, `head_block_duration`), `query` (`timeout`,
 //! `max_samples`, `lookback_delta`, `max_concurrency`, `rollup_cache_values`)
 //! `auth` (`tokens`) and `agents` (`metrics_interval`, `session_timeout`,
-//! `namespace`: the derived metrics of agent events).
-//! Sections planned for later (`global`, `scrape_configs`, `rule_files`,
+//! `namespace`: the derived metrics of agent events), and `global` and
+//! `scrape_configs` with prometheus.yml's schema (parsed and validated by
+//! [`agentmon_ingest::scrape::config`]; [`Config::scrape_jobs`]).
+//! Sections planned for later (`rule_files`,
 //! `remote_write`, `alertmanager`, `pricing`, `health_checks`) are
 //! accepted so a full config file loads, and reported by
 //! [`Config::unsupported_sections`]; any other key is an error naming it.
@@ -17,6 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agentmon_ingest::scrape::{resolve_jobs, GlobalConfig, ScrapeConfig, ScrapeJob};
 use agentmon_model::{duration, size};
 use agentmon_tsdb::{Options, WalFsync};
 use serde::Deserialize;
@@ -45,9 +48,13 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub agents: AgentsConfig,
+    /// prometheus.yml's `global`: scrape defaults and external labels.
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// prometheus.yml's `scrape_configs`.
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
     // Sections of the target architecture that are not implemented yet.
-    global: Option<serde_yaml::Value>,
-    scrape_configs: Option<serde_yaml::Value>,
     rule_files: Option<serde_yaml::Value>,
     remote_write: Option<serde_yaml::Value>,
     alertmanager: Option<serde_yaml::Value>,
@@ -316,15 +323,20 @@ impl Config {
             }
         }
         check_query_section(&self.query)?;
+        self.scrape_jobs()?;
         check_agents_section(&self.agents)
+    }
+
+    /// The scrape jobs of `global` and `scrape_configs`, validated, with
+    /// Prometheus's defaults applied.
+    pub fn scrape_jobs(&self) -> Result<Vec<ScrapeJob>, String> {
+        resolve_jobs(&self.global, &self.scrape_configs).map_err(|e| e.to_string())
     }
 
     /// Top-level sections present in the file that agentmon does not act on
     /// yet; `serve` logs them as ignored.
     pub fn unsupported_sections(&self) -> Vec<&'static str> {
         let sections = [
-            ("global", self.global.is_some()),
-            ("scrape_configs", self.scrape_configs.is_some()),
             ("rule_files", self.rule_files.is_some()),
             ("remote_write", self.remote_write.is_some()),
             ("alertmanager", self.alertmanager.is_some()),

@@ -49,6 +49,7 @@ mod json;
 mod metrics;
 mod params;
 mod process;
+mod scrape;
 pub mod selector;
 mod state;
 mod storage;
@@ -61,6 +62,7 @@ use axum::Router;
 
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
 pub use crate::decode::Limits;
+pub use crate::scrape::DbAppender;
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
 pub use crate::storage::Db;
 
@@ -119,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/tsdb/flush",
             post(admin::flush).put(admin::flush),
         )
+        .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/events", post(events::post_events))
         .route("/metrics", get(self_metrics::metrics))
         .route("/metrics/agents", get(events::agent_metrics))

@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use agentmon_agents::{AgentMetrics, AgentMetricsOptions};
+use agentmon_ingest::scrape::ScrapeManager;
 use agentmon_promql::{Engine, EngineOptions};
 
 use crate::auth::Tokens;
@@ -42,6 +43,7 @@ struct Inner {
     http_metrics: HttpMetrics,
     started_at: SystemTime,
     agent_metrics: Arc<AgentMetrics>,
+    scrape_manager: OnceLock<Arc<ScrapeManager>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -111,6 +113,7 @@ impl AppState {
                 http_metrics: HttpMetrics::default(),
                 started_at: SystemTime::now(),
                 agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
+                scrape_manager: OnceLock::new(),
             }),
         }
     }
@@ -125,6 +128,17 @@ impl AppState {
     pub fn db(&self) -> Result<Arc<Db>, ApiError> {
         self.ready_db()
             .ok_or_else(|| ApiError::Unavailable(NOT_READY_REASON.to_owned()))
+    }
+
+    /// Sets the scrape manager `/api/v1/targets` reports on; later calls
+    /// are ignored.
+    pub fn set_scrape_manager(&self, manager: Arc<ScrapeManager>) {
+        let _ = self.inner.scrape_manager.set(manager);
+    }
+
+    /// The scrape manager, if scraping was set up.
+    pub fn scrape_manager(&self) -> Option<&Arc<ScrapeManager>> {
+        self.inner.scrape_manager.get()
     }
 
     /// The database if it is set.

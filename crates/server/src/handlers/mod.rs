@@ -15,6 +15,7 @@ pub mod self_metrics;
 pub mod series;
 pub mod server_status;
 pub mod status;
+pub mod targets;
 pub mod write;
 
 use std::collections::BTreeMap;
