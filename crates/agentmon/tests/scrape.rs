@@ -188,3 +188,65 @@ fn scraped_targets_are_queryable_and_disappearing_series_go_stale() {
     assert_eq!(gauge.len(), 1);
     assert_eq!(value(&gauge[0]), 8.0);
 }
+
+fn config_with_jobs(jobs: &str) -> String {
+    format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{jobs}")
+}
+
+fn up_jobs(server: &Server) -> Vec<String> {
+    let mut jobs: Vec<String> = query(server, "up")
+        .iter()
+        .map(|s| s["metric"]["job"].as_str().unwrap_or("").to_owned())
+        .collect();
+    jobs.sort();
+    jobs
+}
+
+#[test]
+fn reload_by_post_and_sighup_swaps_jobs_and_refuses_bad_files() {
+    let exposition = ExpositionServer::start("m 1\n");
+    let job = |name: &str| {
+        format!(
+            "  - job_name: {name}\n    static_configs: [{{targets: ['{}']}}]\n",
+            exposition.address
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agentmon.yml");
+    std::fs::write(&config, config_with_jobs(&job("first"))).unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let deadline = Duration::from_secs(30);
+    assert!(poll_until(deadline, || (up_jobs(&server) == ["first"]).then_some(())).is_some());
+
+    // An invalid file is refused and the running jobs stay.
+    std::fs::write(
+        &config,
+        config_with_jobs("  - job_name: x\n    scheme: gopher\n"),
+    )
+    .unwrap();
+    let refused = client().post(server.url("/-/reload")).send().unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    assert!(refused.text().unwrap().contains("gopher"));
+
+    std::fs::write(&config, config_with_jobs(&job("second"))).unwrap();
+    let accepted = client().post(server.url("/-/reload")).send().unwrap();
+    assert_eq!(accepted.status().as_u16(), 200);
+    // The removed job's series are marked stale: only the new job is up.
+    let swapped = poll_until(deadline, || (up_jobs(&server) == ["second"]).then_some(()));
+    assert!(swapped.is_some(), "{:?}", up_jobs(&server));
+
+    std::fs::write(&config, config_with_jobs(&job("third"))).unwrap();
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    let sent = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) };
+    assert_eq!(sent, 0);
+    let swapped = poll_until(deadline, || (up_jobs(&server) == ["third"]).then_some(()));
+    assert!(
+        swapped.is_some(),
+        "{:?}\n{}",
+        up_jobs(&server),
+        server.log()
+    );
+}

@@ -62,7 +62,7 @@ use axum::Router;
 
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
 pub use crate::decode::Limits;
-pub use crate::scrape::DbAppender;
+pub use crate::scrape::{DbAppender, Scraping};
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
 pub use crate::storage::Db;
 
@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
             post(admin::flush).put(admin::flush),
         )
         .route("/api/v1/targets", get(targets::targets))
+        .route("/-/reload", post(targets::reload))
         .route("/api/v1/events", post(events::post_events))
         .route("/metrics", get(self_metrics::metrics))
         .route("/metrics/agents", get(events::agent_metrics))

@@ -13,7 +13,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use agentmon_agents::{AgentMetrics, AgentMetricsOptions};
-use agentmon_ingest::scrape::ScrapeManager;
 use agentmon_promql::{Engine, EngineOptions};
 
 use crate::auth::Tokens;
@@ -22,6 +21,7 @@ use crate::decode::Limits;
 use crate::engine::QueryEngine;
 use crate::error::ApiError;
 use crate::metrics::HttpMetrics;
+use crate::scrape::Scraping;
 use crate::storage::Db;
 
 /// Why data endpoints answer 503 before the database is set.
@@ -43,7 +43,7 @@ struct Inner {
     http_metrics: HttpMetrics,
     started_at: SystemTime,
     agent_metrics: Arc<AgentMetrics>,
-    scrape_manager: OnceLock<Arc<ScrapeManager>>,
+    scraping: OnceLock<Arc<Scraping>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -113,7 +113,7 @@ impl AppState {
                 http_metrics: HttpMetrics::default(),
                 started_at: SystemTime::now(),
                 agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
-                scrape_manager: OnceLock::new(),
+                scraping: OnceLock::new(),
             }),
         }
     }
@@ -130,15 +130,15 @@ impl AppState {
             .ok_or_else(|| ApiError::Unavailable(NOT_READY_REASON.to_owned()))
     }
 
-    /// Sets the scrape manager `/api/v1/targets` reports on; later calls
-    /// are ignored.
-    pub fn set_scrape_manager(&self, manager: Arc<ScrapeManager>) {
-        let _ = self.inner.scrape_manager.set(manager);
+    /// Sets the scraping that `/api/v1/targets` reports on and
+    /// `POST /-/reload` reloads; later calls are ignored.
+    pub fn set_scraping(&self, scraping: Arc<Scraping>) {
+        let _ = self.inner.scraping.set(scraping);
     }
 
-    /// The scrape manager, if scraping was set up.
-    pub fn scrape_manager(&self) -> Option<&Arc<ScrapeManager>> {
-        self.inner.scrape_manager.get()
+    /// The scraping, if it was set up.
+    pub fn scraping(&self) -> Option<&Arc<Scraping>> {
+        self.inner.scraping.get()
     }
 
     /// The database if it is set.

@@ -70,10 +70,24 @@ pub async fn targets(State(state): State<AppState>, uri: Uri) -> Result<Response
     };
     let pool = params.get("scrapePool").filter(|p| !p.is_empty());
     let snapshot = state
-        .scrape_manager()
-        .map(|m| m.targets())
+        .scraping()
+        .map(|s| s.manager.targets())
         .unwrap_or_default();
     Ok(success(render(&snapshot, show_active, show_dropped, pool)))
+}
+
+/// `POST /-/reload` (admin): reads the config file again and applies its
+/// scrape jobs; an invalid file is refused and changes nothing.
+#[instrument(skip_all)]
+pub async fn reload(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let scraping = state
+        .scraping()
+        .ok_or_else(|| ApiError::BadData("scraping is not set up".to_owned()))?;
+    let jobs = scraping
+        .reload()
+        .await
+        .map_err(|e| ApiError::BadData(format!("failed to reload config: {e}")))?;
+    Ok(success(serde_json::json!({ "scrapeJobs": jobs })))
 }
 
 fn render<'a>(
