@@ -250,3 +250,86 @@ fn reload_by_post_and_sighup_swaps_jobs_and_refuses_bad_files() {
         server.log()
     );
 }
+
+/// Kills the child when dropped, so a failing test leaves nothing behind.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Debian's node_exporter on PATH, or `None` after a SKIPPED line; a panic
+/// instead when `AGENTMON_REQUIRE_PEERS=1`.
+fn node_exporter_or_skip() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path)
+        .flat_map(|dir| {
+            [
+                dir.join("prometheus-node-exporter"),
+                dir.join("node_exporter"),
+            ]
+        })
+        .find(|candidate| candidate.is_file());
+    if found.is_none() {
+        if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("node_exporter is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus-node-exporter)");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: node_exporter not installed (apt-get install prometheus-node-exporter)"
+        );
+    }
+    found
+}
+
+#[test]
+fn real_node_exporter_is_scraped() {
+    let Some(binary) = node_exporter_or_skip() else {
+        return;
+    };
+    let address = format!("127.0.0.1:{}", free_port());
+    let exporter = std::process::Command::new(binary)
+        .arg(format!("--web.listen-address={address}"))
+        .args([
+            "--collector.disable-defaults",
+            "--collector.loadavg",
+            "--collector.time",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start node_exporter");
+    let _exporter = ChildGuard(exporter);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agentmon.yml");
+    std::fs::write(
+        &config,
+        config_with_jobs(&format!(
+            "  - job_name: node\n    static_configs: [{{targets: ['{address}']}}]\n"
+        )),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let up = poll_until(Duration::from_secs(30), || {
+        let up = query(&server, "up{job=\"node\"}");
+        up.first().filter(|s| value(s) == 1.0).cloned()
+    });
+    assert!(
+        up.is_some(),
+        "node_exporter never up: {:?}",
+        query(&server, "up")
+    );
+    let load = query(&server, "node_load1");
+    assert_eq!(load.len(), 1, "{load:?}");
+    assert_eq!(load[0]["metric"]["instance"], address.as_str());
+    let build = query(&server, "node_exporter_build_info");
+    assert_eq!(build.len(), 1, "{build:?}");
+    let scraped = query(&server, "scrape_samples_scraped{job=\"node\"}");
+    assert!(value(&scraped[0]) > 3.0, "{scraped:?}");
+}
