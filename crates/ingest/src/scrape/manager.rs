@@ -71,6 +71,9 @@ impl ScrapeManager {
         let client = reqwest::Client::builder()
             .user_agent(concat!("agentmon/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(10))
+            // As Prometheus (proxy_from_environment: false): no proxy from
+            // HTTP_PROXY and friends.
+            .no_proxy()
             .build()
             .unwrap_or_default();
         ScrapeManager {

@@ -207,6 +207,13 @@ proptest! {
     #[test]
     fn format_like_text_never_panics(text in "[a-z_{}=\",# \\\\.\n0-9+\\-eEINaf]{0,80}") {
         let _ = parse(&text, 0, &Limits::default());
+        let _ = super::parse_openmetrics(&text, 0, &Limits::default());
+    }
+
+    #[test]
+    fn openmetrics_like_text_never_panics(text in "[a-z_{}=\",# \\\\.\n0-9+\\-eEINafO]{0,80}") {
+        let with_eof = format!("{text}\n# EOF\n");
+        let _ = super::parse_openmetrics(&with_eof, 0, &Limits::default());
     }
 }
 
