@@ -16,10 +16,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agentmon_agents::AgentMetricsOptions;
+use agentmon_ingest::scrape::ScrapeManager;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
 use agentmon_server::{
-    router, run_agent_metrics_writer, run_session_retention, AppState, Db, Limits, ServerInfo,
+    router, run_agent_metrics_writer, run_session_retention, AppState, Db, DbAppender, Limits,
+    Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
 use anyhow::{bail, Context, Result};
@@ -81,6 +83,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
             prices: settings.prices.clone(),
         },
     );
+    let scrape_manager = Arc::new(ScrapeManager::new(
+        Arc::new(DbAppender::new(state.clone())),
+        Limits::default(),
+    ));
+    state.set_scraping(Arc::new(Scraping {
+        manager: scrape_manager.clone(),
+        config_path: config_path(args.config.as_deref()),
+    }));
+    #[cfg(unix)]
+    let reloader = tokio::spawn(reload_on_sighup(state.clone()));
+    scrape_manager
+        .apply(config.scrape_jobs().map_err(anyhow::Error::msg)?)
+        .await;
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
     let opener = tokio::spawn(open_database(state.clone(), settings.clone(), failed_tx));
     let (stop_writer, writer_stopped) = oneshot::channel::<()>();
@@ -120,6 +135,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     agent_writer
         .await
         .context("agent metrics writer task failed")?;
+    // Scrape loops write their stale markers before the database closes.
+    #[cfg(unix)]
+    reloader.abort();
+    scrape_manager.stop().await;
     // The WAL replay may still be running after an early signal; wait for it
     // so the database is closed cleanly rather than abandoned mid-replay.
     let opened = opener.await.context("database open task failed")?;
@@ -131,6 +150,33 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .context("cannot close the database cleanly")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The file `load_config` reads, if any.
+fn config_path(path: Option<&Path>) -> Option<PathBuf> {
+    match path {
+        Some(path) => Some(path.to_owned()),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => Some(PathBuf::from(DEFAULT_CONFIG_FILE)),
+        None => None,
+    }
+}
+
+/// Reloads the scrape configuration on every SIGHUP, as Prometheus does.
+#[cfg(unix)]
+async fn reload_on_sighup(state: AppState) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP: reload with POST /-/reload");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let Some(scraping) = state.scraping() else {
+            continue;
+        };
+        if let Err(error) = scraping.reload().await {
+            tracing::error!(%error, "SIGHUP: configuration not reloaded");
+        }
+    }
 }
 
 /// Reads `--config`, or `./agentmon.yml` if present, or nothing.

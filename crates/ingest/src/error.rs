@@ -78,6 +78,11 @@ pub enum IngestError {
         labels: String,
         problem: SeriesProblem,
     },
+
+    /// A `scrape_configs` entry (or `global`) is invalid; `at` names it
+    /// (`scrape_configs[0] (job "node")`, `relabel_configs[2]`, ...).
+    #[error("{at}: {reason}")]
+    ScrapeConfig { at: String, reason: String },
 }
 
 /// What is wrong with one event of an events request.

@@ -7,7 +7,10 @@
 //!   [`agentmon_model::SeriesBatch`] whose labels borrow the request buffer.
 //!   This is the ingest hot path: no allocation per series or label.
 //! - [`text`]: the Prometheus text exposition format 0.0.4, as posted to
-//!   `/api/v1/import/prometheus`.
+//!   `/api/v1/import/prometheus`, and OpenMetrics 1.0 text as scraped.
+//! - [`scrape`]: `scrape_configs` (prometheus.yml's schema), relabeling,
+//!   and the scrape manager that pulls targets over HTTP into a
+//!   [`scrape::SampleAppender`].
 //! - [`vm_json`]: VictoriaMetrics' JSON-lines export/import format, both
 //!   directions, so that an export re-imports bit for bit.
 //! - [`events`]: agent events (`POST /api/v1/events`) as a JSON array or
@@ -22,6 +25,7 @@
 mod error;
 pub mod events;
 pub mod remote_write;
+pub mod scrape;
 pub mod text;
 pub mod vm_json;
 

@@ -105,7 +105,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The role a request to `path` needs.
 pub fn required_role(path: &str) -> Role {
-    if path.starts_with("/api/v1/admin/") {
+    if path.starts_with("/api/v1/admin/") || path == "/-/reload" {
         Role::Admin
     } else if path == "/api/v1/write"
         || path == "/api/v1/events"
@@ -257,6 +257,7 @@ mod tests {
     #[test]
     fn roles_follow_the_path() {
         assert_eq!(required_role("/api/v1/admin/tsdb/flush"), Role::Admin);
+        assert_eq!(required_role("/-/reload"), Role::Admin);
         assert_eq!(required_role("/api/v1/write"), Role::Write);
         assert_eq!(required_role("/api/v1/events"), Role::Write);
         assert_eq!(required_role("/metrics/agents"), Role::Read);

@@ -5,10 +5,12 @@
 //! `out_of_order_window`, `head_block_duration`), `query` (`timeout`,
 //! `max_samples`, `lookback_delta`, `max_concurrency`, `rollup_cache_values`)
 //! `auth` (`tokens`) and `agents` (`metrics_interval`, `session_timeout`,
-//! `namespace`: the derived metrics of agent events) and `pricing` (per
+//! `namespace`: the derived metrics of agent events), `pricing` (per
 //! model `input` and `output` in USD per million tokens, over the built-in
-//! price table of `agentmon_agents::pricing`).
-//! Sections planned for later (`global`, `scrape_configs`, `rule_files`,
+//! price table of `agentmon_agents::pricing`), and `global` and
+//! `scrape_configs` with prometheus.yml's schema (parsed and validated by
+//! [`agentmon_ingest::scrape::config`]; [`Config::scrape_jobs`]).
+//! Sections planned for later (`rule_files`,
 //! `remote_write`, `alertmanager`, `health_checks`) are
 //! accepted so a full config file loads, and reported by
 //! [`Config::unsupported_sections`]; any other key is an error naming it.
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agentmon_agents::PriceTable;
+use agentmon_ingest::scrape::{resolve_jobs, GlobalConfig, ScrapeConfig, ScrapeJob};
 use agentmon_model::{duration, size};
 use agentmon_tsdb::{Options, WalFsync};
 use serde::Deserialize;
@@ -51,9 +54,13 @@ pub struct Config {
     /// Model → price, overriding the built-in table.
     #[serde(default)]
     pub pricing: std::collections::BTreeMap<String, PriceConfig>,
+    /// prometheus.yml's `global`: scrape defaults and external labels.
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// prometheus.yml's `scrape_configs`.
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
     // Sections of the target architecture that are not implemented yet.
-    global: Option<serde_yaml::Value>,
-    scrape_configs: Option<serde_yaml::Value>,
     rule_files: Option<serde_yaml::Value>,
     remote_write: Option<serde_yaml::Value>,
     alertmanager: Option<serde_yaml::Value>,
@@ -331,6 +338,7 @@ impl Config {
             }
         }
         check_query_section(&self.query)?;
+        self.scrape_jobs()?;
         check_agents_section(&self.agents)?;
         self.price_table().map(|_| ())
     }
@@ -347,12 +355,16 @@ impl Config {
             .map_err(|e| e.to_string())
     }
 
+    /// The scrape jobs of `global` and `scrape_configs`, validated, with
+    /// Prometheus's defaults applied.
+    pub fn scrape_jobs(&self) -> Result<Vec<ScrapeJob>, String> {
+        resolve_jobs(&self.global, &self.scrape_configs).map_err(|e| e.to_string())
+    }
+
     /// Top-level sections present in the file that agentmon does not act on
     /// yet; `serve` logs them as ignored.
     pub fn unsupported_sections(&self) -> Vec<&'static str> {
         let sections = [
-            ("global", self.global.is_some()),
-            ("scrape_configs", self.scrape_configs.is_some()),
             ("rule_files", self.rule_files.is_some()),
             ("remote_write", self.remote_write.is_some()),
             ("alertmanager", self.alertmanager.is_some()),

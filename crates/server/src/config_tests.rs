@@ -120,8 +120,6 @@ fn future_sections_are_accepted_and_reported() {
     assert_eq!(
         config.unsupported_sections(),
         [
-            "global",
-            "scrape_configs",
             "rule_files",
             "remote_write",
             "alertmanager",
@@ -301,4 +299,27 @@ fn query_section_sets_limits_and_flags_win() {
     );
     let error = parse("query:\n  max_sample: 10\n").unwrap_err().to_string();
     assert!(error.contains("unknown field `max_sample`"), "{error}");
+}
+
+#[test]
+fn scrape_configs_are_read_and_validated() {
+    let config = parse(
+        "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: node\n    \
+         static_configs: [{targets: ['localhost:9100']}]\n",
+    )
+    .unwrap();
+    let jobs = config.scrape_jobs().unwrap();
+    assert_eq!(jobs[0].scrape_interval, Duration::from_secs(15));
+    let error = parse("scrape_configs:\n  - job_name: a\n  - job_name: a\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unique"), "{error}");
+    let error = parse("scrape_configs:\n  - job_name: a\n    scheme: ftp\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("scheme"), "{error}");
+    let error = parse("global:\n  scrape_intervall: 1m\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("scrape_intervall"), "{error}");
 }

@@ -55,6 +55,7 @@ pub mod live;
 mod metrics;
 mod params;
 mod process;
+mod scrape;
 pub mod selector;
 mod session_retention;
 mod state;
@@ -68,6 +69,7 @@ use axum::Router;
 
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
 pub use crate::decode::Limits;
+pub use crate::scrape::{DbAppender, Scraping};
 pub use crate::session_retention::run_session_retention;
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
 pub use crate::storage::Db;
@@ -127,6 +129,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/tsdb/flush",
             post(admin::flush).put(admin::flush),
         )
+        .route("/api/v1/targets", get(targets::targets))
+        .route("/-/reload", post(targets::reload))
         .route("/api/v1/events", post(events::post_events))
         .route("/api/v1/pricing", get(pricing::pricing))
         .route("/api/v1/sessions", get(sessions::list_sessions))

@@ -23,6 +23,7 @@ use crate::engine::QueryEngine;
 use crate::error::ApiError;
 use crate::live::LiveHub;
 use crate::metrics::HttpMetrics;
+use crate::scrape::Scraping;
 use crate::storage::Db;
 
 /// Why data endpoints answer 503 before the database is set.
@@ -46,6 +47,7 @@ struct Inner {
     agent_metrics: Arc<AgentMetrics>,
     sessions: OnceLock<Arc<SessionStore>>,
     live: LiveHub,
+    scraping: OnceLock<Arc<Scraping>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -117,6 +119,7 @@ impl AppState {
                 agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
                 sessions: OnceLock::new(),
                 live: LiveHub::default(),
+                scraping: OnceLock::new(),
             }),
         }
     }
@@ -131,6 +134,17 @@ impl AppState {
     pub fn db(&self) -> Result<Arc<Db>, ApiError> {
         self.ready_db()
             .ok_or_else(|| ApiError::Unavailable(NOT_READY_REASON.to_owned()))
+    }
+
+    /// Sets the scraping that `/api/v1/targets` reports on and
+    /// `POST /-/reload` reloads; later calls are ignored.
+    pub fn set_scraping(&self, scraping: Arc<Scraping>) {
+        let _ = self.inner.scraping.set(scraping);
+    }
+
+    /// The scraping, if it was set up.
+    pub fn scraping(&self) -> Option<&Arc<Scraping>> {
+        self.inner.scraping.get()
     }
 
     /// The database if it is set.

@@ -1,5 +1,6 @@
 //! The Prometheus text exposition format 0.0.4, as accepted by
-//! `POST /api/v1/import/prometheus`.
+//! `POST /api/v1/import/prometheus` and read from scrapes ([`parse`]), and
+//! OpenMetrics 1.0 text as scrapes negotiate it ([`parse_openmetrics`]).
 //!
 //! Accepted lines:
 //! - blank lines and `#` comments;
@@ -17,6 +18,15 @@
 //! underscores are not accepted. Timestamps are integer milliseconds and may
 //! be negative. The text format cannot express the stale marker: a `NaN`
 //! here is an ordinary NaN.
+//!
+//! OpenMetrics 1.0 (<https://github.com/OpenObservability/OpenMetrics/blob/main/specification/OpenMetrics.md>)
+//! differs in what a scraper sees: the body must end with a `# EOF` line and
+//! nothing may follow it; timestamps are seconds (with a fraction) and are
+//! stored as milliseconds; an exemplar (` # {labels} value [timestamp]` after
+//! a sample) is ignored. Counters are declared by their family name
+//! (`# TYPE requests counter`) and their samples are named `requests_total`;
+//! `_created`, `_count`, `_sum` and `_bucket` samples are stored as the
+//! series they name, as Prometheus does by default.
 
 #[cfg(test)]
 mod tests;
@@ -55,6 +65,25 @@ pub fn parse(
     default_timestamp_ms: i64,
     limits: &Limits,
 ) -> Result<Exposition, IngestError> {
+    parse_format(input, default_timestamp_ms, limits, false)
+}
+
+/// Parses an OpenMetrics 1.0 text body (see the module docs for what
+/// differs from [`parse`]).
+pub fn parse_openmetrics(
+    input: &str,
+    default_timestamp_ms: i64,
+    limits: &Limits,
+) -> Result<Exposition, IngestError> {
+    parse_format(input, default_timestamp_ms, limits, true)
+}
+
+fn parse_format(
+    input: &str,
+    default_timestamp_ms: i64,
+    limits: &Limits,
+    open_metrics: bool,
+) -> Result<Exposition, IngestError> {
     if input.len() > limits.max_body_bytes {
         return Err(IngestError::BodyTooLarge {
             size: input.len(),
@@ -63,9 +92,26 @@ pub fn parse(
     }
     let mut out = Exposition::default();
     let mut families: HashMap<String, (usize, Seen)> = HashMap::new();
+    let mut eof_line = None;
+    let line_count = input.split('\n').count();
     for (i, raw) in input.split('\n').enumerate() {
         let line_no = i + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if open_metrics {
+            if let Some(eof) = eof_line {
+                if !(line.is_empty() && line_no == line_count) {
+                    return Err(IngestError::TextSyntax {
+                        line: line_no,
+                        reason: format!("text after the # EOF line {eof}: OpenMetrics ends there"),
+                    });
+                }
+                continue;
+            }
+            if line == "# EOF" {
+                eof_line = Some(line_no);
+                continue;
+            }
+        }
         let line = line.trim_start_matches([' ', '\t']);
         if line.trim_end_matches([' ', '\t']).is_empty() {
             continue;
@@ -106,7 +152,7 @@ pub fn parse(
             }
             continue;
         }
-        let (pairs, value, timestamp) = parse_sample_line(line).map_err(syntax)?;
+        let (pairs, value, timestamp) = parse_sample_line(line, open_metrics).map_err(syntax)?;
         let labels =
             build_labels(pairs, limits).map_err(|(labels, problem)| IngestError::LineSeries {
                 line: line_no,
@@ -115,6 +161,13 @@ pub fn parse(
             })?;
         let t = timestamp.unwrap_or(default_timestamp_ms);
         out.samples.push((labels, Sample::new(t, value)));
+    }
+    if open_metrics && eof_line.is_none() {
+        return Err(IngestError::TextSyntax {
+            line: line_count,
+            reason: "OpenMetrics body does not end with a # EOF line: it may be truncated"
+                .to_owned(),
+        });
     }
     Ok(out)
 }
@@ -223,7 +276,7 @@ type SampleLine = (Vec<(String, String)>, f64, Option<i64>);
 
 /// Parses `name{labels} value [timestamp]`; the metric name comes first in
 /// the returned pairs, as `__name__`.
-fn parse_sample_line(line: &str) -> Result<SampleLine, String> {
+fn parse_sample_line(line: &str, open_metrics: bool) -> Result<SampleLine, String> {
     let bytes = line.as_bytes();
     let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
     let name_end = bytes
@@ -245,6 +298,11 @@ fn parse_sample_line(line: &str) -> Result<SampleLine, String> {
     {
         after_labels = parse_label_set(inner, &mut pairs)?;
     }
+    let after_labels = match after_labels.find('#') {
+        // An exemplar follows the value and timestamp; it is not stored.
+        Some(hash) if open_metrics => &after_labels[..hash],
+        _ => after_labels,
+    };
     let rest = after_labels.trim_start_matches([' ', '\t']);
     if rest.len() == after_labels.len() && !rest.is_empty() {
         return Err(format!(
@@ -261,6 +319,13 @@ fn parse_sample_line(line: &str) -> Result<SampleLine, String> {
     let (ts_text, rest) = token(rest);
     let timestamp = if ts_text.is_empty() {
         None
+    } else if open_metrics {
+        let seconds = parse_value(ts_text)
+            .filter(|s| s.is_finite())
+            .ok_or_else(|| {
+                format!("invalid timestamp {ts_text:?}: expected seconds since the epoch")
+            })?;
+        Some((seconds * 1000.0).round() as i64)
     } else {
         Some(ts_text.parse::<i64>().map_err(|_| {
             format!("invalid timestamp {ts_text:?}: expected integer milliseconds since the epoch")

@@ -207,5 +207,45 @@ proptest! {
     #[test]
     fn format_like_text_never_panics(text in "[a-z_{}=\",# \\\\.\n0-9+\\-eEINaf]{0,80}") {
         let _ = parse(&text, 0, &Limits::default());
+        let _ = super::parse_openmetrics(&text, 0, &Limits::default());
     }
+
+    #[test]
+    fn openmetrics_like_text_never_panics(text in "[a-z_{}=\",# \\\\.\n0-9+\\-eEINafO]{0,80}") {
+        let with_eof = format!("{text}\n# EOF\n");
+        let _ = super::parse_openmetrics(&with_eof, 0, &Limits::default());
+    }
+}
+
+#[test]
+fn openmetrics_body_with_eof_exemplars_and_second_timestamps() {
+    let body = "# TYPE requests counter\n# UNIT requests_seconds seconds\n\
+                # HELP requests Requests served.\n\
+                requests_total{path=\"/a#b\"} 3 # {trace_id=\"abc\"} 1.0 1700000000.5\n\
+                requests_created{path=\"/a#b\"} 1700000000.25\n\
+                temp 21.5 1700000001.123\n# EOF\n";
+    let out = super::parse_openmetrics(body, 42, &Limits::default()).unwrap();
+    assert_eq!(out.samples.len(), 3);
+    assert_eq!(out.samples[0].0.get("path"), Some("/a#b"));
+    assert_eq!(out.samples[0].0.metric_name(), Some("requests_total"));
+    assert_eq!(out.samples[0].1.t, 42);
+    assert_eq!(out.samples[0].1.v, 3.0);
+    assert_eq!(out.samples[1].0.metric_name(), Some("requests_created"));
+    assert_eq!(out.samples[2].1.t, 1_700_000_001_123);
+    assert_eq!(out.metadata[0].0, "requests");
+    assert_eq!(out.metadata[0].1.metric_type, MetricType::Counter);
+}
+
+#[test]
+fn openmetrics_requires_eof_last() {
+    let missing = super::parse_openmetrics("a 1\n", 0, &Limits::default()).unwrap_err();
+    assert!(missing.to_string().contains("# EOF"), "{missing}");
+    let after = super::parse_openmetrics("a 1\n# EOF\nb 2\n", 0, &Limits::default()).unwrap_err();
+    assert!(after.to_string().starts_with("line 3:"), "{after}");
+    assert!(super::parse_openmetrics("a 1\n# EOF", 0, &Limits::default()).is_ok());
+    let bad_ts = super::parse_openmetrics("a 1 soon\n# EOF\n", 0, &Limits::default()).unwrap_err();
+    assert!(bad_ts.to_string().contains("seconds"), "{bad_ts}");
+    // In the 0.0.4 format "# EOF" is an ordinary comment and '#' after a value is an error.
+    assert!(super::parse("a 1\n# EOF\nb 2\n", 0, &Limits::default()).is_ok());
+    assert!(super::parse("a 1 # {x=\"y\"} 1\n", 0, &Limits::default()).is_err());
 }

@@ -17,6 +17,7 @@ pub mod series;
 pub mod server_status;
 pub mod sessions;
 pub mod status;
+pub mod targets;
 pub mod write;
 
 use std::collections::BTreeMap;

@@ -121,7 +121,7 @@ pub async fn flags(State(state): State<AppState>) -> Response {
 
 /// `time` as RFC 3339 UTC with millisecond precision, as Go writes a
 /// `time.Time` in JSON (trailing zeros of the fraction dropped).
-fn rfc3339(time: SystemTime) -> String {
+pub(crate) fn rfc3339(time: SystemTime) -> String {
     let since_epoch = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();

@@ -1,0 +1,40 @@
+//! Pulling samples from HTTP endpoints, configured as prometheus.yml's
+//! `scrape_configs`.
+//!
+//! - [`config`]: the `global` and `scrape_configs` YAML and its validation
+//!   into [`ScrapeJob`]s.
+//! - [`relabel`]: `relabel_configs` / `metric_relabel_configs`, every action.
+//! - [`target`]: static targets through relabeling to labels and URL.
+//! - [`scrape_loop`]: one target's fetch, parse, label, limit and atomic
+//!   append, with report series and stale markers.
+//! - [`manager`]: one loop task per target, reloads, the targets snapshot.
+//!
+//! The manager writes through the narrow [`SampleAppender`] seam, so this
+//! crate needs no storage: the server implements it on the database.
+
+pub mod config;
+pub mod manager;
+mod md5;
+pub mod relabel;
+pub mod scrape_loop;
+pub mod target;
+
+pub use config::{resolve_jobs, GlobalConfig, ScrapeConfig, ScrapeJob};
+pub use manager::{ActiveTarget, ScrapeManager, TargetsSnapshot};
+pub use scrape_loop::{Health, ScrapeStatus};
+
+use agentmon_model::{MetricMetadata, SeriesBatch};
+
+/// Where scraped samples go: one atomic write per call.
+pub trait SampleAppender: Send + Sync + 'static {
+    /// Stores every sample of `batch` or none; returns how many series the
+    /// write created, or why it was refused.
+    fn append(
+        &self,
+        batch: &SeriesBatch<'_>,
+        metadata: &[(&str, MetricMetadata)],
+    ) -> Result<usize, String>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,270 @@
+//! Scrape loops against a real HTTP server on loopback whose body the test
+//! changes between scrapes.
+
+use std::sync::{Arc, Mutex};
+
+use agentmon_model::{is_stale_nan, Labels, MetricMetadata, SeriesBatch};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::*;
+use crate::Limits;
+
+/// Records every append; can be told to refuse.
+#[derive(Default)]
+struct MemoryAppender {
+    writes: Mutex<Vec<Vec<(Labels, i64, f64)>>>,
+}
+
+impl SampleAppender for MemoryAppender {
+    fn append(
+        &self,
+        batch: &SeriesBatch<'_>,
+        _metadata: &[(&str, MetricMetadata)],
+    ) -> Result<usize, String> {
+        let rows = batch
+            .iter()
+            .flat_map(|s| {
+                let labels = Labels::from_refs(s.labels);
+                s.samples
+                    .iter()
+                    .map(move |x| (labels.clone(), x.t, x.v))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.writes.lock().unwrap().push(rows);
+        Ok(0)
+    }
+}
+
+impl MemoryAppender {
+    fn last_write(&self) -> Vec<(Labels, i64, f64)> {
+        self.writes
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn value_of(rows: &[(Labels, i64, f64)], name: &str) -> Option<f64> {
+    rows.iter()
+        .find(|(l, _, _)| l.metric_name() == Some(name))
+        .map(|(_, _, v)| *v)
+}
+
+/// (status, content type, body) the server answers with.
+type Reply = Arc<Mutex<(u16, String, String)>>;
+
+async fn serve(reply: Reply) -> String {
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let reply = reply.clone();
+            async move {
+                let (status, content_type, body) = reply.lock().unwrap().clone();
+                (
+                    StatusCode::from_u16(status).unwrap(),
+                    [(header::CONTENT_TYPE, content_type)],
+                    body,
+                )
+                    .into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+fn job(address: &str, extra: &str) -> ScrapeJob {
+    let yaml = format!(
+        "- job_name: test\n  scrape_interval: 1h\n  scrape_timeout: 2s\n  static_configs: [{{targets: ['{address}'], labels: {{env: dev}}}}]\n{extra}"
+    );
+    let configs: Vec<ScrapeConfig> = serde_yaml::from_str(&yaml).unwrap();
+    resolve_jobs(&GlobalConfig::default(), &configs)
+        .unwrap()
+        .remove(0)
+}
+
+fn scrape_loop(job: ScrapeJob, appender: Arc<MemoryAppender>) -> scrape_loop::ScrapeLoop {
+    let (mut targets, _) = target::build_targets(&job);
+    scrape_loop::ScrapeLoop::new(
+        Arc::new(job),
+        targets.remove(0),
+        reqwest::Client::new(),
+        appender,
+        Limits::default(),
+    )
+}
+
+const TEXT: &str = "text/plain; version=0.0.4";
+
+#[tokio::test]
+async fn series_that_disappear_get_stale_markers_and_reports_are_written() {
+    let reply: Reply = Arc::new(Mutex::new((200, TEXT.into(), "a 1\nb{x=\"1\"} 2\n".into())));
+    let address = serve(reply.clone()).await;
+    let appender = Arc::new(MemoryAppender::default());
+    let mut l = scrape_loop(job(&address, ""), appender.clone());
+    l.scrape_once().await;
+    let first = appender.last_write();
+    assert_eq!(value_of(&first, "up"), Some(1.0), "{first:?}");
+    assert_eq!(value_of(&first, "scrape_samples_scraped"), Some(2.0));
+    assert_eq!(value_of(&first, "scrape_series_added"), Some(2.0));
+    let a = first
+        .iter()
+        .find(|(l, _, _)| l.metric_name() == Some("a"))
+        .unwrap();
+    assert_eq!(
+        a.0,
+        Labels::new([
+            ("__name__", "a"),
+            ("env", "dev"),
+            ("instance", address.as_str()),
+            ("job", "test")
+        ])
+        .unwrap()
+    );
+    assert_eq!(l.status().lock().unwrap().health, Health::Up);
+
+    reply.lock().unwrap().2 = "a 3\n".into();
+    l.scrape_once().await;
+    let second = appender.last_write();
+    let b = second
+        .iter()
+        .find(|(l, _, _)| l.metric_name() == Some("b"))
+        .unwrap();
+    assert!(is_stale_nan(b.2), "b must be marked stale: {second:?}");
+    assert_eq!(value_of(&second, "a"), Some(3.0));
+    assert_eq!(value_of(&second, "scrape_series_added"), Some(0.0));
+
+    // The target fails: up 0, everything it had goes stale, nothing else stored.
+    reply.lock().unwrap().0 = 500;
+    l.scrape_once().await;
+    let third = appender.last_write();
+    assert_eq!(value_of(&third, "up"), Some(0.0));
+    assert!(is_stale_nan(value_of(&third, "a").unwrap()));
+    assert_eq!(third.len(), 6, "{third:?}");
+    let status = l.status().lock().unwrap().clone();
+    assert_eq!(status.health, Health::Down);
+    assert!(status.last_error.contains("500"), "{}", status.last_error);
+}
+
+#[tokio::test]
+async fn sample_limit_fails_the_whole_scrape() {
+    let reply: Reply = Arc::new(Mutex::new((200, TEXT.into(), "a 1\nb 2\nc 3\n".into())));
+    let address = serve(reply.clone()).await;
+    let appender = Arc::new(MemoryAppender::default());
+    let mut l = scrape_loop(job(&address, "  sample_limit: 2\n"), appender.clone());
+    l.scrape_once().await;
+    let rows = appender.last_write();
+    assert_eq!(value_of(&rows, "up"), Some(0.0));
+    assert_eq!(
+        value_of(&rows, "a"),
+        None,
+        "nothing of a failed scrape is stored"
+    );
+    assert!(l
+        .status()
+        .lock()
+        .unwrap()
+        .last_error
+        .contains("sample_limit"));
+    // Relabeling that drops a sample brings it under the limit.
+    let relabel = "  sample_limit: 2\n  metric_relabel_configs: [{source_labels: [__name__], regex: c, action: drop}]\n";
+    let mut l = scrape_loop(job(&address, relabel), appender.clone());
+    l.scrape_once().await;
+    let rows = appender.last_write();
+    assert_eq!(value_of(&rows, "up"), Some(1.0));
+    assert_eq!(value_of(&rows, "scrape_samples_scraped"), Some(3.0));
+    assert_eq!(
+        value_of(&rows, "scrape_samples_post_metric_relabeling"),
+        Some(2.0)
+    );
+    assert_eq!(value_of(&rows, "c"), None);
+}
+
+#[tokio::test]
+async fn unreachable_target_is_down_and_conflicting_labels_are_exported() {
+    // Bind then drop a listener to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let appender = Arc::new(MemoryAppender::default());
+    let mut l = scrape_loop(job(&format!("127.0.0.1:{port}"), ""), appender.clone());
+    l.scrape_once().await;
+    assert_eq!(value_of(&appender.last_write(), "up"), Some(0.0));
+    assert_eq!(l.status().lock().unwrap().health, Health::Down);
+
+    let body = "# TYPE m counter\nm_total{job=\"inner\"} 1 # {t=\"x\"} 1\n# EOF\n";
+    let reply: Reply = Arc::new(Mutex::new((
+        200,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8".into(),
+        body.into(),
+    )));
+    let address = serve(reply.clone()).await;
+    let mut l = scrape_loop(job(&address, ""), appender.clone());
+    l.scrape_once().await;
+    let rows = appender.last_write();
+    let m = rows
+        .iter()
+        .find(|(l, _, _)| l.metric_name() == Some("m_total"))
+        .unwrap();
+    assert_eq!(m.0.get("job"), Some("test"));
+    assert_eq!(m.0.get("exported_job"), Some("inner"));
+    let mut honoring = scrape_loop(job(&address, "  honor_labels: true\n"), appender.clone());
+    honoring.scrape_once().await;
+    let rows = appender.last_write();
+    let m = rows
+        .iter()
+        .find(|(l, _, _)| l.metric_name() == Some("m_total"))
+        .unwrap();
+    assert_eq!(m.0.get("job"), Some("inner"));
+    // OpenMetrics without # EOF is a truncated body: the scrape fails.
+    reply.lock().unwrap().2 = "m_total 1\n".into();
+    honoring.scrape_once().await;
+    assert_eq!(value_of(&appender.last_write(), "up"), Some(0.0));
+}
+
+#[tokio::test]
+async fn manager_runs_loops_and_stopping_writes_stale_markers() {
+    let reply: Reply = Arc::new(Mutex::new((200, TEXT.into(), "a 1\n".into())));
+    let address = serve(reply).await;
+    let appender = Arc::new(MemoryAppender::default());
+    let manager = ScrapeManager::new(appender.clone(), Limits::default());
+    let yaml = format!(
+        "- job_name: fast\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\n  static_configs: [{{targets: ['{address}']}}]\n"
+    );
+    let configs: Vec<ScrapeConfig> = serde_yaml::from_str(&yaml).unwrap();
+    manager
+        .apply(resolve_jobs(&GlobalConfig::default(), &configs).unwrap())
+        .await;
+    let mut up = false;
+    for _ in 0..100 {
+        let snapshot = manager.targets();
+        if snapshot
+            .active
+            .first()
+            .is_some_and(|t| t.status.health == Health::Up)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(up, "target never became up");
+    assert_eq!(
+        manager.targets().active[0].target.scrape_url,
+        format!("http://{address}/metrics")
+    );
+    manager.stop().await;
+    assert!(manager.targets().active.is_empty());
+    let last = appender.last_write();
+    assert!(is_stale_nan(value_of(&last, "a").unwrap()), "{last:?}");
+    assert!(is_stale_nan(value_of(&last, "up").unwrap()));
+}

@@ -1,0 +1,62 @@
+//! The server's side of scraping: [`DbAppender`] writes what the scrape
+//! manager ([`agentmon_ingest::scrape::ScrapeManager`]) pulls into the
+//! database, one atomic [`Db::append`] per scrape. Until the WAL replay has
+//! finished there is no database, and scrapes are refused (the target's
+//! `lastError` says so).
+
+use agentmon_ingest::scrape::SampleAppender;
+use agentmon_model::{MetricMetadata, SeriesBatch};
+
+use crate::state::{AppState, NOT_READY_REASON};
+
+/// Appends scraped samples to the state's database.
+pub struct DbAppender {
+    state: AppState,
+}
+
+impl DbAppender {
+    pub fn new(state: AppState) -> DbAppender {
+        DbAppender { state }
+    }
+}
+
+impl SampleAppender for DbAppender {
+    fn append(
+        &self,
+        batch: &SeriesBatch<'_>,
+        metadata: &[(&str, MetricMetadata)],
+    ) -> Result<usize, String> {
+        let db = self
+            .state
+            .ready_db()
+            .ok_or_else(|| format!("database not ready: {NOT_READY_REASON}"))?;
+        db.append(batch, metadata)
+            .map(|summary| summary.series_created)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The running scrape manager and the file its jobs came from, so that
+/// `POST /-/reload` and SIGHUP can read the jobs again.
+pub struct Scraping {
+    pub manager: std::sync::Arc<agentmon_ingest::scrape::ScrapeManager>,
+    /// `None` when the server runs without a config file.
+    pub config_path: Option<std::path::PathBuf>,
+}
+
+impl Scraping {
+    /// Reads the config file again and runs its `global` and
+    /// `scrape_configs`; returns the number of jobs. An unreadable or
+    /// invalid file changes nothing. Other sections need a restart.
+    pub async fn reload(&self) -> Result<usize, String> {
+        let Some(path) = &self.config_path else {
+            return Err("no configuration file to reload: start with --config".to_owned());
+        };
+        let config = crate::config::Config::load(path).map_err(|e| e.to_string())?;
+        let jobs = config.scrape_jobs()?;
+        let count = jobs.len();
+        self.manager.apply(jobs).await;
+        tracing::info!(path = %path.display(), jobs = count, "scrape configuration reloaded");
+        Ok(count)
+    }
+}
