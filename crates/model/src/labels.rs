@@ -117,6 +117,14 @@ impl Labels {
         self.0.is_empty()
     }
 
+    /// The pairs borrowed, as a [`crate::SeriesBatch`] takes them.
+    pub fn refs(&self) -> Vec<LabelRef<'_>> {
+        self.0
+            .iter()
+            .map(|l| LabelRef::new(&l.name, &l.value))
+            .collect()
+    }
+
     pub fn as_slice(&self) -> &[Label] {
         &self.0
     }

@@ -24,15 +24,7 @@ pub fn write_agent_metrics(
     if samples.is_empty() {
         return Ok(0);
     }
-    let refs: Vec<Vec<LabelRef<'_>>> = samples
-        .iter()
-        .map(|(labels, _)| {
-            labels
-                .iter()
-                .map(|l| LabelRef::new(&l.name, &l.value))
-                .collect()
-        })
-        .collect();
+    let refs: Vec<Vec<LabelRef<'_>>> = samples.iter().map(|(labels, _)| labels.refs()).collect();
     let mut batch = SeriesBatch::with_capacity(samples.len(), 0, samples.len());
     for ((_, value), labels) in samples.iter().zip(&refs) {
         batch.push_series(labels, &[Sample::new(timestamp_ms, *value)]);

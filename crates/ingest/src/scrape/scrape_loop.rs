@@ -398,15 +398,8 @@ impl ScrapeLoop {
     ) -> Result<usize, String> {
         let appender = self.appender.clone();
         tokio::task::spawn_blocking(move || {
-            let refs: Vec<Vec<LabelRef<'_>>> = rows
-                .iter()
-                .map(|(labels, _)| {
-                    labels
-                        .iter()
-                        .map(|l| LabelRef::new(&l.name, &l.value))
-                        .collect()
-                })
-                .collect();
+            let refs: Vec<Vec<LabelRef<'_>>> =
+                rows.iter().map(|(labels, _)| labels.refs()).collect();
             let mut batch = SeriesBatch::with_capacity(rows.len(), 0, rows.len());
             for ((_, sample), labels) in rows.iter().zip(&refs) {
                 batch.push_series(labels, &[*sample]);
