@@ -1,0 +1,44 @@
+//! Errors of target validation, the target store and the monitor.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ProbeError {
+    /// A target specification is invalid; the message says which field.
+    #[error("invalid health check target: {0}")]
+    InvalidTarget(String),
+    /// A target with this service name exists already.
+    #[error("health check target {0:?} exists already")]
+    Duplicate(String),
+    /// No target has this service name.
+    #[error("health check target {0:?} not found")]
+    NotFound(String),
+    /// The target comes from the configuration file.
+    #[error("health check target {0:?} comes from the configuration file: remove it there")]
+    FromConfig(String),
+    /// The SQLite store failed.
+    #[error("health target store: cannot {doing}: {source}")]
+    Store {
+        doing: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The blocking task that runs a store call failed.
+    #[error("health target store task failed: {0}")]
+    TaskFailed(String),
+    /// The store was written by a newer agentmon.
+    #[error(
+        "health target store schema version {found} is newer than this agentmon knows ({known})"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+}
+
+pub(crate) trait Context<T> {
+    fn doing(self, doing: &'static str) -> Result<T, ProbeError>;
+}
+
+impl<T> Context<T> for Result<T, rusqlite::Error> {
+    fn doing(self, doing: &'static str) -> Result<T, ProbeError> {
+        self.map_err(|source| ProbeError::Store { doing, source })
+    }
+}
