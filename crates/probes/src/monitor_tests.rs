@@ -148,8 +148,8 @@ async fn monitor_probes_adds_and_removes() {
             .unwrap();
         seen.insert(name, success);
     }
-    assert_eq!(seen["api"], true);
-    assert_eq!(seen["cfg"], false);
+    assert!(seen["api"]);
+    assert!(!seen["cfg"]);
     // The state is set right after the writer is called.
     let mut statuses = monitor.statuses();
     for _ in 0..100 {
