@@ -9,7 +9,10 @@
 //! metrics derived from agent events into the database every
 //! `agents.metrics_interval`. The session store (`agentmon.sqlite` in the
 //! data directory) opens after the database; a task deletes sessions older
-//! than the storage retention time every ten minutes.
+//! than the storage retention time every ten minutes. Health checks (the
+//! config file's `health_checks` and the targets stored in
+//! `health_targets.sqlite`) start once the database is open; their probe
+//! tasks stop before it closes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,9 +22,10 @@ use agentmon_agents::AgentMetricsOptions;
 use agentmon_ingest::scrape::ScrapeManager;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
+use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
 use agentmon_server::{
-    router, run_agent_metrics_writer, run_session_retention, AppState, Db, DbAppender, Limits,
-    Scraping, ServerInfo,
+    router, run_agent_metrics_writer, run_session_retention, AppState, Db, DbAppender,
+    DbProbeWriter, Limits, Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
 use anyhow::{bail, Context, Result};
@@ -97,7 +101,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .apply(config.scrape_jobs().map_err(anyhow::Error::msg)?)
         .await;
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
-    let opener = tokio::spawn(open_database(state.clone(), settings.clone(), failed_tx));
+    let health_targets = config.health_targets().map_err(anyhow::Error::msg)?;
+    let opener = tokio::spawn(open_database(
+        state.clone(),
+        settings.clone(),
+        health_targets,
+        failed_tx,
+    ));
     let (stop_writer, writer_stopped) = oneshot::channel::<()>();
     let agent_writer = tokio::spawn(run_agent_metrics_writer(
         state.clone(),
@@ -142,6 +152,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // The WAL replay may still be running after an early signal; wait for it
     // so the database is closed cleanly rather than abandoned mid-replay.
     let opened = opener.await.context("database open task failed")?;
+    if let Some(health) = state.health() {
+        health.stop();
+    }
     served.context("HTTP server failed")?;
     let db = opened?;
     tokio::task::spawn_blocking(move || db.close())
@@ -149,6 +162,53 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .context("database close task failed")?
         .context("cannot close the database cleanly")?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens the session store and makes it available.
+async fn open_session_store(state: &AppState, settings: &Settings) -> Result<()> {
+    let store_path = settings.data_dir.join(agentmon_sessions::FILE_NAME);
+    let timeout_ms = i64::try_from(settings.agents.session_timeout.as_millis()).unwrap_or(i64::MAX);
+    let store = tokio::task::spawn_blocking(move || SessionStore::open(&store_path, timeout_ms))
+        .await
+        .context("session store open task failed")?
+        .context("cannot open the session store")?;
+    let _ = state.set_sessions(Arc::new(store));
+    Ok(())
+}
+
+/// Opens the health target store and starts probing the config file's
+/// targets and the stored ones. A stored target whose name the config file
+/// now uses is not probed (the file wins) and is logged.
+async fn start_health_checks(
+    state: &AppState,
+    settings: &Settings,
+    config_targets: Vec<HealthTarget>,
+) -> Result<()> {
+    let store_path = settings.data_dir.join(agentmon_probes::FILE_NAME);
+    let (store, stored) = tokio::task::spawn_blocking(move || {
+        let store = TargetStore::open(&store_path)?;
+        let stored = store.load()?;
+        Ok::<_, agentmon_probes::ProbeError>((store, stored))
+    })
+    .await
+    .context("health target store open task failed")?
+    .context("cannot open the health target store")?;
+    let monitor = HealthMonitor::new(
+        Arc::new(DbProbeWriter::new(state.clone())),
+        Some(Arc::new(store)),
+    );
+    let mut targets = config_targets;
+    targets.extend(stored);
+    let count = targets.len();
+    for shadowed in monitor.start(targets) {
+        tracing::warn!(
+            service = %shadowed.service_name,
+            "stored health check target not probed: the configuration file has a target of the same name"
+        );
+    }
+    tracing::info!(targets = count, "health checks started");
+    state.set_health(Arc::new(monitor));
     Ok(())
 }
 
@@ -196,6 +256,7 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
 async fn open_database(
     state: AppState,
     settings: Settings,
+    health_targets: Vec<HealthTarget>,
     failed: oneshot::Sender<()>,
 ) -> Result<Arc<Db>> {
     let started = Instant::now();
@@ -219,27 +280,20 @@ async fn open_database(
             return Err(join_error).context("database open task failed");
         }
     };
-    // The session store lives in the same directory, which Db::open made.
-    let store_path = settings.data_dir.join(agentmon_sessions::FILE_NAME);
-    let timeout_ms = i64::try_from(settings.agents.session_timeout.as_millis()).unwrap_or(i64::MAX);
-    let store = tokio::task::spawn_blocking(move || SessionStore::open(&store_path, timeout_ms))
-        .await
-        .context("session store open task failed")
-        .and_then(|opened| opened.context("cannot open the session store"));
-    match store {
-        Ok(store) => {
-            let _ = state.set_sessions(Arc::new(store));
+    // The session and health target stores live in the same directory,
+    // which Db::open made.
+    let mut stores = open_session_store(&state, &settings).await;
+    if stores.is_ok() {
+        stores = start_health_checks(&state, &settings, health_targets).await;
+    }
+    if let Err(error) = stores {
+        // Stop the server, and close the database cleanly first.
+        let _ = failed.send(());
+        let closing = db.clone();
+        if let Ok(Err(close_error)) = tokio::task::spawn_blocking(move || closing.close()).await {
+            tracing::error!(%close_error, "closing the database after a store failed to open");
         }
-        Err(error) => {
-            // Stop the server, and close the database cleanly first.
-            let _ = failed.send(());
-            let closing = db.clone();
-            if let Ok(Err(close_error)) = tokio::task::spawn_blocking(move || closing.close()).await
-            {
-                tracing::error!(%close_error, "closing the database after the session store failed");
-            }
-            return Err(error);
-        }
+        return Err(error);
     }
     let report = db.open_report();
     tracing::info!(

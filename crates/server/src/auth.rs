@@ -4,9 +4,11 @@
 //! Roles are ordered `read < write < admin` and each includes the ones below
 //! it: a write token can also query (agents that push usually also read
 //! back their own data), and an admin token can do everything. What a route
-//! needs is decided from its path alone, in [`required_role`]:
-//! `/api/v1/admin/*` needs admin, ingest (`/api/v1/write`, `/api/v1/import*`)
-//! needs write, everything else needs read.
+//! needs is decided from its path (and, for health check targets, its
+//! method), in [`required_role`]: `/api/v1/admin/*` needs admin, ingest
+//! (`/api/v1/write`, `/api/v1/import*`) and changing health check targets
+//! (`POST`/`DELETE /api/v1/monitor/health/targets*`) need write, everything
+//! else needs read.
 //!
 //! The token travels in `Authorization: Bearer <token>`; only the live
 //! stream (`/ws`, `/api/v1/stream`) also accepts it as the `token` query
@@ -16,7 +18,7 @@
 //! binary allows that only on a loopback address.
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -103,11 +105,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(difference) == 0
 }
 
-/// The role a request to `path` needs.
-pub fn required_role(path: &str) -> Role {
+/// Where health check targets are changed (POST, DELETE: write role).
+const HEALTH_TARGETS_PATH: &str = "/api/v1/monitor/health/targets";
+
+/// The role a request with `method` to `path` needs.
+pub fn required_role(method: &Method, path: &str) -> Role {
+    let changes_health_targets = path.starts_with(HEALTH_TARGETS_PATH)
+        && method != Method::GET
+        && method != Method::HEAD;
     if path.starts_with("/api/v1/admin/") || path == "/-/reload" {
         Role::Admin
-    } else if path == "/api/v1/write"
+    } else if changes_health_targets
+        || path == "/api/v1/write"
         || path == "/api/v1/events"
         || path == "/api/v1/import"
         || path.starts_with("/api/v1/import/")
@@ -233,7 +242,7 @@ fn authorize(state: &AppState, request: &Request) -> Result<Caller, ApiError> {
     let token = tokens
         .find(&presented)
         .ok_or_else(|| ApiError::Unauthorized("unknown bearer token".into()))?;
-    let needed = required_role(request.uri().path());
+    let needed = required_role(request.method(), request.uri().path());
     if token.role < needed {
         return Err(ApiError::Forbidden(format!(
             "token {:?} has role {} but {} {} needs role {}",
@@ -256,14 +265,22 @@ mod tests {
 
     #[test]
     fn roles_follow_the_path() {
-        assert_eq!(required_role("/api/v1/admin/tsdb/flush"), Role::Admin);
-        assert_eq!(required_role("/-/reload"), Role::Admin);
-        assert_eq!(required_role("/api/v1/write"), Role::Write);
-        assert_eq!(required_role("/api/v1/events"), Role::Write);
-        assert_eq!(required_role("/metrics/agents"), Role::Read);
-        assert_eq!(required_role("/api/v1/import/prometheus"), Role::Write);
-        assert_eq!(required_role("/api/v1/importer"), Role::Read);
-        assert_eq!(required_role("/api/v1/series"), Role::Read);
+        assert_eq!(required_role(&Method::POST, "/api/v1/admin/tsdb/flush"), Role::Admin);
+        assert_eq!(required_role(&Method::POST, "/-/reload"), Role::Admin);
+        assert_eq!(required_role(&Method::POST, "/api/v1/write"), Role::Write);
+        assert_eq!(required_role(&Method::POST, "/api/v1/events"), Role::Write);
+        assert_eq!(required_role(&Method::POST, "/metrics/agents"), Role::Read);
+        assert_eq!(required_role(&Method::POST, "/api/v1/import/prometheus"), Role::Write);
+        assert_eq!(required_role(&Method::POST, "/api/v1/importer"), Role::Read);
+        assert_eq!(required_role(&Method::POST, "/api/v1/series"), Role::Read);
+        let targets = "/api/v1/monitor/health/targets";
+        assert_eq!(required_role(&Method::GET, targets), Role::Read);
+        assert_eq!(required_role(&Method::POST, targets), Role::Write);
+        assert_eq!(
+            required_role(&Method::DELETE, "/api/v1/monitor/health/targets/api"),
+            Role::Write
+        );
+        assert_eq!(required_role(&Method::POST, "/api/v1/monitor/health"), Role::Read);
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
     }
 

@@ -9,9 +9,11 @@
 //! model `input` and `output` in USD per million tokens, over the built-in
 //! price table of `agentmon_agents::pricing`), and `global` and
 //! `scrape_configs` with prometheus.yml's schema (parsed and validated by
-//! [`agentmon_ingest::scrape::config`]; [`Config::scrape_jobs`]).
+//! [`agentmon_ingest::scrape::config`]; [`Config::scrape_jobs`]), and
+//! `health_checks` (a list of `agentmon_probes` targets, unique by
+//! `service_name`; [`Config::health_targets`]).
 //! Sections planned for later (`rule_files`,
-//! `remote_write`, `alertmanager`, `health_checks`) are
+//! `remote_write`, `alertmanager`) are
 //! accepted so a full config file loads, and reported by
 //! [`Config::unsupported_sections`]; any other key is an error naming it.
 //!
@@ -24,6 +26,7 @@ use std::time::Duration;
 use agentmon_agents::PriceTable;
 use agentmon_ingest::scrape::{resolve_jobs, GlobalConfig, ScrapeConfig, ScrapeJob};
 use agentmon_model::{duration, size};
+use agentmon_probes::{HealthTarget, TargetOrigin, TargetSpec};
 use agentmon_tsdb::{Options, WalFsync};
 use serde::Deserialize;
 
@@ -60,11 +63,13 @@ pub struct Config {
     /// prometheus.yml's `scrape_configs`.
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Services probed over HTTP (`agentmon_probes`).
+    #[serde(default)]
+    pub health_checks: Vec<TargetSpec>,
     // Sections of the target architecture that are not implemented yet.
     rule_files: Option<serde_yaml::Value>,
     remote_write: Option<serde_yaml::Value>,
     alertmanager: Option<serde_yaml::Value>,
-    health_checks: Option<serde_yaml::Value>,
 }
 
 /// The `agents` section: metrics derived from `POST /api/v1/events`.
@@ -340,6 +345,7 @@ impl Config {
         check_query_section(&self.query)?;
         self.scrape_jobs()?;
         check_agents_section(&self.agents)?;
+        self.health_targets()?;
         self.price_table().map(|_| ())
     }
 
@@ -361,6 +367,24 @@ impl Config {
         resolve_jobs(&self.global, &self.scrape_configs).map_err(|e| e.to_string())
     }
 
+    /// The validated `health_checks` targets; service names must be unique.
+    pub fn health_targets(&self) -> Result<Vec<HealthTarget>, String> {
+        let mut targets: Vec<HealthTarget> = Vec::with_capacity(self.health_checks.len());
+        for (i, spec) in self.health_checks.iter().enumerate() {
+            let target = spec
+                .validate(TargetOrigin::Config)
+                .map_err(|e| format!("health_checks[{i}]: {e}"))?;
+            if targets.iter().any(|t| t.service_name == target.service_name) {
+                return Err(format!(
+                    "health_checks[{i}]: service_name {:?} is used twice",
+                    target.service_name
+                ));
+            }
+            targets.push(target);
+        }
+        Ok(targets)
+    }
+
     /// Top-level sections present in the file that agentmon does not act on
     /// yet; `serve` logs them as ignored.
     pub fn unsupported_sections(&self) -> Vec<&'static str> {
@@ -368,7 +392,6 @@ impl Config {
             ("rule_files", self.rule_files.is_some()),
             ("remote_write", self.remote_write.is_some()),
             ("alertmanager", self.alertmanager.is_some()),
-            ("health_checks", self.health_checks.is_some()),
         ];
         sections
             .iter()

@@ -119,13 +119,37 @@ fn future_sections_are_accepted_and_reported() {
     .unwrap();
     assert_eq!(
         config.unsupported_sections(),
-        [
-            "rule_files",
-            "remote_write",
-            "alertmanager",
-            "health_checks"
-        ]
+        ["rule_files", "remote_write", "alertmanager"]
     );
+}
+
+#[test]
+fn health_checks_are_validated() {
+    let config = parse(
+        "health_checks:\n  - {service_name: api, endpoint: \"http://127.0.0.1:8000/health\"}\n  \
+         - {service_name: db, endpoint: \"http://127.0.0.1:8001/\", interval: 60, timeout: 10s, expected_status: 204}\n",
+    )
+    .unwrap();
+    let targets = config.health_targets().unwrap();
+    assert_eq!(targets.len(), 2);
+    assert_eq!(targets[0].interval, Duration::from_secs(30));
+    assert_eq!(targets[0].timeout, Duration::from_secs(5));
+    assert_eq!(targets[1].interval, Duration::from_secs(60));
+    assert_eq!(targets[1].timeout, Duration::from_secs(10));
+    assert_eq!(targets[1].expected_status, 204);
+
+    let twice = "health_checks:\n  - {service_name: api, endpoint: \"http://h/\"}\n  \
+                 - {service_name: api, endpoint: \"http://g/\"}\n";
+    let error = parse(twice).unwrap_err().to_string();
+    assert!(error.contains("health_checks[1]: service_name \"api\" is used twice"), "{error}");
+    let error = parse("health_checks:\n  - {service_name: api, endpoint: \"http://h/\", timeout: 1m}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("health_checks[0]") && error.contains("longer than the interval"), "{error}");
+    let error = parse("health_checks:\n  - {service_name: api, endpoint: \"http://h/\", retries: 3}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("retries"), "{error}");
 }
 
 #[test]

@@ -54,6 +54,7 @@ mod json;
 pub mod live;
 mod metrics;
 mod params;
+mod probe_writer;
 mod process;
 mod scrape;
 pub mod selector;
@@ -69,6 +70,7 @@ use axum::Router;
 
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
 pub use crate::decode::Limits;
+pub use crate::probe_writer::DbProbeWriter;
 pub use crate::scrape::{DbAppender, Scraping};
 pub use crate::session_retention::run_session_retention;
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
@@ -135,6 +137,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/pricing", get(pricing::pricing))
         .route("/api/v1/sessions", get(sessions::list_sessions))
         .route("/api/v1/sessions/{id}", get(sessions::get_session))
+        .route("/api/v1/monitor/health", get(health_checks::fleet_health))
+        .route(
+            "/api/v1/monitor/health/targets",
+            get(health_checks::list_targets).post(health_checks::add_target),
+        )
+        .route(
+            "/api/v1/monitor/health/targets/{name}",
+            axum::routing::delete(health_checks::delete_target),
+        )
+        .route(
+            "/api/v1/monitor/health/{service}",
+            get(health_checks::service_health),
+        )
         .route("/ws", get(crate::live::ws::websocket))
         .route("/api/v1/stream", get(crate::live::sse::stream))
         .route("/metrics", get(self_metrics::metrics))

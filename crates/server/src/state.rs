@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use agentmon_agents::{AgentMetrics, AgentMetricsOptions};
+use agentmon_probes::HealthMonitor;
 use agentmon_promql::{Engine, EngineOptions};
 use agentmon_sessions::SessionStore;
 
@@ -48,6 +49,7 @@ struct Inner {
     sessions: OnceLock<Arc<SessionStore>>,
     live: LiveHub,
     scraping: OnceLock<Arc<Scraping>>,
+    health: OnceLock<Arc<HealthMonitor>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -120,6 +122,7 @@ impl AppState {
                 sessions: OnceLock::new(),
                 live: LiveHub::default(),
                 scraping: OnceLock::new(),
+                health: OnceLock::new(),
             }),
         }
     }
@@ -140,6 +143,17 @@ impl AppState {
     /// `POST /-/reload` reloads; later calls are ignored.
     pub fn set_scraping(&self, scraping: Arc<Scraping>) {
         let _ = self.inner.scraping.set(scraping);
+    }
+
+    /// Sets the health monitor behind `/api/v1/monitor/health*`; until
+    /// then those endpoints answer 503. Later calls are ignored.
+    pub fn set_health(&self, monitor: Arc<HealthMonitor>) {
+        let _ = self.inner.health.set(monitor);
+    }
+
+    /// The health monitor, if it is set.
+    pub fn health(&self) -> Option<&Arc<HealthMonitor>> {
+        self.inner.health.get()
     }
 
     /// The scraping, if it was set up.

@@ -7,6 +7,7 @@ pub mod events;
 pub mod export;
 pub mod expression;
 pub mod health;
+pub mod health_checks;
 pub mod import;
 pub mod labels;
 pub mod metadata;
