@@ -20,9 +20,9 @@ use std::time::Instant;
 
 use agentmon_agents::AgentMetricsOptions;
 use agentmon_ingest::scrape::ScrapeManager;
+use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
-use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
 use agentmon_server::{
     router, run_agent_metrics_writer, run_session_retention, AppState, Db, DbAppender,
     DbProbeWriter, Limits, Scraping, ServerInfo,

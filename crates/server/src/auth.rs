@@ -110,9 +110,8 @@ const HEALTH_TARGETS_PATH: &str = "/api/v1/monitor/health/targets";
 
 /// The role a request with `method` to `path` needs.
 pub fn required_role(method: &Method, path: &str) -> Role {
-    let changes_health_targets = path.starts_with(HEALTH_TARGETS_PATH)
-        && method != Method::GET
-        && method != Method::HEAD;
+    let changes_health_targets =
+        path.starts_with(HEALTH_TARGETS_PATH) && method != Method::GET && method != Method::HEAD;
     if path.starts_with("/api/v1/admin/") || path == "/-/reload" {
         Role::Admin
     } else if changes_health_targets
@@ -265,12 +264,18 @@ mod tests {
 
     #[test]
     fn roles_follow_the_path() {
-        assert_eq!(required_role(&Method::POST, "/api/v1/admin/tsdb/flush"), Role::Admin);
+        assert_eq!(
+            required_role(&Method::POST, "/api/v1/admin/tsdb/flush"),
+            Role::Admin
+        );
         assert_eq!(required_role(&Method::POST, "/-/reload"), Role::Admin);
         assert_eq!(required_role(&Method::POST, "/api/v1/write"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/api/v1/events"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/metrics/agents"), Role::Read);
-        assert_eq!(required_role(&Method::POST, "/api/v1/import/prometheus"), Role::Write);
+        assert_eq!(
+            required_role(&Method::POST, "/api/v1/import/prometheus"),
+            Role::Write
+        );
         assert_eq!(required_role(&Method::POST, "/api/v1/importer"), Role::Read);
         assert_eq!(required_role(&Method::POST, "/api/v1/series"), Role::Read);
         let targets = "/api/v1/monitor/health/targets";
@@ -280,7 +285,10 @@ mod tests {
             required_role(&Method::DELETE, "/api/v1/monitor/health/targets/api"),
             Role::Write
         );
-        assert_eq!(required_role(&Method::POST, "/api/v1/monitor/health"), Role::Read);
+        assert_eq!(
+            required_role(&Method::POST, "/api/v1/monitor/health"),
+            Role::Read
+        );
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
     }
 

@@ -374,7 +374,10 @@ impl Config {
             let target = spec
                 .validate(TargetOrigin::Config)
                 .map_err(|e| format!("health_checks[{i}]: {e}"))?;
-            if targets.iter().any(|t| t.service_name == target.service_name) {
+            if targets
+                .iter()
+                .any(|t| t.service_name == target.service_name)
+            {
                 return Err(format!(
                     "health_checks[{i}]: service_name {:?} is used twice",
                     target.service_name

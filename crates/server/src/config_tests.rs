@@ -141,14 +141,22 @@ fn health_checks_are_validated() {
     let twice = "health_checks:\n  - {service_name: api, endpoint: \"http://h/\"}\n  \
                  - {service_name: api, endpoint: \"http://g/\"}\n";
     let error = parse(twice).unwrap_err().to_string();
-    assert!(error.contains("health_checks[1]: service_name \"api\" is used twice"), "{error}");
-    let error = parse("health_checks:\n  - {service_name: api, endpoint: \"http://h/\", timeout: 1m}\n")
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("health_checks[0]") && error.contains("longer than the interval"), "{error}");
-    let error = parse("health_checks:\n  - {service_name: api, endpoint: \"http://h/\", retries: 3}\n")
-        .unwrap_err()
-        .to_string();
+    assert!(
+        error.contains("health_checks[1]: service_name \"api\" is used twice"),
+        "{error}"
+    );
+    let error =
+        parse("health_checks:\n  - {service_name: api, endpoint: \"http://h/\", timeout: 1m}\n")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        error.contains("health_checks[0]") && error.contains("longer than the interval"),
+        "{error}"
+    );
+    let error =
+        parse("health_checks:\n  - {service_name: api, endpoint: \"http://h/\", retries: 3}\n")
+            .unwrap_err()
+            .to_string();
     assert!(error.contains("retries"), "{error}");
 }
 

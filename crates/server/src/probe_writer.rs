@@ -54,9 +54,18 @@ impl ProbeWriter for DbProbeWriter {
             unit: String::new(),
         };
         let metadata = [
-            ("probe_duration_seconds", gauge("Duration of the health probe in seconds.")),
-            ("probe_http_status_code", gauge("HTTP status of the health probe's answer, 0 without one.")),
-            ("probe_success", gauge("1 when the health probe got the expected status, else 0.")),
+            (
+                "probe_duration_seconds",
+                gauge("Duration of the health probe in seconds."),
+            ),
+            (
+                "probe_http_status_code",
+                gauge("HTTP status of the health probe's answer, 0 without one."),
+            ),
+            (
+                "probe_success",
+                gauge("1 when the health probe got the expected status, else 0."),
+            ),
         ];
         if let Err(error) = db.append(&batch, &metadata) {
             tracing::warn!(service = %target.service_name, %error, "cannot write a health probe result");

@@ -101,9 +101,10 @@ pub async fn service_health(
 }
 
 fn monitor(state: &AppState) -> Result<Arc<HealthMonitor>, ApiError> {
-    state.health().cloned().ok_or_else(|| {
-        ApiError::Unavailable("health checks start after the WAL replay".to_owned())
-    })
+    state
+        .health()
+        .cloned()
+        .ok_or_else(|| ApiError::Unavailable("health checks start after the WAL replay".to_owned()))
 }
 
 fn api_error(error: ProbeError) -> ApiError {
