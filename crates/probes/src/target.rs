@@ -124,8 +124,15 @@ impl TargetSpec {
 }
 
 /// A service name is also a label value and a URL path segment: 1 to 128
-/// characters of `[A-Za-z0-9_.-]`.
+/// characters of `[A-Za-z0-9_.-]`, and not `targets`, which
+/// `/api/v1/monitor/health/targets` would shadow.
 pub fn validate_service_name(name: &str) -> Result<(), ProbeError> {
+    if name == "targets" {
+        return Err(ProbeError::InvalidTarget(
+            "service_name \"targets\" is reserved: /api/v1/monitor/health/targets lists the targets"
+                .to_owned(),
+        ));
+    }
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Err(ProbeError::InvalidTarget(format!(
             "service_name must be 1 to {MAX_NAME_LEN} characters"
@@ -216,6 +223,8 @@ mod tests {
         assert!(error(&s).contains("character ' '"));
         s.service_name = String::new();
         assert!(error(&s).contains("1 to 128"));
+        s.service_name = "targets".to_owned();
+        assert!(error(&s).contains("reserved"));
         let mut s = spec("http://h/");
         s.timeout = Some(DurationSpec::Text("40s".to_owned()));
         assert!(error(&s).contains("longer than the interval"));

@@ -36,7 +36,11 @@
 //! events, which update the derived metrics of `agentmon_agents`),
 //! `GET /api/v1/pricing` (effective price table, unpriced models),
 //! `GET /api/v1/sessions`, `GET /api/v1/sessions/{id}` (the session
-//! timeline store of `agentmon_sessions`, in SQLite),
+//! timeline store of `agentmon_sessions`, in SQLite), the health checks of
+//! `agentmon_probes` (`/api/v1/monitor/health`,
+//! `/api/v1/monitor/health/{service}`, `/api/v1/monitor/health/targets`
+//! and `/api/v1/monitor/health/targets/{name}`; probe results are written
+//! by [`DbProbeWriter`]),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
 //! `GET /health/ready`, and the live stream of accepted agent events
 //! ([`live`]): `GET /ws` (WebSocket) and `GET /api/v1/stream` (Server-Sent
