@@ -5,7 +5,7 @@
 //! [`SeriesBatch`], append it in one call. They are blocking and run inside
 //! [`crate::storage::with_db`].
 
-use agentmon_model::{LabelRef, Labels, MetricMetadata, Sample, SeriesBatch};
+use agentmon_model::{Labels, MetricMetadata, Sample, SeriesBatch};
 
 use crate::error::ApiError;
 use crate::storage::Db;
@@ -104,11 +104,7 @@ pub(crate) fn write_vm_json_line(out: &mut Vec<u8>, labels: &Labels, samples: &[
 }
 
 fn push_owned<'a>(batch: &mut SeriesBatch<'a>, labels: &'a Labels, samples: &[Sample]) {
-    let refs: Vec<LabelRef<'a>> = labels
-        .iter()
-        .map(|l| LabelRef::new(&l.name, &l.value))
-        .collect();
-    batch.push_series(&refs, samples);
+    batch.push_series(&labels.refs(), samples);
 }
 
 fn append(

@@ -20,7 +20,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use agentmon_model::{LabelRef, Labels, Matcher, Sample, SeriesBatch, STALE_NAN};
+use agentmon_model::{Labels, Matcher, Sample, SeriesBatch, STALE_NAN};
 use agentmon_tsdb::{Db, Options};
 
 use super::compare::compare;
@@ -126,11 +126,7 @@ impl Store {
                 continue;
             }
             let samples: Vec<Sample> = samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect();
-            let labels: Vec<LabelRef<'_>> = labels
-                .iter()
-                .map(|l| LabelRef::new(&l.name, &l.value))
-                .collect();
-            batch.push_series(&labels, &samples);
+            batch.push_series(&labels.refs(), &samples);
         }
         if batch.is_empty() {
             return Ok(());

@@ -37,7 +37,7 @@ use promql_parser::parser::{AggregateExpr, Call, Expr, MatrixSelector, VectorSel
 use super::aggregate::{Fold, FoldKind, Grouping};
 use super::eval::{Element, EvalValue, Evaluator};
 use super::functions::over_time;
-use super::functions::rate::{self, RateKind};
+use super::functions::rate::RateKind;
 use super::selector;
 use crate::error::PromqlError;
 use cache::{CacheKey, Entry};
@@ -74,9 +74,7 @@ impl Kernel {
     /// with these labels; such calls are not batched so that path raises it.
     fn may_annotate(self, labels: &Labels) -> bool {
         match self {
-            Kernel::Rate(kind) if kind.is_counter() => {
-                !rate::looks_like_counter(labels.metric_name().unwrap_or(""))
-            }
+            Kernel::Rate(kind) => kind.doubts_counter(labels.metric_name().unwrap_or("")),
             _ => false,
         }
     }

@@ -32,18 +32,16 @@ pub(super) fn call(
     let annotations = &mut ctx.evaluator.annotations;
     Ok(Some(RangeArg::map(range, true, |s| {
         let value = kind.apply(&s.points, start, end)?;
-        if kind.counter && !kind.instant && selected {
-            let name = s.labels.metric_name().unwrap_or("");
-            if !name.is_empty() && !looks_like_counter(name) {
-                annotations.info(annotations::possible_non_counter(name));
-            }
+        let name = s.labels.metric_name().unwrap_or("");
+        if selected && kind.doubts_counter(name) {
+            annotations.info(annotations::possible_non_counter(name));
         }
         Some(value)
     })))
 }
 
 /// Whether a metric name has one of the suffixes counters are given.
-pub(crate) fn looks_like_counter(name: &str) -> bool {
+fn looks_like_counter(name: &str) -> bool {
     ["_total", "_sum", "_count", "_bucket"]
         .iter()
         .any(|suffix| name.ends_with(suffix))
@@ -78,9 +76,11 @@ impl RateKind {
         })
     }
 
-    /// Whether resets count as restarts from zero.
-    pub(crate) fn is_counter(self) -> bool {
-        self.counter
+    /// Whether this function, applied to a selected series named `name`
+    /// that has a value, raises Prometheus's "might not be a counter" info:
+    /// `rate` and `increase` of a name without a counter's suffix.
+    pub(crate) fn doubts_counter(self, name: &str) -> bool {
+        self.counter && !self.instant && !name.is_empty() && !looks_like_counter(name)
     }
 
     /// The function's value for one series' window `(start, end]`.
