@@ -3,49 +3,29 @@
 //! form POST with step-aligned times, build info, exemplars) plus the
 //! query-tool and status endpoints, and checks the answers' shapes.
 
-use std::sync::Arc;
+mod common;
 
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::QuerySettings;
-use agentmon_server::{router, AppState, Db, Limits, ServerInfo};
-use agentmon_tsdb::Options;
+use agentmon_server::{AppState, Limits, ServerInfo};
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{Request, StatusCode};
+use common::{get, import, post_form, send, Fixture};
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-struct Fixture {
-    state: AppState,
-    db: Arc<Db>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = self.db.close();
-    }
-}
 
 /// `agent_tokens_total` for two agents every 15 s from 1700000000 to +60 s.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        background_compaction: false,
-        ..Options::default()
-    };
-    let db = Arc::new(Db::open(dir.path(), options).unwrap());
     let info = ServerInfo {
         config_yaml: "listen: 127.0.0.1:8080\n".into(),
         flags: [("query.timeout".to_owned(), "2m".to_owned())].into(),
         storage_retention: "15d".into(),
     };
-    let state = AppState::with_query_settings(
+    let f = Fixture::new(AppState::with_query_settings(
         Tokens::default(),
         Limits::default(),
         QuerySettings::default(),
         info,
-    );
-    assert!(state.set_db(db.clone()).is_ok());
+    ));
     let mut text =
         String::from("# HELP agent_tokens_total Tokens used.\n# TYPE agent_tokens_total counter\n");
     for i in 0..=4i64 {
@@ -59,42 +39,18 @@ async fn fixture() -> Fixture {
             i * 10
         ));
     }
-    let (status, body) = send(
-        &state,
-        Request::post("/api/v1/import/prometheus")
-            .body(Body::from(text))
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    Fixture {
-        state,
-        db,
-        _dir: dir,
-    }
-}
-
-async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, String) {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    import(&f.state, text).await;
+    f
 }
 
 async fn get_ok(state: &AppState, uri: &str) -> Value {
-    let (status, body) = send(state, Request::get(uri).body(Body::empty()).unwrap()).await;
+    let (status, body) = get(state, uri).await;
     assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     serde_json::from_str(&body).unwrap()
 }
 
 async fn post_form_ok(state: &AppState, uri: &str, form: &str) -> Value {
-    let request = Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap();
-    let (status, body) = send(state, request).await;
+    let (status, body) = post_form(state, uri, form).await;
     assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     serde_json::from_str(&body).unwrap()
 }

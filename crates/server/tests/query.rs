@@ -2,89 +2,32 @@
 //! database: exact answer bytes, every parameter check with Prometheus's
 //! message, and the query limits (samples, timeout).
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::QuerySettings;
-use agentmon_server::{router, AppState, Db, Limits, ServerInfo};
-use agentmon_tsdb::Options;
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use tower::ServiceExt;
+use agentmon_server::{AppState, Limits, ServerInfo};
+use axum::http::StatusCode;
+use common::{get, import, post_form, Fixture};
 
-struct Fixture {
-    state: AppState,
-    db: Arc<Db>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = self.db.close();
-    }
-}
-
-fn fixture_with(settings: QuerySettings) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        background_compaction: false,
-        ..Options::default()
-    };
-    let db = Arc::new(Db::open(dir.path(), options).unwrap());
-    let state = AppState::with_query_settings(
+/// A store with two `steps_total` series sampled every 15 s from 0 to 60 s.
+async fn loaded(settings: QuerySettings) -> Fixture {
+    let f = Fixture::new(AppState::with_query_settings(
         Tokens::default(),
         Limits::default(),
         settings,
         ServerInfo::default(),
-    );
-    assert!(state.set_db(db.clone()).is_ok());
-    Fixture {
-        state,
-        db,
-        _dir: dir,
-    }
-}
-
-/// A store with two `steps_total` series sampled every 15 s from 0 to 60 s.
-async fn loaded(settings: QuerySettings) -> Fixture {
-    let f = fixture_with(settings);
+    ));
     let mut text = String::new();
     for i in 0..=4 {
         let t = i * 15_000;
         text.push_str(&format!("steps_total{{agent=\"a\"}} {} {t}\n", i * 10));
         text.push_str(&format!("steps_total{{agent=\"b\"}} {} {t}\n", i * 20));
     }
-    let (status, body) = send(
-        &f.state,
-        Request::post("/api/v1/import/prometheus")
-            .body(Body::from(text))
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    import(&f.state, text).await;
     f
-}
-
-async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, String) {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
-}
-
-async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
-    send(state, Request::get(uri).body(Body::empty()).unwrap()).await
-}
-
-async fn post_form(state: &AppState, uri: &str, form: &str) -> (StatusCode, String) {
-    let request = Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap();
-    send(state, request).await
 }
 
 #[tokio::test]

@@ -1,43 +1,19 @@
 //! Router tests against a real database in a temporary directory: what is
 //! written through the ingest endpoints comes back through the query ones.
 
-use std::sync::Arc;
+mod common;
 
 use agentmon_server::auth::Tokens;
-use agentmon_server::{router, AppState, Db, Limits};
-use agentmon_tsdb::Options;
+use agentmon_server::{router, AppState, Limits};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
+use common::Fixture;
 use serde_json::json;
 use tower::ServiceExt;
 
-struct Fixture {
-    state: AppState,
-    db: Arc<Db>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = self.db.close();
-    }
-}
-
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        background_compaction: false,
-        ..Options::default()
-    };
-    let db = Arc::new(Db::open(dir.path(), options).unwrap());
-    let state = AppState::new(Tokens::default(), Limits::default());
-    assert!(state.set_db(db.clone()).is_ok());
-    Fixture {
-        state,
-        db,
-        _dir: dir,
-    }
+    Fixture::new(AppState::new(Tokens::default(), Limits::default()))
 }
 
 async fn send(state: &AppState, request: Request<Body>) -> Response {
