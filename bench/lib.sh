@@ -2,7 +2,8 @@
 # after setting BENCH_NAME (the log prefix and the work directory's name);
 # it creates $WORK, sets the EXIT trap that stops the server and removes
 # $WORK (unless KEEP_DATA=1), and provides:
-#   log, stop_server, free_port, wait_ready, cpu_ticks, peak_rss_kb.
+#   log, stop_server, free_port, wait_ready, start_server, cpu_ticks,
+#   peak_rss_kb.
 # Scripts start at most one server at a time and keep its PID in
 # $SERVER_PID; only that PID is ever signalled.
 
@@ -77,3 +78,25 @@ peak_rss_kb() {
     awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
 }
 
+# start_server NAME BINARY READY_PATH FIRST_PORT ARGS...: starts BINARY with
+# ARGS ("@PORT@" and "@DATA@" replaced by a free port from FIRST_PORT up and
+# by $WORK/NAME-data), logging to $WORK/NAME.log, and waits until
+# READY_PATH answers. Sets SERVER_PID, BASE (the server's URL) and DATA;
+# returns 1, with the server stopped, if it does not become ready.
+start_server() {
+    local name=$1 bin=$2 ready=$3 port
+    port=$(free_port "$4")
+    shift 4
+    local args=() arg
+    DATA="$WORK/$name-data"
+    mkdir -p "$DATA"
+    BASE="http://127.0.0.1:$port"
+    for arg in "$@"; do
+        arg=${arg//@PORT@/$port}
+        args+=("${arg//@DATA@/$DATA}")
+    done
+    log "starting $name on $BASE"
+    "$bin" "${args[@]}" >"$WORK/$name.log" 2>&1 &
+    SERVER_PID=$!
+    wait_ready "$BASE$ready" "$name" || { stop_server; return 1; }
+}

@@ -65,19 +65,8 @@ RAN=()
 run_server() {
     local name=$1 bin=$2 ready=$3
     shift 3
-    local port data base args=() arg
-    port=$(free_port 19500)
-    data="$WORK/$name-data"
-    mkdir -p "$data"
-    base="http://127.0.0.1:$port"
-    for arg in "$@"; do
-        arg=${arg//@PORT@/$port}
-        args+=("${arg//@DATA@/$data}")
-    done
-    log "starting $name on $base"
-    "$bin" "${args[@]}" >"$WORK/$name.log" 2>&1 &
-    SERVER_PID=$!
-    wait_ready "$base$ready" "$name" || { stop_server; return 0; }
+    start_server "$name" "$bin" "$ready" 19500 "$@" || return 0
+    local base=$BASE
     if ! "$AGENTMON" bench remote-write --url "$base/api/v1/write" --instances "$INSTANCES" \
         --steps "$STEPS" --start-ms "$START_MS" >"$WORK/$name-load.txt" 2>&1; then
         log "$name: loading failed; skipping its queries"

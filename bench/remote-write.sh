@@ -91,23 +91,11 @@ RAN=()
 run_server() {
     local name=$1 bin=$2 ready=$3 write=$4 flush=$5
     shift 5
-    local port data base args=() arg
-    port=$(free_port 19400)
-    data="$WORK/$name-data"
-    mkdir -p "$data"
-    base="http://127.0.0.1:$port"
-    for arg in "$@"; do
-        arg=${arg//@PORT@/$port}
-        args+=("${arg//@DATA@/$data}")
-    done
-    log "starting $name on $base"
-    "$bin" "${args[@]}" >"$WORK/$name.log" 2>&1 &
-    SERVER_PID=$!
-    if ! wait_ready "$base$ready" "$name"; then
-        stop_server
+    if ! start_server "$name" "$bin" "$ready" 19400 "$@"; then
         NOTE[$name]="failed to start"
         return 0
     fi
+    local base=$BASE data=$DATA
     local report="$WORK/$name-load.json" cpu0 cpu1 status=0
     # Other work on the machine slows every server; the load average before
     # the run goes into the results so that figures can be judged.
