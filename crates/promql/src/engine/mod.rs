@@ -61,7 +61,8 @@ pub struct EngineOptions {
     pub batch: bool,
     /// Values of batched aggregations kept across queries so repeated range
     /// queries recompute only steps whose data changed (0 turns the cache
-    /// off); about 24 bytes each.
+    /// off). A value is kept as a 16-byte (group, value) pair, plus a map
+    /// entry per step (a layout estimate, not a measurement).
     pub rollup_cache_values: usize,
 }
 
