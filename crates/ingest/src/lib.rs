@@ -16,6 +16,7 @@
 //! - [`events`]: agent events (`POST /api/v1/events`) as a JSON array or
 //!   NDJSON, validated into [`agentmon_model::AgentEvent`]s with every faulty
 //!   event listed by index.
+//! - [`otlp`]: OpenTelemetry OTLP/HTTP requests (protobuf or JSON).
 //!
 //! Every decoder validates its whole input before returning anything: a
 //! malformed request yields one [`IngestError`] naming what was wrong and
@@ -24,6 +25,7 @@
 
 mod error;
 pub mod events;
+pub mod otlp;
 pub mod remote_write;
 pub mod scrape;
 pub mod text;
