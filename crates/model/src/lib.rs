@@ -14,11 +14,14 @@
 //! - [`AgentEvent`] is one validated event of an agent session (session
 //!   start/end, step, tool call, LLM error, log), as `POST /api/v1/events`
 //!   takes them.
+//! - [`Alert`] is one alert as rules send it and Alertmanager's API v2
+//!   carries it.
 //! - [`calendar`] converts between dates and days since 1970 (UTC) and
 //!   parses RFC 3339 times.
 //! - [`duration`] and [`size`] parse the Prometheus-style durations (`15d`,
 //!   `1h30m`) and byte sizes (`512MB`) used in flags and configuration.
 
+mod alert;
 mod batch;
 pub mod calendar;
 pub mod duration;
@@ -30,6 +33,7 @@ mod metadata;
 mod sample;
 pub mod size;
 
+pub use alert::Alert;
 pub use batch::{BatchSeries, SeriesBatch};
 pub use error::ModelError;
 pub use event::{AgentEvent, EventKind, LlmErrorType, LogLevel, SessionStatus, ToolStatus};
