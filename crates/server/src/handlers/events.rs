@@ -49,17 +49,10 @@ pub async fn post_events(
     })
     .await;
     match parsed {
-        Ok(Ok(events)) => {
-            // The session store first: if it fails, nothing is applied.
-            let events = match keep_in_sessions(&state, events).await {
-                Ok(events) => events,
-                Err(error) => return error.into_response(),
-            };
-            state.agent_metrics().apply(&events);
-            state.live().publish(&events);
-            tracing::debug!(events = events.len(), "agent events accepted");
-            Json(json!({ "accepted": events.len() })).into_response()
-        }
+        Ok(Ok(events)) => match accept_events(&state, events).await {
+            Ok(accepted) => Json(json!({ "accepted": accepted })).into_response(),
+            Err(error) => error.into_response(),
+        },
         Ok(Err(IngestError::Events { faulty, problems })) => {
             let message = IngestError::Events {
                 faulty,
@@ -89,6 +82,22 @@ pub async fn post_events(
         Ok(Err(other)) => ApiError::from(other).into_response(),
         Err(e) => ApiError::Internal(format!("event parsing failed: {e}")).into_response(),
     }
+}
+
+/// Keeps a validated batch of events, from the events API or from OTLP
+/// spans: the session store first (if it fails, nothing is applied), then
+/// the derived metrics in one step, then the live stream in order. Answers
+/// how many events were kept.
+pub(crate) async fn accept_events(
+    state: &AppState,
+    events: Vec<AgentEvent>,
+) -> Result<usize, ApiError> {
+    let events = keep_in_sessions(state, events).await?;
+    let metrics = state.agent_metrics();
+    metrics.apply(&events);
+    state.live().publish(&events, &|kind| metrics.step_cost(kind));
+    tracing::debug!(events = events.len(), "agent events accepted");
+    Ok(events.len())
 }
 
 /// Writes the batch into the session store, if there is one, in one

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentmon_model::AgentEvent;
+use agentmon_model::{AgentEvent, EventKind};
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, watch};
 
@@ -113,13 +113,14 @@ impl LiveHub {
         self.inner.settings
     }
 
-    /// Turns an accepted batch into messages and sends them, in order.
+    /// Turns an accepted batch into messages and sends them, in order;
+    /// `cost` prices steps for the running `costUsd`.
     /// Never blocks on readers. Batches posted concurrently go out whole,
     /// each in its order, in the order they reach the hub.
-    pub fn publish(&self, events: &[AgentEvent]) {
+    pub fn publish(&self, events: &[AgentEvent], cost: &dyn Fn(&EventKind) -> Option<f64>) {
         let mut ledger = self.inner.ledger.lock();
         for event in events {
-            if let Some(message) = ledger.message_for(event) {
+            if let Some(message) = ledger.message_for(event, cost) {
                 // An error only means nobody is listening right now.
                 let _ = self.inner.sender.send(message);
             }

@@ -14,7 +14,9 @@
 //! | `step`, `tool_call` | `metrics` | the session's totals so far (below) |
 //!
 //! `metrics` carries `promptTokens`, `completionTokens`, `totalTokens`,
-//! `costUsd` (the sum of the costs the events reported), `steps`,
+//! `costUsd` (the sum of the steps' costs: what the client sent, else the
+//! tokens at the model's price, as the `hermes_cost_usd_total` counter
+//! adds them; unpriced steps add nothing), `steps`,
 //! `toolCalls` and `duration`: milliseconds from the first event seen of
 //! the session to this one. Messages are rendered to JSON once, when
 //! published, and shared by every connection.
@@ -89,8 +91,13 @@ pub struct SessionLedger {
 }
 
 impl SessionLedger {
-    /// Folds one event in and returns the message it makes, if any.
-    pub fn message_for(&mut self, event: &AgentEvent) -> Option<Arc<LiveMessage>> {
+    /// Folds one event in and returns the message it makes, if any;
+    /// `cost` prices a step (see [`crate::state::AppState::agent_metrics`]).
+    pub fn message_for(
+        &mut self,
+        event: &AgentEvent,
+        cost: &dyn Fn(&EventKind) -> Option<f64>,
+    ) -> Option<Arc<LiveMessage>> {
         match &event.kind {
             EventKind::SessionStart { .. } => {
                 self.totals(event);
@@ -143,9 +150,9 @@ impl SessionLedger {
             EventKind::Step {
                 prompt_tokens,
                 completion_tokens,
-                cost_usd,
                 ..
             } => {
+                let cost_usd = cost(&event.kind);
                 let totals = self.totals(event);
                 totals.steps += 1;
                 totals.prompt_tokens = totals.prompt_tokens.saturating_add(*prompt_tokens);

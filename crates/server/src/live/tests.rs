@@ -47,6 +47,19 @@ fn step(session: &str, timestamp_ms: i64, prompt: u64, completion: u64, cost: f6
     )
 }
 
+/// Prices a step at what it reported, as the registry does for a step that
+/// carries `cost_usd`.
+fn reported(kind: &EventKind) -> Option<f64> {
+    match kind {
+        EventKind::Step { cost_usd, .. } => *cost_usd,
+        _ => None,
+    }
+}
+
+fn publish(hub: &LiveHub, events: &[AgentEvent]) {
+    hub.publish(events, &reported);
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
 }
@@ -66,42 +79,70 @@ fn drain(
 }
 
 #[test]
+fn cost_of_a_step_comes_from_the_pricing_function() {
+    let hub = LiveHub::default();
+    let mut receiver = hub.receiver();
+    let mut unpriced = step("s1", 1_000, 1_000, 500, 0.0);
+    if let EventKind::Step { cost_usd, .. } = &mut unpriced.kind {
+        *cost_usd = None;
+    }
+    // As the registry would price it: $2 per million tokens of either kind.
+    let price = |kind: &EventKind| match kind {
+        EventKind::Step {
+            prompt_tokens,
+            completion_tokens,
+            cost_usd,
+            ..
+        } => cost_usd.or(Some((prompt_tokens + completion_tokens) as f64 * 2e-6)),
+        _ => None,
+    };
+    hub.publish(&[unpriced, step("s1", 2_000, 10, 10, 0.5)], &price);
+    let messages = drain(&mut receiver);
+    let cost = |i: usize| messages[i]["data"]["costUsd"].as_f64().unwrap();
+    assert!((cost(0) - 0.003).abs() < 1e-12, "{}", cost(0));
+    assert!((cost(1) - 0.503).abs() < 1e-12, "{}", cost(1));
+}
+
+#[test]
 fn a_session_becomes_status_log_metrics_status_in_order() {
     let hub = LiveHub::default();
     let mut receiver = hub.receiver();
-    hub.publish(&[
-        event(
-            "s1",
-            "hermes",
-            1_000,
-            EventKind::SessionStart {
-                attributes: BTreeMap::new(),
-            },
-        ),
-        log("s1", "hermes", 1_100, "container started"),
-        step("s1", 1_500, 100, 20, 0.25),
-        event(
-            "s1",
-            "hermes",
-            2_000,
-            EventKind::ToolCall {
-                tool_name: "search".into(),
-                status: ToolStatus::Success,
-                duration_seconds: 0.1,
-                error: None,
-            },
-        ),
-        step("s1", 3_000, 10, 5, 0.5),
-        event(
-            "s1",
-            "hermes",
-            6_230,
-            EventKind::SessionEnd {
-                status: SessionStatus::Failed,
-                output: Some("boom".into()),
-            },
-        ),
-    ]);
+    publish(
+        &hub,
+        &[
+            event(
+                "s1",
+                "hermes",
+                1_000,
+                EventKind::SessionStart {
+                    attributes: BTreeMap::new(),
+                },
+            ),
+            log("s1", "hermes", 1_100, "container started"),
+            step("s1", 1_500, 100, 20, 0.25),
+            event(
+                "s1",
+                "hermes",
+                2_000,
+                EventKind::ToolCall {
+                    tool_name: "search".into(),
+                    status: ToolStatus::Success,
+                    duration_seconds: 0.1,
+                    error: None,
+                },
+            ),
+            step("s1", 3_000, 10, 5, 0.5),
+            event(
+                "s1",
+                "hermes",
+                6_230,
+                EventKind::SessionEnd {
+                    status: SessionStatus::Failed,
+                    output: Some("boom".into()),
+                },
+            ),
+        ],
+    );
     let messages = drain(&mut receiver);
     let types: Vec<&str> = messages
         .iter()
@@ -139,8 +180,11 @@ fn totals_restart_after_a_session_ends() {
         status: SessionStatus::Completed,
         output: None,
     };
-    hub.publish(&[step("s1", 10, 5, 5, 1.0), event("s1", "hermes", 20, end)]);
-    hub.publish(&[step("s1", 30, 1, 1, 1.0)]);
+    publish(
+        &hub,
+        &[step("s1", 10, 5, 5, 1.0), event("s1", "hermes", 20, end)],
+    );
+    publish(&hub, &[step("s1", 30, 1, 1, 1.0)]);
     let messages = drain(&mut receiver);
     assert_eq!(messages[1]["data"]["status"], "COMPLETED");
     assert!(messages[1]["data"]["output"].is_null());
@@ -151,11 +195,14 @@ fn totals_restart_after_a_session_ends() {
 fn subscriptions_filter_by_session_and_agent() {
     let hub = LiveHub::default();
     let mut receiver = hub.receiver();
-    hub.publish(&[
-        log("s1", "a", 1, "one"),
-        log("s2", "a", 2, "two"),
-        log("s2", "b", 3, "three"),
-    ]);
+    publish(
+        &hub,
+        &[
+            log("s1", "a", 1, "one"),
+            log("s2", "a", 2, "two"),
+            log("s2", "b", 3, "three"),
+        ],
+    );
     let mut messages = Vec::new();
     while let Ok(message) = receiver.try_recv() {
         messages.push(message);
@@ -205,7 +252,7 @@ fn a_slow_reader_lags_and_keeps_the_newest_without_blocking_the_publisher() {
     // The publisher never waits: ten batches go through with a reader that
     // reads nothing (a blocking send would hang this test).
     for i in 0..10 {
-        hub.publish(&[log("s1", "a", i, "x")]);
+        publish(&hub, &[log("s1", "a", i, "x")]);
     }
     match slow.try_recv() {
         Err(TryRecvError::Lagged(dropped)) => assert_eq!(dropped, 6),
@@ -436,7 +483,7 @@ async fn a_websocket_that_falls_behind_is_told_how_much_it_lost() {
         .unwrap();
     assert_eq!(read_text(&mut socket).await["type"], "subscribed");
     let batch: Vec<AgentEvent> = (0..10).map(|i| log("s1", "a", i, "x")).collect();
-    hub.publish(&batch);
+    publish(&hub, &batch);
     let lagged = read_text(&mut socket).await;
     assert_eq!(lagged["type"], "lagged", "{lagged}");
     assert_eq!(lagged["data"]["dropped"], 6);
