@@ -1,6 +1,8 @@
 //! The server's side of scraping: [`DbAppender`] writes what the scrape
 //! manager ([`agentmon_ingest::scrape::ScrapeManager`]) pulls into the
-//! database, one atomic [`Db::append`] per scrape. Until the WAL replay has
+//! database, one append per scrape in which samples the store refuses (out
+//! of order, a different value at a stored time) are dropped and counted,
+//! not the whole scrape. Until the WAL replay has
 //! finished there is no database, and scrapes are refused (the target's
 //! `lastError` says so).
 
@@ -30,9 +32,16 @@ impl SampleAppender for DbAppender {
             .state
             .ready_db()
             .ok_or_else(|| format!("database not ready: {NOT_READY_REASON}"))?;
-        db.append(batch, metadata)
-            .map(|summary| summary.series_created)
-            .map_err(|e| e.to_string())
+        // As Prometheus: samples that cannot be stored (out of order, or
+        // another value at a stored time) are dropped and counted in the
+        // tsdb's rejected-samples metric; the rest of the scrape lands.
+        let summary = db
+            .append_lenient(batch, metadata)
+            .map_err(|e| e.to_string())?;
+        if !summary.samples_rejected.is_empty() {
+            tracing::debug!(rejected = ?summary.samples_rejected, "scraped samples dropped");
+        }
+        Ok(summary.series_created)
     }
 }
 

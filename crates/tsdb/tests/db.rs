@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use agentmon_model::{LabelRef, Labels, Matcher, MetricMetadata, MetricType, Sample, SeriesBatch};
-use agentmon_tsdb::{AppendError, Db, Options, REASON_OUT_OF_ORDER};
+use agentmon_tsdb::{AppendError, Db, Options, REASON_DUPLICATE_TIMESTAMP, REASON_OUT_OF_ORDER};
 
 const HOUR: i64 = 3_600_000;
 
@@ -110,6 +110,39 @@ fn a_rejected_batch_writes_nothing_even_for_its_valid_series() {
         .unwrap()
         .iter()
         .all(|v| v != "fresh"));
+}
+
+#[test]
+fn a_lenient_append_keeps_the_valid_samples_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    append(&db, "old", &[(10_000, 1.0)]).unwrap();
+    let fresh = Labels::new([("__name__", "fresh")]).unwrap();
+    let old = Labels::new([("__name__", "old"), ("job", "test")]).unwrap();
+    let mut batch = SeriesBatch::new();
+    batch.push_series(&fresh.refs(), &[Sample::new(5, 5.0)]);
+    // One sample too old, one conflicting, one good.
+    batch.push_series(
+        &old.refs(),
+        &[
+            Sample::new(5, 5.0),
+            Sample::new(10_000, 2.0),
+            Sample::new(20_000, 3.0),
+        ],
+    );
+    let summary = db.append_lenient(&batch, &[]).unwrap();
+    assert_eq!(summary.samples_appended, 2);
+    assert_eq!(summary.samples_rejected.get(REASON_OUT_OF_ORDER), Some(&1));
+    assert_eq!(
+        summary.samples_rejected.get(REASON_DUPLICATE_TIMESTAMP),
+        Some(&1)
+    );
+    assert_eq!(read(&db, "fresh"), vec![(5, 5.0)]);
+    assert_eq!(read(&db, "old"), vec![(10_000, 1.0), (20_000, 3.0)]);
+    // What was kept survives a restart (it reached the WAL).
+    drop(db);
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert_eq!(read(&db, "old"), vec![(10_000, 1.0), (20_000, 3.0)]);
 }
 
 #[test]

@@ -25,10 +25,12 @@ pub use scrape_loop::{Health, ScrapeStatus};
 
 use agentmon_model::{MetricMetadata, SeriesBatch};
 
-/// Where scraped samples go: one atomic write per call.
+/// Where scraped samples go: one write per call.
 pub trait SampleAppender: Send + Sync + 'static {
-    /// Stores every sample of `batch` or none; returns how many series the
-    /// write created, or why it was refused.
+    /// Stores the samples of `batch` (a store may drop single samples it
+    /// cannot keep, as Prometheus drops out-of-order ones, and count them);
+    /// returns how many series the write created, or why the whole write
+    /// was refused.
     fn append(
         &self,
         batch: &SeriesBatch<'_>,

@@ -95,7 +95,9 @@ pub(crate) async fn accept_events(
     let events = keep_in_sessions(state, events).await?;
     let metrics = state.agent_metrics();
     metrics.apply(&events);
-    state.live().publish(&events, &|kind| metrics.step_cost(kind));
+    state
+        .live()
+        .publish(&events, &|kind| metrics.step_cost(kind));
     tracing::debug!(events = events.len(), "agent events accepted");
     Ok(events.len())
 }

@@ -25,6 +25,20 @@ pub struct AppendSummary {
     /// accepted without storing them twice, so retried requests succeed.
     pub samples_duplicate: usize,
     pub series_created: usize,
+    /// Samples left out by [`super::Db::append_lenient`], counted by reason
+    /// (always empty from [`super::Db::append`], where any is an error).
+    pub samples_rejected: BTreeMap<&'static str, u64>,
+}
+
+/// What to do with a batch of which some samples cannot be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppendMode {
+    /// Refuse the whole batch: pushed writes, whose sender can fix and retry.
+    Atomic,
+    /// Store the rest and count the rejected samples, as Prometheus does
+    /// for a scrape: one out-of-order sample must not cost a target's whole
+    /// scrape.
+    SkipRejected,
 }
 
 /// Why a batch was refused.
@@ -152,6 +166,7 @@ impl DbInner {
         &self,
         batch: &SeriesBatch<'_>,
         metadata: &[(&str, MetricMetadata)],
+        mode: AppendMode,
     ) -> Result<AppendSummary, AppendError> {
         // Hashing needs no lock, so it happens before the commit lock.
         let hashes: Vec<LabelHash> = batch.iter().map(|s| hash_labels(s.labels)).collect();
@@ -292,7 +307,9 @@ impl DbInner {
             for (reason, n) in &rejection.counts {
                 self.metrics.add_rejected(reason, *n);
             }
-            return Err(AppendError::Rejected(rejection));
+            if mode == AppendMode::Atomic {
+                return Err(AppendError::Rejected(rejection));
+            }
         }
 
         // Log everything, then apply: a failed WAL write leaves the head untouched.
@@ -410,6 +427,7 @@ impl DbInner {
             samples_appended: plan.len(),
             samples_duplicate: duplicates,
             series_created: created.len(),
+            samples_rejected: rejection.counts,
         })
     }
 }

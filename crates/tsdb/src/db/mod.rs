@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use agentmon_model::{MetricMetadata, SeriesBatch};
 use parking_lot::{Mutex, RwLock};
 
+use append::AppendMode;
 pub use append::{
     AppendError, AppendSummary, Rejection, REASON_DUPLICATE_TIMESTAMP, REASON_OUT_OF_ORDER,
 };
@@ -139,7 +140,18 @@ impl Db {
         batch: &SeriesBatch<'_>,
         metadata: &[(&str, MetricMetadata)],
     ) -> std::result::Result<AppendSummary, AppendError> {
-        self.inner.append(batch, metadata)
+        self.inner.append(batch, metadata, AppendMode::Atomic)
+    }
+
+    /// Appends what can be stored of a batch and counts the rest in
+    /// [`AppendSummary::samples_rejected`] (out of order beyond the window,
+    /// or a different value at a stored timestamp), as a scrape needs.
+    pub fn append_lenient(
+        &self,
+        batch: &SeriesBatch<'_>,
+        metadata: &[(&str, MetricMetadata)],
+    ) -> std::result::Result<AppendSummary, AppendError> {
+        self.inner.append(batch, metadata, AppendMode::SkipRejected)
     }
 
     /// A reader over [mint, maxt] (inclusive, milliseconds).
