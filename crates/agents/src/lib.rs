@@ -25,12 +25,16 @@
 //! tracking, timeouts, pricing), and the rules of later issues build on it.
 
 pub mod families;
+pub mod genai;
 pub mod pricing;
 mod registry;
 mod render;
+pub mod semconv;
 
+pub use genai::{map_spans, GenAiBatch, SkippedSpan};
 pub use pricing::{Price, PriceSource, PriceTable};
 pub use registry::{AgentMetrics, AgentMetricsOptions};
+pub use semconv::{Instrument, Observation, TokenType};
 
 #[cfg(test)]
 mod tests;
