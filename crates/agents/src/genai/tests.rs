@@ -378,10 +378,7 @@ fn histograms_have_the_semconv_buckets_and_labels() {
         .expect("tool bucket sample");
     assert_eq!(bucket.1, 1.0);
     assert_eq!(bucket.0.get("error_type"), None);
-    assert_eq!(
-        bucket.0.get("gen_ai_tool_name"),
-        Some("get_weather")
-    );
+    assert_eq!(bucket.0.get("gen_ai_tool_name"), Some("get_weather"));
 }
 
 #[test]
