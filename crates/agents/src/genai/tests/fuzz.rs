@@ -2,10 +2,12 @@
 //! event it yields passes the events API's checks, and each span is either
 //! mapped, skipped or counted as non-GenAI.
 
+use agentmon_ingest::events::{validate, EventLimits};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::*;
+use crate::{AgentMetrics, AgentMetricsOptions};
 
 const KEYS: &[&str] = &[
     "gen_ai.operation.name",
