@@ -57,7 +57,8 @@ pub struct SkippedSpan {
     pub span_id: String,
     /// The span's name, cut to at most 128 bytes.
     pub name: String,
-    /// Every reason found, joined with "; ".
+    /// Why: the first fault found in the span's attributes, or every rule
+    /// of the events API its events break, joined with "; ".
     pub reason: String,
 }
 

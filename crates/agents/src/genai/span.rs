@@ -1,5 +1,6 @@
 //! One GenAI span → its agent events and semconv observations. Either the
-//! whole span maps or it is refused with every reason found.
+//! whole span maps or it is refused: with the first fault of its
+//! attributes, or with every rule its events or label values break.
 
 use std::collections::BTreeMap;
 
