@@ -96,7 +96,7 @@ impl AgentMetrics {
     /// of a session never started (or already closed) update the families
     /// but not the session gauge or the per-session histograms.
     pub fn apply(&self, events: &[AgentEvent]) {
-        self.apply_locked(events, &[]);
+        self.apply_with_observations(events, &[]);
     }
 
     /// Records GenAI semconv observations (from
@@ -104,17 +104,19 @@ impl AgentMetrics {
     /// lock. Observations whose value is negative or not finite are
     /// ignored.
     pub fn observe(&self, observations: &[Observation]) {
-        self.apply_locked(&[], observations);
+        self.apply_with_observations(&[], observations);
     }
 
     /// Folds a mapped span batch in whole: its events as [`Self::apply`]
     /// does, then its observations as [`Self::observe`], under one lock so
     /// readers see all of the batch or none of it.
     pub fn apply_genai(&self, batch: &GenAiBatch) {
-        self.apply_locked(&batch.events, &batch.observations);
+        self.apply_with_observations(&batch.events, &batch.observations);
     }
 
-    fn apply_locked(&self, events: &[AgentEvent], observations: &[Observation]) {
+    /// [`Self::apply`] and [`Self::observe`] under one lock, for a caller
+    /// that holds a batch's events and observations apart.
+    pub fn apply_with_observations(&self, events: &[AgentEvent], observations: &[Observation]) {
         let mut state = self.state.lock();
         for event in events {
             state.apply(event, &self.options.prices);
