@@ -6,7 +6,9 @@ use agentmon_model::{AgentEvent, EventKind, SessionStatus};
 use parking_lot::Mutex;
 
 use crate::families::{self, Family, Kind};
+use crate::genai::GenAiBatch;
 use crate::pricing::PriceTable;
+use crate::semconv::{self, Observation};
 
 /// Settings of the registry (`agents:` in `agentmon.yml`).
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,10 @@ type SessionKey = (String, String, String);
 pub(crate) struct State {
     /// Indexed like [`families::ALL`].
     pub(crate) series: [Series; 10],
+    /// Indexed like [`semconv::ALL`].
+    pub(crate) semconv: [Series; 4],
+    /// Whether each semconv family has reached its series cap (warned once).
+    semconv_full: [bool; 4],
     sessions: HashMap<SessionKey, Session>,
     /// Tokens of steps whose model has no price and which came without
     /// `cost_usd`, per model, over all agents.
@@ -90,9 +96,33 @@ impl AgentMetrics {
     /// of a session never started (or already closed) update the families
     /// but not the session gauge or the per-session histograms.
     pub fn apply(&self, events: &[AgentEvent]) {
+        self.apply_with_observations(events, &[]);
+    }
+
+    /// Records GenAI semconv observations (from
+    /// [`crate::genai::map_spans`]) in their histograms, all under one
+    /// lock. Observations whose value is negative or not finite are
+    /// ignored.
+    pub fn observe(&self, observations: &[Observation]) {
+        self.apply_with_observations(&[], observations);
+    }
+
+    /// Folds a mapped span batch in whole: its events as [`Self::apply`]
+    /// does, then its observations as [`Self::observe`], under one lock so
+    /// readers see all of the batch or none of it.
+    pub fn apply_genai(&self, batch: &GenAiBatch) {
+        self.apply_with_observations(&batch.events, &batch.observations);
+    }
+
+    /// [`Self::apply`] and [`Self::observe`] under one lock, for a caller
+    /// that holds a batch's events and observations apart.
+    pub fn apply_with_observations(&self, events: &[AgentEvent], observations: &[Observation]) {
         let mut state = self.state.lock();
         for event in events {
             state.apply(event, &self.options.prices);
+        }
+        for observation in observations {
+            state.observe_semconv(observation);
         }
         if let Some(newest) = events.iter().map(|e| e.timestamp_ms).max() {
             state.expire(newest, self.options.session_timeout_ms);
@@ -297,11 +327,7 @@ impl State {
         self.series[index]
             .entry(key)
             .or_insert_with(|| match family.kind {
-                Kind::Histogram(bounds) => Value::Histogram {
-                    buckets: vec![0; bounds.len() + 1],
-                    sum: 0.0,
-                    count: 0,
-                },
+                Kind::Histogram(bounds) => empty_histogram(bounds),
                 Kind::Counter | Kind::Gauge => Value::Scalar(0.0),
             })
     }
@@ -316,20 +342,71 @@ impl State {
         let Kind::Histogram(bounds) = family.kind else {
             return;
         };
-        if let Value::Histogram {
-            buckets,
-            sum,
-            count,
-        } = self.series_of(family, common, labels)
-        {
-            // Prometheus buckets are upper-inclusive: `le="1"` counts 1.
-            let bucket = bounds
-                .iter()
-                .position(|bound| observed <= *bound)
-                .unwrap_or(bounds.len());
-            buckets[bucket] += 1;
-            *sum += observed;
-            *count += 1;
+        record(self.series_of(family, common, labels), bounds, observed);
+    }
+
+    /// One semconv observation; a new label set beyond the family's cap
+    /// goes to the overflow series.
+    fn observe_semconv(&mut self, observation: &Observation) {
+        if !observation.value.is_finite() || observation.value < 0.0 {
+            return;
         }
+        let family = observation.instrument.family();
+        let Kind::Histogram(bounds) = family.kind else {
+            return;
+        };
+        let index = semconv::ALL
+            .iter()
+            .position(|f| *f == family)
+            .unwrap_or_default();
+        let mut key: Vec<String> = [observation.agent.as_str(), observation.instance.as_str()]
+            .into_iter()
+            .chain(observation.instrument.label_values())
+            .map(str::to_owned)
+            .collect();
+        let series = &mut self.semconv[index];
+        if series.len() >= semconv::MAX_SERIES_PER_FAMILY && !series.contains_key(&key) {
+            if !self.semconv_full[index] {
+                self.semconv_full[index] = true;
+                tracing::warn!(
+                    family = family.suffix,
+                    limit = semconv::MAX_SERIES_PER_FAMILY,
+                    "GenAI metric family is at its series limit: new label sets are counted in \
+                     its overflow series (every label \"_OTHER\")"
+                );
+            }
+            key = vec![semconv::OVERFLOW_VALUE.to_owned(); key.len()];
+        }
+        let value = series.entry(key).or_insert_with(|| empty_histogram(bounds));
+        record(value, bounds, observation.value);
+    }
+}
+
+fn empty_histogram(bounds: &[f64]) -> Value {
+    Value::Histogram {
+        buckets: vec![0; bounds.len() + 1],
+        sum: 0.0,
+        count: 0,
+    }
+}
+
+/// Adds one observation to a histogram value.
+fn record(value: &mut Value, bounds: &[f64], observed: f64) {
+    if let Value::Histogram {
+        buckets,
+        sum,
+        count,
+    } = value
+    {
+        // Prometheus buckets are upper-inclusive: `le="1"` counts 1.
+        let bucket = bounds
+            .iter()
+            .position(|bound| observed <= *bound)
+            .unwrap_or(bounds.len());
+        if let Some(in_bucket) = buckets.get_mut(bucket) {
+            *in_bucket += 1;
+        }
+        *sum += observed;
+        *count += 1;
     }
 }

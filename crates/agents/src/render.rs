@@ -1,16 +1,28 @@
 //! The registry as Prometheus text format 0.0.4
 //! (<https://prometheus.io/docs/instrumenting/exposition_formats/>) and as
-//! samples for storage. Both list the same series with the same values.
+//! samples for storage. Both list the same series with the same values:
+//! the namespaced families first, then the GenAI semconv families. A label
+//! whose value is empty (an absent semconv attribute) is left out, as
+//! Prometheus treats it.
 
 use std::fmt::Write as _;
 
 use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
 
-use crate::families::{self, Kind};
-use crate::registry::{AgentMetrics, Value};
+use crate::families::{self, Family, Kind};
+use crate::registry::{AgentMetrics, Series, Value};
+use crate::semconv;
 
 /// One series as a scrape would store it: metric name, labels, value.
 type FlatSeries = (String, Vec<(String, String)>, f64);
+
+/// A family's name and `# HELP` / `# TYPE` words.
+#[derive(Debug, Clone, PartialEq)]
+struct Header {
+    name: String,
+    help: &'static str,
+    type_name: &'static str,
+}
 
 impl AgentMetrics {
     /// The exposition: for each family with series, `# HELP`, `# TYPE` and
@@ -19,15 +31,15 @@ impl AgentMetrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut last_family = String::new();
-        for (family, (name, labels, value)) in self.flatten() {
-            if family != last_family {
-                let (help, kind) = families::ALL
-                    .iter()
-                    .find(|f| self.family_name(f.suffix) == family)
-                    .map(|f| (f.help, f.kind.type_name()))
-                    .unwrap_or(("", "untyped"));
+        for (header, (name, labels, value)) in self.flatten() {
+            if header.name != last_family {
+                let Header {
+                    name: family,
+                    help,
+                    type_name,
+                } = header;
                 let _ = writeln!(out, "# HELP {family} {help}");
-                let _ = writeln!(out, "# TYPE {family} {kind}");
+                let _ = writeln!(out, "# TYPE {family} {type_name}");
                 last_family = family;
             }
             out.push_str(&name);
@@ -66,33 +78,48 @@ impl AgentMetrics {
             .collect()
     }
 
-    fn family_name(&self, suffix: &str) -> String {
-        format!("{}_{suffix}", self.options().namespace)
-    }
-
-    /// (family name, series) for every series, in render order.
-    fn flatten(&self) -> Vec<(String, FlatSeries)> {
+    /// (family header, series) for every series, in render order.
+    fn flatten(&self) -> Vec<(Header, FlatSeries)> {
         let state = self.state.lock();
         let mut out = Vec::new();
+        let namespace = &self.options().namespace;
         for (family, series) in families::ALL.iter().zip(state.series.iter()) {
-            let family_name = self.family_name(family.suffix);
-            let label_names: Vec<&str> = families::COMMON_LABELS
-                .iter()
-                .chain(family.labels)
-                .copied()
-                .collect();
-            for (values, value) in series {
-                let labels: Vec<(String, String)> = label_names
-                    .iter()
-                    .zip(values)
-                    .map(|(n, v)| ((*n).to_owned(), v.clone()))
-                    .collect();
-                for (name, labels, v) in expand(&family_name, family.kind, labels, value) {
-                    out.push((family_name.clone(), (name, labels, v)));
-                }
-            }
+            let name = format!("{namespace}_{}", family.suffix);
+            flatten_family(name, family, series, &mut out);
+        }
+        for (family, series) in semconv::ALL.iter().zip(state.semconv.iter()) {
+            flatten_family(family.suffix.to_owned(), family, series, &mut out);
         }
         out
+    }
+}
+
+fn flatten_family(
+    name: String,
+    family: &Family,
+    series: &Series,
+    out: &mut Vec<(Header, FlatSeries)>,
+) {
+    let header = Header {
+        name,
+        help: family.help,
+        type_name: family.kind.type_name(),
+    };
+    let label_names: Vec<&str> = families::COMMON_LABELS
+        .iter()
+        .chain(family.labels)
+        .copied()
+        .collect();
+    for (values, value) in series {
+        let labels: Vec<(String, String)> = label_names
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| ((*n).to_owned(), v.clone()))
+            .collect();
+        for flat in expand(&header.name, family.kind, labels, value) {
+            out.push((header.clone(), flat));
+        }
     }
 }
 

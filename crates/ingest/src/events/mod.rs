@@ -9,10 +9,17 @@
 //! 1-based line) and every reason, so a client can fix all of them at once.
 //! Unknown fields are errors, as a misspelt optional field would otherwise be
 //! dropped without a word.
+//!
+//! [`validate`] applies the same rules to an event built elsewhere (the
+//! OpenTelemetry GenAI span mapping), through its wire object
+//! ([`to_wire_object`]).
 
 mod check;
 #[cfg(test)]
 mod tests;
+mod wire;
+
+pub use wire::{to_wire_object, validate};
 
 use agentmon_model::{AgentEvent, EventKind, LlmErrorType, LogLevel, SessionStatus, ToolStatus};
 use serde_json::{Map, Value};
