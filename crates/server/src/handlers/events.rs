@@ -13,6 +13,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use agentmon_agents::Observation;
 use agentmon_ingest::events::{self, BodyFormat, EventLimits};
 use agentmon_ingest::IngestError;
 use agentmon_model::AgentEvent;
@@ -49,7 +50,7 @@ pub async fn post_events(
     })
     .await;
     match parsed {
-        Ok(Ok(events)) => match accept_events(&state, events).await {
+        Ok(Ok(events)) => match accept_events(&state, events, &[]).await {
             Ok(accepted) => Json(json!({ "accepted": accepted })).into_response(),
             Err(error) => error.into_response(),
         },
@@ -86,15 +87,17 @@ pub async fn post_events(
 
 /// Keeps a validated batch of events, from the events API or from OTLP
 /// spans: the session store first (if it fails, nothing is applied), then
-/// the derived metrics in one step, then the live stream in order. Answers
-/// how many events were kept.
+/// the derived metrics (with the GenAI histograms' `observations`, if the
+/// events came from spans) in one step, then the live stream in order.
+/// Answers how many events were kept.
 pub(crate) async fn accept_events(
     state: &AppState,
     events: Vec<AgentEvent>,
+    observations: &[Observation],
 ) -> Result<usize, ApiError> {
     let events = keep_in_sessions(state, events).await?;
     let metrics = state.agent_metrics();
-    metrics.apply(&events);
+    metrics.apply_with_observations(&events, observations);
     state
         .live()
         .publish(&events, &|kind| metrics.step_cost(kind));
