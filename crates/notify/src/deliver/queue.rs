@@ -189,7 +189,7 @@ async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
             };
             let inner = inner.clone();
             attempts.spawn(async move {
-                attempt(&inner, delivery).await;
+                attempt(inner.clone(), delivery).await;
                 drop(permit);
                 // A slot is free and the group may have more due.
                 inner.wake.notify_one();
@@ -218,7 +218,7 @@ async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
     while attempts.join_next().await.is_some() {}
 }
 
-async fn attempt(inner: &Inner, delivery: ClaimedDelivery) {
+async fn attempt(inner: Arc<Inner>, delivery: ClaimedDelivery) {
     let integration = delivery.integration;
     let id = delivery.id;
     let policy = inner.options.retry;
@@ -259,8 +259,10 @@ async fn attempt(inner: &Inner, delivery: ClaimedDelivery) {
             _ => "retried",
         },
     );
-    let now = now_ms();
-    if let Err(error) = inner.store.record(id, attempted, &record, now) {
+    let record_inner = inner.clone();
+    let recorded =
+        blocking(move || record_inner.store.record(id, attempted, &record, now_ms())).await;
+    if let Err(error) = recorded {
         tracing::error!(%error, delivery = id, "cannot record a notification attempt");
     }
 }
