@@ -30,6 +30,7 @@ pub(crate) async fn send_email(request: &EmailRequest, timeout: Duration) -> Out
     let tls = if port == IMPLICIT_TLS_PORT || request.require_tls {
         let parameters = match TlsParameters::builder(host.to_owned())
             .dangerous_accept_invalid_certs(request.insecure_skip_verify)
+            .dangerous_accept_invalid_hostnames(request.insecure_skip_verify)
             .build()
         {
             Ok(parameters) => parameters,
