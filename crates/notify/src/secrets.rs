@@ -54,7 +54,9 @@ pub enum SecretError {
     Random(String),
     #[error("a sealed secret is malformed: {0}")]
     Malformed(&'static str),
-    #[error("a sealed secret does not open with this key (wrong secret.key, or the value was altered)")]
+    #[error(
+        "a sealed secret does not open with this key (wrong secret.key, or the value was altered)"
+    )]
     WrongKey,
 }
 
@@ -311,7 +313,10 @@ mod tests {
         assert!(is_sealed_text(&text));
         assert!(!text.contains("smtp-password"));
         assert_eq!(key.open_text(&text).unwrap().expose(), "smtp-password");
-        assert_eq!(key.open_text("in-the-clear").unwrap().expose(), "in-the-clear");
+        assert_eq!(
+            key.open_text("in-the-clear").unwrap().expose(),
+            "in-the-clear"
+        );
         assert!(key.open_text("enc:v1:!!!").is_err());
     }
 
@@ -358,7 +363,10 @@ mod tests {
             "http://127.0.0.1:9095/<secret>"
         );
         assert_eq!(redact_url("https://example.com/"), "https://example.com");
-        assert_eq!(redact_url("https://example.com?k=v"), "https://example.com/<secret>");
+        assert_eq!(
+            redact_url("https://example.com?k=v"),
+            "https://example.com/<secret>"
+        );
         assert_eq!(redact_url("not a url with token"), "<secret>");
     }
 }

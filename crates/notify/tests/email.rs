@@ -71,7 +71,10 @@ impl SmtpSink {
             }
         });
         let sink = SmtpSink { child, port, lines };
-        let ready = sink.lines.recv_timeout(Duration::from_secs(20)).expect("the sink did not start");
+        let ready = sink
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the sink did not start");
         assert_eq!(ready, "READY");
         Some(sink)
     }
@@ -120,11 +123,22 @@ async fn email_arrives_with_headers_and_both_parts() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let queue = DeliveryQueue::open(&dir.path().join("q.sqlite"), SecretKey::generate().unwrap(), options()).unwrap();
+    let queue = DeliveryQueue::open(
+        &dir.path().join("q.sqlite"),
+        SecretKey::generate().unwrap(),
+        options(),
+    )
+    .unwrap();
     let dispatcher = queue.start();
-    let config = email_receiver(sink.port, "    auth_username: alert\n    auth_password: s3cret\n");
+    let config = email_receiver(
+        sink.port,
+        "    auth_username: alert\n    auth_password: s3cret\n",
+    );
     let deliveries = prepare(&notification("mail", "DiskFull"), &config, &PlainRenderer).unwrap();
-    assert_eq!(deliveries[0].target, format!("smtp://127.0.0.1:{}", sink.port));
+    assert_eq!(
+        deliveries[0].target,
+        format!("smtp://127.0.0.1:{}", sink.port)
+    );
     queue.enqueue(deliveries).await.unwrap();
     let message = sink.next_message();
     let records = wait_for_log(&queue, Duration::from_secs(20), |r| {
@@ -135,18 +149,27 @@ async fn email_arrives_with_headers_and_both_parts() {
 
     assert_eq!(records[0].response_code, Some(250));
     assert_eq!(message["mail_from"], "alerts@example.com");
-    assert_eq!(message["rcpt_tos"], serde_json::json!(["oncall@example.com", "backup@example.com"]));
+    assert_eq!(
+        message["rcpt_tos"],
+        serde_json::json!(["oncall@example.com", "backup@example.com"])
+    );
     assert_eq!(message["ehlo"], "agentmon.test");
     assert_eq!(message["auth"], "PLAIN:alert");
     assert_eq!(message["subject"], "[FIRING:1] DiskFull");
     assert_eq!(message["from"], "agentmon <alerts@example.com>");
-    assert!(message["to"].as_str().unwrap().contains("oncall@example.com"));
+    assert!(message["to"]
+        .as_str()
+        .unwrap()
+        .contains("oncall@example.com"));
     assert_eq!(message["x_team"], "infra");
     assert_eq!(message["content_type"], "multipart/alternative");
     let text = message["text"].as_str().unwrap();
     assert!(text.contains("Firing (1):"), "{text}");
     assert!(text.contains("- DiskFull is broken"), "{text}");
-    assert!(text.contains("labels: alertname=DiskFull severity=page"), "{text}");
+    assert!(
+        text.contains("labels: alertname=DiskFull severity=page"),
+        "{text}"
+    );
     let html = message["html"].as_str().unwrap();
     assert!(html.contains("<h3>[FIRING:1] DiskFull</h3>"), "{html}");
 }
@@ -160,18 +183,38 @@ async fn wrong_password_fails_and_a_temporary_refusal_is_retried() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let queue = DeliveryQueue::open(&dir.path().join("q.sqlite"), SecretKey::generate().unwrap(), options()).unwrap();
+    let queue = DeliveryQueue::open(
+        &dir.path().join("q.sqlite"),
+        SecretKey::generate().unwrap(),
+        options(),
+    )
+    .unwrap();
     let dispatcher = queue.start();
-    let wrong = email_receiver(auth_sink.port, "    auth_username: alert\n    auth_password: nope\n");
-    queue.enqueue(prepare(&notification("mail", "A"), &wrong, &PlainRenderer).unwrap()).await.unwrap();
+    let wrong = email_receiver(
+        auth_sink.port,
+        "    auth_username: alert\n    auth_password: nope\n",
+    );
+    queue
+        .enqueue(prepare(&notification("mail", "A"), &wrong, &PlainRenderer).unwrap())
+        .await
+        .unwrap();
     let flaky = email_receiver(flaky_sink.port, "");
-    queue.enqueue(prepare(&notification("mail", "B"), &flaky, &PlainRenderer).unwrap()).await.unwrap();
+    queue
+        .enqueue(prepare(&notification("mail", "B"), &flaky, &PlainRenderer).unwrap())
+        .await
+        .unwrap();
     let records = wait_for_log(&queue, Duration::from_secs(20), |r| {
-        r.len() == 2 && r.iter().all(|d| matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Failed))
+        r.len() == 2
+            && r.iter()
+                .all(|d| matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Failed))
     })
     .await;
     dispatcher.shutdown().await;
-    let (sent, failed) = if records[0].group_key.contains('B') { (&records[0], &records[1]) } else { (&records[1], &records[0]) };
+    let (sent, failed) = if records[0].group_key.contains('B') {
+        (&records[0], &records[1])
+    } else {
+        (&records[1], &records[0])
+    };
     assert_eq!(failed.status, DeliveryStatus::Failed, "{failed:?}");
     assert_eq!(failed.attempts, 1);
     assert_eq!(failed.response_code, Some(535));
@@ -187,7 +230,17 @@ fn self_signed(dir: &std::path::Path) -> Option<(String, String)> {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -218,19 +271,39 @@ async fn starttls_is_used_when_required_and_refused_when_missing() {
     let Some(plain_sink) = SmtpSink::start("plain") else {
         return;
     };
-    let queue = DeliveryQueue::open(&dir.path().join("q.sqlite"), SecretKey::generate().unwrap(), options()).unwrap();
+    let queue = DeliveryQueue::open(
+        &dir.path().join("q.sqlite"),
+        SecretKey::generate().unwrap(),
+        options(),
+    )
+    .unwrap();
     let dispatcher = queue.start();
     // The server's certificate is self-signed: the test trusts it the way
     // an operator would, with insecure_skip_verify.
     let tls_extra = "    tls_config: {insecure_skip_verify: true}\n    auth_username: alert\n    auth_password: s3cret\n";
     let mut tls_config = email_receiver(tls_sink.port, tls_extra);
     tls_config.email_configs[0].require_tls = Some(true);
-    queue.enqueue(prepare(&notification("mail", "Tls"), &tls_config, &PlainRenderer).unwrap()).await.unwrap();
+    queue
+        .enqueue(prepare(&notification("mail", "Tls"), &tls_config, &PlainRenderer).unwrap())
+        .await
+        .unwrap();
     let mut plain_config = email_receiver(plain_sink.port, "");
     plain_config.email_configs[0].require_tls = None; // the default: required
-    queue.enqueue(prepare(&notification("mail", "NoTls"), &plain_config, &PlainRenderer).unwrap()).await.unwrap();
+    queue
+        .enqueue(
+            prepare(
+                &notification("mail", "NoTls"),
+                &plain_config,
+                &PlainRenderer,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
     let records = wait_for_log(&queue, Duration::from_secs(20), |r| {
-        r.len() == 2 && r.iter().all(|d| matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Failed))
+        r.len() == 2
+            && r.iter()
+                .all(|d| matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Failed))
     })
     .await;
     dispatcher.shutdown().await;
@@ -238,9 +311,18 @@ async fn starttls_is_used_when_required_and_refused_when_missing() {
     assert_eq!(message["tls"], true);
     assert_eq!(message["auth"], "PLAIN:alert");
     assert_eq!(message["subject"], "[FIRING:1] Tls");
-    let no_tls = records.iter().find(|r| r.group_key.contains("NoTls")).unwrap();
+    let no_tls = records
+        .iter()
+        .find(|r| r.group_key.contains("NoTls"))
+        .unwrap();
     assert_eq!(no_tls.status, DeliveryStatus::Failed, "{no_tls:?}");
-    assert!(no_tls.last_error.as_deref().unwrap().contains("STARTTLS"), "{no_tls:?}");
-    let tls_record = records.iter().find(|r| !r.group_key.contains("NoTls")).unwrap();
+    assert!(
+        no_tls.last_error.as_deref().unwrap().contains("STARTTLS"),
+        "{no_tls:?}"
+    );
+    let tls_record = records
+        .iter()
+        .find(|r| !r.group_key.contains("NoTls"))
+        .unwrap();
     assert_eq!(tls_record.status, DeliveryStatus::Sent, "{tls_record:?}");
 }

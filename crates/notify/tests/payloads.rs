@@ -12,7 +12,13 @@ use agentmon_notify::receivers::{
 };
 use serde_json::Value;
 
-fn alert(instance: &str, starts: i64, ends: Option<i64>, fingerprint: u64, resolved: bool) -> AlertStatus {
+fn alert(
+    instance: &str,
+    starts: i64,
+    ends: Option<i64>,
+    fingerprint: u64,
+    resolved: bool,
+) -> AlertStatus {
     AlertStatus {
         alert: Alert {
             labels: Labels::new([
@@ -38,8 +44,20 @@ fn notification() -> Notification {
         group_labels: Labels::new([("alertname", "HighLatency")]).unwrap(),
         alerts: vec![
             // A firing alert's planned end is not shown.
-            alert("agent-1:9100", 1_700_000_000_120, Some(1_700_000_300_000), 0x0123_4567_89ab_cdef, false),
-            alert("agent-2:9100", 1_699_999_200_000, Some(1_699_999_800_500), 0xff, true),
+            alert(
+                "agent-1:9100",
+                1_700_000_000_120,
+                Some(1_700_000_300_000),
+                0x0123_4567_89ab_cdef,
+                false,
+            ),
+            alert(
+                "agent-2:9100",
+                1_699_999_200_000,
+                Some(1_699_999_800_500),
+                0xff,
+                true,
+            ),
         ],
         external_url: "http://agentmon:9093".to_owned(),
     }
@@ -91,7 +109,10 @@ fn webhook_payload_matches_the_version_4_fixture() {
     assert_eq!((delivery.firing, delivery.resolved), (1, 1));
     let (url, body, headers) = http_body(&delivery.request);
     assert_eq!(url, "http://127.0.0.1:9/hook?token=abc");
-    assert_eq!(headers, vec![("Authorization".to_owned(), "Bearer tok".to_owned())]);
+    assert_eq!(
+        headers,
+        vec![("Authorization".to_owned(), "Bearer tok".to_owned())]
+    );
 
     let fixture_text = include_str!("fixtures/webhook_v4.json");
     let fixture: Value = serde_json::from_str(fixture_text).unwrap();
@@ -105,10 +126,16 @@ fn webhook_payload_matches_the_version_4_fixture() {
         }
         assert_eq!(&got[field], expected, "field {field}");
     }
-    let (got_alerts, fixture_alerts) = (got["alerts"].as_array().unwrap(), fixture["alerts"].as_array().unwrap());
+    let (got_alerts, fixture_alerts) = (
+        got["alerts"].as_array().unwrap(),
+        fixture["alerts"].as_array().unwrap(),
+    );
     assert_eq!(got_alerts.len(), fixture_alerts.len());
     for (i, (got_alert, expected)) in got_alerts.iter().zip(fixture_alerts).enumerate() {
-        assert_eq!(got_alert.as_object().unwrap().len(), expected.as_object().unwrap().len());
+        assert_eq!(
+            got_alert.as_object().unwrap().len(),
+            expected.as_object().unwrap().len()
+        );
         for (field, value) in expected.as_object().unwrap() {
             assert_eq!(&got_alert[field], value, "alert {i} field {field}");
         }
@@ -118,12 +145,23 @@ fn webhook_payload_matches_the_version_4_fixture() {
     assert_eq!(key_order(&body), key_order(fixture_text));
     let alerts_start = body.find("\"alerts\":[").unwrap();
     let first_alert = &body[alerts_start + 10..];
-    let alert_keys = ["status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"];
+    let alert_keys = [
+        "status",
+        "labels",
+        "annotations",
+        "startsAt",
+        "endsAt",
+        "generatorURL",
+        "fingerprint",
+    ];
     let positions: Vec<usize> = alert_keys
         .iter()
         .map(|k| first_alert.find(&format!("\"{k}\"")).unwrap())
         .collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "alert field order in {first_alert}");
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "alert field order in {first_alert}"
+    );
 }
 
 #[test]
@@ -139,7 +177,9 @@ fn webhook_max_alerts_and_send_resolved() {
     assert_eq!(cut["truncatedAlerts"], 1);
     // Common labels are those of the alerts sent.
     assert_eq!(cut["commonLabels"]["instance"], "agent-1:9100");
-    let DeliveryRequest::Http(second) = &deliveries[1].request else { panic!() };
+    let DeliveryRequest::Http(second) = &deliveries[1].request else {
+        panic!()
+    };
     assert_eq!(second.timeout_ms, Some(3_000));
     let firing_only: Value = serde_json::from_str(&second.body).unwrap();
     let alerts = firing_only["alerts"].as_array().unwrap();
@@ -152,7 +192,10 @@ fn webhook_max_alerts_and_send_resolved() {
     let deliveries = prepare(&resolved, &config, &PlainRenderer).unwrap();
     assert_eq!(deliveries.len(), 1);
     let (_, body, _) = http_body(&deliveries[0].request);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["status"], "resolved");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["status"],
+        "resolved"
+    );
 }
 
 #[test]
@@ -175,7 +218,14 @@ pagerduty_configs:
     let n = notification();
     let deliveries = prepare(&n, &config, &PlainRenderer).unwrap();
     let kinds: Vec<IntegrationKind> = deliveries.iter().map(|d| d.integration).collect();
-    assert_eq!(kinds, [IntegrationKind::Slack, IntegrationKind::Discord, IntegrationKind::Pagerduty]);
+    assert_eq!(
+        kinds,
+        [
+            IntegrationKind::Slack,
+            IntegrationKind::Discord,
+            IntegrationKind::Pagerduty
+        ]
+    );
     for delivery in &deliveries {
         assert!(!delivery.target.contains("SECRET"), "{}", delivery.target);
     }
@@ -196,7 +246,10 @@ pagerduty_configs:
     assert_eq!(embed["color"], 0x992D22);
     assert_eq!(embed["title"], "[FIRING:1] HighLatency");
     let description = embed["description"].as_str().unwrap();
-    assert!(description.contains("Firing (1):") && description.contains("Resolved (1):"), "{description}");
+    assert!(
+        description.contains("Firing (1):") && description.contains("Resolved (1):"),
+        "{description}"
+    );
 
     let (url, body, _) = http_body(&deliveries[2].request);
     assert_eq!(url, "https://events.pagerduty.com/v2/enqueue");
@@ -216,7 +269,10 @@ pagerduty_configs:
     resolved.alerts.retain(|a| a.resolved);
     let deliveries = prepare(&resolved, &config, &PlainRenderer).unwrap();
     let kinds: Vec<IntegrationKind> = deliveries.iter().map(|d| d.integration).collect();
-    assert_eq!(kinds, [IntegrationKind::Discord, IntegrationKind::Pagerduty]);
+    assert_eq!(
+        kinds,
+        [IntegrationKind::Discord, IntegrationKind::Pagerduty]
+    );
     let discord: Value = serde_json::from_str(&http_body(&deliveries[0].request).1).unwrap();
     assert_eq!(discord["embeds"][0]["color"], 0x2ECC71);
     let event: Value = serde_json::from_str(&http_body(&deliveries[1].request).1).unwrap();
@@ -237,10 +293,22 @@ fn pagerduty_dedup_key_is_sha256_of_the_group_key() {
 fn bad_configs_are_refused_before_queueing() {
     for (yaml, needle) in [
         ("name: r\nwebhook_configs: [{url: 'ftp://x/y'}]", "scheme"),
-        ("name: r\nslack_configs: [{channel: x}]", "api_url is missing"),
-        ("name: r\npagerduty_configs: [{service_key: k}]", "service_key"),
-        ("name: r\nemail_configs: [{to: a@b.c, smarthost: 'nohost'}]", "host:port"),
-        ("name: r\nemail_configs: [{to: a@b.c, smarthost: 'h:25'}]", "from is missing"),
+        (
+            "name: r\nslack_configs: [{channel: x}]",
+            "api_url is missing",
+        ),
+        (
+            "name: r\npagerduty_configs: [{service_key: k}]",
+            "service_key",
+        ),
+        (
+            "name: r\nemail_configs: [{to: a@b.c, smarthost: 'nohost'}]",
+            "host:port",
+        ),
+        (
+            "name: r\nemail_configs: [{to: a@b.c, smarthost: 'h:25'}]",
+            "from is missing",
+        ),
     ] {
         let error = prepare(&notification(), &receiver(yaml), &PlainRenderer).unwrap_err();
         assert!(error.to_string().contains(needle), "{yaml}: {error}");
@@ -256,6 +324,11 @@ fn secrets_in_configs_do_not_print() {
     for secret in ["tok3n", "pa55w0rd", "rk-123"] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
-    let deliveries = prepare(&notification(), &receiver("name: r\nwebhook_configs: [{url: 'http://h/tok3n'}]"), &PlainRenderer).unwrap();
+    let deliveries = prepare(
+        &notification(),
+        &receiver("name: r\nwebhook_configs: [{url: 'http://h/tok3n'}]"),
+        &PlainRenderer,
+    )
+    .unwrap();
     assert!(!format!("{deliveries:?}").contains("tok3n"));
 }

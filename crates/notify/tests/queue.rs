@@ -29,7 +29,10 @@ fn options() -> QueueOptions {
 }
 
 fn webhook_receiver(url: &str) -> ReceiverConfig {
-    serde_yaml::from_str(&format!("name: hooks\nwebhook_configs:\n  - url: '{url}'\n")).unwrap()
+    serde_yaml::from_str(&format!(
+        "name: hooks\nwebhook_configs:\n  - url: '{url}'\n"
+    ))
+    .unwrap()
 }
 
 async fn enqueue_groups(queue: &DeliveryQueue, config: &ReceiverConfig, groups: &[String]) {
@@ -39,7 +42,10 @@ async fn enqueue_groups(queue: &DeliveryQueue, config: &ReceiverConfig, groups: 
     }
 }
 
-fn all_in(status: DeliveryStatus, count: usize) -> impl Fn(&[agentmon_notify::deliver::DeliveryRecord]) -> bool {
+fn all_in(
+    status: DeliveryStatus,
+    count: usize,
+) -> impl Fn(&[agentmon_notify::deliver::DeliveryRecord]) -> bool {
     move |records| records.len() == count && records.iter().all(|r| r.status == status)
 }
 
@@ -73,20 +79,35 @@ async fn failing_receiver_then_recovery_delivers_each_exactly_once() {
     // Wait until the receiver has seen the 500s and the hangs, and a
     // timeout has been recorded.
     wait_for_log(&queue, Duration::from_secs(20), |records| {
-        records.iter().any(|r| r.last_error.as_deref().is_some_and(|e| e.contains("timed out")))
+        records.iter().any(|r| {
+            r.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("timed out"))
+        })
     })
     .await;
     assert!(receiver.received().len() >= 9);
     // Then the port closes: connection refused.
     receiver.stop().await;
     let records = wait_for_log(&queue, Duration::from_secs(20), |records| {
-        records.iter().any(|r| r.last_error.as_deref().is_some_and(|e| e.contains("cannot connect")))
+        records.iter().any(|r| {
+            r.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("cannot connect"))
+        })
     })
     .await;
-    assert!(records.iter().all(|r| r.status == DeliveryStatus::Pending || r.status == DeliveryStatus::Sending));
+    assert!(records
+        .iter()
+        .all(|r| r.status == DeliveryStatus::Pending || r.status == DeliveryStatus::Sending));
     // And recovers.
     receiver.restart(vec![], ok()).await;
-    let records = wait_for_log(&queue, Duration::from_secs(30), all_in(DeliveryStatus::Sent, 5)).await;
+    let records = wait_for_log(
+        &queue,
+        Duration::from_secs(30),
+        all_in(DeliveryStatus::Sent, 5),
+    )
+    .await;
     dispatcher.shutdown().await;
 
     let expected: BTreeMap<String, usize> = groups
@@ -108,7 +129,9 @@ async fn failing_receiver_then_recovery_delivers_each_exactly_once() {
     assert!(metrics.value(IntegrationKind::Webhook, "retried") >= 9);
     let mut text = String::new();
     metrics.write_text(&mut text);
-    assert!(text.contains("agentmon_notifications_total{integration=\"webhook\",status=\"sent\"} 5\n"));
+    assert!(
+        text.contains("agentmon_notifications_total{integration=\"webhook\",status=\"sent\"} 5\n")
+    );
     assert!(text.contains("agentmon_notification_latency_seconds_count{integration=\"webhook\"}"));
 }
 
@@ -116,17 +139,34 @@ async fn failing_receiver_then_recovery_delivers_each_exactly_once() {
 async fn client_errors_are_not_retried() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(vec![], Reply::Status(400, vec![])).await;
-    let queue = open(&dir.path().join("q.sqlite"), &SecretKey::generate().unwrap());
+    let queue = open(
+        &dir.path().join("q.sqlite"),
+        &SecretKey::generate().unwrap(),
+    );
     let dispatcher = queue.start();
-    enqueue_groups(&queue, &webhook_receiver(&receiver.url("/hook")), &["Bad".to_owned()]).await;
-    let records = wait_for_log(&queue, Duration::from_secs(10), all_in(DeliveryStatus::Failed, 1)).await;
+    enqueue_groups(
+        &queue,
+        &webhook_receiver(&receiver.url("/hook")),
+        &["Bad".to_owned()],
+    )
+    .await;
+    let records = wait_for_log(
+        &queue,
+        Duration::from_secs(10),
+        all_in(DeliveryStatus::Failed, 1),
+    )
+    .await;
     // Give a retry every chance to happen (backoff is at most 200 ms).
     tokio::time::sleep(Duration::from_millis(600)).await;
     dispatcher.shutdown().await;
     assert_eq!(receiver.received().len(), 1);
     assert_eq!(records[0].attempts, 1);
     assert_eq!(records[0].response_code, Some(400));
-    assert!(records[0].last_error.as_deref().unwrap().contains("400"), "{:?}", records[0]);
+    assert!(
+        records[0].last_error.as_deref().unwrap().contains("400"),
+        "{:?}",
+        records[0]
+    );
     assert_eq!(queue.metrics().value(IntegrationKind::Webhook, "failed"), 1);
 }
 
@@ -134,14 +174,30 @@ async fn client_errors_are_not_retried() {
 async fn too_many_requests_waits_for_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(
-        vec![Reply::Status(429, vec![("Retry-After".to_owned(), "1".to_owned())])],
+        vec![Reply::Status(
+            429,
+            vec![("Retry-After".to_owned(), "1".to_owned())],
+        )],
         ok(),
     )
     .await;
-    let queue = open(&dir.path().join("q.sqlite"), &SecretKey::generate().unwrap());
+    let queue = open(
+        &dir.path().join("q.sqlite"),
+        &SecretKey::generate().unwrap(),
+    );
     let dispatcher = queue.start();
-    enqueue_groups(&queue, &webhook_receiver(&receiver.url("/hook")), &["Busy".to_owned()]).await;
-    let records = wait_for_log(&queue, Duration::from_secs(10), all_in(DeliveryStatus::Sent, 1)).await;
+    enqueue_groups(
+        &queue,
+        &webhook_receiver(&receiver.url("/hook")),
+        &["Busy".to_owned()],
+    )
+    .await;
+    let records = wait_for_log(
+        &queue,
+        Duration::from_secs(10),
+        all_in(DeliveryStatus::Sent, 1),
+    )
+    .await;
     dispatcher.shutdown().await;
     let received = receiver.received();
     assert_eq!(received.len(), 2);
@@ -167,7 +223,13 @@ async fn restart_in_the_middle_loses_nothing() {
         let dispatcher = queue.start();
         enqueue_groups(&queue, &config, &groups).await;
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while receiver.received().iter().filter(|r| r.answered.is_none()).count() < 2 {
+        while receiver
+            .received()
+            .iter()
+            .filter(|r| r.answered.is_none())
+            .count()
+            < 2
+        {
             assert!(std::time::Instant::now() < deadline, "no hanging request");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -192,13 +254,21 @@ async fn restart_in_the_middle_loses_nothing() {
     // Another key cannot read them.
     let stranger = DeliveryQueue::open(&path, SecretKey::generate().unwrap(), options()).unwrap();
     let error = stranger.store().claim_due(i64::MAX, 1).unwrap_err();
-    assert!(error.to_string().contains("does not open with this key"), "{error}");
+    assert!(
+        error.to_string().contains("does not open with this key"),
+        "{error}"
+    );
     drop(stranger);
 
     receiver.restart(vec![], ok()).await;
     let queue = open(&path, &SecretKey::load_or_create(dir.path()).unwrap());
     let dispatcher = queue.start();
-    let records = wait_for_log(&queue, Duration::from_secs(30), all_in(DeliveryStatus::Sent, 8)).await;
+    let records = wait_for_log(
+        &queue,
+        Duration::from_secs(30),
+        all_in(DeliveryStatus::Sent, 8),
+    )
+    .await;
     dispatcher.shutdown().await;
     let accepted = accepted_by_group(&receiver);
     assert_eq!(accepted.len(), 8, "{accepted:?}");
@@ -212,7 +282,10 @@ async fn a_newer_notification_supersedes_a_pending_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut receiver = Receiver::start(vec![], ok()).await;
     receiver.stop().await;
-    let queue = open(&dir.path().join("q.sqlite"), &SecretKey::generate().unwrap());
+    let queue = open(
+        &dir.path().join("q.sqlite"),
+        &SecretKey::generate().unwrap(),
+    );
     let config = webhook_receiver(&receiver.url("/hook"));
     let mut first = notification("hooks", "Flapping");
     first.alerts[0].alert.annotations =
@@ -220,21 +293,35 @@ async fn a_newer_notification_supersedes_a_pending_one() {
     let mut second = first.clone();
     second.alerts[0].resolved = true;
     second.alerts[0].alert.ends_at_ms = Some(1_700_000_060_000);
-    queue.enqueue(prepare(&first, &config, &PlainRenderer).unwrap()).await.unwrap();
-    queue.enqueue(prepare(&second, &config, &PlainRenderer).unwrap()).await.unwrap();
+    queue
+        .enqueue(prepare(&first, &config, &PlainRenderer).unwrap())
+        .await
+        .unwrap();
+    queue
+        .enqueue(prepare(&second, &config, &PlainRenderer).unwrap())
+        .await
+        .unwrap();
     // Another group is not touched.
     enqueue_groups(&queue, &config, &["Other".to_owned()]).await;
     receiver.restart(vec![], ok()).await;
     let dispatcher = queue.start();
     let records = wait_for_log(&queue, Duration::from_secs(10), |records| {
-        records.iter().filter(|r| r.status == DeliveryStatus::Sent).count() == 2
+        records
+            .iter()
+            .filter(|r| r.status == DeliveryStatus::Sent)
+            .count()
+            == 2
     })
     .await;
     dispatcher.shutdown().await;
     let statuses: Vec<DeliveryStatus> = records.iter().rev().map(|r| r.status).collect();
     assert_eq!(
         statuses,
-        [DeliveryStatus::Superseded, DeliveryStatus::Sent, DeliveryStatus::Sent]
+        [
+            DeliveryStatus::Superseded,
+            DeliveryStatus::Sent,
+            DeliveryStatus::Sent
+        ]
     );
     let flapping: Vec<String> = receiver
         .accepted()
@@ -243,24 +330,48 @@ async fn a_newer_notification_supersedes_a_pending_one() {
         .map(|r| r.body.clone())
         .collect();
     assert_eq!(flapping.len(), 1);
-    assert!(flapping[0].contains("\"status\":\"resolved\""), "{}", flapping[0]);
-    assert_eq!(queue.metrics().value(IntegrationKind::Webhook, "superseded"), 1);
+    assert!(
+        flapping[0].contains("\"status\":\"resolved\""),
+        "{}",
+        flapping[0]
+    );
+    assert_eq!(
+        queue
+            .metrics()
+            .value(IntegrationKind::Webhook, "superseded"),
+        1
+    );
 
     // The log filters.
     let filter = DeliveryFilter {
         status: Some(DeliveryStatus::Superseded),
         ..DeliveryFilter::default()
     };
-    let superseded = queue.list_deliveries(filter, Page::default()).await.unwrap();
+    let superseded = queue
+        .list_deliveries(filter, Page::default())
+        .await
+        .unwrap();
     assert_eq!(superseded.len(), 1);
     assert_eq!(superseded[0].attempts, 0);
     let page = queue
-        .list_deliveries(DeliveryFilter::default(), Page { limit: 2, before_id: None })
+        .list_deliveries(
+            DeliveryFilter::default(),
+            Page {
+                limit: 2,
+                before_id: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(page.len(), 2);
     let rest = queue
-        .list_deliveries(DeliveryFilter::default(), Page { limit: 2, before_id: Some(page[1].id) })
+        .list_deliveries(
+            DeliveryFilter::default(),
+            Page {
+                limit: 2,
+                before_id: Some(page[1].id),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);
@@ -273,14 +384,36 @@ async fn deliveries_older_than_the_maximum_age_expire() {
     let mut receiver = Receiver::start(vec![], Reply::Status(500, vec![])).await;
     let mut options = options();
     options.retry.max_age = Duration::from_millis(400);
-    let queue = DeliveryQueue::open(&dir.path().join("q.sqlite"), SecretKey::generate().unwrap(), options).unwrap();
+    let queue = DeliveryQueue::open(
+        &dir.path().join("q.sqlite"),
+        SecretKey::generate().unwrap(),
+        options,
+    )
+    .unwrap();
     let dispatcher = queue.start();
-    enqueue_groups(&queue, &webhook_receiver(&receiver.url("/hook")), &["Old".to_owned()]).await;
-    let records = wait_for_log(&queue, Duration::from_secs(10), all_in(DeliveryStatus::Expired, 1)).await;
+    enqueue_groups(
+        &queue,
+        &webhook_receiver(&receiver.url("/hook")),
+        &["Old".to_owned()],
+    )
+    .await;
+    let records = wait_for_log(
+        &queue,
+        Duration::from_secs(10),
+        all_in(DeliveryStatus::Expired, 1),
+    )
+    .await;
     dispatcher.shutdown().await;
     assert!(records[0].attempts >= 1);
     assert_eq!(records[0].response_code, Some(500));
-    assert!(records[0].last_error.as_deref().unwrap().contains("maximum age"));
-    assert_eq!(queue.metrics().value(IntegrationKind::Webhook, "expired"), 1);
+    assert!(records[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("maximum age"));
+    assert_eq!(
+        queue.metrics().value(IntegrationKind::Webhook, "expired"),
+        1
+    );
     receiver.stop().await;
 }

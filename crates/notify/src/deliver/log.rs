@@ -80,7 +80,10 @@ impl DeliveryStore {
             condition("receiver =", Value::Text(receiver.clone()));
         }
         if let Some(integration) = filter.integration {
-            condition("integration =", Value::Text(integration.as_str().to_owned()));
+            condition(
+                "integration =",
+                Value::Text(integration.as_str().to_owned()),
+            );
         }
         if let Some(status) = filter.status {
             condition("status =", Value::Text(status.as_str().to_owned()));
@@ -137,8 +140,26 @@ impl DeliveryStore {
             let mut records = Vec::new();
             for row in rows {
                 let (
-                    (id, receiver, integration, integration_index, group_key, target, status, attempts),
-                    (firing, resolved, created_at_ms, last_attempt_at_ms, next, finished_at_ms, response_code, last_error),
+                    (
+                        id,
+                        receiver,
+                        integration,
+                        integration_index,
+                        group_key,
+                        target,
+                        status,
+                        attempts,
+                    ),
+                    (
+                        firing,
+                        resolved,
+                        created_at_ms,
+                        last_attempt_at_ms,
+                        next,
+                        finished_at_ms,
+                        response_code,
+                        last_error,
+                    ),
                 ) = row.doing("read the log")?;
                 let integration =
                     IntegrationKind::parse(&integration).ok_or(DeliverError::Unknown {

@@ -81,7 +81,11 @@ impl DeliveryMetrics {
         out.push_str("# TYPE agentmon_notifications_total counter\n");
         for integration in IntegrationKind::ALL {
             for outcome in OUTCOMES {
-                let value = values.counts.get(&(integration, outcome)).copied().unwrap_or(0);
+                let value = values
+                    .counts
+                    .get(&(integration, outcome))
+                    .copied()
+                    .unwrap_or(0);
                 let _ = writeln!(
                     out,
                     "agentmon_notifications_total{{integration=\"{integration}\",status=\"{outcome}\"}} {value}"
@@ -133,15 +137,26 @@ mod tests {
         metrics.observe_latency(IntegrationKind::Webhook, 60.0);
         let mut out = String::new();
         metrics.write_text(&mut out);
-        assert!(out.contains("agentmon_notifications_total{integration=\"webhook\",status=\"sent\"} 2\n"));
-        assert!(out.contains("agentmon_notifications_total{integration=\"email\",status=\"retried\"} 1\n"));
-        assert!(out.contains("agentmon_notifications_total{integration=\"slack\",status=\"failed\"} 0\n"));
+        assert!(out
+            .contains("agentmon_notifications_total{integration=\"webhook\",status=\"sent\"} 2\n"));
+        assert!(out.contains(
+            "agentmon_notifications_total{integration=\"email\",status=\"retried\"} 1\n"
+        ));
+        assert!(out
+            .contains("agentmon_notifications_total{integration=\"slack\",status=\"failed\"} 0\n"));
         assert!(out.contains("agentmon_notification_latency_seconds_bucket{integration=\"webhook\",le=\"0.0025\"} 0\n"));
         assert!(out.contains("agentmon_notification_latency_seconds_bucket{integration=\"webhook\",le=\"0.005\"} 1\n"));
-        assert!(out.contains("agentmon_notification_latency_seconds_bucket{integration=\"webhook\",le=\"0.25\"} 2\n"));
-        assert!(out.contains("agentmon_notification_latency_seconds_bucket{integration=\"webhook\",le=\"10\"} 2\n"));
-        assert!(out.contains("agentmon_notification_latency_seconds_bucket{integration=\"webhook\",le=\"+Inf\"} 3\n"));
-        assert!(out.contains("agentmon_notification_latency_seconds_count{integration=\"webhook\"} 3\n"));
+        assert!(out.contains(
+            "agentmon_notification_latency_seconds_bucket{integration=\"webhook\",le=\"0.25\"} 2\n"
+        ));
+        assert!(out.contains(
+            "agentmon_notification_latency_seconds_bucket{integration=\"webhook\",le=\"10\"} 2\n"
+        ));
+        assert!(out.contains(
+            "agentmon_notification_latency_seconds_bucket{integration=\"webhook\",le=\"+Inf\"} 3\n"
+        ));
+        assert!(out
+            .contains("agentmon_notification_latency_seconds_count{integration=\"webhook\"} 3\n"));
         assert_eq!(metrics.value(IntegrationKind::Webhook, "sent"), 2);
     }
 }

@@ -113,7 +113,10 @@ mod tests {
         let draws: Vec<Duration> = (0..200).map(|_| policy.backoff(4)).collect();
         assert!(draws.iter().all(|d| *d <= Duration::from_secs(8)));
         // Full jitter: the draws spread over the range, not one value.
-        let low = draws.iter().filter(|d| **d < Duration::from_secs(4)).count();
+        let low = draws
+            .iter()
+            .filter(|d| **d < Duration::from_secs(4))
+            .count();
         assert!((40..160).contains(&low), "{low} of 200 below half");
     }
 
@@ -135,7 +138,10 @@ mod tests {
             code: Some(400),
             error: "bad".into(),
         };
-        assert_eq!(policy.decide(&failed, 1, 0, 0).status, DeliveryStatus::Failed);
+        assert_eq!(
+            policy.decide(&failed, 1, 0, 0).status,
+            DeliveryStatus::Failed
+        );
         let sent = Outcome::Sent { code: Some(200) };
         assert_eq!(policy.decide(&sent, 3, 0, 0).status, DeliveryStatus::Sent);
     }

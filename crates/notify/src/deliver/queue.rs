@@ -116,7 +116,10 @@ impl DeliveryQueue {
 
     /// Persists deliveries (superseding pending ones of the same groups)
     /// and wakes the dispatcher. Returns the deliveries' ids.
-    pub async fn enqueue(&self, deliveries: Vec<PreparedDelivery>) -> Result<Vec<i64>, DeliverError> {
+    pub async fn enqueue(
+        &self,
+        deliveries: Vec<PreparedDelivery>,
+    ) -> Result<Vec<i64>, DeliverError> {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
@@ -200,7 +203,10 @@ async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
         }
         let next_due = {
             let due_inner = inner.clone();
-            blocking(move || due_inner.store.next_due_at()).await.ok().flatten()
+            blocking(move || due_inner.store.next_due_at())
+                .await
+                .ok()
+                .flatten()
         };
         let mut sleep = inner.options.poll_interval;
         if let Some(due) = next_due {
@@ -236,7 +242,12 @@ async fn attempt(inner: Arc<Inner>, delivery: ClaimedDelivery) {
         inner
             .metrics
             .observe_latency(integration, started.elapsed().as_secs_f64());
-        let record = policy.decide(&outcome, delivery.attempts + 1, delivery.created_at_ms, now_ms());
+        let record = policy.decide(
+            &outcome,
+            delivery.attempts + 1,
+            delivery.created_at_ms,
+            now_ms(),
+        );
         if let Outcome::Retry { .. } | Outcome::Failed { .. } = outcome {
             tracing::warn!(
                 delivery = id,

@@ -56,7 +56,9 @@ impl Sender {
     pub async fn send(&self, request: &DeliveryRequest) -> Outcome {
         match request {
             DeliveryRequest::Http(http) => self.send_http(http).await,
-            DeliveryRequest::Email(email) => super::smtp::send_email(email, self.default_timeout).await,
+            DeliveryRequest::Email(email) => {
+                super::smtp::send_email(email, self.default_timeout).await
+            }
         }
     }
 

@@ -73,7 +73,10 @@ pub(crate) async fn send_email(request: &EmailRequest, timeout: Duration) -> Out
         Ok(envelope) => envelope,
         Err(e) => return failed(format!("envelope: {e}")),
     };
-    match transport.send_raw(&envelope, request.message.as_bytes()).await {
+    match transport
+        .send_raw(&envelope, request.message.as_bytes())
+        .await
+    {
         Ok(response) => Outcome::Sent {
             code: Some(u16::from(response.code())),
         },

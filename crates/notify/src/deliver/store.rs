@@ -165,7 +165,10 @@ impl DeliveryStore {
                 .doing("set the schema version")?;
         }
         transaction
-            .execute("UPDATE deliveries SET status = 'pending' WHERE status = 'sending'", [])
+            .execute(
+                "UPDATE deliveries SET status = 'pending' WHERE status = 'sending'",
+                [],
+            )
             .doing("release deliveries claimed before a restart")?;
         // A released row may now share its group with a newer pending one.
         let sql = format!(
@@ -192,10 +195,11 @@ impl DeliveryStore {
     ) -> Result<Vec<Enqueued>, DeliverError> {
         let mut sealed = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            let json = serde_json::to_vec(&delivery.request).map_err(|e| DeliverError::Payload {
-                id: 0,
-                reason: e.to_string(),
-            })?;
+            let json =
+                serde_json::to_vec(&delivery.request).map_err(|e| DeliverError::Payload {
+                    id: 0,
+                    reason: e.to_string(),
+                })?;
             sealed.push(self.key.seal(&json).map_err(DeliverError::Seal)?);
         }
         let mut connection = self.connection.lock();
@@ -249,7 +253,11 @@ impl DeliveryStore {
 
     /// Claims up to `limit` due deliveries (oldest due first), at most one
     /// per group and none of a group that has one under way.
-    pub fn claim_due(&self, now_ms: i64, limit: usize) -> Result<Vec<ClaimedDelivery>, DeliverError> {
+    pub fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, DeliverError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -259,12 +267,16 @@ impl DeliveryStore {
         let mut claimed = Vec::with_capacity(rows.len());
         for (id, integration, receiver, group_key, attempts, created_at_ms, payload) in rows {
             transaction
-                .execute("UPDATE deliveries SET status = 'sending' WHERE id = ?1", [id])
+                .execute(
+                    "UPDATE deliveries SET status = 'sending' WHERE id = ?1",
+                    [id],
+                )
                 .doing("claim a delivery")?;
-            let integration = IntegrationKind::parse(&integration).ok_or(DeliverError::Unknown {
-                what: "integration",
-                value: integration,
-            })?;
+            let integration =
+                IntegrationKind::parse(&integration).ok_or(DeliverError::Unknown {
+                    what: "integration",
+                    value: integration,
+                })?;
             let json = self
                 .key
                 .open(&payload)

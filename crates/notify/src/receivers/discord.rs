@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::http_config::HttpClientConfig;
 use super::render::{default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
-use super::{alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData};
+use super::{
+    alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData,
+};
 use crate::notification::Notification;
 use crate::secrets::{redact_url, Secret};
 
@@ -67,8 +69,7 @@ impl DiscordConfig {
         };
         let data = TemplateData::new(notification, &alerts);
         let title = render_or_default(renderer, self.title.as_deref(), &data, default_title);
-        let description =
-            render_or_default(renderer, self.message.as_deref(), &data, default_text);
+        let description = render_or_default(renderer, self.message.as_deref(), &data, default_text);
         let message = DiscordMessage {
             content: String::new(),
             embeds: vec![DiscordEmbed {
@@ -92,6 +93,10 @@ impl DiscordConfig {
             body: to_json(&message)?,
             timeout_ms: None,
         });
-        Ok(Some(Built::new(&data, redact_url(self.webhook_url.expose()), request)))
+        Ok(Some(Built::new(
+            &data,
+            redact_url(self.webhook_url.expose()),
+            request,
+        )))
     }
 }

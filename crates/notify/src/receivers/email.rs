@@ -162,7 +162,11 @@ impl EmailConfig {
             to: recipients,
             message: formatted,
         });
-        Ok(Some(Built::new(&data, format!("smtp://{smarthost}"), request)))
+        Ok(Some(Built::new(
+            &data,
+            format!("smtp://{smarthost}"),
+            request,
+        )))
     }
 }
 
@@ -172,7 +176,10 @@ mod tests {
 
     #[test]
     fn smarthost_forms() {
-        assert_eq!(split_smarthost("mail.example.com:587").unwrap(), ("mail.example.com", 587));
+        assert_eq!(
+            split_smarthost("mail.example.com:587").unwrap(),
+            ("mail.example.com", 587)
+        );
         assert_eq!(split_smarthost("[::1]:25").unwrap(), ("::1", 25));
         assert!(split_smarthost("mail.example.com").is_err());
         assert!(split_smarthost(":25").is_err());

@@ -43,8 +43,14 @@ mod tests {
     fn formats_like_go() {
         assert_eq!(format_rfc3339_ms(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339_ms(1_700_000_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(format_rfc3339_ms(1_700_000_000_120), "2023-11-14T22:13:20.12Z");
-        assert_eq!(format_rfc3339_ms(1_700_000_000_001), "2023-11-14T22:13:20.001Z");
+        assert_eq!(
+            format_rfc3339_ms(1_700_000_000_120),
+            "2023-11-14T22:13:20.12Z"
+        );
+        assert_eq!(
+            format_rfc3339_ms(1_700_000_000_001),
+            "2023-11-14T22:13:20.001Z"
+        );
         assert_eq!(format_rfc3339_ms(951_782_400_500), "2000-02-29T00:00:00.5Z");
         assert_eq!(format_optional_ms(None), ZERO_TIME);
     }

@@ -76,7 +76,9 @@ impl IntegrationKind {
     }
 
     pub fn parse(text: &str) -> Option<IntegrationKind> {
-        IntegrationKind::ALL.into_iter().find(|k| k.as_str() == text)
+        IntegrationKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 
@@ -171,7 +173,10 @@ pub enum PrepareError {
 /// if it does not send resolved notifications. `None` when that leaves
 /// nothing to say (no firing alert and `send_resolved: false`), which
 /// Alertmanager counts as delivered without sending.
-pub fn alerts_to_send(notification: &Notification, send_resolved: bool) -> Option<Vec<AlertStatus>> {
+pub fn alerts_to_send(
+    notification: &Notification,
+    send_resolved: bool,
+) -> Option<Vec<AlertStatus>> {
     let any_firing = notification.alerts.iter().any(|a| !a.resolved);
     if notification.alerts.is_empty() || (!send_resolved && !any_firing) {
         return None;
@@ -221,16 +226,32 @@ pub fn prepare(
         push(IntegrationKind::Webhook, i, config.build(notification))?;
     }
     for (i, config) in receiver.slack_configs.iter().enumerate() {
-        push(IntegrationKind::Slack, i, config.build(notification, renderer))?;
+        push(
+            IntegrationKind::Slack,
+            i,
+            config.build(notification, renderer),
+        )?;
     }
     for (i, config) in receiver.discord_configs.iter().enumerate() {
-        push(IntegrationKind::Discord, i, config.build(notification, renderer))?;
+        push(
+            IntegrationKind::Discord,
+            i,
+            config.build(notification, renderer),
+        )?;
     }
     for (i, config) in receiver.pagerduty_configs.iter().enumerate() {
-        push(IntegrationKind::Pagerduty, i, config.build(notification, renderer))?;
+        push(
+            IntegrationKind::Pagerduty,
+            i,
+            config.build(notification, renderer),
+        )?;
     }
     for (i, config) in receiver.email_configs.iter().enumerate() {
-        push(IntegrationKind::Email, i, config.build(notification, renderer))?;
+        push(
+            IntegrationKind::Email,
+            i,
+            config.build(notification, renderer),
+        )?;
     }
     Ok(out)
 }
@@ -265,7 +286,10 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, String> {
 pub(crate) fn check_url(url: &str, field: &str) -> Result<(), String> {
     match url::Url::parse(url) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(()),
-        Ok(u) => Err(format!("{field}: scheme {:?} is not http or https", u.scheme())),
+        Ok(u) => Err(format!(
+            "{field}: scheme {:?} is not http or https",
+            u.scheme()
+        )),
         Err(e) => Err(format!("{field} {}: {e}", crate::secrets::redact_url(url))),
     }
 }

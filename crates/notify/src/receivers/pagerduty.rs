@@ -15,7 +15,9 @@ use super::discord::truncate_chars;
 use super::http_config::HttpClientConfig;
 use super::render::{default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
-use super::{alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData};
+use super::{
+    alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData,
+};
 use crate::notification::Notification;
 use crate::secrets::{redact_url, Secret};
 
@@ -139,10 +141,14 @@ impl PagerdutyConfig {
                 ("firing".to_owned(), text_of(&data, Status::Firing)),
                 ("resolved".to_owned(), text_of(&data, Status::Resolved)),
                 ("num_firing".to_owned(), data.firing().count().to_string()),
-                ("num_resolved".to_owned(), data.resolved().count().to_string()),
+                (
+                    "num_resolved".to_owned(),
+                    data.resolved().count().to_string(),
+                ),
             ]),
         };
-        let summary = render_or_default(renderer, self.description.as_deref(), &data, default_title);
+        let summary =
+            render_or_default(renderer, self.description.as_deref(), &data, default_title);
         let event = PagerdutyEvent {
             routing_key: routing_key.expose().to_owned(),
             event_action: match data.status {
@@ -153,14 +159,20 @@ impl PagerdutyConfig {
             dedup_key: group_key_hash(&notification.group_key),
             payload: PagerdutyPayload {
                 summary: truncate_chars(&summary, MAX_SUMMARY_CHARS),
-                source: self.source.as_deref().map_or_else(|| "agentmon".to_owned(), render),
+                source: self
+                    .source
+                    .as_deref()
+                    .map_or_else(|| "agentmon".to_owned(), render),
                 severity: render(&self.severity),
                 class: optional(&self.class),
                 component: optional(&self.component),
                 group: optional(&self.group),
                 custom_details,
             },
-            client: self.client.as_deref().map_or_else(|| "agentmon".to_owned(), render),
+            client: self
+                .client
+                .as_deref()
+                .map_or_else(|| "agentmon".to_owned(), render),
             client_url: self
                 .client_url
                 .as_deref()

@@ -46,10 +46,12 @@ impl Renderer for PlainRenderer {
                 });
             };
             let action = after[..end].trim();
-            out.push_str(&field(action, data).ok_or_else(|| RenderError::Unsupported {
-                template: template.to_owned(),
-                construct: action.to_owned(),
-            })?);
+            out.push_str(
+                &field(action, data).ok_or_else(|| RenderError::Unsupported {
+                    template: template.to_owned(),
+                    construct: action.to_owned(),
+                })?,
+            );
             rest = &after[end + 2..];
         }
         out.push_str(rest);
@@ -219,7 +221,12 @@ mod tests {
             PlainRenderer.render("oops {{ .Status", &data),
             Err(RenderError::Malformed { .. })
         ));
-        let fallback = render_or_default(&PlainRenderer, Some("{{ template \"x\" . }}"), &data, default_title);
+        let fallback = render_or_default(
+            &PlainRenderer,
+            Some("{{ template \"x\" . }}"),
+            &data,
+            default_title,
+        );
         assert_eq!(fallback, "[FIRING:0] HighLatency (job=\"agent\")");
     }
 }

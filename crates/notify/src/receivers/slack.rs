@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::http_config::HttpClientConfig;
 use super::render::{default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
-use super::{alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData};
+use super::{
+    alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData,
+};
 use crate::notification::Notification;
 use crate::secrets::{redact_url, Secret};
 
@@ -110,7 +112,11 @@ impl SlackConfig {
                 title_link: render(&self.title_link, default_title_link),
                 text: render(&self.text, default_text),
                 color: render(&self.color, default_color),
-                mrkdwn_in: vec!["fallback".to_owned(), "pretext".to_owned(), "text".to_owned()],
+                mrkdwn_in: vec![
+                    "fallback".to_owned(),
+                    "pretext".to_owned(),
+                    "text".to_owned(),
+                ],
             }],
         };
         let headers = self

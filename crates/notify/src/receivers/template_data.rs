@@ -153,7 +153,10 @@ mod tests {
     fn common_labels_and_status() {
         let alerts = vec![
             status(&[("alertname", "A"), ("job", "x"), ("instance", "1")], true),
-            status(&[("alertname", "A"), ("job", "x"), ("instance", "2")], false),
+            status(
+                &[("alertname", "A"), ("job", "x"), ("instance", "2")],
+                false,
+            ),
         ];
         let notification = Notification {
             receiver: "r".into(),

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::gotime::{format_optional_ms, format_rfc3339_ms};
 use super::http_config::{deserialize_duration_ms, HttpClientConfig};
-use super::{alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData};
+use super::{
+    alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData,
+};
 use crate::notification::Notification;
 use crate::secrets::{redact_url, Secret};
 
@@ -27,7 +29,11 @@ pub struct WebhookConfig {
     #[serde(default)]
     pub max_alerts: u64,
     /// Per-request timeout; unset: the queue's default.
-    #[serde(default, rename = "timeout", deserialize_with = "deserialize_duration_ms")]
+    #[serde(
+        default,
+        rename = "timeout",
+        deserialize_with = "deserialize_duration_ms"
+    )]
     pub timeout_ms: Option<u64>,
     #[serde(default)]
     pub http_config: HttpClientConfig,
@@ -117,6 +123,10 @@ impl WebhookConfig {
             body,
             timeout_ms: self.timeout_ms,
         });
-        Ok(Some(Built::new(&data, redact_url(self.url.expose()), request)))
+        Ok(Some(Built::new(
+            &data,
+            redact_url(self.url.expose()),
+            request,
+        )))
     }
 }

@@ -184,9 +184,8 @@ async fn handle(mut stream: TcpStream, script: Arc<Mutex<Script>>) {
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
         Reply::Status(code, extra) => {
-            let mut response = format!(
-                "HTTP/1.1 {code} Scripted\r\nContent-Length: 2\r\nConnection: close\r\n"
-            );
+            let mut response =
+                format!("HTTP/1.1 {code} Scripted\r\nContent-Length: 2\r\nConnection: close\r\n");
             for (name, value) in extra {
                 response.push_str(&format!("{name}: {value}\r\n"));
             }
@@ -232,7 +231,13 @@ pub async fn wait_for_log(
     let deadline = Instant::now() + timeout;
     loop {
         let records = queue
-            .list_deliveries(DeliveryFilter::default(), Page { limit: 1000, before_id: None })
+            .list_deliveries(
+                DeliveryFilter::default(),
+                Page {
+                    limit: 1000,
+                    before_id: None,
+                },
+            )
             .await
             .unwrap();
         if done(&records) {
