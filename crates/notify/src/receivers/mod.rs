@@ -7,6 +7,7 @@
 
 pub mod discord;
 pub mod email;
+pub mod globals;
 pub mod gotime;
 pub mod http_config;
 pub mod pagerduty;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::notification::{AlertStatus, Notification};
 pub use discord::DiscordConfig;
 pub use email::EmailConfig;
+pub use globals::ReceiverDefaults;
 pub use http_config::HttpClientConfig;
 pub use pagerduty::PagerdutyConfig;
 pub use render::{PlainRenderer, RenderError, Renderer};
