@@ -14,6 +14,11 @@ pub enum DeliverError {
          knows ({known}); upgrade agentmon or move the file away"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    #[error(
+        "delivery queue: secret.key is not the key this queue was written with; restore the \
+         original secret.key, or move the queue file away to start empty"
+    )]
+    WrongKey,
     #[error("delivery queue: delivery {id}: {source}")]
     Sealed { id: i64, source: SecretError },
     #[error("delivery queue: cannot seal a payload: {0}")]

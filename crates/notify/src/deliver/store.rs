@@ -49,6 +49,10 @@ CREATE TABLE deliveries (
     last_error         TEXT
 );
 CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at_ms);
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+);
 CREATE INDEX deliveries_group ON deliveries (receiver, integration, integration_index, group_key, status);
 ";
 
@@ -164,6 +168,7 @@ impl DeliveryStore {
                 .pragma_update(None, "user_version", VERSION)
                 .doing("set the schema version")?;
         }
+        check_key(&transaction, &key)?;
         transaction
             .execute(
                 "UPDATE deliveries SET status = 'pending' WHERE status = 'sending'",
@@ -266,25 +271,28 @@ impl DeliveryStore {
         let rows = select_due(&transaction, now_ms, limit)?;
         let mut claimed = Vec::with_capacity(rows.len());
         for (id, integration, receiver, group_key, attempts, created_at_ms, payload) in rows {
+            let (integration, request) = match self.decode(id, &integration, &payload) {
+                Ok(pair) => pair,
+                Err(error) => {
+                    // A damaged row cannot be sent; it must not stop the
+                    // others either.
+                    tracing::error!(%error, delivery = id, "dropping an unreadable delivery");
+                    transaction
+                        .execute(
+                            "UPDATE deliveries SET status = 'failed', finished_at_ms = ?2,
+                                 last_error = ?3 WHERE id = ?1",
+                            params![id, now_ms, error.to_string()],
+                        )
+                        .doing("fail an unreadable delivery")?;
+                    continue;
+                }
+            };
             transaction
                 .execute(
                     "UPDATE deliveries SET status = 'sending' WHERE id = ?1",
                     [id],
                 )
                 .doing("claim a delivery")?;
-            let integration =
-                IntegrationKind::parse(&integration).ok_or(DeliverError::Unknown {
-                    what: "integration",
-                    value: integration,
-                })?;
-            let json = self
-                .key
-                .open(&payload)
-                .map_err(|source| DeliverError::Sealed { id, source })?;
-            let request = serde_json::from_slice(&json).map_err(|e| DeliverError::Payload {
-                id,
-                reason: e.to_string(),
-            })?;
             claimed.push(ClaimedDelivery {
                 id,
                 integration,
@@ -297,6 +305,27 @@ impl DeliveryStore {
         }
         transaction.commit().doing("commit the claims")?;
         Ok(claimed)
+    }
+
+    fn decode(
+        &self,
+        id: i64,
+        integration: &str,
+        payload: &[u8],
+    ) -> Result<(IntegrationKind, DeliveryRequest), DeliverError> {
+        let integration = IntegrationKind::parse(integration).ok_or(DeliverError::Unknown {
+            what: "integration",
+            value: integration.to_owned(),
+        })?;
+        let json = self
+            .key
+            .open(payload)
+            .map_err(|source| DeliverError::Sealed { id, source })?;
+        let request = serde_json::from_slice(&json).map_err(|e| DeliverError::Payload {
+            id,
+            reason: e.to_string(),
+        })?;
+        Ok((integration, request))
     }
 
     /// Records how an attempt (or a decision without one, like expiry)
@@ -320,7 +349,7 @@ impl DeliveryStore {
                      last_attempt_at_ms = CASE WHEN ?3 = 1 THEN ?4 ELSE last_attempt_at_ms END,
                      next_attempt_at_ms = COALESCE(?5, next_attempt_at_ms),
                      finished_at_ms = ?6,
-                     response_code = COALESCE(?7, response_code),
+                     response_code = ?7,
                      last_error = ?8
                  WHERE id = ?1",
                 params![
@@ -371,6 +400,38 @@ impl DeliveryStore {
     }
 }
 
+/// What the key check value seals.
+const KEY_CHECK_PLAINTEXT: &[u8] = b"agentmon notification queue";
+
+/// Refuses a key other than the one the file was written with, before
+/// any delivery is touched; records the key's check value in a new file.
+fn check_key(transaction: &Transaction<'_>, key: &SecretKey) -> Result<(), DeliverError> {
+    let stored: Option<Vec<u8>> = transaction
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'key_check'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .doing("read the key check value")?;
+    match stored {
+        Some(sealed) => match key.open(&sealed) {
+            Ok(plain) if plain == KEY_CHECK_PLAINTEXT => Ok(()),
+            _ => Err(DeliverError::WrongKey),
+        },
+        None => {
+            let sealed = key.seal(KEY_CHECK_PLAINTEXT).map_err(DeliverError::Seal)?;
+            transaction
+                .execute(
+                    "INSERT INTO meta (name, value) VALUES ('key_check', ?1)",
+                    [sealed],
+                )
+                .doing("store the key check value")?;
+            Ok(())
+        }
+    }
+}
+
 type DueRow = (i64, String, String, String, u32, i64, Vec<u8>);
 
 fn select_due(
@@ -403,4 +464,102 @@ fn select_due(
         .collect::<Result<Vec<DueRow>, _>>()
         .doing("read due deliveries")?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receivers::HttpRequest;
+
+    fn delivery(group: &str) -> PreparedDelivery {
+        PreparedDelivery {
+            receiver: "r".into(),
+            integration: IntegrationKind::Webhook,
+            integration_index: 0,
+            group_key: group.into(),
+            target: "http://h".into(),
+            firing: 1,
+            resolved: 0,
+            request: DeliveryRequest::Http(HttpRequest {
+                url: "http://h/x".into(),
+                headers: vec![],
+                body: "{}".into(),
+                timeout_ms: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_damaged_row_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            DeliveryStore::open(&dir.path().join("q"), SecretKey::generate().unwrap()).unwrap();
+        let ids: Vec<i64> = store
+            .enqueue(&[delivery("a"), delivery("b")], 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        store
+            .with_connection(|c| {
+                c.execute(
+                    "UPDATE deliveries SET payload = x'01ff' WHERE id = ?1",
+                    [ids[0]],
+                )
+                .doing("damage")
+            })
+            .unwrap();
+        let claimed = store.claim_due(20, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].id, ids[1]);
+        assert_eq!(claimed[0].request, delivery("b").request);
+        let failed = store
+            .list_deliveries(
+                &crate::deliver::DeliveryFilter {
+                    status: Some(DeliveryStatus::Failed),
+                    ..Default::default()
+                },
+                crate::deliver::Page::default(),
+            )
+            .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert!(failed[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("malformed"));
+    }
+
+    #[test]
+    fn one_claim_per_group_and_none_while_one_is_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q");
+        let key = SecretKey::generate().unwrap();
+        let store = DeliveryStore::open(&path, key.clone()).unwrap();
+        store.enqueue(&[delivery("a")], 10).unwrap();
+        let first = store.claim_due(10, 10).unwrap();
+        assert_eq!(first.len(), 1);
+        // A newer notification of the group waits while the first is sent.
+        store.enqueue(&[delivery("a"), delivery("b")], 11).unwrap();
+        let second = store.claim_due(11, 10).unwrap();
+        assert_eq!(
+            second
+                .iter()
+                .map(|c| c.group_key.as_str())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
+        // Not yet due.
+        assert!(store.claim_due(5, 10).unwrap().is_empty());
+        // A crash: both claims are released at the next open, and the
+        // older "a" is superseded by the newer one.
+        drop(store);
+        let store = DeliveryStore::open(&path, key).unwrap();
+        let again = store.claim_due(20, 10).unwrap();
+        let mut groups: Vec<&str> = again.iter().map(|c| c.group_key.as_str()).collect();
+        groups.sort_unstable();
+        assert_eq!(groups, ["a", "b"]);
+        let a = again.iter().find(|c| c.group_key == "a").unwrap();
+        assert_eq!(a.id, 2, "the newer delivery of the group is the one kept");
+    }
 }
