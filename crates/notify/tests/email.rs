@@ -162,6 +162,12 @@ async fn email_arrives_with_headers_and_both_parts() {
         .unwrap()
         .contains("oncall@example.com"));
     assert_eq!(message["x_team"], "infra");
+    let message_id = message["message_id"].as_str().unwrap();
+    assert!(
+        message_id.starts_with('<') && message_id.ends_with("@agentmon.test>"),
+        "{message_id}"
+    );
+    assert!(!message["date"].as_str().unwrap().is_empty());
     assert_eq!(message["content_type"], "multipart/alternative");
     let text = message["text"].as_str().unwrap();
     assert!(text.contains("Firing (1):"), "{text}");

@@ -55,6 +55,8 @@ async fn enqueue_to_receipt_latency() {
     let p50 = latencies[COUNT / 2];
     let p99 = latencies[COUNT * 99 / 100 - 1];
     let max = latencies[COUNT - 1];
-    eprintln!("enqueue → receipt over {COUNT} notifications: p50 {p50:?}, p99 {p99:?}, max {max:?}");
+    eprintln!(
+        "enqueue → receipt over {COUNT} notifications: p50 {p50:?}, p99 {p99:?}, max {max:?}"
+    );
     assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
 }

@@ -60,6 +60,8 @@ class Handler:
                     "from": message["From"],
                     "to": message["To"],
                     "x_team": message["X-Team"],
+                    "message_id": message["Message-ID"],
+                    "date": message["Date"],
                     "content_type": message.get_content_type(),
                     "text": text.get_content() if text else None,
                     "html": html.get_content() if html else None,

@@ -117,7 +117,18 @@ impl EmailConfig {
         let from: Mailbox = from_text
             .parse()
             .map_err(|e| format!("from {from_text:?} is not an address: {e}"))?;
-        let mut builder = Message::builder().from(from.clone()).subject(subject);
+        let hello = self.hello.clone().unwrap_or_else(|| "localhost".to_owned());
+        let message_id = format!(
+            "<{}.{:016x}@{hello}>",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            fastrand::u64(..)
+        );
+        let mut builder = Message::builder()
+            .from(from.clone())
+            .subject(subject)
+            .message_id(Some(message_id));
         let mut recipients = Vec::new();
         for address in to_text.split(',').map(str::trim).filter(|a| !a.is_empty()) {
             let mailbox: Mailbox = address
@@ -152,7 +163,7 @@ impl EmailConfig {
             .map_err(|_| "the built message is not UTF-8".to_owned())?;
         let request = DeliveryRequest::Email(EmailRequest {
             smarthost: smarthost.to_owned(),
-            hello: self.hello.clone().unwrap_or_else(|| "localhost".to_owned()),
+            hello,
             require_tls: self.require_tls.unwrap_or(true),
             insecure_skip_verify: self.tls_config.insecure_skip_verify,
             auth_username: self.auth_username.clone().filter(|u| !u.is_empty()),

@@ -1,6 +1,8 @@
 //! The `http_config` block of HTTP receivers (Prometheus's common HTTP
 //! client settings, the parts agentmon honours): basic auth, an
-//! `Authorization` header, or a bearer token. Passwords and credentials are
+//! `Authorization` header, or a bearer token. Other keys of the block
+//! (proxy, TLS, OAuth 2) are not read yet; redirects are followed (up to
+//! 10), as Prometheus's default `follow_redirects: true` does. Passwords and credentials are
 //! [`Secret`]s.
 
 use serde::Deserialize;
@@ -16,9 +18,6 @@ pub struct HttpClientConfig {
     /// The older spelling of `authorization: {credentials: ...}`.
     #[serde(default)]
     pub bearer_token: Option<Secret>,
-    /// Whether to follow redirects (Prometheus's default: yes).
-    #[serde(default = "default_true")]
-    pub follow_redirects: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -39,10 +38,6 @@ pub struct Authorization {
 
 fn default_scheme() -> String {
     "Bearer".to_owned()
-}
-
-fn default_true() -> bool {
-    true
 }
 
 impl HttpClientConfig {
