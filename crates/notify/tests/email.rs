@@ -98,6 +98,7 @@ fn options() -> QueueOptions {
         },
         send_timeout: Duration::from_secs(5),
         poll_interval: Duration::from_millis(100),
+        ..QueueOptions::default()
     }
 }
 

@@ -25,6 +25,7 @@ fn options() -> QueueOptions {
         },
         send_timeout: Duration::from_millis(300),
         poll_interval: Duration::from_millis(100),
+        ..QueueOptions::default()
     }
 }
 
@@ -263,7 +264,8 @@ async fn restart_in_the_middle_loses_nothing() {
     );
 
     receiver.restart(vec![], ok()).await;
-    let queue = open(&path, &SecretKey::load_or_create(dir.path()).unwrap());
+    // Reopened the way the server does: the data directory's key and file.
+    let queue = DeliveryQueue::open_in(dir.path(), options()).unwrap();
     let dispatcher = queue.start();
     let records = wait_for_log(
         &queue,
@@ -295,14 +297,13 @@ async fn a_newer_notification_supersedes_a_pending_one() {
     let mut second = first.clone();
     second.alerts[0].resolved = true;
     second.alerts[0].alert.ends_at_ms = Some(1_700_000_060_000);
-    queue
-        .enqueue(prepare(&first, &config, &PlainRenderer).unwrap())
-        .await
-        .unwrap();
-    queue
-        .enqueue(prepare(&second, &config, &PlainRenderer).unwrap())
-        .await
-        .unwrap();
+    for notification in [&first, &second] {
+        let ids = queue
+            .enqueue_notification(notification, &config, &PlainRenderer)
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+    }
     // Another group is not touched.
     enqueue_groups(&queue, &config, &["Other".to_owned()]).await;
     receiver.restart(vec![], ok()).await;

@@ -1,5 +1,6 @@
 //! Errors of the delivery queue.
 
+use crate::receivers::PrepareError;
 use crate::secrets::SecretError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,10 @@ pub enum DeliverError {
     Unknown { what: &'static str, value: String },
     #[error("delivery queue: the blocking task failed: {0}")]
     Join(String),
+    #[error(transparent)]
+    Key(SecretError),
+    #[error(transparent)]
+    Prepare(PrepareError),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
 }

@@ -17,7 +17,8 @@ use super::metrics::DeliveryMetrics;
 use super::policy::RetryPolicy;
 use super::send::{Outcome, Sender};
 use super::store::{AttemptRecord, ClaimedDelivery, DeliveryStatus, DeliveryStore};
-use crate::receivers::PreparedDelivery;
+use crate::notification::Notification;
+use crate::receivers::{prepare, PreparedDelivery, ReceiverConfig, Renderer};
 use crate::secrets::SecretKey;
 
 /// How the queue works.
@@ -30,6 +31,8 @@ pub struct QueueOptions {
     pub send_timeout: Duration,
     /// The longest the dispatcher sleeps without looking at the table.
     pub poll_interval: Duration,
+    /// Finished deliveries are kept in the log this long.
+    pub log_retention: Duration,
 }
 
 impl Default for QueueOptions {
@@ -39,6 +42,7 @@ impl Default for QueueOptions {
             retry: RetryPolicy::default(),
             send_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
+            log_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -77,6 +81,9 @@ impl Dispatcher {
     }
 }
 
+/// How often finished deliveries past the log retention are deleted.
+const CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
+
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -112,6 +119,27 @@ impl DeliveryQueue {
                 wake: Notify::new(),
             }),
         })
+    }
+
+    /// Opens `notifications.sqlite` in `data_dir` with the directory's
+    /// `secret.key` (created on first use).
+    pub fn open_in(data_dir: &Path, options: QueueOptions) -> Result<DeliveryQueue, DeliverError> {
+        let key = SecretKey::load_or_create(data_dir).map_err(DeliverError::Key)?;
+        DeliveryQueue::open(&data_dir.join(super::store::FILE_NAME), key, options)
+    }
+
+    /// Prepares `notification` for every integration of `receiver` and
+    /// queues the deliveries. Returns their ids (none if the receiver has
+    /// nothing to send, e.g. only resolved alerts and no `send_resolved`).
+    pub async fn enqueue_notification(
+        &self,
+        notification: &Notification,
+        receiver: &ReceiverConfig,
+        renderer: &dyn Renderer,
+    ) -> Result<Vec<i64>, DeliverError> {
+        let deliveries =
+            prepare(notification, receiver, renderer).map_err(DeliverError::Prepare)?;
+        self.enqueue(deliveries).await
     }
 
     /// Persists deliveries (superseding pending ones of the same groups)
@@ -169,9 +197,24 @@ impl DeliveryQueue {
 async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(inner.options.workers));
     let mut attempts = JoinSet::new();
+    let mut last_cleanup: Option<Instant> = None;
     loop {
         if *stopped.borrow() {
             break;
+        }
+        let cleanup_due = match last_cleanup {
+            None => true,
+            Some(at) => at.elapsed() >= CLEANUP_INTERVAL,
+        };
+        if cleanup_due {
+            last_cleanup = Some(Instant::now());
+            let cleanup_inner = inner.clone();
+            let before = now_ms() - inner.options.log_retention.as_millis() as i64;
+            match blocking(move || cleanup_inner.store.delete_finished_before(before)).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(deleted, "old deliveries removed from the log"),
+                Err(error) => tracing::warn!(%error, "cannot remove old deliveries from the log"),
+            }
         }
         while attempts.try_join_next().is_some() {}
         let free = slots.available_permits();

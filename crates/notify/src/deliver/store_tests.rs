@@ -93,3 +93,28 @@ fn one_claim_per_group_and_none_while_one_is_under_way() {
     let a = again.iter().find(|c| c.group_key == "a").unwrap();
     assert_eq!(a.id, 2, "the newer delivery of the group is the one kept");
 }
+
+#[test]
+fn only_finished_deliveries_leave_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DeliveryStore::open(&dir.path().join("q"), SecretKey::generate().unwrap()).unwrap();
+    store.enqueue(&[delivery("a"), delivery("b")], 10).unwrap();
+    let claimed = store.claim_due(10, 1).unwrap();
+    let sent = AttemptRecord {
+        status: DeliveryStatus::Sent,
+        next_attempt_at_ms: None,
+        response_code: Some(200),
+        error: None,
+    };
+    store.record(claimed[0].id, true, &sent, 100).unwrap();
+    assert_eq!(store.delete_finished_before(100).unwrap(), 0);
+    assert_eq!(store.delete_finished_before(101).unwrap(), 1);
+    let left = store
+        .list_deliveries(
+            &crate::deliver::DeliveryFilter::default(),
+            crate::deliver::Page::default(),
+        )
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].status, DeliveryStatus::Pending);
+}
