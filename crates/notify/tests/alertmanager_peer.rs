@@ -72,8 +72,18 @@ receivers:
   - name: hook
     webhook_configs:
       - url: '{}'
+    pagerduty_configs:
+      - url: '{}'
+        routing_key: R0UT1NG
+    discord_configs:
+      - webhook_url: '{}'
+    slack_configs:
+      - api_url: '{}'
 ",
-        receiver.url("/hook")
+        receiver.url("/hook"),
+        receiver.url("/pagerduty"),
+        receiver.url("/discord"),
+        receiver.url("/slack"),
     );
     std::fs::write(dir.path().join("am.yml"), &config).unwrap();
     let port = free_port();
@@ -143,13 +153,27 @@ receivers:
     assert!(posted.status().is_success(), "{:?}", posted.text().await);
 
     let deadline = Instant::now() + Duration::from_secs(30);
-    let theirs = loop {
-        if let Some(request) = receiver.accepted().into_iter().next() {
-            break request.body;
+    let bodies = loop {
+        let accepted = receiver.accepted();
+        if accepted.len() >= 4 {
+            break accepted;
         }
-        assert!(Instant::now() < deadline, "Alertmanager sent nothing");
+        assert!(
+            Instant::now() < deadline,
+            "Alertmanager sent {} of 4 requests",
+            accepted.len()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let body_at = |path: &str| -> String {
+        bodies
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("no request to {path}"))
+            .body
+            .clone()
+    };
+    let theirs = body_at("/hook");
     let their_json: Value = serde_json::from_str(&theirs).unwrap();
 
     // The same group as agentmon's core would hand it over: Alertmanager's
@@ -208,6 +232,7 @@ receivers:
     let DeliveryRequest::Http(ours) = &deliveries[0].request else {
         panic!("expected HTTP");
     };
+    check_other_integrations(&notification, &receiver, &body_at);
     // Go's encoder ends the body with a newline; otherwise the texts must
     // be identical: fields, order, times, fingerprints.
     assert_eq!(
@@ -216,5 +241,50 @@ receivers:
         "\nours:   {}\ntheirs: {}",
         ours.body,
         theirs
+    );
+}
+
+/// The parts of the Slack, Discord and PagerDuty requests that agentmon
+/// means to share with Alertmanager (texts are agentmon's own): PagerDuty's
+/// dedup key and action, Discord's colour, Slack's colour.
+fn check_other_integrations(
+    notification: &Notification,
+    receiver: &Receiver,
+    body_at: &dyn Fn(&str) -> String,
+) {
+    let config: ReceiverConfig = serde_yaml::from_str(&format!(
+        "name: hook
+pagerduty_configs: [{{url: '{}', routing_key: R0UT1NG}}]
+discord_configs: [{{webhook_url: '{}'}}]
+slack_configs: [{{api_url: '{}'}}]",
+        receiver.url("/pagerduty"),
+        receiver.url("/discord"),
+        receiver.url("/slack")
+    ))
+    .unwrap();
+    let deliveries = prepare(notification, &config, &PlainRenderer).unwrap();
+    let ours: Vec<Value> = deliveries
+        .iter()
+        .map(|d| match &d.request {
+            DeliveryRequest::Http(http) => serde_json::from_str(&http.body).unwrap(),
+            DeliveryRequest::Email(_) => panic!("expected HTTP"),
+        })
+        .collect();
+    // prepare goes through integrations in a fixed order: slack, discord, pagerduty.
+    let (slack, discord, pagerduty) = (&ours[0], &ours[1], &ours[2]);
+    let theirs: Value = serde_json::from_str(&body_at("/pagerduty")).unwrap();
+    assert_eq!(pagerduty["dedup_key"], theirs["dedup_key"]);
+    assert_eq!(pagerduty["event_action"], theirs["event_action"]);
+    assert_eq!(pagerduty["routing_key"], theirs["routing_key"]);
+    assert_eq!(
+        pagerduty["payload"]["severity"],
+        theirs["payload"]["severity"]
+    );
+    let theirs: Value = serde_json::from_str(&body_at("/discord")).unwrap();
+    assert_eq!(discord["embeds"][0]["color"], theirs["embeds"][0]["color"]);
+    let theirs: Value = serde_json::from_str(&body_at("/slack")).unwrap();
+    assert_eq!(
+        slack["attachments"][0]["color"],
+        theirs["attachments"][0]["color"]
     );
 }
