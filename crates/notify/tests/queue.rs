@@ -420,3 +420,38 @@ async fn deliveries_older_than_the_maximum_age_expire() {
     );
     receiver.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_now_answers_with_the_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(vec![Reply::Status(503, vec![])], ok()).await;
+    let queue = open(
+        &dir.path().join("q.sqlite"),
+        &SecretKey::generate().unwrap(),
+    );
+    let config = webhook_receiver(&receiver.url("/hook"));
+    let deliveries = prepare(&notification("hooks", "Test"), &config, &PlainRenderer).unwrap();
+    let first = queue.send_now(&deliveries[0]).await;
+    assert!(
+        matches!(
+            first,
+            agentmon_notify::deliver::Outcome::Retry {
+                code: Some(503),
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    let second = queue.send_now(&deliveries[0]).await;
+    assert_eq!(
+        second,
+        agentmon_notify::deliver::Outcome::Sent { code: Some(200) }
+    );
+    assert_eq!(receiver.received().len(), 2);
+    // Nothing was queued.
+    let log = queue
+        .list_deliveries(DeliveryFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert!(log.is_empty());
+}

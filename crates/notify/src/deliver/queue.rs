@@ -166,6 +166,22 @@ impl DeliveryQueue {
         Ok(ids)
     }
 
+    /// Sends one delivery at once, outside the queue (no retry, no log
+    /// row): for "send a test notification" endpoints, which answer with
+    /// the outcome. Counted in the metrics like any attempt.
+    pub async fn send_now(&self, delivery: &PreparedDelivery) -> Outcome {
+        let started = Instant::now();
+        let outcome = self.inner.sender.send(&delivery.request).await;
+        let metrics = &self.inner.metrics;
+        metrics.observe_latency(delivery.integration, started.elapsed().as_secs_f64());
+        let counted = match outcome {
+            Outcome::Sent { .. } => "sent",
+            Outcome::Failed { .. } | Outcome::Retry { .. } => "failed",
+        };
+        metrics.count(delivery.integration, counted);
+        outcome
+    }
+
     /// The delivery log, newest first.
     pub async fn list_deliveries(
         &self,

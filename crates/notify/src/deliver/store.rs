@@ -349,7 +349,7 @@ impl DeliveryStore {
                      last_attempt_at_ms = CASE WHEN ?3 = 1 THEN ?4 ELSE last_attempt_at_ms END,
                      next_attempt_at_ms = COALESCE(?5, next_attempt_at_ms),
                      finished_at_ms = ?6,
-                     response_code = ?7,
+                     response_code = CASE WHEN ?3 = 1 THEN ?7 ELSE response_code END,
                      last_error = ?8
                  WHERE id = ?1",
                 params![
