@@ -114,7 +114,7 @@ impl AlertStore {
     }
 
     /// All alerts, by fingerprint.
-    pub fn iter(&self) -> impl Iterator<Item = &StoredAlert> {
+    pub fn iter(&self) -> impl Iterator<Item = &StoredAlert> + Clone {
         self.alerts.values()
     }
 

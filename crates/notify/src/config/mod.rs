@@ -15,6 +15,7 @@
 mod common;
 mod global;
 mod receivers;
+mod redact;
 mod route;
 
 use std::collections::{BTreeMap, HashSet};
@@ -69,7 +70,7 @@ pub struct AlertmanagerConfig {
     pub time_intervals: BTreeMap<String, NamedTimeInterval>,
     /// Template file globs, as written (relative to the config file).
     pub templates: Vec<String>,
-    /// The YAML text the configuration was read from
+    /// The configuration as YAML with secrets replaced by `<secret>`
     /// (`/api/v2/status`'s `config.original`).
     pub original: String,
 }
@@ -81,14 +82,22 @@ fn invalid(message: impl Into<String>) -> NotifyError {
 impl AlertmanagerConfig {
     /// Parses and validates alertmanager.yml text.
     pub fn from_yaml(text: &str) -> Result<AlertmanagerConfig, NotifyError> {
-        let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        AlertmanagerConfig::validate(raw, text.to_owned())
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        AlertmanagerConfig::from_value(value)
     }
 
     /// Validates an already parsed YAML value (the `alertmanager:` key of
-    /// agentmon.yml); `original` is the value written back as YAML.
+    /// agentmon.yml). A null value (an empty `alertmanager:` key) is an
+    /// empty configuration, which is refused for lack of a route.
     pub fn from_value(value: serde_yaml::Value) -> Result<AlertmanagerConfig, NotifyError> {
-        let original = serde_yaml::to_string(&value).map_err(|e| invalid(e.to_string()))?;
+        let value = match value {
+            serde_yaml::Value::Null => serde_yaml::Value::Mapping(Default::default()),
+            other => other,
+        };
+        let mut shown = value.clone();
+        redact::redact(&mut shown);
+        let original = serde_yaml::to_string(&shown).map_err(|e| invalid(e.to_string()))?;
         let raw: RawConfig = serde_yaml::from_value(value).map_err(|e| invalid(e.to_string()))?;
         AlertmanagerConfig::validate(raw, original)
     }

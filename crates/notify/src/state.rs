@@ -1,0 +1,147 @@
+//! [`State`]: everything the notification core holds — configuration,
+//! alert store, silences, dispatcher and clock — behind one value the
+//! server keeps under one lock. Received alerts go in with
+//! [`State::receive`]; [`State::flush`] hands due notifications out; the
+//! API functions in [`crate::api`] read it.
+
+use std::sync::Arc;
+
+use agentmon_model::{Alert, Labels};
+
+use crate::clock::Clock;
+use crate::config::AlertmanagerConfig;
+use crate::dispatch::{Dispatcher, Muter};
+use crate::inhibit::{inhibited_by, InhibitRule};
+use crate::notification::Notification;
+use crate::silence::Silences;
+use crate::store::{AlertStore, StoredAlert};
+
+/// How long notification-log entries are kept (Alertmanager's default
+/// data retention).
+const LOG_RETENTION_MS: i64 = 120 * 3600 * 1000;
+
+/// The notification core's state.
+#[derive(Debug)]
+pub struct State {
+    config: Arc<AlertmanagerConfig>,
+    pub alerts: AlertStore,
+    pub silences: Silences,
+    pub dispatcher: Dispatcher,
+    clock: Arc<dyn Clock>,
+    started_at_ms: i64,
+}
+
+/// Mutes what inhibition rules or active silences mute.
+struct StateMuter<'a> {
+    rules: &'a [InhibitRule],
+    alerts: &'a AlertStore,
+    silences: &'a Silences,
+}
+
+impl Muter for StateMuter<'_> {
+    fn mutes(&self, labels: &Labels, now_ms: i64) -> bool {
+        inhibited_by(self.rules, labels, self.alerts.iter(), now_ms).is_some()
+            || !self.silences.silenced_by(labels, now_ms).is_empty()
+    }
+}
+
+impl State {
+    /// A state with no alerts; `external_url` is this server's URL as
+    /// links in notifications should show it.
+    pub fn new(
+        config: AlertmanagerConfig,
+        silences: Silences,
+        clock: Arc<dyn Clock>,
+        external_url: impl Into<String>,
+    ) -> State {
+        let config = Arc::new(config);
+        State {
+            dispatcher: Dispatcher::new(Arc::clone(&config), external_url),
+            config,
+            alerts: AlertStore::new(),
+            silences,
+            started_at_ms: clock.now_ms(),
+            clock,
+        }
+    }
+
+    pub fn config(&self) -> &Arc<AlertmanagerConfig> {
+        &self.config
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn started_at_ms(&self) -> i64 {
+        self.started_at_ms
+    }
+
+    /// Takes alerts as a rule evaluator or `POST /api/v2/alerts` sends
+    /// them (already validated), filling missing times as Alertmanager
+    /// does.
+    pub fn receive(&mut self, alerts: impl IntoIterator<Item = Alert>) {
+        let now = self.now_ms();
+        let timeout = self.config.global.resolve_timeout.0.as_millis() as i64;
+        for alert in alerts {
+            let stored = self
+                .alerts
+                .put(StoredAlert::received(alert, now, timeout), now);
+            self.dispatcher.insert(&stored, now);
+        }
+    }
+
+    /// When [`State::flush`] next has something to do.
+    pub fn next_flush_ms(&self) -> Option<i64> {
+        self.dispatcher.next_flush_ms()
+    }
+
+    /// Flushes the groups that are due now.
+    pub fn flush(&mut self, notify: &mut dyn FnMut(Notification)) {
+        let now = self.now_ms();
+        let muter = StateMuter {
+            rules: &self.config.inhibit_rules,
+            alerts: &self.alerts,
+            silences: &self.silences,
+        };
+        self.dispatcher.flush_due(now, &muter, notify);
+    }
+
+    /// Applies a new configuration: groups are rebuilt from the stored
+    /// alerts (what was notified is remembered).
+    pub fn reload(&mut self, config: AlertmanagerConfig) {
+        let now = self.now_ms();
+        self.config = Arc::new(config);
+        self.dispatcher.reload(Arc::clone(&self.config));
+        for alert in self.alerts.iter() {
+            if !alert.resolved_at(now) {
+                self.dispatcher.insert(alert, now);
+            }
+        }
+    }
+
+    /// Drops resolved alerts, old silences and old notification-log
+    /// entries (Alertmanager does this every 30 minutes and 15 minutes).
+    pub fn gc(&mut self) -> Result<(), crate::NotifyError> {
+        let now = self.now_ms();
+        self.alerts.gc(now);
+        self.silences.gc(now)?;
+        self.dispatcher.gc_log(now, LOG_RETENTION_MS);
+        Ok(())
+    }
+
+    /// The ids of the active silences muting these labels.
+    pub fn silenced_by(&self, labels: &Labels) -> Vec<String> {
+        self.silences.silenced_by(labels, self.now_ms())
+    }
+
+    /// The fingerprint of an alert inhibiting these labels.
+    pub fn inhibited_by(&self, labels: &Labels) -> Option<u64> {
+        inhibited_by(
+            &self.config.inhibit_rules,
+            labels,
+            self.alerts.iter(),
+            self.now_ms(),
+        )
+    }
+}
