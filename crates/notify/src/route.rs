@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use agentmon_model::{Label, Labels};
+use regex::Regex;
 
 use crate::config::{is_label_name, RouteConfig};
 use crate::matcher::{MatchType, Matcher, Matchers};
@@ -67,7 +68,14 @@ fn label_matchers(
             if !is_label_name(name) {
                 return Err(format!("invalid label name {name:?}"));
             }
-            Matcher::new(match_type, name.as_str(), value.as_str()).map_err(|e| e.to_string())
+            // Alertmanager keeps a `match_re` value anchored, and group
+            // keys show it so: `owner=~"^(?:team-(B|C))$"`.
+            let value = match match_type {
+                MatchType::Regexp => format!("^(?:{value})$"),
+                _ => value.clone(),
+            };
+            Regex::new(&value).map_err(|e| format!("invalid regular expression {value:?}: {e}"))?;
+            Matcher::new(match_type, name.as_str(), value).map_err(|e| e.to_string())
         })
         .collect()
 }
