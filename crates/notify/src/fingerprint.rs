@@ -47,6 +47,14 @@ mod tests {
     }
 
     #[test]
+    fn same_as_alertmanager() {
+        // Read back from a real Alertmanager 0.25 (Debian's package) after
+        // posting an alert with these labels to /api/v2/alerts.
+        let labels = Labels::new([("alertname", "X"), ("job", "api")]).expect("valid");
+        assert_eq!(fingerprint_hex(fingerprint(&labels)), "066f64239d6975fb");
+    }
+
+    #[test]
     fn pairs_are_separated_and_order_free() {
         let a = Labels::new([("ab", "c")]).expect("valid");
         let b = Labels::new([("a", "bc")]).expect("valid");
