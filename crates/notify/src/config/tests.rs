@@ -217,3 +217,40 @@ fn every_refusal_has_its_message() {
         assert!(err.starts_with("invalid alertmanager configuration: "), "{err}");
     }
 }
+
+/// The refusals above are Alertmanager's too: `amtool check-config`
+/// (Alertmanager 0.25) refuses each, and accepts the full sample once the
+/// keys it does not know are taken out. Skipped without amtool unless
+/// `AGENTMON_REQUIRE_PEERS=1`.
+#[test]
+fn alertmanager_refuses_the_same_configs() {
+    use std::process::Command;
+    if Command::new("amtool").arg("--version").output().is_err() {
+        if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("amtool is required (AGENTMON_REQUIRE_PEERS=1) but was not found");
+        }
+        eprintln!("SKIP: amtool not found (Debian package prometheus-alertmanager)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let check = |yaml: &str| -> bool {
+        let path = dir.path().join("am.yml");
+        std::fs::write(&path, yaml).expect("write");
+        Command::new("amtool")
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .expect("amtool runs")
+            .status
+            .success()
+    };
+    // Alertmanager 0.25 has no webhook `timeout` (agentmon's addition).
+    let full = FULL.replace("        timeout: 10s\n", "");
+    assert!(check(&full), "amtool refuses the full sample");
+    let accepted: Vec<&str> = INVALID
+        .iter()
+        .filter(|(yaml, _)| check(yaml))
+        .map(|(_, want)| *want)
+        .collect();
+    assert!(accepted.is_empty(), "amtool accepts configs agentmon refuses: {accepted:?}");
+}
