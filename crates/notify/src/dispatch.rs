@@ -211,17 +211,26 @@ impl Dispatcher {
             .filter(|a| a.resolved_at(now_ms))
             .map(|a| (a.fingerprint, a.updated_at_ms, a.alert.ends_at_ms))
             .collect();
-        let (receiver, group_key, group_labels) =
-            (group.receiver.clone(), group.key.clone(), group.labels.clone());
+        let (receiver, group_key, group_labels) = (
+            group.receiver.clone(),
+            group.key.clone(),
+            group.labels.clone(),
+        );
         if !time_muted {
             let alerts: Vec<AlertStatus> = snapshot
                 .into_iter()
                 .filter(|a| !muter.mutes(&a.alert.labels, now_ms))
                 .collect();
-            let firing: BTreeSet<u64> =
-                alerts.iter().filter(|a| !a.resolved).map(|a| a.fingerprint).collect();
-            let resolved: BTreeSet<u64> =
-                alerts.iter().filter(|a| a.resolved).map(|a| a.fingerprint).collect();
+            let firing: BTreeSet<u64> = alerts
+                .iter()
+                .filter(|a| !a.resolved)
+                .map(|a| a.fingerprint)
+                .collect();
+            let resolved: BTreeSet<u64> = alerts
+                .iter()
+                .filter(|a| a.resolved)
+                .map(|a| a.fingerprint)
+                .collect();
             let send_resolved = self
                 .config
                 .receiver(&receiver)

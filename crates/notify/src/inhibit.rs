@@ -107,17 +107,38 @@ mod tests {
         let r = rule(
             "source_matchers: [severity=critical]\ntarget_matchers: [severity=warning]\nequal: [cluster]",
         );
-        let source = stored(&[("alertname", "Down"), ("severity", "critical"), ("cluster", "a")], None);
+        let source = stored(
+            &[
+                ("alertname", "Down"),
+                ("severity", "critical"),
+                ("cluster", "a"),
+            ],
+            None,
+        );
         let alerts = [source.clone()];
-        let same = Labels::new([("alertname", "Slow"), ("severity", "warning"), ("cluster", "a")])
-            .expect("valid");
-        let other = Labels::new([("alertname", "Slow"), ("severity", "warning"), ("cluster", "b")])
-            .expect("valid");
+        let same = Labels::new([
+            ("alertname", "Slow"),
+            ("severity", "warning"),
+            ("cluster", "a"),
+        ])
+        .expect("valid");
+        let other = Labels::new([
+            ("alertname", "Slow"),
+            ("severity", "warning"),
+            ("cluster", "b"),
+        ])
+        .expect("valid");
         let rules = [r];
-        assert_eq!(inhibited_by(&rules, &same, alerts.iter(), 100), Some(source.fingerprint));
+        assert_eq!(
+            inhibited_by(&rules, &same, alerts.iter(), 100),
+            Some(source.fingerprint)
+        );
         assert_eq!(inhibited_by(&rules, &other, alerts.iter(), 100), None);
         // A resolved source inhibits nothing.
-        let resolved = [stored(&[("severity", "critical"), ("cluster", "a")], Some(50))];
+        let resolved = [stored(
+            &[("severity", "critical"), ("cluster", "a")],
+            Some(50),
+        )];
         assert_eq!(inhibited_by(&rules, &same, resolved.iter(), 100), None);
     }
 
@@ -128,16 +149,21 @@ mod tests {
         let both = stored(&[("a", "x")], None);
         let alerts = [both.clone()];
         // Matches both sides: not inhibited by itself.
-        assert_eq!(inhibited_by(&rules, &both.alert.labels, alerts.iter(), 100), None);
+        assert_eq!(
+            inhibited_by(&rules, &both.alert.labels, alerts.iter(), 100),
+            None
+        );
         let target = Labels::new([("a", "y")]).expect("valid");
-        assert_eq!(inhibited_by(&rules, &target, alerts.iter(), 100), Some(both.fingerprint));
+        assert_eq!(
+            inhibited_by(&rules, &target, alerts.iter(), 100),
+            Some(both.fingerprint)
+        );
     }
 
     #[test]
     fn refuses_bad_rules() {
-        let bad = InhibitRule::build(
-            &serde_yaml::from_str("source_match: {'1x': a}").expect("parses"),
-        );
+        let bad =
+            InhibitRule::build(&serde_yaml::from_str("source_match: {'1x': a}").expect("parses"));
         assert_eq!(bad.unwrap_err(), "invalid label name \"1x\"");
         let bad = InhibitRule::build(&serde_yaml::from_str("equal: ['a-b']").expect("parses"));
         assert_eq!(bad.unwrap_err(), "\"a-b\" is not a valid label name");

@@ -1,4 +1,33 @@
-//! The Alertmanager-compatible core of agentmon's notification pipeline.
+//! The Alertmanager-compatible core of agentmon's notification pipeline:
+//! what happens to an alert between the rule that fires it (or a
+//! Prometheus posting to `/api/v2/alerts`) and the delivery of a
+//! notification. Semantics follow Alertmanager 0.25; `docs/alerting.md`
+//! lists what is supported and where agentmon differs.
+//!
+//! - [`config`]: the alertmanager.yml schema (the `alertmanager:` key of
+//!   agentmon.yml) parsed into typed, validated structs —
+//!   [`AlertmanagerConfig`] with `global`, the compiled [`route::Route`]
+//!   tree, receivers with every integration's defaults, inhibit rules,
+//!   time intervals and template globs.
+//! - [`matcher`]: label matchers in Alertmanager's syntax;
+//!   [`fingerprint`]: alert identity (FNV-1a 64 as Alertmanager computes
+//!   it).
+//! - [`route`]: which routes (receivers and grouping options) a label set
+//!   goes to, and the group keys of aggregation groups.
+//! - [`store`]: every received alert, merged with Alertmanager's rules for
+//!   re-sent alerts and `resolve_timeout`.
+//! - [`dispatch`]: aggregation groups and their timing (`group_wait`,
+//!   `group_interval`, `repeat_interval`), deduplication against what was
+//!   already notified, muting by [`inhibit`]ion, [`silence`]s and
+//!   [`timeinterval`]s. Its output is a [`Notification`] per receiver and
+//!   group, handed to a callback; the delivery side (`deliver/`,
+//!   `receivers/`) turns it into payloads.
+//! - [`State`] holds all of it behind one value with an injectable
+//!   [`Clock`]; [`api`] computes Alertmanager API v2 answers from it.
+//!
+//! Nothing here does I/O except the SQLite silence store
+//! ([`silence::SqliteSilenceStore`]); time is always passed in or read
+//! from the clock, so tests drive it with a [`ManualClock`].
 
 pub mod api;
 pub mod clock;

@@ -62,11 +62,11 @@ impl Matcher {
         let name = name.into();
         let value = value.into();
         let regex = match match_type {
-            MatchType::Regexp | MatchType::NotRegexp => Some(
-                Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+            MatchType::Regexp | MatchType::NotRegexp => {
+                Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
                     NotifyError::Matcher(format!("invalid regular expression {value:?}: {e}"))
-                })?,
-            ),
+                })?)
+            }
             _ => None,
         };
         Ok(Matcher {
@@ -292,7 +292,11 @@ mod tests {
             assert!(err.is_err(), "{bad} should fail, got {err:?}");
         }
         assert_eq!(
-            parse_matcher("a=~(").unwrap_err().to_string().split(':').next(),
+            parse_matcher("a=~(")
+                .unwrap_err()
+                .to_string()
+                .split(':')
+                .next(),
             Some("invalid regular expression \"(\"")
         );
         assert_eq!(

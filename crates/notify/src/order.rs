@@ -56,7 +56,7 @@ mod tests {
 
     #[test]
     fn job_then_instance_then_label_set() {
-        let mut list = vec![
+        let mut list = [
             l(&[("alertname", "b")]),
             l(&[("alertname", "a"), ("zone", "z")]),
             l(&[("alertname", "a")]),
@@ -84,7 +84,13 @@ mod tests {
 
     #[test]
     fn missing_name_sorts_first() {
-        assert!(!label_set_before(&l(&[("a", "1"), ("c", "1")]), &l(&[("b", "1"), ("c", "1")])));
-        assert!(label_set_before(&l(&[("b", "1"), ("c", "1")]), &l(&[("a", "1"), ("c", "1")])));
+        assert!(!label_set_before(
+            &l(&[("a", "1"), ("c", "1")]),
+            &l(&[("b", "1"), ("c", "1")])
+        ));
+        assert!(label_set_before(
+            &l(&[("b", "1"), ("c", "1")]),
+            &l(&[("a", "1"), ("c", "1")])
+        ));
     }
 }

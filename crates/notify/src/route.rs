@@ -100,7 +100,10 @@ impl Route {
         Route::build_under(config, None)
     }
 
-    fn build_under(config: &RouteConfig, parent: Option<(&RouteOpts, &str)>) -> Result<Route, String> {
+    fn build_under(
+        config: &RouteConfig,
+        parent: Option<(&RouteOpts, &str)>,
+    ) -> Result<Route, String> {
         let mut opts = parent.map(|(o, _)| o.clone()).unwrap_or_default();
         if let Some(receiver) = config.receiver.as_deref().filter(|r| !r.is_empty()) {
             opts.receiver = receiver.to_owned();
@@ -138,8 +141,16 @@ impl Route {
         }
         for (value, field, name) in [
             (&config.group_wait, &mut opts.group_wait, "group_wait"),
-            (&config.group_interval, &mut opts.group_interval, "group_interval"),
-            (&config.repeat_interval, &mut opts.repeat_interval, "repeat_interval"),
+            (
+                &config.group_interval,
+                &mut opts.group_interval,
+                "group_interval",
+            ),
+            (
+                &config.repeat_interval,
+                &mut opts.repeat_interval,
+                "repeat_interval",
+            ),
         ] {
             if let Some(d) = value {
                 if d.0.is_zero() && name != "group_wait" {

@@ -173,7 +173,10 @@ mod tests {
     fn resend_keeps_earliest_start_and_extends_timeout() {
         let mut store = AlertStore::new();
         store.put(StoredAlert::received(alert(1_000, None), 1_000, RT), 1_000);
-        let merged = store.put(StoredAlert::received(alert(61_000, None), 61_000, RT), 61_000);
+        let merged = store.put(
+            StoredAlert::received(alert(61_000, None), 61_000, RT),
+            61_000,
+        );
         assert_eq!(merged.alert.starts_at_ms, 1_000);
         assert_eq!(merged.alert.ends_at_ms, Some(361_000));
         assert_eq!(store.len(), 1);
@@ -196,14 +199,23 @@ mod tests {
     #[test]
     fn explicit_later_end_survives_a_timeout_resend() {
         let mut store = AlertStore::new();
-        store.put(StoredAlert::received(alert(1_000, Some(900_000)), 1_000, RT), 1_000);
+        store.put(
+            StoredAlert::received(alert(1_000, Some(900_000)), 1_000, RT),
+            1_000,
+        );
         let merged = store.put(StoredAlert::received(alert(2_000, None), 2_000, RT), 2_000);
         assert_eq!(merged.alert.ends_at_ms, Some(900_000));
         assert!(!merged.timeout);
         // A new firing after the old one ended is not merged.
         let mut store = AlertStore::new();
-        store.put(StoredAlert::received(alert(1_000, Some(5_000)), 6_000, RT), 6_000);
-        let fresh = store.put(StoredAlert::received(alert(10_000, None), 10_000, RT), 10_000);
+        store.put(
+            StoredAlert::received(alert(1_000, Some(5_000)), 6_000, RT),
+            6_000,
+        );
+        let fresh = store.put(
+            StoredAlert::received(alert(10_000, None), 10_000, RT),
+            10_000,
+        );
         assert_eq!(fresh.alert.starts_at_ms, 10_000);
     }
 }

@@ -158,29 +158,28 @@ impl TimeInterval {
                 ));
             }
         }
-        let times = raw
-            .times
-            .map(|list| {
-                list.iter()
-                    .map(|t| {
-                        if t.start_time.is_empty() || t.end_time.is_empty() {
-                            return Err("both start and end times must be provided".to_owned());
-                        }
-                        let start_minute = parse_minutes(&t.start_time)?;
-                        let end_minute = parse_minutes(&t.end_time)?;
-                        if start_minute >= end_minute {
-                            return Err(
-                                "start time cannot be equal or greater than end time".to_owned()
-                            );
-                        }
-                        Ok(TimeRange {
-                            start_minute,
-                            end_minute,
+        let times =
+            raw.times
+                .map(|list| {
+                    list.iter()
+                        .map(|t| {
+                            if t.start_time.is_empty() || t.end_time.is_empty() {
+                                return Err("both start and end times must be provided".to_owned());
+                            }
+                            let start_minute = parse_minutes(&t.start_time)?;
+                            let end_minute = parse_minutes(&t.end_time)?;
+                            if start_minute >= end_minute {
+                                return Err("start time cannot be equal or greater than end time"
+                                    .to_owned());
+                            }
+                            Ok(TimeRange {
+                                start_minute,
+                                end_minute,
+                            })
                         })
-                    })
-                    .collect::<Result<Vec<_>, String>>()
-            })
-            .transpose()?;
+                        .collect::<Result<Vec<_>, String>>()
+                })
+                .transpose()?;
         let weekdays = raw
             .weekdays
             .map(|list| {
@@ -292,7 +291,11 @@ impl TimeInterval {
                 } else {
                     r.begin
                 };
-                let end = if r.end < 0 { in_month + r.end + 1 } else { r.end };
+                let end = if r.end < 0 {
+                    in_month + r.end + 1
+                } else {
+                    r.end
+                };
                 if begin > in_month {
                     return false;
                 }
@@ -307,7 +310,7 @@ impl TimeInterval {
         let within = |ranges: &Option<Vec<InclusiveRange>>, v: i32| {
             ranges
                 .as_ref()
-                .map_or(true, |rs| rs.iter().any(|r| v >= r.begin && v <= r.end))
+                .is_none_or(|rs| rs.iter().any(|r| v >= r.begin && v <= r.end))
         };
         within(&self.months, month as i32)
             && within(&self.weekdays, weekday)
@@ -368,16 +371,40 @@ mod tests {
     #[test]
     fn refuses_bad_intervals() {
         let cases = [
-            ("times: [{start_time: '9:00', end_time: '10:00'}]", "couldn't parse timestamp 9:00, invalid format"),
-            ("times: [{start_time: '10:00', end_time: '10:00'}]", "start time cannot be equal or greater than end time"),
-            ("times: [{start_time: '10:00'}]", "both start and end times must be provided"),
-            ("weekdays: ['friday:monday']", "start day cannot be before end day"),
+            (
+                "times: [{start_time: '9:00', end_time: '10:00'}]",
+                "couldn't parse timestamp 9:00, invalid format",
+            ),
+            (
+                "times: [{start_time: '10:00', end_time: '10:00'}]",
+                "start time cannot be equal or greater than end time",
+            ),
+            (
+                "times: [{start_time: '10:00'}]",
+                "both start and end times must be provided",
+            ),
+            (
+                "weekdays: ['friday:monday']",
+                "start day cannot be before end day",
+            ),
             ("weekdays: ['funday']", "funday is not a valid weekday"),
-            ("days_of_month: ['0']", "0 is not a valid day of the month: out of range"),
-            ("days_of_month: ['-1:5']", "start day cannot be before end day"),
-            ("months: ['march:january']", "end month 1 is before start month 3"),
+            (
+                "days_of_month: ['0']",
+                "0 is not a valid day of the month: out of range",
+            ),
+            (
+                "days_of_month: ['-1:5']",
+                "start day cannot be before end day",
+            ),
+            (
+                "months: ['march:january']",
+                "end month 1 is before start month 3",
+            ),
             ("months: ['13']", "13 is not a valid month"),
-            ("years: ['2025:2024']", "start year cannot be greater than end year"),
+            (
+                "years: ['2025:2024']",
+                "start year cannot be greater than end year",
+            ),
             ("location: Europe/Berlin", "not supported"),
         ];
         for (yaml, want) in cases {

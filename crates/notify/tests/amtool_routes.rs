@@ -75,7 +75,8 @@ fn compare(name: &str, yaml: &str, dims: &[(&str, &[&str])], limit: usize) {
     let mut mismatches = Vec::new();
     let mut outcomes = std::collections::BTreeSet::new();
     for set in &sets {
-        let labels = Labels::new(set.iter().map(|(n, v)| (n.as_str(), v.as_str()))).expect("labels");
+        let labels =
+            Labels::new(set.iter().map(|(n, v)| (n.as_str(), v.as_str()))).expect("labels");
         let ours: Vec<&str> = config
             .route
             .match_labels(&labels)
@@ -85,7 +86,10 @@ fn compare(name: &str, yaml: &str, dims: &[(&str, &[&str])], limit: usize) {
         let theirs = amtool_receivers(tool, &path, set);
         outcomes.insert(theirs.clone());
         if ours.join(",") != theirs {
-            mismatches.push(format!("{set:?}: agentmon {:?}, amtool {theirs:?}", ours.join(",")));
+            mismatches.push(format!(
+                "{set:?}: agentmon {:?}, amtool {theirs:?}",
+                ours.join(",")
+            ));
         }
     }
     assert!(
@@ -98,7 +102,10 @@ fn compare(name: &str, yaml: &str, dims: &[(&str, &[&str])], limit: usize) {
     // The label sets must exercise the tree: many different outcomes,
     // some of them several receivers (`continue`).
     assert!(outcomes.len() >= 6, "{name}: only {outcomes:?}");
-    assert!(outcomes.iter().any(|o| o.contains(',')), "{name}: {outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| o.contains(',')),
+        "{name}: {outcomes:?}"
+    );
     eprintln!(
         "{name}: {} label sets routed as amtool routes them ({} distinct outcomes)",
         sets.len(),

@@ -42,7 +42,11 @@ pub struct GettableAlert {
     pub starts_at: String,
     pub status: GettableAlertStatus,
     pub updated_at: String,
-    #[serde(rename = "generatorURL", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "generatorURL",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub generator_url: String,
     pub labels: BTreeMap<String, String>,
 }
@@ -108,12 +112,14 @@ impl AlertFilter {
     fn receivers_match(&self, receivers: &[ReceiverName]) -> bool {
         self.receiver
             .as_ref()
-            .map_or(true, |re| receivers.iter().any(|r| re.is_match(&r.name)))
+            .is_none_or(|re| receivers.iter().any(|r| re.is_match(&r.name)))
     }
 
     /// Whether an alert with this status passes the flags and matchers.
     fn admits(&self, alert: &StoredAlert, status: &GettableAlertStatus, now_ms: i64) -> bool {
-        if alert.resolved_at(now_ms) || !self.matchers.iter().all(|m| m.matches(&alert.alert.labels)) {
+        if alert.resolved_at(now_ms)
+            || !self.matchers.iter().all(|m| m.matches(&alert.alert.labels))
+        {
             return false;
         }
         match status.state.as_str() {
@@ -219,9 +225,9 @@ pub fn list_alert_groups(state: &State, filter: &AlertFilter) -> Vec<AlertGroup>
             .into_iter()
             .filter_map(|alert| {
                 let status = alert_status(state, &alert.alert.labels);
-                filter.admits(alert, &status, now).then(|| {
-                    gettable(alert, status, routed_receivers(state, &alert.alert.labels))
-                })
+                filter
+                    .admits(alert, &status, now)
+                    .then(|| gettable(alert, status, routed_receivers(state, &alert.alert.labels)))
             })
             .collect();
         if alerts.is_empty() {
@@ -304,7 +310,9 @@ pub fn prepare_alerts(
 fn prepare_one(p: PostableAlert, now_ms: i64, resolve_timeout_ms: i64) -> Result<Alert, String> {
     let time = |field: &str, text: &Option<String>| -> Result<Option<i64>, String> {
         match text.as_deref() {
-            None | Some("") | Some("0001-01-01T00:00:00Z") => Ok(None),
+            // Go clients send the zero time for "not set".
+            None | Some("") => Ok(None),
+            Some(t) if t.starts_with("0001-01-01T00:00:00") => Ok(None),
             Some(t) => parse_time(t)
                 .map(Some)
                 .ok_or_else(|| format!("{field} {t:?} is not an RFC 3339 time")),

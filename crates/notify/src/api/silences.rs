@@ -81,17 +81,18 @@ fn gettable(silence: &Silence, now_ms: i64) -> GettableSilence {
         comment: silence.comment.clone(),
         created_by: silence.created_by.clone(),
         ends_at: format_time(silence.ends_at_ms),
-        matchers: silence.matchers.iter().map(ApiMatcher::from_matcher).collect(),
+        matchers: silence
+            .matchers
+            .iter()
+            .map(ApiMatcher::from_matcher)
+            .collect(),
         starts_at: format_time(silence.starts_at_ms),
     }
 }
 
 /// `GET /api/v2/silence/{id}`.
 pub fn get_silence(state: &State, id: &str) -> Option<GettableSilence> {
-    state
-        .silences
-        .get(id)
-        .map(|s| gettable(s, state.now_ms()))
+    state.silences.get(id).map(|s| gettable(s, state.now_ms()))
 }
 
 /// `GET /api/v2/silences`: the silences whose equality matchers form a

@@ -33,7 +33,10 @@ fn state() -> (State, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(T0));
     let config = AlertmanagerConfig::from_yaml(CONFIG).expect("valid");
     let silences = Silences::open(Box::new(MemorySilenceStore::default())).expect("opens");
-    (State::new(config, silences, clock.clone(), "http://x"), clock)
+    (
+        State::new(config, silences, clock.clone(), "http://x"),
+        clock,
+    )
 }
 
 fn post(state: &mut State, body: Value) -> Option<String> {
@@ -131,21 +134,31 @@ fn alert_filters() {
             .map(|a| a.status.clone())
             .expect("listed")
     };
-    assert_eq!(state_of("B", "warning").silenced_by, [id.clone()]);
+    assert_eq!(
+        state_of("B", "warning").silenced_by,
+        std::slice::from_ref(&id)
+    );
     assert_eq!(state_of("B", "warning").state, "suppressed");
     assert_eq!(state_of("A", "warning").inhibited_by.len(), 1);
     assert_eq!(state_of("A", "critical").state, "active");
-    let critical = all.iter().find(|a| a.labels["severity"] == "critical").expect("listed");
+    let critical = all
+        .iter()
+        .find(|a| a.labels["severity"] == "critical")
+        .expect("listed");
     let names: Vec<&str> = critical.receivers.iter().map(|r| r.name.as_str()).collect();
     // `continue` on the last child: only that child matches, not the root.
     assert_eq!(names, ["db-pager"]);
 
-    let mut f = AlertFilter::default();
-    f.silenced = false;
-    f.inhibited = false;
+    let f = AlertFilter {
+        silenced: false,
+        inhibited: false,
+        ..AlertFilter::default()
+    };
     assert_eq!(list_alerts(&s, &f).len(), 1);
-    f = AlertFilter::default();
-    f.active = false;
+    let f = AlertFilter {
+        active: false,
+        ..AlertFilter::default()
+    };
     assert_eq!(list_alerts(&s, &f).len(), 2);
     let f = AlertFilter::parse(&["{severity=~\"warn.*\"}".to_owned()], None).expect("parses");
     assert_eq!(list_alerts(&s, &f).len(), 2);
@@ -158,7 +171,13 @@ fn alert_filters() {
     let groups = list_alert_groups(&s, &AlertFilter::default());
     let shape: Vec<(String, String, usize)> = groups
         .iter()
-        .map(|g| (g.receiver.name.clone(), g.labels["alertname"].clone(), g.alerts.len()))
+        .map(|g| {
+            (
+                g.receiver.name.clone(),
+                g.labels["alertname"].clone(),
+                g.alerts.len(),
+            )
+        })
         .collect();
     assert_eq!(
         shape,
@@ -184,10 +203,16 @@ fn silences_through_the_api() {
             "startsAt": starts, "endsAt": ends, "createdBy": "me", "comment": "c"}))
         .expect("postable")
     };
-    let active = post_silence(&mut s, postable("2024-03-15T11:00:00Z", "2024-03-15T14:00:00Z", "api|web"))
-        .expect("created");
-    let pending = post_silence(&mut s, postable("2024-03-15T13:00:00Z", "2024-03-15T15:00:00Z", "db"))
-        .expect("created");
+    let active = post_silence(
+        &mut s,
+        postable("2024-03-15T11:00:00Z", "2024-03-15T14:00:00Z", "api|web"),
+    )
+    .expect("created");
+    let pending = post_silence(
+        &mut s,
+        postable("2024-03-15T13:00:00Z", "2024-03-15T15:00:00Z", "db"),
+    )
+    .expect("created");
     let got = serde_json::to_value(get_silence(&s, &active).expect("found")).expect("json");
     assert_eq!(
         got,
@@ -207,8 +232,11 @@ fn silences_through_the_api() {
     );
     s.silences.expire(&active, T0 + MIN).expect("expires");
     clock.advance(2 * MIN);
-    let third = post_silence(&mut s, postable("2024-03-15T11:00:00Z", "2024-03-15T13:30:00Z", "x"))
-        .expect("created");
+    let third = post_silence(
+        &mut s,
+        postable("2024-03-15T11:00:00Z", "2024-03-15T13:30:00Z", "x"),
+    )
+    .expect("created");
     let order: Vec<(String, String)> = list_silences(&s, &[])
         .into_iter()
         .map(|g| (g.id, g.status.state))
@@ -227,21 +255,36 @@ fn silences_through_the_api() {
     let filter = parse_matchers("job=db").expect("parses");
     assert!(list_silences(&s, &filter).is_empty());
     // Refusals.
-    let err = post_silence(&mut s, postable("2024-03-15T13:00:00Z", "2024-03-15T12:30:00Z", "x"));
+    let err = post_silence(
+        &mut s,
+        postable("2024-03-15T13:00:00Z", "2024-03-15T12:30:00Z", "x"),
+    );
     assert_eq!(
         err.unwrap_err().to_string(),
         "Failed to create silence: start time must be before end time"
     );
-    let err = post_silence(&mut s, postable("2024-03-15T10:00:00Z", "2024-03-15T11:00:00Z", "x"));
+    let err = post_silence(
+        &mut s,
+        postable("2024-03-15T10:00:00Z", "2024-03-15T11:00:00Z", "x"),
+    );
     assert_eq!(
         err.unwrap_err().to_string(),
         "Failed to create silence: end time can't be in the past"
     );
     let mut unknown = postable("2024-03-15T13:00:00Z", "2024-03-15T14:00:00Z", "x");
     unknown.id = Some("0000".to_owned());
-    assert_eq!(post_silence(&mut s, unknown), Err(NotifyError::SilenceNotFound));
-    let err = post_silence(&mut s, postable("2024-03-15T13:00:00Z", "2024-03-15T14:00:00Z", "("));
-    assert!(err.unwrap_err().to_string().contains("invalid regular expression"));
+    assert_eq!(
+        post_silence(&mut s, unknown),
+        Err(NotifyError::SilenceNotFound)
+    );
+    let err = post_silence(
+        &mut s,
+        postable("2024-03-15T13:00:00Z", "2024-03-15T14:00:00Z", "("),
+    );
+    assert!(err
+        .unwrap_err()
+        .to_string()
+        .contains("invalid regular expression"));
 }
 
 #[test]

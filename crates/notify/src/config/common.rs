@@ -200,7 +200,9 @@ impl HttpConfig {
     pub fn validate(&mut self) -> Result<(), String> {
         let token = self.bearer_token.is_some() || self.bearer_token_file.is_some();
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err("at most one of bearer_token & bearer_token_file must be configured".into());
+            return Err(
+                "at most one of bearer_token & bearer_token_file must be configured".into(),
+            );
         }
         let schemes = [
             self.basic_auth.is_some(),
@@ -254,11 +256,20 @@ mod tests {
             check_url("ftp://x/").unwrap_err(),
             "unsupported scheme \"ftp\" for URL"
         );
-        assert_eq!(check_url("foo").unwrap_err(), "unsupported scheme \"\" for URL");
+        assert_eq!(
+            check_url("foo").unwrap_err(),
+            "unsupported scheme \"\" for URL"
+        );
         assert_eq!(check_url("http:///x").unwrap_err(), "missing host for URL");
         let hp = HostPort::parse("smtp.example.org:587").expect("valid");
-        assert_eq!((hp.host.as_str(), hp.port.as_str()), ("smtp.example.org", "587"));
-        assert_eq!(HostPort::parse("[::1]:25").expect("valid").to_string(), "[::1]:25");
+        assert_eq!(
+            (hp.host.as_str(), hp.port.as_str()),
+            ("smtp.example.org", "587")
+        );
+        assert_eq!(
+            HostPort::parse("[::1]:25").expect("valid").to_string(),
+            "[::1]:25"
+        );
         assert_eq!(
             HostPort::parse("localhost").unwrap_err(),
             "address localhost: missing port in address"
@@ -270,7 +281,10 @@ mod tests {
     fn http_config_checks() {
         let mut two: HttpConfig =
             serde_yaml::from_str("basic_auth: {username: a}\nbearer_token: b").expect("parses");
-        assert!(two.validate().unwrap_err().starts_with("at most one of basic_auth"));
+        assert!(two
+            .validate()
+            .unwrap_err()
+            .starts_with("at most one of basic_auth"));
         let mut auth: HttpConfig =
             serde_yaml::from_str("authorization: {credentials: x}").expect("parses");
         auth.validate().expect("valid");

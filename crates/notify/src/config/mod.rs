@@ -140,7 +140,9 @@ impl AlertmanagerConfig {
             return Err(invalid("root route must not have any mute time intervals"));
         }
         if !route_config.active_time_intervals.is_empty() {
-            return Err(invalid("root route must not have any active time intervals"));
+            return Err(invalid(
+                "root route must not have any active time intervals",
+            ));
         }
         let route = Route::build(&route_config).map_err(invalid)?;
         check_receivers(&route, &names)?;

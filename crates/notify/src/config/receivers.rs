@@ -272,7 +272,9 @@ impl DiscordConfig {
                 return Err("one of webhook_url or webhook_url_file must be configured".into())
             }
             (Some(_), Some(_)) => {
-                return Err("at most one of webhook_url & webhook_url_file must be configured".into())
+                return Err(
+                    "at most one of webhook_url & webhook_url_file must be configured".into(),
+                )
             }
             _ => {}
         }
@@ -373,8 +375,14 @@ impl PagerdutyConfig {
             return Err("at most one of service_key & service_key_file must be configured".into());
         }
         let defaults = [
-            ("firing", "{{ template \"pagerduty.default.instances\" .Alerts.Firing }}"),
-            ("resolved", "{{ template \"pagerduty.default.instances\" .Alerts.Resolved }}"),
+            (
+                "firing",
+                "{{ template \"pagerduty.default.instances\" .Alerts.Firing }}",
+            ),
+            (
+                "resolved",
+                "{{ template \"pagerduty.default.instances\" .Alerts.Resolved }}",
+            ),
             ("num_firing", "{{ .Alerts.Firing | len }}"),
             ("num_resolved", "{{ .Alerts.Resolved | len }}"),
         ];

@@ -87,11 +87,17 @@ fn full_sample_with_defaults() {
     assert_eq!(c.templates, ["/etc/alertmanager/template/*.tmpl"]);
     let mails = &c.receiver("team-X-mails").expect("exists").email_configs[0];
     assert_eq!(mails.from, "alertmanager@example.org");
-    assert_eq!(mails.smarthost.as_ref().expect("global").to_string(), "smtp.example.org:587");
+    assert_eq!(
+        mails.smarthost.as_ref().expect("global").to_string(),
+        "smtp.example.org:587"
+    );
     assert_eq!(mails.auth_password, "hunter2");
     assert_eq!(mails.require_tls, Some(true));
     assert!(!mails.send_resolved);
-    assert_eq!(mails.headers.get("Subject").map(String::as_str), Some("Alert!"));
+    assert_eq!(
+        mails.headers.get("Subject").map(String::as_str),
+        Some("Alert!")
+    );
     assert_eq!(mails.headers.get("X-Team").map(String::as_str), Some("X"));
     assert!(mails.html.contains("email.default.html"));
     let pager = c.receiver("team-X-pager").expect("exists");
@@ -101,7 +107,10 @@ fn full_sample_with_defaults() {
     assert!(pd.send_resolved);
     assert_eq!(pd.url.as_ref().expect("global").0, DEFAULT_PAGERDUTY_URL);
     assert_eq!(pd.details.len(), 4);
-    let db = &c.receiver("team-DB-pager").expect("exists").pagerduty_configs[0];
+    let db = &c
+        .receiver("team-DB-pager")
+        .expect("exists")
+        .pagerduty_configs[0];
     assert_eq!(db.details["firing"], "mine");
     assert_eq!(db.url.as_ref().expect("own").0, "https://example.org/pd");
     let hook = &c.receiver("team-Y-mails").expect("exists").webhook_configs[0];
@@ -110,7 +119,10 @@ fn full_sample_with_defaults() {
     assert_eq!(hook.timeout.map(|t| t.as_secs()), Some(10));
     let slack = &c.receiver("team-Y-pager").expect("exists").slack_configs[0];
     assert!(!slack.send_resolved);
-    assert_eq!(slack.api_url.as_ref().expect("global").0, "https://hooks.slack.com/services/T/B/X");
+    assert_eq!(
+        slack.api_url.as_ref().expect("global").0,
+        "https://hooks.slack.com/services/T/B/X"
+    );
     assert_eq!(slack.title, "custom");
     assert!(slack.text.contains("slack.default.text"));
     let everything = c.receiver("everything").expect("exists");
@@ -137,7 +149,10 @@ fn route_options_are_inherited() {
         x_pager.opts.group_by.iter().cloned().collect::<Vec<_>>(),
         ["alertname", "cluster", "service"]
     );
-    assert_eq!(x_pager.key(), r#"{}/{service=~"foo1|foo2|baz"}/{severity="critical"}"#);
+    assert_eq!(
+        x_pager.key(),
+        r#"{}/{service=~"foo1|foo2|baz"}/{severity="critical"}"#
+    );
     let y_mails = routes[3];
     assert_eq!(y_mails.opts.mute_time_intervals, ["offhours"]);
     // Time intervals are not inherited.
@@ -156,9 +171,10 @@ fn defaults_of_a_minimal_config() {
     assert!(c.route.opts.group_by.is_empty() && !c.route.opts.group_by_all);
     assert_eq!(c.global.resolve_timeout.0.as_secs(), 300);
     assert!(c.global.smtp_require_tls);
-    let from_value =
-        AlertmanagerConfig::from_value(serde_yaml::from_str("route: {receiver: r}\nreceivers: [{name: r}]").expect("yaml"))
-            .expect("valid");
+    let from_value = AlertmanagerConfig::from_value(
+        serde_yaml::from_str("route: {receiver: r}\nreceivers: [{name: r}]").expect("yaml"),
+    )
+    .expect("valid");
     assert_eq!(from_value.receivers.len(), 1);
 }
 
@@ -213,8 +229,14 @@ fn every_refusal_has_its_message() {
         let err = AlertmanagerConfig::from_yaml(yaml)
             .expect_err(yaml)
             .to_string();
-        assert!(err.contains(want), "config:\n{yaml}\nwant: {want}\ngot: {err}");
-        assert!(err.starts_with("invalid alertmanager configuration: "), "{err}");
+        assert!(
+            err.contains(want),
+            "config:\n{yaml}\nwant: {want}\ngot: {err}"
+        );
+        assert!(
+            err.starts_with("invalid alertmanager configuration: "),
+            "{err}"
+        );
     }
 }
 
@@ -252,5 +274,8 @@ fn alertmanager_refuses_the_same_configs() {
         .filter(|(yaml, _)| check(yaml))
         .map(|(_, want)| *want)
         .collect();
-    assert!(accepted.is_empty(), "amtool accepts configs agentmon refuses: {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "amtool accepts configs agentmon refuses: {accepted:?}"
+    );
 }

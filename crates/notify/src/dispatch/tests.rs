@@ -8,9 +8,9 @@ use agentmon_model::{Alert, Labels};
 
 use crate::clock::ManualClock;
 use crate::config::AlertmanagerConfig;
-use crate::silence::{MemorySilenceStore, Silence, Silences};
 use crate::matcher::{parse_matchers, Matchers};
 use crate::notification::Notification;
+use crate::silence::{MemorySilenceStore, Silence, Silences};
 use crate::State;
 
 const S: i64 = 1000;
@@ -97,7 +97,13 @@ fn alert(pairs: &[(&str, &str)], starts: i64, ends: Option<i64>) -> Alert {
 fn names(n: &Notification) -> Vec<String> {
     n.alerts
         .iter()
-        .map(|a| format!("{}{}", a.alert.labels, if a.resolved { " resolved" } else { "" }))
+        .map(|a| {
+            format!(
+                "{}{}",
+                a.alert.labels,
+                if a.resolved { " resolved" } else { "" }
+            )
+        })
         .collect()
 }
 
@@ -115,19 +121,34 @@ fn group_wait_then_group_interval() {
     assert_eq!(n.external_url, "http://agentmon:8080");
     assert_eq!(n.alerts.len(), 1);
     assert!(!n.alerts[0].resolved);
-    assert_eq!(n.alerts[0].alert.ends_at_ms, None, "firing alerts carry no end");
+    assert_eq!(
+        n.alerts[0].alert.ends_at_ms, None,
+        "firing alerts carry no end"
+    );
     // A second alert joins; it waits for the group interval, not group_wait.
-    h.send(T0 + 40 * S, alert(&[("alertname", "A"), ("i", "2")], T0 + 40 * S, None));
+    h.send(
+        T0 + 40 * S,
+        alert(&[("alertname", "A"), ("i", "2")], T0 + 40 * S, None),
+    );
     // The first is sent again before its resolve timeout (5m) runs out.
-    h.send(T0 + 4 * MIN, alert(&[("alertname", "A"), ("i", "1")], T0, None));
+    h.send(
+        T0 + 4 * MIN,
+        alert(&[("alertname", "A"), ("i", "1")], T0, None),
+    );
     assert!(h.at(T0 + 40 * S + 30 * S).is_empty());
     assert!(h.at(T0 + 30 * S + 5 * MIN - 1).is_empty());
     let second = h.at(T0 + 30 * S + 5 * MIN);
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].alerts.len(), 2);
     // Nothing changed: the next interval sends nothing.
-    h.send(T0 + 6 * MIN, alert(&[("alertname", "A"), ("i", "1")], T0, None));
-    h.send(T0 + 6 * MIN, alert(&[("alertname", "A"), ("i", "2")], T0 + 40 * S, None));
+    h.send(
+        T0 + 6 * MIN,
+        alert(&[("alertname", "A"), ("i", "1")], T0, None),
+    );
+    h.send(
+        T0 + 6 * MIN,
+        alert(&[("alertname", "A"), ("i", "2")], T0 + 40 * S, None),
+    );
     assert!(h.at(T0 + 30 * S + 10 * MIN).is_empty());
 }
 
@@ -156,11 +177,23 @@ fn resolved_alerts_are_sent_once_then_dropped() {
     h.send(T0, alert(&[("alertname", "A"), ("i", "1")], T0, None));
     h.send(T0, alert(&[("alertname", "A"), ("i", "2")], T0, None));
     assert_eq!(h.at(T0 + 30 * S)[0].alerts.len(), 2);
-    h.send(T0 + MIN, alert(&[("alertname", "A"), ("i", "1")], T0, Some(T0 + MIN)));
-    h.send(T0 + 4 * MIN, alert(&[("alertname", "A"), ("i", "2")], T0, None));
+    h.send(
+        T0 + MIN,
+        alert(&[("alertname", "A"), ("i", "1")], T0, Some(T0 + MIN)),
+    );
+    h.send(
+        T0 + 4 * MIN,
+        alert(&[("alertname", "A"), ("i", "2")], T0, None),
+    );
     let n = h.at(T0 + 30 * S + 5 * MIN);
     assert_eq!(n.len(), 1);
-    assert_eq!(names(&n[0]), [r#"{alertname="A", i="1"} resolved"#, r#"{alertname="A", i="2"}"#]);
+    assert_eq!(
+        names(&n[0]),
+        [
+            r#"{alertname="A", i="1"} resolved"#,
+            r#"{alertname="A", i="2"}"#
+        ]
+    );
     assert_eq!(n[0].alerts[0].alert.ends_at_ms, Some(T0 + MIN));
     // The resolved alert left the group.
     let group = h.state.dispatcher.groups().next().expect("group kept");
@@ -169,7 +202,10 @@ fn resolved_alerts_are_sent_once_then_dropped() {
     // 4m): resolved from 9m on, notified at the next interval.
     let n = h.at(T0 + 30 * S + 10 * MIN);
     assert_eq!(names(&n[0]), [r#"{alertname="A", i="2"} resolved"#]);
-    assert!(h.state.dispatcher.groups().next().is_none(), "empty group removed");
+    assert!(
+        h.state.dispatcher.groups().next().is_none(),
+        "empty group removed"
+    );
     assert_eq!(h.state.next_flush_ms(), None);
 }
 
@@ -179,7 +215,10 @@ fn resolved_only_is_not_sent_without_send_resolved() {
     h.send(T0, alert(&[("alertname", "M"), ("team", "mail")], T0, None));
     let first = h.at(T0 + 30 * S);
     assert_eq!(first[0].receiver, "mail");
-    h.send(T0 + MIN, alert(&[("alertname", "M"), ("team", "mail")], T0, Some(T0 + MIN)));
+    h.send(
+        T0 + MIN,
+        alert(&[("alertname", "M"), ("team", "mail")], T0, Some(T0 + MIN)),
+    );
     assert!(h.at(T0 + 30 * S + 5 * MIN).is_empty());
     assert!(h.state.dispatcher.groups().next().is_none());
 }
@@ -187,7 +226,10 @@ fn resolved_only_is_not_sent_without_send_resolved() {
 #[test]
 fn old_alerts_flush_at_once_and_continue_reaches_both() {
     let mut h = Harness::new();
-    h.send(T0, alert(&[("alertname", "B"), ("team", "both")], T0 - 10 * MIN, None));
+    h.send(
+        T0,
+        alert(&[("alertname", "B"), ("team", "both")], T0 - 10 * MIN, None),
+    );
     assert_eq!(h.state.next_flush_ms(), Some(T0));
     let n = h.at(T0);
     let receivers: Vec<&str> = n.iter().map(|n| n.receiver.as_str()).collect();
@@ -221,15 +263,27 @@ fn silences_mute_until_expired() {
 #[test]
 fn inhibited_alerts_are_left_out() {
     let mut h = Harness::new();
-    h.send(T0, alert(&[("alertname", "A"), ("severity", "critical")], T0, None));
-    h.send(T0, alert(&[("alertname", "A"), ("severity", "warning")], T0, None));
-    h.send(T0, alert(&[("alertname", "B"), ("severity", "warning")], T0, None));
+    h.send(
+        T0,
+        alert(&[("alertname", "A"), ("severity", "critical")], T0, None),
+    );
+    h.send(
+        T0,
+        alert(&[("alertname", "A"), ("severity", "warning")], T0, None),
+    );
+    h.send(
+        T0,
+        alert(&[("alertname", "B"), ("severity", "warning")], T0, None),
+    );
     let n = h.at(T0 + 30 * S);
     let mut all: Vec<String> = n.iter().flat_map(names).collect();
     all.sort();
     assert_eq!(
         all,
-        [r#"{alertname="A", severity="critical"}"#, r#"{alertname="B", severity="warning"}"#]
+        [
+            r#"{alertname="A", severity="critical"}"#,
+            r#"{alertname="B", severity="warning"}"#
+        ]
     );
 }
 
@@ -237,12 +291,21 @@ fn inhibited_alerts_are_left_out() {
 fn mute_time_interval_holds_notifications() {
     let mut h = Harness::new();
     // 12:00 to 12:10 on Fridays is muted; T0 is Friday 12:00.
-    h.send(T0, alert(&[("alertname", "Q"), ("team", "muted")], T0, None));
+    h.send(
+        T0,
+        alert(&[("alertname", "Q"), ("team", "muted")], T0, None),
+    );
     assert!(h.at(T0 + 30 * S).is_empty());
-    h.send(T0 + 4 * MIN, alert(&[("alertname", "Q"), ("team", "muted")], T0, None));
+    h.send(
+        T0 + 4 * MIN,
+        alert(&[("alertname", "Q"), ("team", "muted")], T0, None),
+    );
     let n = h.at(T0 + 30 * S + 5 * MIN);
     assert!(n.is_empty(), "12:05:30 is still muted");
-    h.send(T0 + 9 * MIN, alert(&[("alertname", "Q"), ("team", "muted")], T0, None));
+    h.send(
+        T0 + 9 * MIN,
+        alert(&[("alertname", "Q"), ("team", "muted")], T0, None),
+    );
     let n = h.at(T0 + 30 * S + 10 * MIN);
     assert_eq!(n.len(), 1, "12:10:30 is outside the interval");
 }
@@ -250,15 +313,44 @@ fn mute_time_interval_holds_notifications() {
 #[test]
 fn group_by_all_and_ordering() {
     let mut h = Harness::new();
-    h.send(T0, alert(&[("alertname", "Z"), ("team", "all"), ("x", "1")], T0, None));
-    h.send(T0, alert(&[("alertname", "Y"), ("team", "mail"), ("job", "b")], T0, None));
-    h.send(T0, alert(&[("alertname", "Y"), ("team", "mail"), ("job", "a"), ("z", "1")], T0, None));
+    h.send(
+        T0,
+        alert(&[("alertname", "Z"), ("team", "all"), ("x", "1")], T0, None),
+    );
+    h.send(
+        T0,
+        alert(
+            &[("alertname", "Y"), ("team", "mail"), ("job", "b")],
+            T0,
+            None,
+        ),
+    );
+    h.send(
+        T0,
+        alert(
+            &[
+                ("alertname", "Y"),
+                ("team", "mail"),
+                ("job", "a"),
+                ("z", "1"),
+            ],
+            T0,
+            None,
+        ),
+    );
     h.send(T0, alert(&[("alertname", "Y"), ("team", "mail")], T0, None));
     let n = h.at(T0 + 30 * S);
     let all = n.iter().find(|n| n.receiver == "hook").expect("hook");
-    assert_eq!(all.group_key, r#"{}/{team="all"}:{alertname="Z", team="all", x="1"}"#);
+    assert_eq!(
+        all.group_key,
+        r#"{}/{team="all"}:{alertname="Z", team="all", x="1"}"#
+    );
     let mail = n.iter().find(|n| n.receiver == "mail").expect("mail");
-    let jobs: Vec<Option<&str>> = mail.alerts.iter().map(|a| a.alert.labels.get("job")).collect();
+    let jobs: Vec<Option<&str>> = mail
+        .alerts
+        .iter()
+        .map(|a| a.alert.labels.get("job"))
+        .collect();
     assert_eq!(jobs, [Some("a"), Some("b"), None]);
 }
 

@@ -101,9 +101,21 @@ fn check(tree: &Route, input: &[(&str, &str)], want: &[Expected<'_>]) {
             want_names.sort_unstable();
             assert_eq!(names, want_names, "{input:?}");
         }
-        assert_eq!(route.opts.group_wait, Duration::from_secs(*wait), "{input:?}");
-        assert_eq!(route.opts.group_interval, Duration::from_secs(*interval), "{input:?}");
-        assert_eq!(route.opts.repeat_interval, Duration::from_secs(*repeat), "{input:?}");
+        assert_eq!(
+            route.opts.group_wait,
+            Duration::from_secs(*wait),
+            "{input:?}"
+        );
+        assert_eq!(
+            route.opts.group_interval,
+            Duration::from_secs(*interval),
+            "{input:?}"
+        );
+        assert_eq!(
+            route.opts.repeat_interval,
+            Duration::from_secs(*repeat),
+            "{input:?}"
+        );
         assert_eq!(route.key(), *key, "{input:?}");
     }
 }
@@ -113,7 +125,11 @@ const H4: u64 = 4 * 3600;
 #[test]
 fn match_and_match_re_tree() {
     let t = tree(TREE_MATCH);
-    check(&t, &[("owner", "team-A")], &[("notify-A", &[], 30, 300, H4, r#"{}/{owner="team-A"}"#)]);
+    check(
+        &t,
+        &[("owner", "team-A")],
+        &[("notify-A", &[], 30, 300, H4, r#"{}/{owner="team-A"}"#)],
+    );
     check(
         &t,
         &[("owner", "team-A"), ("env", "unset")],
@@ -122,18 +138,39 @@ fn match_and_match_re_tree() {
     check(
         &t,
         &[("owner", "team-C")],
-        &[("notify-BC", &["foo", "bar"], 120, 300, H4, r#"{}/{owner=~"^(?:team-(B|C))$"}"#)],
+        &[(
+            "notify-BC",
+            &["foo", "bar"],
+            120,
+            300,
+            H4,
+            r#"{}/{owner=~"^(?:team-(B|C))$"}"#,
+        )],
     );
     check(
         &t,
         &[("owner", "team-A"), ("env", "testing")],
-        &[("notify-testing", &["..."], 30, 300, H4, r#"{}/{owner="team-A"}/{env="testing"}"#)],
+        &[(
+            "notify-testing",
+            &["..."],
+            30,
+            300,
+            H4,
+            r#"{}/{owner="team-A"}/{env="testing"}"#,
+        )],
     );
     check(
         &t,
         &[("owner", "team-A"), ("env", "production")],
         &[
-            ("notify-productionA", &[], 60, 300, H4, r#"{}/{owner="team-A"}/{env="production"}"#),
+            (
+                "notify-productionA",
+                &[],
+                60,
+                300,
+                H4,
+                r#"{}/{owner="team-A"}/{env="production"}"#,
+            ),
             (
                 "notify-productionB",
                 &["job"],
@@ -144,11 +181,29 @@ fn match_and_match_re_tree() {
             ),
         ],
     );
-    check(&t, &[("group_by", "role")], &[("notify-def", &["role"], 30, 300, H4, r#"{}/{group_by="role"}"#)]);
+    check(
+        &t,
+        &[("group_by", "role")],
+        &[(
+            "notify-def",
+            &["role"],
+            30,
+            300,
+            H4,
+            r#"{}/{group_by="role"}"#,
+        )],
+    );
     check(
         &t,
         &[("env", "testing"), ("group_by", "role")],
-        &[("notify-testing", &["role"], 30, 300, H4, r#"{}/{group_by="role"}/{env="testing"}"#)],
+        &[(
+            "notify-testing",
+            &["role"],
+            30,
+            300,
+            H4,
+            r#"{}/{group_by="role"}/{env="testing"}"#,
+        )],
     );
     check(
         &t,
@@ -162,14 +217,22 @@ fn match_and_match_re_tree() {
             r#"{}/{group_by="role"}/{env="testing"}/{wait="long"}"#,
         )],
     );
-    check(&t, &[("nothing", "here")], &[("notify-def", &[], 30, 300, H4, "{}")]);
+    check(
+        &t,
+        &[("nothing", "here")],
+        &[("notify-def", &[], 30, 300, H4, "{}")],
+    );
 }
 
 #[test]
 fn matchers_tree() {
     let t = tree(TREE_MATCHERS);
     let a = r#"{}/{level!="critical",owner="team-A"}"#;
-    check(&t, &[("owner", "team-A")], &[("notify-A", &[], 30, 300, H4, a)]);
+    check(
+        &t,
+        &[("owner", "team-A")],
+        &[("notify-A", &[], 30, 300, H4, a)],
+    );
     check(
         &t,
         &[("owner", "team-A"), ("level", "critical")],
@@ -178,10 +241,21 @@ fn matchers_tree() {
     check(
         &t,
         &[("owner", "team-C")],
-        &[("notify-BC", &["foo", "bar"], 120, 300, H4, r#"{}/{owner=~"team-(B|C)"}"#)],
+        &[(
+            "notify-BC",
+            &["foo", "bar"],
+            120,
+            300,
+            H4,
+            r#"{}/{owner=~"team-(B|C)"}"#,
+        )],
     );
     let testing = format!(r#"{a}/{{baz!~".*quux",env="testing"}}"#);
-    check(&t, &[("owner", "team-A"), ("env", "testing")], &[("notify-testing", &["..."], 30, 300, H4, &testing)]);
+    check(
+        &t,
+        &[("owner", "team-A"), ("env", "testing")],
+        &[("notify-testing", &["..."], 30, 300, H4, &testing)],
+    );
     // `baz` ending in quux fails the testing route: back to notify-A.
     check(
         &t,
@@ -232,8 +306,22 @@ fn walk_order_and_group_labels() {
     let ls = labels(&[("owner", "team-C"), ("foo", "1"), ("zzz", "x\"y")]);
     let routes = t.match_labels(&ls);
     let group = routes[0].group_labels(&ls);
-    assert_eq!(group_key(routes[0], &group), r#"{}/{owner=~"^(?:team-(B|C))$"}:{foo="1"}"#);
-    let all = t.match_labels(&labels(&[("owner", "team-A"), ("env", "testing"), ("q", "a\"b")]));
-    let g = all[0].group_labels(&labels(&[("owner", "team-A"), ("env", "testing"), ("q", "a\"b")]));
-    assert_eq!(format_label_set(&g), r#"{env="testing", owner="team-A", q="a\"b"}"#);
+    assert_eq!(
+        group_key(routes[0], &group),
+        r#"{}/{owner=~"^(?:team-(B|C))$"}:{foo="1"}"#
+    );
+    let all = t.match_labels(&labels(&[
+        ("owner", "team-A"),
+        ("env", "testing"),
+        ("q", "a\"b"),
+    ]));
+    let g = all[0].group_labels(&labels(&[
+        ("owner", "team-A"),
+        ("env", "testing"),
+        ("q", "a\"b"),
+    ]));
+    assert_eq!(
+        format_label_set(&g),
+        r#"{env="testing", owner="team-A", q="a\"b"}"#
+    );
 }

@@ -205,7 +205,9 @@ impl Silences {
         };
         match silence.state(now_ms) {
             SilenceState::Expired => {
-                return Err(NotifyError::Silence(format!("silence {id} already expired")))
+                return Err(NotifyError::Silence(format!(
+                    "silence {id} already expired"
+                )))
             }
             SilenceState::Active => silence.ends_at_ms = now_ms,
             SilenceState::Pending => {
@@ -249,9 +251,7 @@ fn can_update(prev: &Silence, next: &Silence, now_ms: i64) -> bool {
         return false;
     }
     match prev.state(now_ms) {
-        SilenceState::Active => {
-            next.starts_at_ms == prev.starts_at_ms && next.ends_at_ms >= now_ms
-        }
+        SilenceState::Active => next.starts_at_ms == prev.starts_at_ms && next.ends_at_ms >= now_ms,
         SilenceState::Pending => next.starts_at_ms >= now_ms,
         SilenceState::Expired => false,
     }

@@ -68,11 +68,10 @@ impl SqliteSilenceStore {
 
     /// Uses an open connection, creating the table if needed.
     pub fn with_connection(conn: Connection) -> Result<SqliteSilenceStore, NotifyError> {
-        let version: i64 = conn.query_row(
-            "SELECT user_version FROM pragma_user_version",
-            [],
-            |r| r.get(0),
-        )?;
+        let version: i64 =
+            conn.query_row("SELECT user_version FROM pragma_user_version", [], |r| {
+                r.get(0)
+            })?;
         // The table is created whatever the database's version, since the
         // file may be shared with other stores that set `user_version`.
         conn.execute_batch(

@@ -24,7 +24,10 @@ fn memory() -> Silences {
 fn states_and_matching() {
     let mut s = memory();
     let id = s
-        .set(silence("job=api,env=~prod|stage", T0 + MIN, T0 + 10 * MIN), T0)
+        .set(
+            silence("job=api,env=~prod|stage", T0 + MIN, T0 + 10 * MIN),
+            T0,
+        )
         .expect("set");
     assert_eq!(id.len(), 36);
     assert_eq!(&id[14..15], "4");
@@ -60,8 +63,14 @@ fn updates_in_place_or_replaces() {
     other.matchers = Matchers(parse_matchers("a=c").expect("parses"));
     let new_id = s.set(other, T0 + 2 * MIN).expect("replace");
     assert_ne!(new_id, id);
-    assert_eq!(s.get(&id).expect("kept").state(T0 + 2 * MIN), SilenceState::Expired);
-    assert_eq!(s.get(&new_id).expect("new").state(T0 + 2 * MIN), SilenceState::Active);
+    assert_eq!(
+        s.get(&id).expect("kept").state(T0 + 2 * MIN),
+        SilenceState::Expired
+    );
+    assert_eq!(
+        s.get(&new_id).expect("new").state(T0 + 2 * MIN),
+        SilenceState::Active
+    );
     // Unknown ids are refused.
     let mut ghost = silence("a=b", T0, T0 + MIN);
     ghost.id = "nope".to_owned();
@@ -72,7 +81,9 @@ fn updates_in_place_or_replaces() {
 fn expire_rules() {
     let mut s = memory();
     let active = s.set(silence("a=b", T0, T0 + 10 * MIN), T0).expect("set");
-    let pending = s.set(silence("a=c", T0 + 5 * MIN, T0 + 10 * MIN), T0).expect("set");
+    let pending = s
+        .set(silence("a=c", T0 + 5 * MIN, T0 + 10 * MIN), T0)
+        .expect("set");
     s.expire(&active, T0 + MIN).expect("expires");
     assert_eq!(s.get(&active).expect("kept").ends_at_ms, T0 + MIN);
     s.expire(&pending, T0 + MIN).expect("expires");
@@ -98,7 +109,9 @@ fn validation_messages() {
         "at least one matcher required"
     );
     assert_eq!(
-        s.set(silence("a=b", T0 + MIN, T0), T0).unwrap_err().to_string(),
+        s.set(silence("a=b", T0 + MIN, T0), T0)
+            .unwrap_err()
+            .to_string(),
         "end time must not be before start time"
     );
     assert_eq!(
@@ -115,7 +128,10 @@ fn sqlite_store_survives_reopen() {
         let store = SqliteSilenceStore::open(&path).expect("opens");
         let mut s = Silences::open(Box::new(store)).expect("loads");
         let id = s
-            .set(silence(r#"job=~"api|web",msg!="a \"q\"""#, T0, T0 + 10 * MIN), T0)
+            .set(
+                silence(r#"job=~"api|web",msg!="a \"q\"""#, T0, T0 + 10 * MIN),
+                T0,
+            )
             .expect("set");
         s.expire(&id, T0 + MIN).expect("expire");
         id
@@ -124,7 +140,10 @@ fn sqlite_store_survives_reopen() {
     let s = Silences::open(Box::new(store)).expect("loads");
     let back = s.get(&id).expect("persisted");
     assert_eq!(back.ends_at_ms, T0 + MIN);
-    assert_eq!(back.matchers.to_string(), r#"{job=~"api|web",msg!="a \"q\""}"#);
+    assert_eq!(
+        back.matchers.to_string(),
+        r#"{job=~"api|web",msg!="a \"q\""}"#
+    );
     assert_eq!(back.created_by, "me");
     assert!(back.matchers.0[0].matches_value("web"));
 }
