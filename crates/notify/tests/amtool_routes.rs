@@ -39,15 +39,16 @@ fn amtool_receivers(tool: &str, config: &Path, labels: &[(String, String)]) -> S
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Every combination of a few values for each label, thinned to `limit`
-/// sets with a fixed stride so the run stays short.
+/// Combinations of a few values for each label (or the label left out),
+/// `limit` of them picked by stepping through all combinations with a
+/// prime stride, so every dimension varies.
 fn label_sets(dims: &[(&str, &[&str])], limit: usize) -> Vec<Vec<(String, String)>> {
+    const STRIDE: usize = 7919;
     let total: usize = dims.iter().map(|(_, vs)| vs.len() + 1).product();
-    let stride = (total / limit).max(1) | 1;
+    assert!(total % STRIDE != 0);
     let mut sets = Vec::new();
-    let mut index = 0;
-    while index < total && sets.len() < limit {
-        let mut rest = index;
+    for i in 0..limit.min(total) {
+        let mut rest = (i * STRIDE) % total;
         let mut set = Vec::new();
         for (name, values) in dims {
             let choice = rest % (values.len() + 1);
@@ -60,7 +61,6 @@ fn label_sets(dims: &[(&str, &[&str])], limit: usize) -> Vec<Vec<(String, String
         if !set.is_empty() {
             sets.push(set);
         }
-        index += stride;
     }
     sets
 }
