@@ -1,0 +1,280 @@
+//! Differential test of grouping against a real Alertmanager 0.25
+//! (Debian's `prometheus-alertmanager`): the same configuration and alert
+//! stream go to Alertmanager, whose webhook notifications a loopback
+//! listener collects, and to agentmon's `State` driven by a manual clock.
+//! For each group key both must produce the same sequence of
+//! notifications: receiver, group labels, and the alerts in order with
+//! their status. Skipped when the binary is absent, unless
+//! `AGENTMON_REQUIRE_PEERS=1`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentmon_notify::api::{format_time, prepare_alerts, PostableAlert};
+use agentmon_notify::silence::{MemorySilenceStore, Silences};
+use agentmon_notify::{AlertmanagerConfig, ManualClock, Notification, State};
+use serde_json::{json, Value};
+
+const BINARY: &str = "prometheus-alertmanager";
+
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// One HTTP/1.1 request with a body; returns the status code.
+fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Accepts webhook POSTs, answers 200 and sends each JSON body on.
+fn webhook_listener() -> (u16, mpsc::Receiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let mut stream = reader.into_inner();
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if let Ok(v) = serde_json::from_slice(&body) {
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// The comparable part of a notification: receiver, group labels, and
+/// each alert's labels and status, in order.
+type Shape = (String, String, Vec<String>);
+
+fn shape_of_payload(v: &Value) -> (String, Shape) {
+    let alerts = v["alerts"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|a| format!("{} {}", a["labels"], a["status"].as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        v["groupKey"].as_str().unwrap_or("").to_owned(),
+        (
+            v["receiver"].as_str().unwrap_or("").to_owned(),
+            v["groupLabels"].to_string(),
+            alerts,
+        ),
+    )
+}
+
+fn shape_of_notification(n: &Notification) -> (String, Shape) {
+    let labels = |l: &agentmon_model::Labels| {
+        let map: BTreeMap<&str, &str> = l.iter().map(|x| (x.name.as_str(), x.value.as_str())).collect();
+        serde_json::to_value(map).expect("json").to_string()
+    };
+    let alerts = n
+        .alerts
+        .iter()
+        .map(|a| {
+            let status = if a.resolved { "resolved" } else { "firing" };
+            format!("{} {status}", labels(&a.alert.labels))
+        })
+        .collect();
+    (n.group_key.clone(), (n.receiver.clone(), labels(&n.group_labels), alerts))
+}
+
+fn config(hook_port: u16) -> String {
+    format!(
+        r#"
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+  routes:
+    - matchers: ['team="db"', 'severity=~"crit.*"']
+      receiver: hook
+      continue: true
+    - match_re: {{team: 'd.'}}
+      receiver: hook2
+      group_by: [team, alertname]
+    - matchers: [team=all]
+      receiver: hook
+      group_by: ['...']
+inhibit_rules:
+  - source_matchers: [severity=critical]
+    target_matchers: [severity=warning]
+    equal: [alertname]
+receivers:
+  - name: hook
+    webhook_configs: [{{url: 'http://127.0.0.1:{hook_port}/'}}]
+  - name: hook2
+    webhook_configs: [{{url: 'http://127.0.0.1:{hook_port}/'}}]
+"#
+    )
+}
+
+fn first_batch() -> Value {
+    json!([
+        {"labels": {"alertname": "A", "job": "x", "instance": "2"}},
+        {"labels": {"alertname": "A", "instance": "1"}},
+        {"labels": {"alertname": "A", "job": "w", "zone": "z"}},
+        {"labels": {"alertname": "B", "severity": "critical", "team": "db"}},
+        {"labels": {"alertname": "B", "severity": "warning", "team": "db"}},
+        {"labels": {"alertname": "C", "team": "all", "note": "q\"uote"}},
+    ])
+}
+
+fn second_batch(ends_at: &str) -> Value {
+    json!([
+        {"labels": {"alertname": "A", "job": "x", "instance": "2"}, "endsAt": ends_at},
+        {"labels": {"alertname": "A", "instance": "1"}},
+        {"labels": {"alertname": "A", "job": "w", "zone": "z"}},
+    ])
+}
+
+#[test]
+fn notifications_match_alertmanager() {
+    if Command::new(BINARY).arg("--version").output().is_err() {
+        if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{BINARY} is required (AGENTMON_REQUIRE_PEERS=1) but was not found");
+        }
+        eprintln!("SKIP: {BINARY} not found (Debian package prometheus-alertmanager)");
+        return;
+    }
+    let (hook_port, payloads) = webhook_listener();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = dir.path().join("am.yml");
+    let yaml = config(hook_port);
+    std::fs::write(&config_path, &yaml).expect("write config");
+    let am_port = free_port();
+    let _peer = Peer(
+        Command::new(BINARY)
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("alertmanager starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http(am_port, "GET", "/-/ready", "").ok() != Some(200) {
+        assert!(Instant::now() < deadline, "alertmanager did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Alertmanager: first batch, wait for the first flushes (group_wait
+    // 1s), then resolve one alert and wait for the next interval.
+    let collect = |until: Duration| {
+        let end = Instant::now() + until;
+        let mut got = Vec::new();
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match payloads.recv_timeout(left) {
+                Ok(v) => got.push(v),
+                Err(_) => break,
+            }
+        }
+        got
+    };
+    assert_eq!(http(am_port, "POST", "/api/v2/alerts", &first_batch().to_string()).ok(), Some(200));
+    let mut theirs = collect(Duration::from_millis(1800));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let body = second_batch(&format_time(now_ms)).to_string();
+    assert_eq!(http(am_port, "POST", "/api/v2/alerts", &body).ok(), Some(200));
+    theirs.extend(collect(Duration::from_secs(4)));
+
+    // agentmon: the same stream on a manual clock.
+    let t0 = 1_710_504_000_000;
+    let clock = Arc::new(ManualClock::new(t0));
+    let silences = Silences::open(Box::new(MemorySilenceStore::default())).expect("silences");
+    let config = AlertmanagerConfig::from_yaml(&yaml).expect("valid config");
+    let mut state = State::new(config, silences, clock.clone(), "http://x");
+    let mut ours = Vec::new();
+    let post = |state: &mut State, body: Value| {
+        let posted: Vec<PostableAlert> = serde_json::from_value(body).expect("postable");
+        let (valid, errors) = prepare_alerts(posted, state.now_ms(), 300_000);
+        assert_eq!(errors, None);
+        state.receive(valid);
+    };
+    post(&mut state, first_batch());
+    clock.set(t0 + 1_000);
+    state.flush(&mut |n| ours.push(n));
+    clock.set(t0 + 1_800);
+    post(&mut state, second_batch(&format_time(t0 + 1_800)));
+    for step in [3_000, 5_000] {
+        clock.set(t0 + step);
+        state.flush(&mut |n| ours.push(n));
+    }
+
+    let by_key = |list: Vec<(String, Shape)>| {
+        let mut map: BTreeMap<String, Vec<Shape>> = BTreeMap::new();
+        for (key, shape) in list {
+            map.entry(key).or_default().push(shape);
+        }
+        map
+    };
+    let theirs = by_key(theirs.iter().map(shape_of_payload).collect());
+    let ours = by_key(ours.iter().map(shape_of_notification).collect());
+    eprintln!("alertmanager notified: {theirs:#?}");
+    assert!(theirs.len() >= 4, "too few groups notified by alertmanager");
+    assert_eq!(ours, theirs);
+}
