@@ -86,7 +86,8 @@ fn webhook_listener() -> (u16, mpsc::Receiver<Value>) {
                 continue;
             }
             let mut stream = reader.into_inner();
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             if let Ok(v) = serde_json::from_slice(&body) {
                 if tx.send(v).is_err() {
                     return;
@@ -122,7 +123,10 @@ fn shape_of_payload(v: &Value) -> (String, Shape) {
 
 fn shape_of_notification(n: &Notification) -> (String, Shape) {
     let labels = |l: &agentmon_model::Labels| {
-        let map: BTreeMap<&str, &str> = l.iter().map(|x| (x.name.as_str(), x.value.as_str())).collect();
+        let map: BTreeMap<&str, &str> = l
+            .iter()
+            .map(|x| (x.name.as_str(), x.value.as_str()))
+            .collect();
         serde_json::to_value(map).expect("json").to_string()
     };
     let alerts = n
@@ -133,7 +137,10 @@ fn shape_of_notification(n: &Notification) -> (String, Shape) {
             format!("{} {status}", labels(&a.alert.labels))
         })
         .collect();
-    (n.group_key.clone(), (n.receiver.clone(), labels(&n.group_labels), alerts))
+    (
+        n.group_key.clone(),
+        (n.receiver.clone(), labels(&n.group_labels), alerts),
+    )
 }
 
 fn config(hook_port: u16) -> String {
@@ -205,7 +212,10 @@ fn notifications_match_alertmanager() {
     let _peer = Peer(
         Command::new(BINARY)
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
             .arg("--cluster.listen-address=")
             .stdout(Stdio::null())
@@ -215,7 +225,10 @@ fn notifications_match_alertmanager() {
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while http(am_port, "GET", "/-/ready", "").ok() != Some(200) {
-        assert!(Instant::now() < deadline, "alertmanager did not become ready");
+        assert!(
+            Instant::now() < deadline,
+            "alertmanager did not become ready"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -232,14 +245,26 @@ fn notifications_match_alertmanager() {
         }
         got
     };
-    assert_eq!(http(am_port, "POST", "/api/v2/alerts", &first_batch().to_string()).ok(), Some(200));
+    assert_eq!(
+        http(
+            am_port,
+            "POST",
+            "/api/v2/alerts",
+            &first_batch().to_string()
+        )
+        .ok(),
+        Some(200)
+    );
     let mut theirs = collect(Duration::from_millis(1800));
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_millis() as i64;
     let body = second_batch(&format_time(now_ms)).to_string();
-    assert_eq!(http(am_port, "POST", "/api/v2/alerts", &body).ok(), Some(200));
+    assert_eq!(
+        http(am_port, "POST", "/api/v2/alerts", &body).ok(),
+        Some(200)
+    );
     theirs.extend(collect(Duration::from_secs(4)));
 
     // agentmon: the same stream on a manual clock.

@@ -45,7 +45,8 @@ fn amtool_receivers(tool: &str, config: &Path, labels: &[(String, String)]) -> S
 fn label_sets(dims: &[(&str, &[&str])], limit: usize) -> Vec<Vec<(String, String)>> {
     const STRIDE: usize = 7919;
     let total: usize = dims.iter().map(|(_, vs)| vs.len() + 1).product();
-    assert!(total % STRIDE != 0);
+    // A prime stride visits distinct combinations unless it divides the total.
+    assert!(!total.is_multiple_of(STRIDE));
     let mut sets = Vec::new();
     for i in 0..limit.min(total) {
         let mut rest = (i * STRIDE) % total;

@@ -204,6 +204,7 @@ pub(crate) const INVALID: &[(&str, &str)] = &[
     ("route: {receiver: r}\nreceivers: [{name: r}]\ntime_intervals: [{name: x}, {name: x}]", "time interval \"x\" is not unique"),
     ("route: {receiver: r}\nreceivers: [{name: r}]\nmute_time_intervals: [{name: x}, {name: x}]", "mute time interval \"x\" is not unique"),
     ("route: {receiver: r}\nreceivers: [{name: r}]\ntime_intervals: [{name: x, time_intervals: [{weekdays: [someday]}]}]", "someday is not a valid weekday"),
+    ("route: {receiver: r}\nreceivers: [{name: r}]\ntime_intervals: [{name: x, time_intervals: [{location: Mars/Olympus}]}]", "unknown time zone Mars/Olympus"),
     ("route: {receiver: r}\nreceivers: [{name: r}]\ninhibit_rules: [{source_match_re: {a: '['}}]", "invalid regular expression"),
     ("route: {receiver: r}\nreceivers: [{name: r}]\ninhibit_rules: [{equal: ['x y']}]", "\"x y\" is not a valid label name"),
     ("route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{}]}]", "one of url or url_file must be configured"),

@@ -9,10 +9,16 @@
 //! every given field contains it; a named interval is a list, any of which
 //! may contain it.
 //!
-//! Only the `UTC` location (the default) is supported: agentmon carries no
-//! time-zone database, and other names are refused at load.
+//! `location` names a zone of the system's time-zone database (see
+//! [`location`]); the default is UTC.
+
+mod location;
+
+use std::sync::Arc;
 
 use agentmon_model::calendar;
+
+pub use location::Location;
 use serde::{Deserialize, Deserializer};
 
 /// A named list of intervals.
@@ -54,6 +60,8 @@ pub struct TimeInterval {
     pub days_of_month: Option<Vec<InclusiveRange>>,
     pub months: Option<Vec<InclusiveRange>>,
     pub years: Option<Vec<InclusiveRange>>,
+    /// The zone the fields are read in; `None` is UTC.
+    pub location: Option<Arc<Location>>,
 }
 
 #[derive(Deserialize)]
@@ -151,13 +159,12 @@ fn name_or_number(text: &str, names: &[&str], what: &str) -> Result<i32, String>
 
 impl TimeInterval {
     fn from_raw(raw: RawInterval) -> Result<TimeInterval, String> {
-        if let Some(location) = &raw.location {
-            if location != "UTC" {
-                return Err(format!(
-                    "location {location:?} is not supported: agentmon evaluates time intervals in UTC only"
-                ));
-            }
-        }
+        let location = raw
+            .location
+            .as_deref()
+            .map(Location::load)
+            .transpose()?
+            .map(Arc::new);
         let times =
             raw.times
                 .map(|list| {
@@ -265,11 +272,13 @@ impl TimeInterval {
             days_of_month,
             months,
             years,
+            location,
         })
     }
 
     /// Whether the instant (milliseconds since the epoch, UTC) is inside.
     pub fn contains_ms(&self, at_ms: i64) -> bool {
+        let at_ms = at_ms + self.location.as_ref().map_or(0, |l| l.offset_ms_at(at_ms));
         let days = at_ms.div_euclid(86_400_000);
         let minute = (at_ms.rem_euclid(86_400_000) / 60_000) as u32;
         let (year, month, day) = calendar::civil_from_days(days);
@@ -369,6 +378,25 @@ mod tests {
     }
 
     #[test]
+    fn location_shifts_the_fields() {
+        let Ok(ti) =
+            interval("times: [{start_time: '09:00', end_time: '17:00'}]\nlocation: Europe/Berlin")
+        else {
+            if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
+                panic!("the time-zone database (Debian package tzdata) is required");
+            }
+            eprintln!("SKIP: no time-zone database (Debian package tzdata)");
+            return;
+        };
+        // 07:30Z in July is 09:30 in Berlin; 15:30Z is 17:30.
+        assert!(ti.contains_ms(ms(2024, 7, 1, 7, 30)));
+        assert!(!ti.contains_ms(ms(2024, 7, 1, 15, 30)));
+        // In January (+1h) 07:30Z is 08:30: outside.
+        assert!(!ti.contains_ms(ms(2024, 1, 15, 7, 30)));
+        assert!(ti.contains_ms(ms(2024, 1, 15, 15, 30)));
+    }
+
+    #[test]
     fn refuses_bad_intervals() {
         let cases = [
             (
@@ -405,7 +433,7 @@ mod tests {
                 "years: ['2025:2024']",
                 "start year cannot be greater than end year",
             ),
-            ("location: Europe/Berlin", "not supported"),
+            ("location: Mars/Olympus", "unknown time zone Mars/Olympus"),
         ];
         for (yaml, want) in cases {
             let err = interval(yaml).expect_err(yaml);
