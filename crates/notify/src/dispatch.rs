@@ -57,6 +57,18 @@ pub struct AggregationGroup {
     pub has_flushed: bool,
 }
 
+/// One notification-log entry as saved and restored: the fingerprints
+/// of the firing and resolved alerts last notified to a receiver for a
+/// group, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationLogEntry {
+    pub receiver: String,
+    pub group_key: String,
+    pub firing: Vec<u64>,
+    pub resolved: Vec<u64>,
+    pub at_ms: i64,
+}
+
 /// What was last notified for a receiver and group (Alertmanager's
 /// notification log entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,6 +306,44 @@ impl Dispatcher {
     /// (Alertmanager keeps them 120h).
     pub fn gc_log(&mut self, now_ms: i64, retention_ms: i64) {
         self.log.retain(|_, e| e.at_ms + retention_ms > now_ms);
+    }
+
+    /// What was last notified per receiver and group, for the caller to
+    /// persist (Alertmanager snapshots its notification log to disk so a
+    /// restart does not notify again).
+    pub fn log_entries(&self) -> Vec<NotificationLogEntry> {
+        let mut entries: Vec<NotificationLogEntry> = self
+            .log
+            .iter()
+            .map(|((receiver, group_key), e)| NotificationLogEntry {
+                receiver: receiver.clone(),
+                group_key: group_key.clone(),
+                firing: e.firing.iter().copied().collect(),
+                resolved: e.resolved.iter().copied().collect(),
+                at_ms: e.at_ms,
+            })
+            .collect();
+        entries.sort_by(|a, b| (&a.receiver, &a.group_key).cmp(&(&b.receiver, &b.group_key)));
+        entries
+    }
+
+    /// Restores entries saved from [`Dispatcher::log_entries`] (newer
+    /// entries already present win).
+    pub fn restore_log(&mut self, entries: impl IntoIterator<Item = NotificationLogEntry>) {
+        for e in entries {
+            let key = (e.receiver, e.group_key);
+            let entry = LogEntry {
+                firing: e.firing.into_iter().collect(),
+                resolved: e.resolved.into_iter().collect(),
+                at_ms: e.at_ms,
+            };
+            match self.log.get(&key) {
+                Some(existing) if existing.at_ms >= entry.at_ms => {}
+                _ => {
+                    self.log.insert(key, entry);
+                }
+            }
+        }
     }
 }
 

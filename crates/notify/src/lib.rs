@@ -47,7 +47,7 @@ pub mod timeinterval;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AlertmanagerConfig;
-pub use dispatch::Dispatcher;
+pub use dispatch::{Dispatcher, NotificationLogEntry};
 pub use error::NotifyError;
 pub use notification::{AlertStatus, Notification};
 pub use state::State;

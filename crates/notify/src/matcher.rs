@@ -323,3 +323,36 @@ mod tests {
         assert_eq!(ms.to_string(), r#"{a="1",a="2",a!="2",b="1"}"#);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Outside input never panics the parser.
+        #[test]
+        fn parsing_never_panics(input in "\\PC{0,40}") {
+            let _ = parse_matchers(&input);
+            let _ = parse_matcher(&input);
+        }
+
+        /// A printed matcher parses back to itself, whatever its value
+        /// (quotes, backslashes, newlines, commas, braces).
+        #[test]
+        fn printing_round_trips(
+            name in "[a-zA-Z_][a-zA-Z0-9_]{0,8}",
+            value in "[a-z\"\\\\\n,{} =~!]{0,12}",
+            negate in any::<bool>(),
+        ) {
+            let match_type = if negate { MatchType::NotEqual } else { MatchType::Equal };
+            let m = Matcher::new(match_type, name, value).expect("equality matchers compile");
+            let printed = m.to_string();
+            let back = parse_matcher(&printed).expect("printed matchers parse");
+            prop_assert_eq!(&back, &m, "printed as {}", printed);
+            let list = Matchers(vec![m.clone(), m.clone()]).to_string();
+            let parsed = parse_matchers(&list).expect("printed lists parse");
+            prop_assert_eq!(parsed, vec![m.clone(), m]);
+        }
+    }
+}

@@ -113,10 +113,11 @@ impl State {
         let now = self.now_ms();
         self.config = Arc::new(config);
         self.dispatcher.reload(Arc::clone(&self.config));
+        // Resolved alerts too: one resolved since the last flush must still
+        // be notified as resolved (Alertmanager's new dispatcher is handed
+        // every stored alert).
         for alert in self.alerts.iter() {
-            if !alert.resolved_at(now) {
-                self.dispatcher.insert(alert, now);
-            }
+            self.dispatcher.insert(alert, now);
         }
     }
 
@@ -143,5 +144,64 @@ impl State {
             self.alerts.iter(),
             self.now_ms(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::matcher::{parse_matchers, Matchers};
+    use crate::silence::{MemorySilenceStore, Silence};
+
+    /// The server keeps the state under a mutex shared across tasks.
+    #[test]
+    fn state_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<State>();
+    }
+
+    #[test]
+    fn gc_drops_resolved_alerts_and_old_silences() {
+        let t0 = 1_710_504_000_000;
+        let clock = Arc::new(ManualClock::new(t0));
+        let config = AlertmanagerConfig::from_yaml("route: {receiver: r}\nreceivers: [{name: r}]")
+            .expect("valid");
+        let silences = Silences::open(Box::new(MemorySilenceStore::default())).expect("opens");
+        let mut state = State::new(config, silences, clock.clone(), "");
+        let labels = Labels::new([("alertname", "A")]).expect("valid");
+        state.receive([Alert {
+            labels: labels.clone(),
+            annotations: Labels::default(),
+            starts_at_ms: t0,
+            ends_at_ms: Some(t0 + 1000),
+            generator_url: String::new(),
+        }]);
+        let id = state
+            .silences
+            .set(
+                Silence {
+                    id: String::new(),
+                    matchers: Matchers(parse_matchers("alertname=A").expect("parses")),
+                    starts_at_ms: t0,
+                    ends_at_ms: t0 + 1000,
+                    updated_at_ms: 0,
+                    created_by: String::new(),
+                    comment: String::new(),
+                },
+                t0,
+            )
+            .expect("set");
+        assert_eq!(state.silenced_by(&labels), std::slice::from_ref(&id));
+        clock.advance(2000);
+        state.gc().expect("gc");
+        assert!(state.alerts.is_empty());
+        assert!(
+            state.silences.get(&id).is_some(),
+            "kept for the retention time"
+        );
+        clock.advance(crate::silence::DEFAULT_RETENTION_MS);
+        state.gc().expect("gc");
+        assert!(state.silences.get(&id).is_none());
     }
 }

@@ -368,3 +368,40 @@ fn reload_regroups_without_resending() {
     assert!(h.at(T0 + MIN + 30 * S).is_empty());
     assert!(h.state.dispatcher.groups().next().is_some());
 }
+
+#[test]
+fn reload_still_notifies_a_resolution() {
+    let mut h = Harness::new();
+    h.send(T0, alert(&[("alertname", "A")], T0, None));
+    assert_eq!(h.at(T0 + 30 * S).len(), 1);
+    h.send(T0 + MIN, alert(&[("alertname", "A")], T0, Some(T0 + MIN)));
+    h.clock.set(T0 + 2 * MIN);
+    h.state
+        .reload(AlertmanagerConfig::from_yaml(BASE).expect("valid"));
+    // The rebuilt group holds the resolved alert; its old start makes it
+    // flush at once, and the notification log says it was firing.
+    let n = h.at(T0 + 2 * MIN);
+    assert_eq!(n.len(), 1);
+    assert_eq!(names(&n[0]), [r#"{alertname="A"} resolved"#]);
+}
+
+#[test]
+fn notification_log_survives_a_restart() {
+    let mut h = Harness::new();
+    h.send(T0, alert(&[("alertname", "A")], T0, None));
+    assert_eq!(h.at(T0 + 30 * S).len(), 1);
+    let saved = h.state.dispatcher.log_entries();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].group_key, r#"{}:{alertname="A"}"#);
+    assert_eq!(saved[0].at_ms, T0 + 30 * S);
+    // A new process: the same alert is sent again (as Prometheus does);
+    // with the restored log it is not notified twice.
+    let mut fresh = Harness::new();
+    fresh.state.dispatcher.restore_log(saved.clone());
+    fresh.send(T0 + MIN, alert(&[("alertname", "A")], T0, None));
+    assert!(fresh.at(T0 + MIN).is_empty());
+    // Without it, it would be.
+    let mut forgetful = Harness::new();
+    forgetful.send(T0 + MIN, alert(&[("alertname", "A")], T0, None));
+    assert_eq!(forgetful.at(T0 + MIN).len(), 1);
+}
