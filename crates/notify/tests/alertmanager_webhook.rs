@@ -15,12 +15,27 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentmon_notify::api::{format_time, prepare_alerts, PostableAlert};
+use agentmon_notify::api::{
+    format_time, list_alert_groups, list_alerts, prepare_alerts, AlertFilter, PostableAlert,
+};
 use agentmon_notify::silence::{MemorySilenceStore, Silences};
 use agentmon_notify::{AlertmanagerConfig, ManualClock, Notification, State};
 use serde_json::{json, Value};
 
 const BINARY: &str = "prometheus-alertmanager";
+
+mod erased {
+    /// Serialises any of the API answers to JSON.
+    pub trait Serialize {
+        fn to_json(&self) -> serde_json::Value;
+    }
+
+    impl<T: serde::Serialize> Serialize for T {
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::to_value(self).expect("serializes")
+        }
+    }
+}
 
 struct Peer(Child);
 
@@ -40,6 +55,11 @@ fn free_port() -> u16 {
 
 /// One HTTP/1.1 request with a body; returns the status code.
 fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<u16> {
+    http_full(port, method, path, body).map(|(status, _)| status)
+}
+
+/// One HTTP/1.1 request; returns the status code and the body.
+fn http_full(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
@@ -49,11 +69,51 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<u16>
     )?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
-    Ok(answer
+    let status = answer
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or(0))
+        .unwrap_or(0);
+    let (head, mut body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let mut decoded = String::new();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // Chunked: size line, data, CRLF, until a zero-size chunk.
+        while let Some((size, rest)) = body.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 || rest.len() < size {
+                break;
+            }
+            decoded.push_str(&rest[..size]);
+            body = rest[size..].trim_start_matches("\r\n");
+        }
+    } else {
+        decoded.push_str(body);
+    }
+    Ok((status, decoded))
+}
+
+/// Removes the fields that depend on when each side received the alerts.
+fn without_times(mut v: Value) -> Value {
+    match &mut v {
+        Value::Object(map) => {
+            for key in ["startsAt", "endsAt", "updatedAt"] {
+                map.remove(key);
+            }
+            for inner in map.values_mut() {
+                *inner = without_times(inner.take());
+            }
+        }
+        Value::Array(list) => {
+            for inner in list.iter_mut() {
+                *inner = without_times(inner.take());
+            }
+        }
+        _ => {}
+    }
+    v
 }
 
 /// Accepts webhook POSTs, answers 200 and sends each JSON body on.
@@ -256,6 +316,29 @@ fn notifications_match_alertmanager() {
         Some(200)
     );
     let mut theirs = collect(Duration::from_millis(1800));
+    let api = |path: &str| {
+        let (status, body) = http_full(am_port, "GET", path, "").expect("api answers");
+        assert_eq!(status, 200, "{path}: {body}");
+        without_times(serde_json::from_str(&body).expect("json"))
+    };
+    let their_alerts = api("/api/v2/alerts");
+    let their_groups = api("/api/v2/alerts/groups");
+    let their_filtered = api("/api/v2/alerts?filter=team%3D%22db%22&inhibited=false");
+    assert_eq!(
+        their_alerts.as_array().map(Vec::len),
+        Some(6),
+        "{their_alerts}"
+    );
+    assert_eq!(
+        their_groups.as_array().map(Vec::len),
+        Some(4),
+        "{their_groups}"
+    );
+    assert_eq!(
+        their_filtered.as_array().map(Vec::len),
+        Some(1),
+        "{their_filtered}"
+    );
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -283,6 +366,22 @@ fn notifications_match_alertmanager() {
     post(&mut state, first_batch());
     clock.set(t0 + 1_000);
     state.flush(&mut |n| ours.push(n));
+    // The API answers agree with Alertmanager's, times apart: fingerprints,
+    // receivers, inhibitedBy, group order and alert order.
+    let json = |v: &dyn erased::Serialize| without_times(v.to_json());
+    assert_eq!(
+        json(&list_alerts(&state, &AlertFilter::default())),
+        their_alerts
+    );
+    assert_eq!(
+        json(&list_alert_groups(&state, &AlertFilter::default())),
+        their_groups
+    );
+    let filter = AlertFilter {
+        inhibited: false,
+        ..AlertFilter::parse(&["team=\"db\"".to_owned()], None).expect("filter")
+    };
+    assert_eq!(json(&list_alerts(&state, &filter)), their_filtered);
     clock.set(t0 + 1_800);
     post(&mut state, second_batch(&format_time(t0 + 1_800)));
     for step in [3_000, 5_000] {
