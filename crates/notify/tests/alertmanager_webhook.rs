@@ -9,11 +9,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod peer;
+
+use peer::{http, http_full, without_times};
 
 use agentmon_notify::api::{
     format_time, list_alert_groups, list_alerts, prepare_alerts, AlertFilter, PostableAlert,
@@ -21,8 +24,6 @@ use agentmon_notify::api::{
 use agentmon_notify::silence::{MemorySilenceStore, Silences};
 use agentmon_notify::{AlertmanagerConfig, ManualClock, Notification, State};
 use serde_json::{json, Value};
-
-const BINARY: &str = "prometheus-alertmanager";
 
 mod erased {
     /// Serialises any of the API answers to JSON.
@@ -35,85 +36,6 @@ mod erased {
             serde_json::to_value(self).expect("serializes")
         }
     }
-}
-
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// One HTTP/1.1 request with a body; returns the status code.
-fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<u16> {
-    http_full(port, method, path, body).map(|(status, _)| status)
-}
-
-/// One HTTP/1.1 request; returns the status code and the body.
-fn http_full(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (head, mut body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let mut decoded = String::new();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        // Chunked: size line, data, CRLF, until a zero-size chunk.
-        while let Some((size, rest)) = body.split_once("\r\n") {
-            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if size == 0 || rest.len() < size {
-                break;
-            }
-            decoded.push_str(&rest[..size]);
-            body = rest[size..].trim_start_matches("\r\n");
-        }
-    } else {
-        decoded.push_str(body);
-    }
-    Ok((status, decoded))
-}
-
-/// Removes the fields that depend on when each side received the alerts.
-fn without_times(mut v: Value) -> Value {
-    match &mut v {
-        Value::Object(map) => {
-            for key in ["startsAt", "endsAt", "updatedAt"] {
-                map.remove(key);
-            }
-            for inner in map.values_mut() {
-                *inner = without_times(inner.take());
-            }
-        }
-        Value::Array(list) => {
-            for inner in list.iter_mut() {
-                *inner = without_times(inner.take());
-            }
-        }
-        _ => {}
-    }
-    v
 }
 
 /// Accepts webhook POSTs, answers 200 and sends each JSON body on.
@@ -256,41 +178,13 @@ fn second_batch(ends_at: &str) -> Value {
 
 #[test]
 fn notifications_match_alertmanager() {
-    if Command::new(BINARY).arg("--version").output().is_err() {
-        if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("{BINARY} is required (AGENTMON_REQUIRE_PEERS=1) but was not found");
-        }
-        eprintln!("SKIP: {BINARY} not found (Debian package prometheus-alertmanager)");
+    if !peer::available() {
         return;
     }
     let (hook_port, payloads) = webhook_listener();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("am.yml");
     let yaml = config(hook_port);
-    std::fs::write(&config_path, &yaml).expect("write config");
-    let am_port = free_port();
-    let _peer = Peer(
-        Command::new(BINARY)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("alertmanager starts"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http(am_port, "GET", "/-/ready", "").ok() != Some(200) {
-        assert!(
-            Instant::now() < deadline,
-            "alertmanager did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_peer, am_port) = peer::start(dir.path(), &yaml);
 
     // Alertmanager: first batch, wait for the first flushes (group_wait
     // 1s), then resolve one alert and wait for the next interval.
