@@ -103,6 +103,19 @@ impl<'de> Deserialize<'de> for HostPort {
     }
 }
 
+/// An optional `host:port` where the empty string means unset.
+pub(super) fn optional_host_port<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<HostPort>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) if text.is_empty() => Ok(None),
+        Some(text) => HostPort::parse(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 /// Whether `name` is a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
 pub fn is_label_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -40,6 +40,8 @@ pub struct GlobalConfig {
     pub smtp_from: String,
     #[serde(default = "default_hello")]
     pub smtp_hello: String,
+    /// An empty string counts as unset, as in Alertmanager.
+    #[serde(default, deserialize_with = "super::common::optional_host_port")]
     pub smtp_smarthost: Option<HostPort>,
     #[serde(default)]
     pub smtp_auth_username: String,

@@ -186,8 +186,37 @@ impl AlertmanagerConfig {
 }
 
 /// Fills the integrations' global fallbacks, as Alertmanager's
-/// `Config.UnmarshalYAML` does.
+/// `Config.UnmarshalYAML` does. An integration without its own
+/// `http_config` takes `global.http_config`.
 fn apply_globals(receiver: &mut ReceiverConfig, global: &GlobalConfig) -> Result<(), NotifyError> {
+    let unset = HttpConfig::default();
+    let http_configs = receiver
+        .webhook_configs
+        .iter_mut()
+        .map(|c| &mut c.http_config)
+        .chain(
+            receiver
+                .slack_configs
+                .iter_mut()
+                .map(|c| &mut c.http_config),
+        )
+        .chain(
+            receiver
+                .discord_configs
+                .iter_mut()
+                .map(|c| &mut c.http_config),
+        )
+        .chain(
+            receiver
+                .pagerduty_configs
+                .iter_mut()
+                .map(|c| &mut c.http_config),
+        );
+    for http in http_configs {
+        if *http == unset {
+            *http = global.http_config.clone();
+        }
+    }
     for email in &mut receiver.email_configs {
         if email.smarthost.is_none() {
             match &global.smtp_smarthost {

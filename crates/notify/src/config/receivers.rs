@@ -407,6 +407,7 @@ pub struct EmailConfig {
     /// Falls back to `global.smtp_hello` (`localhost`).
     pub hello: String,
     /// Falls back to `global.smtp_smarthost`.
+    #[serde(deserialize_with = "super::common::optional_host_port")]
     pub smarthost: Option<HostPort>,
     pub auth_username: String,
     pub auth_password: String,

@@ -162,6 +162,27 @@ fn route_options_are_inherited() {
 }
 
 #[test]
+fn global_http_config_and_empty_smarthost() {
+    let c = AlertmanagerConfig::from_yaml(
+        "global:\n  smtp_smarthost: ''\n  http_config: {bearer_token: t, follow_redirects: false}\nroute: {receiver: r}\nreceivers:\n- name: r\n  webhook_configs:\n  - url: 'http://a/'\n  - url: 'http://b/'\n    http_config: {basic_auth: {username: u}}\n",
+    )
+    .expect("valid");
+    assert!(c.global.smtp_smarthost.is_none());
+    let hooks = &c.receivers[0].webhook_configs;
+    assert_eq!(hooks[0].http_config.bearer_token.as_deref(), Some("t"));
+    assert!(!hooks[0].http_config.follow_redirects);
+    assert!(hooks[1].http_config.bearer_token.is_none());
+    assert_eq!(
+        hooks[1]
+            .http_config
+            .basic_auth
+            .as_ref()
+            .map(|b| b.username.as_str()),
+        Some("u")
+    );
+}
+
+#[test]
 fn defaults_of_a_minimal_config() {
     let c = AlertmanagerConfig::from_yaml("route: {receiver: r}\nreceivers: [{name: r}]")
         .expect("valid");
