@@ -138,7 +138,8 @@ fn optional_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Du
 impl WebhookConfig {
     fn validate(&mut self) -> Result<(), String> {
         match (&self.url, &self.url_file) {
-            (None, None) => return Err("one of url or url_file must be configured".to_owned()),
+            // Alertmanager 0.25's words (it has no `url_file` yet).
+            (None, None) => return Err("missing URL in webhook config".to_owned()),
             (Some(_), Some(_)) => {
                 return Err("at most one of url & url_file must be configured".to_owned())
             }
@@ -268,9 +269,7 @@ impl Default for DiscordConfig {
 impl DiscordConfig {
     fn validate(&mut self) -> Result<(), String> {
         match (&self.webhook_url, &self.webhook_url_file) {
-            (None, None) => {
-                return Err("one of webhook_url or webhook_url_file must be configured".into())
-            }
+            (None, None) => return Err("no discord webhook URL provided".into()),
             (Some(_), Some(_)) => {
                 return Err(
                     "at most one of webhook_url & webhook_url_file must be configured".into(),

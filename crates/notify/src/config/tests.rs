@@ -228,7 +228,7 @@ pub(crate) const INVALID: &[(&str, &str)] = &[
     ("route: {receiver: r}\nreceivers: [{name: r}]\ntime_intervals: [{name: x, time_intervals: [{location: Mars/Olympus}]}]", "unknown time zone Mars/Olympus"),
     ("route: {receiver: r}\nreceivers: [{name: r}]\ninhibit_rules: [{source_match_re: {a: '['}}]", "invalid regular expression"),
     ("route: {receiver: r}\nreceivers: [{name: r}]\ninhibit_rules: [{equal: ['x y']}]", "\"x y\" is not a valid label name"),
-    ("route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{}]}]", "one of url or url_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{}]}]", "missing URL in webhook config"),
     ("route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{url: 'http://a/', url_file: f}]}]", "at most one of url & url_file must be configured"),
     ("route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{url: 'ftp://a/'}]}]", "unsupported scheme \"ftp\" for URL"),
     ("route: {receiver: r}\nreceivers: [{name: r, slack_configs: [{channel: x}]}]", "no global Slack API URL set either inline or in a file"),
@@ -238,7 +238,7 @@ pub(crate) const INVALID: &[(&str, &str)] = &[
     ("route: {receiver: r}\nreceivers: [{name: r, email_configs: [{to: a@b, from: a@b, smarthost: 'nohost'}]}]", "missing port in address"),
     ("route: {receiver: r}\nreceivers: [{name: r, email_configs: [{to: a, from: a, smarthost: 'h:1', headers: {subject: x, Subject: y}}]}]", "duplicate header \"Subject\" in email config"),
     ("route: {receiver: r}\nreceivers: [{name: r, pagerduty_configs: [{}]}]", "missing service or routing key in PagerDuty config"),
-    ("route: {receiver: r}\nreceivers: [{name: r, discord_configs: [{}]}]", "one of webhook_url or webhook_url_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, discord_configs: [{}]}]", "no discord webhook URL provided"),
     ("route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{url: 'http://a/', http_config: {basic_auth: {username: u}, bearer_token: t}}]}]", "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"),
     ("route: {receiver: r}\nreceivers: [{name: r}]\nglobal: {slack_api_url: 'http://a/', slack_api_url_file: f}", "at most one of slack_api_url & slack_api_url_file must be configured"),
     ("route: {receiver: r, typo: 1}\nreceivers: [{name: r}]", "unknown field `typo`"),
@@ -262,7 +262,9 @@ fn every_refusal_has_its_message() {
     }
 }
 
-/// The refusals above are Alertmanager's too: `amtool check-config`
+/// The refusals above are Alertmanager's too (with its messages, except
+/// for regex errors, which Go words differently, and keys 0.25 does not
+/// know): `amtool check-config`
 /// (Alertmanager 0.25) refuses each, and accepts the full sample once the
 /// keys it does not know are taken out. Skipped without amtool unless
 /// `AGENTMON_REQUIRE_PEERS=1`.
@@ -277,27 +279,35 @@ fn alertmanager_refuses_the_same_configs() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let check = |yaml: &str| -> bool {
+    let check = |yaml: &str| -> (bool, String) {
         let path = dir.path().join("am.yml");
         std::fs::write(&path, yaml).expect("write");
-        Command::new("amtool")
+        let out = Command::new("amtool")
             .arg("check-config")
             .arg(&path)
             .output()
-            .expect("amtool runs")
-            .status
-            .success()
+            .expect("amtool runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
     };
     // Alertmanager 0.25 has no webhook `timeout` (agentmon's addition).
     let full = FULL.replace("        timeout: 10s\n", "");
-    assert!(check(&full), "amtool refuses the full sample");
-    let accepted: Vec<&str> = INVALID
-        .iter()
-        .filter(|(yaml, _)| check(yaml))
-        .map(|(_, want)| *want)
-        .collect();
-    assert!(
-        accepted.is_empty(),
-        "amtool accepts configs agentmon refuses: {accepted:?}"
-    );
+    assert!(check(&full).0, "amtool refuses the full sample");
+    // Messages agentmon words its own way: Rust's regex errors, serde's
+    // unknown-key errors, and `url_file`, which 0.25 does not know.
+    const WORDED_DIFFERENTLY: &[&str] = &[
+        "invalid regular expression",
+        "unknown field",
+        "at most one of url & url_file",
+    ];
+    let mut differences = Vec::new();
+    for (yaml, want) in INVALID {
+        let (accepted, text) = check(yaml);
+        let own_words = WORDED_DIFFERENTLY.iter().any(|w| want.starts_with(w));
+        if accepted || !(own_words || text.contains(want)) {
+            differences.push(format!("{want}: amtool says {text:?}"));
+        }
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
 }
