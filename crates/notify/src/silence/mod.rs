@@ -174,12 +174,23 @@ impl Silences {
     /// Creates or updates a silence; returns its id (a new one when the
     /// change could not be made in place).
     pub fn set(&mut self, mut silence: Silence, now_ms: i64) -> Result<String, NotifyError> {
-        silence.validate()?;
+        let prev = match silence.id.as_str() {
+            "" => None,
+            id => Some(
+                self.silences
+                    .get(id)
+                    .cloned()
+                    .ok_or(NotifyError::SilenceNotFound)?,
+            ),
+        };
+        // Checked before anything changes, so a refused update does not
+        // expire the silence it would have replaced.
+        silence.validate().map_err(|e| match e {
+            NotifyError::Silence(m) => NotifyError::Silence(format!("silence invalid: {m}")),
+            other => other,
+        })?;
         silence.updated_at_ms = now_ms;
-        if !silence.id.is_empty() {
-            let Some(prev) = self.silences.get(&silence.id).cloned() else {
-                return Err(NotifyError::SilenceNotFound);
-            };
+        if let Some(prev) = prev {
             if can_update(&prev, &silence, now_ms) {
                 let id = silence.id.clone();
                 self.write(silence)?;

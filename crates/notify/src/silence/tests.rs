@@ -106,17 +106,17 @@ fn validation_messages() {
     none.matchers = Matchers::default();
     assert_eq!(
         s.set(none, T0).unwrap_err().to_string(),
-        "at least one matcher required"
+        "silence invalid: at least one matcher required"
     );
     assert_eq!(
         s.set(silence("a=b", T0 + MIN, T0), T0)
             .unwrap_err()
             .to_string(),
-        "end time must not be before start time"
+        "silence invalid: end time must not be before start time"
     );
     assert_eq!(
         s.set(silence("a=b", 0, T0), T0).unwrap_err().to_string(),
-        "invalid zero start timestamp"
+        "silence invalid: invalid zero start timestamp"
     );
 }
 
