@@ -4,7 +4,7 @@
 //! not muted by itself or by another alert that also matches both sides
 //! (Alertmanager 0.25's `inhibit/inhibit.go`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use agentmon_model::Labels;
 
@@ -45,41 +45,91 @@ impl InhibitRule {
             equal: config.equal.iter().cloned().collect(),
         })
     }
+}
 
-    /// The fingerprint of a firing source alert that mutes `labels`.
-    fn muted_by<'a>(
-        &self,
-        labels: &Labels,
-        alerts: impl Iterator<Item = &'a StoredAlert>,
+/// The values of the `equal` labels (absent = `""`), in name order: alerts
+/// with the same key may inhibit one another.
+fn equal_key<'a>(rule: &InhibitRule, labels: &'a Labels) -> Vec<&'a str> {
+    rule.equal
+        .iter()
+        .map(|name| labels.get(name).unwrap_or(""))
+        .collect()
+}
+
+/// A snapshot of the firing source alerts of every rule, indexed by their
+/// `equal` label values, so that asking about many alerts costs one pass
+/// over the store (Alertmanager keeps the same per-rule source cache).
+pub struct Inhibitor<'a> {
+    rules: Vec<(&'a InhibitRule, SourcesByKey<'a>)>,
+}
+
+/// A rule's firing sources by their `equal` label values.
+type SourcesByKey<'a> = HashMap<Vec<&'a str>, Vec<Source>>;
+
+/// A firing alert on a rule's source side.
+struct Source {
+    fingerprint: u64,
+    /// It also matches the rule's target side.
+    two_sided: bool,
+}
+
+impl<'a> Inhibitor<'a> {
+    /// Collects the sources among `alerts` that are firing at `now_ms`.
+    pub fn new(
+        rules: &'a [InhibitRule],
+        alerts: impl Iterator<Item = &'a StoredAlert> + Clone,
         now_ms: i64,
-    ) -> Option<u64> {
-        if !self.target_matchers.matches(labels) {
-            return None;
-        }
-        let two_sided = self.source_matchers.matches(labels);
-        alerts
-            .filter(|a| !a.resolved_at(now_ms) && self.source_matchers.matches(&a.alert.labels))
-            .filter(|a| {
-                self.equal.iter().all(|name| {
-                    a.alert.labels.get(name).unwrap_or("") == labels.get(name).unwrap_or("")
-                })
+    ) -> Inhibitor<'a> {
+        let rules = rules
+            .iter()
+            .map(|rule| {
+                let mut sources: SourcesByKey<'a> = HashMap::new();
+                for alert in alerts.clone() {
+                    let labels = &alert.alert.labels;
+                    if alert.resolved_at(now_ms) || !rule.source_matchers.matches(labels) {
+                        continue;
+                    }
+                    sources
+                        .entry(equal_key(rule, labels))
+                        .or_default()
+                        .push(Source {
+                            fingerprint: alert.fingerprint,
+                            two_sided: rule.target_matchers.matches(labels),
+                        });
+                }
+                (rule, sources)
             })
-            .find(|a| !(two_sided && self.target_matchers.matches(&a.alert.labels)))
-            .map(|a| a.fingerprint)
+            .collect();
+        Inhibitor { rules }
+    }
+
+    /// The fingerprint of a firing alert that inhibits one with these
+    /// labels, if any.
+    pub fn inhibited_by(&self, labels: &Labels) -> Option<u64> {
+        self.rules.iter().find_map(|(rule, sources)| {
+            if !rule.target_matchers.matches(labels) {
+                return None;
+            }
+            let two_sided = rule.source_matchers.matches(labels);
+            sources
+                .get(&equal_key(rule, labels))?
+                .iter()
+                .find(|s| !(two_sided && s.two_sided))
+                .map(|s| s.fingerprint)
+        })
     }
 }
 
 /// Which alert, if any, inhibits an alert with these labels, looking for
-/// sources among `alerts` (the alert store).
+/// sources among `alerts` (the alert store). For many questions at once,
+/// build an [`Inhibitor`] once instead.
 pub fn inhibited_by<'a>(
-    rules: &[InhibitRule],
+    rules: &'a [InhibitRule],
     labels: &Labels,
     alerts: impl Iterator<Item = &'a StoredAlert> + Clone,
     now_ms: i64,
 ) -> Option<u64> {
-    rules
-        .iter()
-        .find_map(|rule| rule.muted_by(labels, alerts.clone(), now_ms))
+    Inhibitor::new(rules, alerts, now_ms).inhibited_by(labels)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use agentmon_model::{Alert, Labels};
 use crate::clock::Clock;
 use crate::config::AlertmanagerConfig;
 use crate::dispatch::{Dispatcher, Muter};
-use crate::inhibit::{inhibited_by, InhibitRule};
+use crate::inhibit::Inhibitor;
 use crate::notification::Notification;
 use crate::silence::Silences;
 use crate::store::{AlertStore, StoredAlert};
@@ -33,14 +33,13 @@ pub struct State {
 
 /// Mutes what inhibition rules or active silences mute.
 struct StateMuter<'a> {
-    rules: &'a [InhibitRule],
-    alerts: &'a AlertStore,
+    inhibitor: Inhibitor<'a>,
     silences: &'a Silences,
 }
 
 impl Muter for StateMuter<'_> {
     fn mutes(&self, labels: &Labels, now_ms: i64) -> bool {
-        inhibited_by(self.rules, labels, self.alerts.iter(), now_ms).is_some()
+        self.inhibitor.inhibited_by(labels).is_some()
             || !self.silences.silenced_by(labels, now_ms).is_empty()
     }
 }
@@ -100,8 +99,7 @@ impl State {
     pub fn flush(&mut self, notify: &mut dyn FnMut(Notification)) {
         let now = self.now_ms();
         let muter = StateMuter {
-            rules: &self.config.inhibit_rules,
-            alerts: &self.alerts,
+            inhibitor: Inhibitor::new(&self.config.inhibit_rules, self.alerts.iter(), now),
             silences: &self.silences,
         };
         self.dispatcher.flush_due(now, &muter, notify);
@@ -138,9 +136,13 @@ impl State {
 
     /// The fingerprint of an alert inhibiting these labels.
     pub fn inhibited_by(&self, labels: &Labels) -> Option<u64> {
-        inhibited_by(
+        self.inhibitor().inhibited_by(labels)
+    }
+
+    /// The inhibition sources as of now, to ask about many alerts.
+    pub fn inhibitor(&self) -> Inhibitor<'_> {
+        Inhibitor::new(
             &self.config.inhibit_rules,
-            labels,
             self.alerts.iter(),
             self.now_ms(),
         )

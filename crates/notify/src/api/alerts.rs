@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{format_time, parse_time};
 use crate::config::is_label_name;
 use crate::fingerprint::fingerprint_hex;
+use crate::inhibit::Inhibitor;
 use crate::matcher::{parse_matchers, Matcher};
 use crate::order::{compare_alert_labels, label_set_before};
 use crate::store::StoredAlert;
@@ -139,9 +140,9 @@ fn label_map(labels: &Labels) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn alert_status(state: &State, labels: &Labels) -> GettableAlertStatus {
+fn alert_status(state: &State, inhibitor: &Inhibitor<'_>, labels: &Labels) -> GettableAlertStatus {
     let silenced_by = state.silenced_by(labels);
-    let inhibited_by: Vec<String> = state
+    let inhibited_by: Vec<String> = inhibitor
         .inhibited_by(labels)
         .map(fingerprint_hex)
         .into_iter()
@@ -188,6 +189,7 @@ fn routed_receivers(state: &State, labels: &Labels) -> Vec<ReceiverName> {
 /// ordered by fingerprint.
 pub fn list_alerts(state: &State, filter: &AlertFilter) -> Vec<GettableAlert> {
     let now = state.now_ms();
+    let inhibitor = state.inhibitor();
     let mut out: Vec<GettableAlert> = state
         .alerts
         .iter()
@@ -196,7 +198,7 @@ pub fn list_alerts(state: &State, filter: &AlertFilter) -> Vec<GettableAlert> {
             if !filter.receivers_match(&receivers) {
                 return None;
             }
-            let status = alert_status(state, &alert.alert.labels);
+            let status = alert_status(state, &inhibitor, &alert.alert.labels);
             filter
                 .admits(alert, &status, now)
                 .then(|| gettable(alert, status, receivers))
@@ -211,6 +213,7 @@ pub fn list_alerts(state: &State, filter: &AlertFilter) -> Vec<GettableAlert> {
 /// by group labels, then receiver; alerts in Alertmanager's alert order.
 pub fn list_alert_groups(state: &State, filter: &AlertFilter) -> Vec<AlertGroup> {
     let now = state.now_ms();
+    let inhibitor = state.inhibitor();
     let mut groups: Vec<(Labels, AlertGroup)> = Vec::new();
     for group in state.dispatcher.groups() {
         let receiver = ReceiverName {
@@ -224,7 +227,7 @@ pub fn list_alert_groups(state: &State, filter: &AlertFilter) -> Vec<AlertGroup>
         let alerts: Vec<GettableAlert> = alerts
             .into_iter()
             .filter_map(|alert| {
-                let status = alert_status(state, &alert.alert.labels);
+                let status = alert_status(state, &inhibitor, &alert.alert.labels);
                 filter
                     .admits(alert, &status, now)
                     .then(|| gettable(alert, status, routed_receivers(state, &alert.alert.labels)))
