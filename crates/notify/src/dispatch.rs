@@ -113,11 +113,8 @@ impl Dispatcher {
     /// Routes an alert (as stored, after merging) into its groups.
     pub fn insert(&mut self, alert: &StoredAlert, now_ms: i64) {
         let root = Arc::clone(&self.config.route);
-        let all = root.walk();
         for route in root.match_labels(&alert.alert.labels) {
-            let Some(index) = all.iter().position(|r| std::ptr::eq(*r, route)) else {
-                continue;
-            };
+            let index = route.index();
             let labels = route.group_labels(&alert.alert.labels);
             let group = self
                 .groups

@@ -56,6 +56,8 @@ pub struct Route {
     pub opts: RouteOpts,
     pub routes: Vec<Route>,
     key: String,
+    /// Position in [`Route::walk`] order (the root is 0).
+    index: usize,
 }
 
 fn label_matchers(
@@ -97,13 +99,16 @@ impl Route {
     /// Compiles a tree from its YAML form, checking `group_by` and the
     /// intervals as Alertmanager does.
     pub fn build(config: &RouteConfig) -> Result<Route, String> {
-        Route::build_under(config, None)
+        Route::build_under(config, None, &mut 0)
     }
 
     fn build_under(
         config: &RouteConfig,
         parent: Option<(&RouteOpts, &str)>,
+        next_index: &mut usize,
     ) -> Result<Route, String> {
+        let index = *next_index;
+        *next_index += 1;
         let mut opts = parent.map(|(o, _)| o.clone()).unwrap_or_default();
         if let Some(receiver) = config.receiver.as_deref().filter(|r| !r.is_empty()) {
             opts.receiver = receiver.to_owned();
@@ -171,7 +176,7 @@ impl Route {
         let routes = config
             .routes
             .iter()
-            .map(|child| Route::build_under(child, Some((&opts, &key))))
+            .map(|child| Route::build_under(child, Some((&opts, &key)), next_index))
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Route {
             matchers,
@@ -179,7 +184,13 @@ impl Route {
             opts,
             routes,
             key,
+            index,
         })
+    }
+
+    /// The route's position in [`Route::walk`] order.
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     /// The route's identity in group keys: the parent's key, `/`, and this

@@ -289,6 +289,8 @@ fn group_by_all_is_inherited_until_overridden() {
 fn walk_order_and_group_labels() {
     let t = tree(TREE_MATCH);
     let receivers: Vec<&str> = t.walk().iter().map(|r| r.opts.receiver.as_str()).collect();
+    let indexes: Vec<usize> = t.walk().iter().map(|r| r.index()).collect();
+    assert_eq!(indexes, (0..9).collect::<Vec<_>>());
     assert_eq!(
         receivers,
         [
