@@ -10,7 +10,7 @@
 //! may contain it.
 //!
 //! `location` names a zone of the system's time-zone database (see
-//! [`location`]); the default is UTC.
+//! [`Location`]); the default is UTC.
 
 mod location;
 
