@@ -187,10 +187,23 @@ fn notifications_match_alertmanager() {
     let (_peer, am_port) = peer::start(dir.path(), &yaml);
 
     // Alertmanager: first batch, wait for the first flushes (group_wait
-    // 1s), then resolve one alert and wait for the next interval.
-    let collect = |until: Duration| {
-        let end = Instant::now() + until;
+    // 1s) of the four groups, then resolve one alert and wait for its
+    // notification, and a little longer for anything unexpected. Waiting
+    // for counts rather than fixed times keeps a slow machine from
+    // mixing the two rounds.
+    let collect = |count: usize, grace: Duration| {
+        let deadline = Instant::now() + Duration::from_secs(20);
         let mut got = Vec::new();
+        while got.len() < count {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_default();
+            match payloads.recv_timeout(left) {
+                Ok(v) => got.push(v),
+                Err(_) => panic!("only {} of {count} notifications came: {got:#?}", got.len()),
+            }
+        }
+        let end = Instant::now() + grace;
         while let Some(left) = end.checked_duration_since(Instant::now()) {
             match payloads.recv_timeout(left) {
                 Ok(v) => got.push(v),
@@ -209,7 +222,7 @@ fn notifications_match_alertmanager() {
         .ok(),
         Some(200)
     );
-    let mut theirs = collect(Duration::from_millis(1800));
+    let mut theirs = collect(4, Duration::from_millis(200));
     let api = |path: &str| {
         let (status, body) = http_full(am_port, "GET", path, "").expect("api answers");
         assert_eq!(status, 200, "{path}: {body}");
@@ -242,7 +255,7 @@ fn notifications_match_alertmanager() {
         http(am_port, "POST", "/api/v2/alerts", &body).ok(),
         Some(200)
     );
-    theirs.extend(collect(Duration::from_secs(4)));
+    theirs.extend(collect(1, Duration::from_millis(2500)));
 
     // agentmon: the same stream on a manual clock.
     let t0 = 1_710_504_000_000;
