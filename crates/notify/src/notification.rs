@@ -1,6 +1,14 @@
 //! What the dispatcher hands to the delivery side: one group of alerts for
 //! one receiver, ready to be turned into a webhook, Slack, Discord,
 //! PagerDuty or email payload.
+//!
+//! Deduplication is decided per receiver (see `docs/alerting.md`), so a
+//! notification may carry resolved alerts that some integrations must not
+//! send: an integration with `send_resolved: false` drops the resolved
+//! alerts and sends nothing when no firing alert is left, as Alertmanager
+//! does. Inhibited and silenced alerts are already left out; firing
+//! alerts carry no `ends_at`. `max_alerts` is applied by the delivery
+//! side (webhook `truncatedAlerts`).
 
 use agentmon_model::Labels;
 
