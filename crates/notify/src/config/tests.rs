@@ -311,3 +311,18 @@ fn alertmanager_refuses_the_same_configs() {
     }
     assert!(differences.is_empty(), "{differences:#?}");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Outside input never panics the loader.
+        #[test]
+        fn loading_never_panics(text in "[a-z_:{}\\[\\]'\" \n0-9.=~!-]{0,80}") {
+            let _ = AlertmanagerConfig::from_yaml(&text);
+            let with_route = format!("route: {{receiver: r}}\nreceivers: [{{name: r}}]\n{text}");
+            let _ = AlertmanagerConfig::from_yaml(&with_route);
+        }
+    }
+}

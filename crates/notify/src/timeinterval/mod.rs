@@ -278,7 +278,8 @@ impl TimeInterval {
 
     /// Whether the instant (milliseconds since the epoch, UTC) is inside.
     pub fn contains_ms(&self, at_ms: i64) -> bool {
-        let at_ms = at_ms + self.location.as_ref().map_or(0, |l| l.offset_ms_at(at_ms));
+        let at_ms =
+            at_ms.saturating_add(self.location.as_ref().map_or(0, |l| l.offset_ms_at(at_ms)));
         let days = at_ms.div_euclid(86_400_000);
         let minute = (at_ms.rem_euclid(86_400_000) / 60_000) as u32;
         let (year, month, day) = calendar::civil_from_days(days);
@@ -438,6 +439,38 @@ mod tests {
         for (yaml, want) in cases {
             let err = interval(yaml).expect_err(yaml);
             assert!(err.contains(want), "{yaml}: {err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any instant, any month length, any negative day: no panic, and
+        /// `-1` is exactly the last day of the month.
+        #[test]
+        fn last_day_of_month(at_ms in -4_000_000_000_000i64..40_000_000_000_000i64) {
+            let last: TimeInterval = serde_yaml::from_str("days_of_month: ['-1']").expect("valid");
+            let days = at_ms.div_euclid(86_400_000);
+            let (year, month, day) = calendar::civil_from_days(days);
+            prop_assert_eq!(last.contains_ms(at_ms), day == calendar::days_in_month(year, month));
+            let wide: TimeInterval =
+                serde_yaml::from_str("days_of_month: ['-31:31', '29:-1']\nweekdays: ['sunday:saturday']")
+                    .expect("valid");
+            prop_assert!(wide.contains_ms(at_ms));
+        }
+
+        /// The extremes of the clock do not panic.
+        #[test]
+        fn any_instant(at_ms in any::<i64>()) {
+            let ti: TimeInterval = serde_yaml::from_str(
+                "times: [{start_time: '00:00', end_time: '24:00'}]\nyears: ['1:9999']",
+            )
+            .expect("valid");
+            let _ = ti.contains_ms(at_ms);
         }
     }
 }
