@@ -39,6 +39,9 @@ route:
     - matchers: [team=all]
       receiver: hook
       group_by: ['...']
+    - matchers: [team=office]
+      receiver: hook
+      active_time_intervals: [friday-noon]
 inhibit_rules:
   - source_matchers: [severity=critical]
     target_matchers: [severity=warning]
@@ -404,4 +407,38 @@ fn notification_log_survives_a_restart() {
     let mut forgetful = Harness::new();
     forgetful.send(T0 + MIN, alert(&[("alertname", "A")], T0, None));
     assert_eq!(forgetful.at(T0 + MIN).len(), 1);
+}
+
+#[test]
+fn active_time_interval_sends_only_inside_it() {
+    let mut h = Harness::new();
+    // Sent during the interval (Friday 12:00-12:10): goes out.
+    h.send(
+        T0,
+        alert(&[("alertname", "O"), ("team", "office")], T0, None),
+    );
+    assert_eq!(h.at(T0 + 30 * S).len(), 1);
+    // A new alert of the group at 12:12: the next flushes are outside the
+    // interval and hold it; a week later it goes out.
+    h.send(
+        T0 + 12 * MIN,
+        alert(
+            &[("alertname", "O"), ("team", "office"), ("i", "2")],
+            T0 + 12 * MIN,
+            Some(T0 + 8 * 24 * 60 * MIN),
+        ),
+    );
+    h.send(
+        T0 + 12 * MIN,
+        alert(
+            &[("alertname", "O"), ("team", "office")],
+            T0,
+            Some(T0 + 8 * 24 * 60 * MIN),
+        ),
+    );
+    assert!(h.at(T0 + 30 * S + 15 * MIN).is_empty());
+    let week = 7 * 24 * 60 * MIN;
+    let n = h.at(T0 + week + MIN);
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].alerts.len(), 2);
 }
