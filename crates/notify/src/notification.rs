@@ -1,31 +1,41 @@
-//! The hand-off between the Alertmanager core (routing, grouping,
-//! inhibition, silences) and delivery: one group's state, due to be sent to
-//! one receiver.
+//! What the dispatcher hands to the delivery side: one group of alerts for
+//! one receiver, ready to be turned into a webhook, Slack, Discord,
+//! PagerDuty or email payload.
+//!
+//! Deduplication is decided per receiver (see `docs/alerting.md`), so a
+//! notification may carry resolved alerts that some integrations must not
+//! send: an integration with `send_resolved: false` drops the resolved
+//! alerts and sends nothing when no firing alert is left, as Alertmanager
+//! does. Inhibited and silenced alerts are already left out; firing
+//! alerts carry no `ends_at`. `max_alerts` is applied by the delivery
+//! side (webhook `truncatedAlerts`).
 
-use agentmon_model::{Alert, Labels};
+use agentmon_model::Labels;
 
-/// One group's alerts, due to be sent to one receiver.
-#[derive(Debug, Clone)]
+/// One notification: the alerts of one aggregation group, due for one
+/// receiver.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
-    /// Receiver name from the config.
+    /// The receiver name from the configuration.
     pub receiver: String,
-    /// As Alertmanager computes it, e.g.
+    /// The group key as Alertmanager computes it: the route's path of
+    /// matchers, then the group labels, e.g.
     /// `{}/{severity="page"}:{alertname="X"}`.
     pub group_key: String,
-    /// The labels the group was formed by.
+    /// The labels the group was formed by (`group_by`).
     pub group_labels: Labels,
-    /// Firing and resolved alerts of the group.
+    /// The firing and resolved alerts of the group, ordered as Alertmanager
+    /// orders them.
     pub alerts: Vec<AlertStatus>,
-    /// Where the Alertmanager UI/API is reachable, for links.
+    /// The URL under which this Alertmanager is reached, for links back.
     pub external_url: String,
 }
 
-/// One alert of a group, with the state it is notified in.
-#[derive(Debug, Clone)]
+/// One alert of a notification, with its fingerprint and whether it was
+/// resolved when the notification was made.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlertStatus {
-    pub alert: Alert,
-    /// The hash of the alert's labels (Alertmanager's fingerprint).
+    pub alert: agentmon_model::Alert,
     pub fingerprint: u64,
-    /// Whether the alert is resolved at the time of the notification.
     pub resolved: bool,
 }
