@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::funcs::{args, Arity, FuncMap, MissingKey};
+use crate::funcs::{args, FuncMap, MissingKey, Param};
 use crate::prometheus::humanize_duration;
 use crate::strings::{cases_title, compile, query_unescape, replace_all, to_json};
 use crate::time::{GoDuration, GoTime};
@@ -22,40 +22,40 @@ pub fn funcs() -> FuncMap {
     let mut f = FuncMap::builtin();
     f.set_missing_key(MissingKey::Zero);
     f.set_alertmanager_methods(true);
-    f.insert_with_arity("toUpper", Arity::Exactly(1), |a| Ok(args::string(&a[0])?.to_uppercase().into()));
-    f.insert_with_arity("toLower", Arity::Exactly(1), |a| Ok(args::string(&a[0])?.to_lowercase().into()));
-    f.insert_with_arity("title", Arity::Exactly(1), |a| Ok(cases_title(args::string(&a[0])?).into()));
-    f.insert_with_arity("trimSpace", Arity::Exactly(1), |a| Ok(args::string(&a[0])?.trim().into()));
-    f.insert_with_arity("join", Arity::Exactly(2), |a| {
+    f.insert_typed("toUpper", &[Param::String], None, |a| Ok(args::string(&a[0])?.to_uppercase().into()));
+    f.insert_typed("toLower", &[Param::String], None, |a| Ok(args::string(&a[0])?.to_lowercase().into()));
+    f.insert_typed("title", &[Param::String], None, |a| Ok(cases_title(args::string(&a[0])?).into()));
+    f.insert_typed("trimSpace", &[Param::String], None, |a| Ok(args::string(&a[0])?.trim().into()));
+    f.insert_typed("join", &[Param::String, STRING_SLICE], None, |a| {
         let sep = args::string(&a[0])?;
         Ok(args::strings(&a[1])?.join(sep).into())
     });
-    f.insert_with_arity("match", Arity::Exactly(2), |a| {
+    f.insert_typed("match", &[Param::String, Param::String], None, |a| {
         let re = compile(args::string(&a[0])?)?;
         Ok(Value::Bool(re.is_match(args::string(&a[1])?)))
     });
-    f.insert_with_arity("safeHtml", Arity::Exactly(1), |a| Ok(args::string(&a[0])?.into()));
-    f.insert_with_arity("safeUrl", Arity::Exactly(1), |a| Ok(args::string(&a[0])?.into()));
-    f.insert_with_arity("urlUnescape", Arity::Exactly(1), |a| Ok(query_unescape(args::string(&a[0])?)?.into()));
-    f.insert_with_arity("reReplaceAll", Arity::Exactly(3), |a| {
+    f.insert_typed("safeHtml", &[Param::String], None, |a| Ok(args::string(&a[0])?.into()));
+    f.insert_typed("safeUrl", &[Param::String], None, |a| Ok(args::string(&a[0])?.into()));
+    f.insert_typed("urlUnescape", &[Param::String], None, |a| Ok(query_unescape(args::string(&a[0])?)?.into()));
+    f.insert_typed("reReplaceAll", &[Param::String, Param::String, Param::String], None, |a| {
         let re = compile(args::string(&a[0])?)?;
         Ok(replace_all(&re, args::string(&a[2])?, args::string(&a[1])?).into())
     });
-    f.insert("stringSlice", |a| {
+    f.insert_typed("stringSlice", &[], Some(Param::String), |a| {
         let items: Result<Vec<Value>, String> = a.iter().map(|v| args::string(v).map(Value::str)).collect();
         Ok(Value::List(items?))
     });
-    f.insert_with_arity("date", Arity::Exactly(2), |a| {
+    f.insert_typed("date", &[Param::String, TIME], None, |a| {
         let layout = args::string(&a[0])?;
         Ok(time_arg(&a[1])?.format(layout).into())
     });
-    f.insert_with_arity("tz", Arity::Exactly(2), |a| {
+    f.insert_typed("tz", &[Param::String, TIME], None, |a| {
         let zone = args::string(&a[0])?;
         let t = time_arg(&a[1])?;
         let (offset, name) = zone_offset(zone)?;
         Ok(Value::Time(t.in_zone(offset, &name)))
     });
-    f.insert_with_arity("since", Arity::Exactly(1), |a| {
+    f.insert_typed("since", &[TIME], None, |a| {
         let t = time_arg(&a[0])?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -64,13 +64,27 @@ pub fn funcs() -> FuncMap {
         let nanos = (now - t.unix_nanos()).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         Ok(Value::Duration(GoDuration { nanos: nanos as i64 }))
     });
-    f.insert_with_arity("humanizeDuration", Arity::Exactly(1), |a| {
+    f.insert_typed("humanizeDuration", &[Param::Any], None, |a| {
         let seconds = crate::prometheus::convert_to_float(&a[0])?;
         Ok(humanize_duration(seconds).into())
     });
-    f.insert_with_arity("toJson", Arity::Exactly(1), |a| Ok(to_json(&a[0])?.into()));
+    f.insert_typed("toJson", &[Param::Any], None, |a| Ok(to_json(&a[0])?.into()));
     f
 }
+
+/// Go's `time.Time`.
+const TIME: Param = Param::Other {
+    go_type: "time.Time",
+    accepts: |v| matches!(v, Value::Time(_)),
+    nilable: false,
+};
+
+/// Go's `[]string`.
+const STRING_SLICE: Param = Param::Other {
+    go_type: "[]string",
+    accepts: |v| matches!(v, Value::List(l) if l.iter().all(|i| matches!(i, Value::String(_)))),
+    nilable: true,
+};
 
 fn time_arg(value: &Value) -> Result<GoTime, String> {
     match value {

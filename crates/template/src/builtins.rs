@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use crate::funcs::Arity;
+use crate::funcs::{Arity, Param, Params};
 use crate::printf::{sprint, sprintf, sprintln};
 use crate::value::{is_string_map, Value};
 
@@ -16,6 +16,14 @@ const NAMES: &[&str] = &[
 
 pub(crate) fn is_builtin(name: &str) -> bool {
     NAMES.contains(&name)
+}
+
+/// Parameter types of the built-ins that have typed parameters.
+pub(crate) fn params(name: &str) -> Option<Params> {
+    (name == "printf").then(|| Params {
+        fixed: vec![Param::String],
+        variadic: Some(Param::Any),
+    })
 }
 
 pub(crate) fn arity(name: &str) -> Arity {

@@ -35,10 +35,54 @@ pub enum MissingKey {
     Error,
 }
 
+/// A Go parameter type, for Go's argument checks before a call: a literal
+/// of the wrong kind is refused as Go refuses it (`expected string; found
+/// 1`, `can't handle 3 for arg of type template.queryResult`), and a value
+/// of the wrong type with `wrong type for value; expected string; got int`,
+/// both at the argument's node.
+#[derive(Debug, Clone, Copy)]
+pub enum Param {
+    /// `interface{}`: anything.
+    Any,
+    /// `string`.
+    String,
+    /// `float64` (an int value is refused, an int literal converted).
+    Float,
+    /// `int`.
+    Int,
+    /// `bool`.
+    Bool,
+    /// Another Go type, named as Go names it (`*template.sample`), with a
+    /// test of the values it accepts and whether nil is allowed.
+    Other {
+        go_type: &'static str,
+        accepts: fn(&Value) -> bool,
+        nilable: bool,
+    },
+}
+
+/// The parameter list of a typed function.
+#[derive(Debug, Clone)]
+pub(crate) struct Params {
+    pub fixed: Vec<Param>,
+    pub variadic: Option<Param>,
+}
+
+impl Params {
+    pub fn at(&self, index: usize) -> Param {
+        self.fixed
+            .get(index)
+            .copied()
+            .or(self.variadic)
+            .unwrap_or(Param::Any)
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub function: Function,
     pub arity: Arity,
+    pub params: Option<Params>,
 }
 
 /// Named functions for templates, plus the `missingkey` option of the
@@ -84,6 +128,31 @@ impl FuncMap {
             Entry {
                 function: Arc::new(function),
                 arity,
+                params: None,
+            },
+        );
+    }
+
+    /// Adds or replaces a function with Go parameter types: the count and
+    /// the types of the arguments are checked before the call, with Go's
+    /// messages. A `variadic` type takes any number of further arguments.
+    pub fn insert_typed<F>(&mut self, name: &str, params: &[Param], variadic: Option<Param>, function: F)
+    where
+        F: Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'static,
+    {
+        let arity = match variadic {
+            Some(_) => Arity::AtLeast(params.len()),
+            None => Arity::Exactly(params.len()),
+        };
+        self.entries.insert(
+            name.to_string(),
+            Entry {
+                function: Arc::new(function),
+                arity,
+                params: Some(Params {
+                    fixed: params.to_vec(),
+                    variadic,
+                }),
             },
         );
     }
@@ -151,6 +220,7 @@ pub(crate) mod args {
     /// A list of strings (`[]string`).
     pub fn strings(value: &Value) -> Result<Vec<String>, String> {
         match value {
+            Value::Nil | Value::Missing => Ok(Vec::new()),
             Value::List(items) => items
                 .iter()
                 .map(|v| match v {

@@ -49,7 +49,7 @@ mod time;
 mod value;
 
 pub use error::TemplateError;
-pub use funcs::{Arity, FuncMap, Function, MissingKey};
+pub use funcs::{Arity, FuncMap, Function, MissingKey, Param};
 pub use printf::sprintf;
 pub use template::Template;
 pub use time::{GoDuration, GoTime};

@@ -192,6 +192,16 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             out.push('%');
             continue;
         }
+        if verb == 'T' && good_arg_num {
+            match args.get(arg_num) {
+                Some(arg) => {
+                    pad(&mut out, arg.type_name(), flags);
+                    arg_num += 1;
+                }
+                None => out.push_str("%!T(MISSING)"),
+            }
+            continue;
+        }
         if !good_arg_num {
             out.push_str(&format!("%!{verb}(BADINDEX)"));
             good_arg_num = true;
@@ -407,6 +417,27 @@ fn format_int(out: &mut String, arg: &Value, n: i64, verb: char, flags: Flags) {
 }
 
 fn format_float_verb(out: &mut String, arg: &Value, f: f64, verb: char, flags: Flags) {
+    if verb == 'x' || verb == 'X' {
+        let text = hex_float(f, flags.precision, verb == 'X');
+        let mut num = text;
+        if !num.starts_with(['-', '+']) {
+            num.insert(0, '+');
+        }
+        if num[1..].starts_with(['I', 'N']) {
+            if num[1..].starts_with('N') || (!flags.plus && num.starts_with('+')) {
+                num.remove(0);
+            }
+            return pad(out, &num, Flags { zero: false, ..flags });
+        }
+        if flags.plus || num.starts_with('-') {
+            return pad(out, &num, flags);
+        }
+        if flags.space {
+            num.replace_range(0..1, " ");
+            return pad(out, &num, flags);
+        }
+        return pad(out, &num[1..], flags);
+    }
     let (go_verb, precision) = match verb {
         'v' => ('g', flags.precision),
         'e' | 'E' | 'g' | 'G' => (verb, flags.precision),
@@ -447,6 +478,79 @@ fn format_float_verb(out: &mut String, arg: &Value, f: f64, verb: char, flags: F
         return pad(out, &num, flags);
     }
     pad(out, &num[1..], flags)
+}
+
+/// Go's `strconv.FormatFloat(f, 'x', prec, 64)`: `-0x1.8p+01`.
+fn hex_float(f: f64, precision: Option<usize>, upper: bool) -> String {
+    if f.is_nan() {
+        return "NaN".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+    }
+    let bits = f.to_bits();
+    let negative = bits >> 63 == 1;
+    let mut exponent = ((bits >> 52) & 0x7ff) as i32;
+    let mut mantissa = bits & ((1u64 << 52) - 1);
+    if exponent == 0 {
+        exponent += 1;
+    } else {
+        mantissa |= 1u64 << 52;
+    }
+    exponent -= 1023;
+    if mantissa == 0 {
+        exponent = 0;
+    }
+    // Leading 1 (if any) at bit 60.
+    mantissa <<= 60 - 52;
+    while mantissa != 0 && mantissa & (1u64 << 60) == 0 {
+        mantissa <<= 1;
+        exponent -= 1;
+    }
+    if let Some(p) = precision.filter(|p| *p < 15) {
+        let shift = (p * 4) as u32;
+        let extra = (mantissa << shift) & ((1u64 << 60) - 1);
+        mantissa >>= 60 - shift;
+        if extra | (mantissa & 1) > 1u64 << 59 {
+            mantissa += 1;
+        }
+        mantissa <<= 60 - shift;
+        if mantissa & (1u64 << 61) != 0 {
+            mantissa >>= 1;
+            exponent += 1;
+        }
+    }
+    let digits: &[u8] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    out.push('0');
+    out.push(if upper { 'X' } else { 'x' });
+    out.push(if (mantissa >> 60) & 1 == 1 { '1' } else { '0' });
+    mantissa <<= 4;
+    let fraction_digits = match precision {
+        None if mantissa != 0 => usize::MAX,
+        None => 0,
+        Some(p) => p,
+    };
+    if fraction_digits > 0 {
+        out.push('.');
+        let mut written = 0;
+        while written < fraction_digits && (precision.is_some() || mantissa != 0) {
+            out.push(digits[((mantissa >> 60) & 15) as usize] as char);
+            mantissa <<= 4;
+            written += 1;
+        }
+    }
+    out.push(if upper { 'P' } else { 'p' });
+    out.push(if exponent < 0 { '-' } else { '+' });
+    let magnitude = exponent.unsigned_abs();
+    if magnitude < 10 {
+        out.push('0');
+    }
+    out.push_str(&magnitude.to_string());
+    out
 }
 
 /// The `#` flag on floats: always a decimal point, and `%g` keeps its
@@ -495,6 +599,7 @@ fn format_string(out: &mut String, arg: &Value, s: &str, verb: char, flags: Flag
         None => s.to_string(),
     };
     match verb {
+        'v' if flags.sharp => pad(out, &go_quote(&truncated), flags),
         'v' | 's' => pad(out, &truncated, flags),
         'q' => {
             let quoted = if flags.sharp && !s.contains('`') && !s.chars().any(|c| c.is_control() && c != '\t') {
@@ -562,6 +667,8 @@ mod tests {
         assert_eq!(f("%*d|%-*d|%.*f", &[5.into(), 1.into(), 3.into(), 2.into(), 2.into(), 3.14159.into()]), "    1|2  |3.14");
         assert_eq!(f("%[2]d %[1]d", &[1.into(), 2.into()]), "2 1");
         assert_eq!(f("%d", &[Value::List(vec![1.into(), 2.into()])]), "[1 2]");
+        assert_eq!(f("%T %T %#v", &[1.into(), "s".into(), "s".into()]), "int string \"s\"");
+        assert_eq!(f("%x %X %.1x %x", &[1.0.into(), 255.5.into(), 1.96875.into(), Value::Float(-0.0)]), "0x1p+00 0X1.FFP+07 0x1.0p+01 -0x0p+00");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::builtins::query_escape;
 use crate::error::TemplateError;
-use crate::funcs::{args, Arity, FuncMap, MissingKey};
+use crate::funcs::{args, FuncMap, MissingKey, Param};
 use crate::printf::sprintf;
 use crate::strings::{compile, go_title, replace_all};
 use crate::template::Template;
@@ -30,6 +30,20 @@ pub type QueryFn = Arc<dyn Fn(&str) -> Result<Vec<QuerySample>, String> + Send +
 /// Runs a PromQL instant query at a time in milliseconds (rule templates
 /// query at the rule's evaluation time).
 pub type RuleQueryFn = Arc<dyn Fn(&str, i64) -> Result<Vec<QuerySample>, String> + Send + Sync>;
+
+/// Go's `template.queryResult` (a list of samples).
+const QUERY_RESULT: Param = Param::Other {
+    go_type: "template.queryResult",
+    accepts: |v| matches!(v, Value::List(_)),
+    nilable: true,
+};
+
+/// Go's `*template.sample`.
+const SAMPLE: Param = Param::Other {
+    go_type: "*template.sample",
+    accepts: |v| matches!(v, Value::Map(m) if m.contains_key("Labels") && m.contains_key("Value")),
+    nilable: true,
+};
 
 fn sample_value(sample: &QuerySample) -> Value {
     let mut m = BTreeMap::new();
@@ -238,7 +252,7 @@ fn url_path(url: &str) -> String {
 fn sample_arg(value: &Value) -> Result<&BTreeMap<String, Value>, String> {
     match value {
         Value::Map(m) if m.contains_key("Labels") => Ok(m),
-        Value::Nil | Value::Missing => Err("invalid value; expected *template.sample".to_string()),
+        Value::Nil | Value::Missing => Err("runtime error: invalid memory address or nil pointer dereference".to_string()),
         other => Err(format!(
             "wrong type for value; expected *template.sample; got {}",
             other.type_name()
@@ -269,25 +283,25 @@ fn label_of(sample: &BTreeMap<String, Value>, name: &str) -> String {
 pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
     let mut f = FuncMap::builtin();
     f.set_missing_key(MissingKey::Zero);
-    f.insert_with_arity("query", Arity::Exactly(1), move |a| {
+    f.insert_typed("query", &[Param::String], None, move |a| {
         let samples = query(args::string(&a[0])?)?;
         Ok(Value::List(samples.iter().map(sample_value).collect()))
     });
-    f.insert_with_arity("first", Arity::Exactly(1), |a| {
+    f.insert_typed("first", &[QUERY_RESULT], None, |a| {
         list_arg(&a[0])?
             .first()
             .cloned()
             .ok_or_else(|| "first() called on vector with no elements".to_string())
     });
-    f.insert_with_arity("label", Arity::Exactly(2), |a| {
+    f.insert_typed("label", &[Param::String, SAMPLE], None, |a| {
         let name = args::string(&a[0])?;
         Ok(label_of(sample_arg(&a[1])?, name).into())
     });
-    f.insert_with_arity("value", Arity::Exactly(1), |a| {
+    f.insert_typed("value", &[SAMPLE], None, |a| {
         Ok(sample_arg(&a[0])?.get("Value").cloned().unwrap_or(Value::Float(0.0)))
     });
-    f.insert_with_arity("strvalue", Arity::Exactly(1), |a| Ok(label_of(sample_arg(&a[0])?, "__value__").into()));
-    f.insert("args", |a| {
+    f.insert_typed("strvalue", &[SAMPLE], None, |a| Ok(label_of(sample_arg(&a[0])?, "__value__").into()));
+    f.insert_typed("args", &[], Some(Param::Any), |a| {
         Ok(Value::Map(
             a.iter()
                 .enumerate()
@@ -295,25 +309,25 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
                 .collect(),
         ))
     });
-    f.insert_with_arity("reReplaceAll", Arity::Exactly(3), |a| {
+    f.insert_typed("reReplaceAll", &[Param::String, Param::String, Param::String], None, |a| {
         let re = compile(args::string(&a[0])?)?;
         Ok(replace_all(&re, args::string(&a[2])?, args::string(&a[1])?).into())
     });
-    f.insert_with_arity("safeHtml", Arity::Exactly(1), |a| Ok(args::string(&a[0])?.into()));
-    f.insert_with_arity("match", Arity::Exactly(2), |a| {
+    f.insert_typed("safeHtml", &[Param::String], None, |a| Ok(args::string(&a[0])?.into()));
+    f.insert_typed("match", &[Param::String, Param::String], None, |a| {
         let re = compile(args::string(&a[0])?)?;
         Ok(Value::Bool(re.is_match(args::string(&a[1])?)))
     });
-    f.insert_with_arity("title", Arity::Exactly(1), |a| Ok(go_title(args::string(&a[0])?).into()));
-    f.insert_with_arity("toUpper", Arity::Exactly(1), |a| Ok(args::string(&a[0])?.to_uppercase().into()));
-    f.insert_with_arity("toLower", Arity::Exactly(1), |a| Ok(args::string(&a[0])?.to_lowercase().into()));
-    f.insert_with_arity("graphLink", Arity::Exactly(1), |a| {
+    f.insert_typed("title", &[Param::String], None, |a| Ok(go_title(args::string(&a[0])?).into()));
+    f.insert_typed("toUpper", &[Param::String], None, |a| Ok(args::string(&a[0])?.to_uppercase().into()));
+    f.insert_typed("toLower", &[Param::String], None, |a| Ok(args::string(&a[0])?.to_lowercase().into()));
+    f.insert_typed("graphLink", &[Param::String], None, |a| {
         Ok(format!("/graph?g0.expr={}&g0.tab=0", query_escape(args::string(&a[0])?)).into())
     });
-    f.insert_with_arity("tableLink", Arity::Exactly(1), |a| {
+    f.insert_typed("tableLink", &[Param::String], None, |a| {
         Ok(format!("/graph?g0.expr={}&g0.tab=1", query_escape(args::string(&a[0])?)).into())
     });
-    f.insert_with_arity("sortByLabel", Arity::Exactly(2), |a| {
+    f.insert_typed("sortByLabel", &[Param::String, QUERY_RESULT], None, |a| {
         let name = args::string(&a[0])?;
         let mut list = list_arg(&a[1])?.clone();
         let key = |v: &Value| match v {
@@ -323,44 +337,44 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
         list.sort_by_key(key);
         Ok(Value::List(list))
     });
-    f.insert_with_arity("stripPort", Arity::Exactly(1), |a| {
+    f.insert_typed("stripPort", &[Param::String], None, |a| {
         let host_port = args::string(&a[0])?;
         Ok(split_host_port(host_port).map_or_else(|| host_port.to_string(), |(h, _)| h).into())
     });
-    f.insert_with_arity("stripDomain", Arity::Exactly(1), |a| Ok(strip_domain(args::string(&a[0])?).into()));
-    f.insert_with_arity("humanize", Arity::Exactly(1), |a| Ok(humanize(convert_to_float(&a[0])?).into()));
-    f.insert_with_arity("humanize1024", Arity::Exactly(1), |a| Ok(humanize1024(convert_to_float(&a[0])?).into()));
-    f.insert_with_arity("humanizeDuration", Arity::Exactly(1), |a| {
+    f.insert_typed("stripDomain", &[Param::String], None, |a| Ok(strip_domain(args::string(&a[0])?).into()));
+    f.insert_typed("humanize", &[Param::Any], None, |a| Ok(humanize(convert_to_float(&a[0])?).into()));
+    f.insert_typed("humanize1024", &[Param::Any], None, |a| Ok(humanize1024(convert_to_float(&a[0])?).into()));
+    f.insert_typed("humanizeDuration", &[Param::Any], None, |a| {
         Ok(humanize_duration(convert_to_float(&a[0])?).into())
     });
-    f.insert_with_arity("humanizePercentage", Arity::Exactly(1), |a| {
+    f.insert_typed("humanizePercentage", &[Param::Any], None, |a| {
         Ok(humanize_percentage(convert_to_float(&a[0])?).into())
     });
-    f.insert_with_arity("humanizeTimestamp", Arity::Exactly(1), |a| {
+    f.insert_typed("humanizeTimestamp", &[Param::Any], None, |a| {
         let seconds = match &a[0] {
             Value::Time(t) => t.unix_nanos() as f64 / 1e9,
             other => convert_to_float(other)?,
         };
         Ok(humanize_timestamp(seconds)?.into())
     });
-    f.insert_with_arity("toTime", Arity::Exactly(1), |a| Ok(Value::Time(float_to_time(convert_to_float(&a[0])?)?)));
-    f.insert_with_arity("toDuration", Arity::Exactly(1), |a| {
+    f.insert_typed("toTime", &[Param::Any], None, |a| Ok(Value::Time(float_to_time(convert_to_float(&a[0])?)?)));
+    f.insert_typed("toDuration", &[Param::Any], None, |a| {
         let seconds = convert_to_float(&a[0])?;
         if seconds.is_nan() || seconds.is_infinite() {
             return Err("value is NaN or Inf".to_string());
         }
         Ok(Value::Duration(GoDuration::from_seconds(seconds)))
     });
-    f.insert_with_arity("parseDuration", Arity::Exactly(1), |a| {
+    f.insert_typed("parseDuration", &[Param::String], None, |a| {
         let text = args::string(&a[0])?;
         let ms = agentmon_model::duration::parse_millis(text)
             .map_err(|_| format!("not a valid duration string: {}", crate::printf::go_quote(text)))?;
         Ok(Value::Float(ms as f64 / 1000.0))
     });
     let url = external_url.to_string();
-    f.insert_with_arity("externalURL", Arity::Exactly(0), move |_| Ok(url.clone().into()));
+    f.insert_typed("externalURL", &[], None, move |_| Ok(url.clone().into()));
     let path = url_path(external_url);
-    f.insert_with_arity("pathPrefix", Arity::Exactly(0), move |_| Ok(path.clone().into()));
+    f.insert_typed("pathPrefix", &[], None, move |_| Ok(path.clone().into()));
     f
 }
 

@@ -59,7 +59,36 @@ pub(crate) fn cases_title(s: &str) -> String {
 /// Compiles a Go (RE2) regular expression; Go's `regexp.MustCompile` would
 /// panic on a bad one, which Prometheus reports as the template error.
 pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| format!("regexp: Compile({}): {e}", crate::printf::go_quote(pattern)))
+    Regex::new(pattern).map_err(|e| go_regex_error(pattern, &e))
+}
+
+/// Go's `regexp.Compile` error text (`error parsing regexp: missing
+/// closing ]: `[``) for the syntax errors Go and Rust share.
+fn go_regex_error(pattern: &str, error: &regex::Error) -> String {
+    use regex_syntax::ast::ErrorKind;
+    let Err(ast_error) = regex_syntax::ast::parse::Parser::new().parse(pattern) else {
+        return format!("error parsing regexp: {}", error.to_string().replace('\n', " "));
+    };
+    let span = ast_error.span();
+    let at = |start: usize, end: usize| pattern.get(start..end).unwrap_or(pattern).to_string();
+    let (code, text) = match ast_error.kind() {
+        ErrorKind::ClassUnclosed => ("missing closing ]", at(span.start.offset, pattern.len())),
+        ErrorKind::GroupUnclosed => ("missing closing )", pattern.to_string()),
+        ErrorKind::GroupUnopened => ("unexpected )", pattern.to_string()),
+        ErrorKind::RepetitionMissing => ("missing argument to repetition operator", at(span.start.offset, span.end.offset)),
+        ErrorKind::EscapeUnrecognized | ErrorKind::EscapeUnexpectedEof => {
+            ("invalid escape sequence", at(span.start.offset, span.end.offset))
+        }
+        ErrorKind::ClassRangeInvalid => ("invalid character class range", at(span.start.offset, span.end.offset)),
+        ErrorKind::RepetitionCountInvalid | ErrorKind::RepetitionCountDecimalEmpty | ErrorKind::RepetitionCountUnclosed => {
+            ("invalid repeat count", at(span.start.offset, span.end.offset))
+        }
+        ErrorKind::GroupNameInvalid | ErrorKind::GroupNameEmpty | ErrorKind::GroupNameDuplicate { .. } => {
+            ("invalid named capture", at(span.start.offset, span.end.offset))
+        }
+        _ => return format!("error parsing regexp: {}", ast_error.kind()),
+    };
+    format!("error parsing regexp: {code}: `{text}`")
 }
 
 /// Go's `Regexp.ReplaceAllString`: `$1`, `${1}`, `$name`, `${name}`, `$$`.
