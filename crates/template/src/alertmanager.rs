@@ -11,7 +11,7 @@ use crate::funcs::{args, FuncMap, MissingKey, Param};
 use crate::prometheus::humanize_duration;
 use crate::strings::{cases_title, compile, query_unescape, replace_all, to_json};
 use crate::time::{GoDuration, GoTime};
-use crate::value::Value;
+use crate::value::{GoStruct, Value};
 
 /// Alertmanager's template functions, with `missingkey=zero` and the
 /// methods of its data types turned on.
@@ -170,10 +170,10 @@ fn sorted_pairs(map: &BTreeMap<String, Value>) -> Vec<(String, String)> {
 }
 
 fn pair_value(name: String, value: String) -> Value {
-    let mut m = BTreeMap::new();
-    m.insert("Name".to_string(), Value::String(name));
-    m.insert("Value".to_string(), Value::String(value));
-    Value::Map(m)
+    Value::Struct(GoStruct::new(
+        "template.Pair",
+        vec![("Name", Value::String(name)), ("Value", Value::String(value))],
+    ))
 }
 
 /// Methods of `Alerts` (`Firing`, `Resolved`) and `Pairs` (`Names`,
@@ -183,7 +183,7 @@ pub(crate) fn list_method(items: &[Value], name: &str, args: &[Value]) -> Option
         return Some(Err(format!("wrong number of args for {name}: want 0 got {}", args.len())));
     }
     let field = |v: &Value, key: &str| match v {
-        Value::Map(m) => m.get(key).and_then(Value::as_str).map(str::to_string),
+        Value::Struct(s) => s.field(key).and_then(Value::as_str).map(str::to_string),
         _ => None,
     };
     let status = |wanted: &str| {
@@ -296,7 +296,7 @@ pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
     format!("{hash:016x}")
 }
 
-/// The template data of a notification: a map with Go's field names
+/// The template data of a notification: a `*template.Data` struct with Go's field names
 /// (`.Receiver`, `.Status`, `.Alerts`, `.GroupLabels`, `.CommonLabels`,
 /// `.CommonAnnotations`, `.ExternalURL`); each alert has `.Status`,
 /// `.Labels`, `.Annotations`, `.StartsAt`, `.EndsAt` (times),
@@ -307,28 +307,34 @@ pub fn alertmanager_data(data: &NotificationData) -> Value {
         .alerts
         .iter()
         .map(|a| {
-            let mut m = BTreeMap::new();
-            m.insert("Status".to_string(), Value::str(a.status.clone()));
-            m.insert("Labels".to_string(), kv(&a.labels));
-            m.insert("Annotations".to_string(), kv(&a.annotations));
-            m.insert("StartsAt".to_string(), Value::Time(GoTime::from_unix_millis(a.starts_at_ms)));
             let ends = match a.ends_at_ms {
                 Some(ms) => GoTime::from_unix_millis(ms),
                 None => GoTime::from_unix_nanos(i128::from(GO_ZERO_TIME_SECONDS) * 1_000_000_000),
             };
-            m.insert("EndsAt".to_string(), Value::Time(ends));
-            m.insert("GeneratorURL".to_string(), Value::str(a.generator_url.clone()));
-            m.insert("Fingerprint".to_string(), Value::str(fingerprint(&a.labels)));
-            Value::Map(m)
+            Value::Struct(GoStruct::with_json_names(
+                "template.Alert",
+                vec![
+                    ("Status", "status", Value::str(a.status.clone())),
+                    ("Labels", "labels", kv(&a.labels)),
+                    ("Annotations", "annotations", kv(&a.annotations)),
+                    ("StartsAt", "startsAt", Value::Time(GoTime::from_unix_millis(a.starts_at_ms))),
+                    ("EndsAt", "endsAt", Value::Time(ends)),
+                    ("GeneratorURL", "generatorURL", Value::str(a.generator_url.clone())),
+                    ("Fingerprint", "fingerprint", Value::str(fingerprint(&a.labels))),
+                ],
+            ))
         })
         .collect();
-    let mut m = BTreeMap::new();
-    m.insert("Receiver".to_string(), Value::str(data.receiver.clone()));
-    m.insert("Status".to_string(), Value::str(data.status.clone()));
-    m.insert("Alerts".to_string(), Value::List(alerts));
-    m.insert("GroupLabels".to_string(), kv(&data.group_labels));
-    m.insert("CommonLabels".to_string(), kv(&data.common_labels));
-    m.insert("CommonAnnotations".to_string(), kv(&data.common_annotations));
-    m.insert("ExternalURL".to_string(), Value::str(data.external_url.clone()));
-    Value::Map(m)
+    Value::Struct(GoStruct::with_json_names(
+        "*template.Data",
+        vec![
+            ("Receiver", "receiver", Value::str(data.receiver.clone())),
+            ("Status", "status", Value::str(data.status.clone())),
+            ("Alerts", "alerts", Value::List(alerts)),
+            ("GroupLabels", "groupLabels", kv(&data.group_labels)),
+            ("CommonLabels", "commonLabels", kv(&data.common_labels)),
+            ("CommonAnnotations", "commonAnnotations", kv(&data.common_annotations)),
+            ("ExternalURL", "externalURL", Value::str(data.external_url.clone())),
+        ],
+    ))
 }

@@ -224,7 +224,8 @@ fn eq(first: &Value, others: &[Value]) -> Result<bool, String> {
                 (Value::Time(a), Value::Time(b)) => a == b,
                 _ if k1 == Basic::Int => int_of(first) == int_of(other),
                 _ if k1 == Basic::Invalid => true,
-                (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
+                (Value::List(_) | Value::Map(_) | Value::Struct(_), _)
+                | (_, Value::List(_) | Value::Map(_) | Value::Struct(_)) => {
                     return Err(format!(
                         "non-comparable types {}: {}, {}: {}",
                         first.to_go_string(),

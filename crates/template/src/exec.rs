@@ -117,6 +117,23 @@ fn check_value(value: Value, param: Param) -> std::result::Result<Value, String>
     }
 }
 
+/// The node Go's executor last marked (`s.at`) after evaluating `arg`
+/// successfully: the innermost, last operand it evaluated.
+fn last_touched(arg: &Arg) -> &Arg {
+    match arg {
+        Arg::Pipe(pipe) => match pipe.cmds.last() {
+            Some(cmd) => match cmd.args.split_last() {
+                Some((last, rest)) if !rest.is_empty() => last_touched(last),
+                Some((only, _)) => last_touched(only),
+                None => arg,
+            },
+            None => arg,
+        },
+        Arg::Chain { node, .. } => last_touched(node),
+        other => other,
+    }
+}
+
 /// Go digs a nil interface out of a pipeline's result: it becomes invalid.
 fn dig(value: Value) -> Value {
     match value {
@@ -457,10 +474,16 @@ impl Executor<'_> {
         call: CallArgs,
         receiver: Value,
     ) -> Result<Value> {
-        let fail = |scope: &Scope, message: String| Err(arg_error(scope, node, message));
+        // Go reports field errors at the node it last evaluated: for a
+        // chain `(pipeline).Field` that is the pipeline's last operand.
+        let error_node = match node {
+            Arg::Chain { node: inner, .. } => last_touched(inner),
+            other => other,
+        };
+        let fail = |scope: &Scope, message: String| Err(arg_error(scope, error_node, message));
         let method_result = |scope: &Scope, result: Option<std::result::Result<Value, String>>, type_name: &str| match result {
             Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => fail(scope, format!("error calling {name}: {e}")),
+            Some(Err(e)) => Err(arg_error(scope, node, format!("error calling {name}: {e}"))),
             None => fail(scope, format!("can't evaluate field {name} in type {type_name}")),
         };
         match &receiver {
@@ -478,6 +501,15 @@ impl Executor<'_> {
             Value::Duration(d) => {
                 let args = self.eval_call_args(scope, dot, call)?;
                 method_result(scope, d.method(name, &args), "time.Duration")
+            }
+            Value::Struct(st) => {
+                if let Some(value) = st.field(name) {
+                    if call.has_args() {
+                        return fail(scope, format!("{name} has arguments but cannot be invoked as function"));
+                    }
+                    return Ok(value.clone());
+                }
+                fail(scope, format!("can't evaluate field {name} in type {}", st.type_name))
             }
             Value::Map(map) => {
                 if let Some(value) = map.get(name) {

@@ -53,4 +53,4 @@ pub use funcs::{Arity, FuncMap, Function, MissingKey, Param};
 pub use printf::sprintf;
 pub use template::Template;
 pub use time::{GoDuration, GoTime};
-pub use value::Value;
+pub use value::{GoStruct, StructField, Value};

@@ -330,6 +330,23 @@ fn format_arg(out: &mut String, arg: &Value, verb: char, flags: Flags) {
             }
             out.push(']');
         }
+        Value::Struct(st) => {
+            if st.is_pointer() {
+                out.push('&');
+            }
+            out.push('{');
+            for (k, field) in st.fields.iter().enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                if verb == 'v' && flags.plus {
+                    out.push_str(&field.name);
+                    out.push(':');
+                }
+                format_arg(out, &field.value, verb, flags);
+            }
+            out.push('}');
+        }
         Value::Map(map) => {
             out.push_str("map[");
             for (k, (key, value)) in map.iter().enumerate() {

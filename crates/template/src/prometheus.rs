@@ -14,7 +14,7 @@ use crate::printf::sprintf;
 use crate::strings::{compile, go_title, replace_all};
 use crate::template::Template;
 use crate::time::{GoDuration, GoTime};
-use crate::value::Value;
+use crate::value::{GoStruct, Value};
 
 /// One sample of an instant-vector query result, as templates see it:
 /// `.Labels` (with `__name__`) and `.Value`.
@@ -41,15 +41,19 @@ const QUERY_RESULT: Param = Param::Other {
 /// Go's `*template.sample`.
 const SAMPLE: Param = Param::Other {
     go_type: "*template.sample",
-    accepts: |v| matches!(v, Value::Map(m) if m.contains_key("Labels") && m.contains_key("Value")),
+    accepts: |v| matches!(v, Value::Struct(s) if s.type_name == "*template.sample"),
     nilable: true,
 };
 
+/// A sample as Prometheus hands it to templates: a `*template.sample`.
 fn sample_value(sample: &QuerySample) -> Value {
-    let mut m = BTreeMap::new();
-    m.insert("Labels".to_string(), Value::string_map(sample.labels.iter()));
-    m.insert("Value".to_string(), Value::Float(sample.value));
-    Value::Map(m)
+    Value::Struct(GoStruct::new(
+        "*template.sample",
+        vec![
+            ("Labels", Value::string_map(sample.labels.iter())),
+            ("Value", Value::Float(sample.value)),
+        ],
+    ))
 }
 
 /// Go's `%.4g`, the precision every humanize function uses.
@@ -249,9 +253,10 @@ fn url_path(url: &str) -> String {
     }
 }
 
-fn sample_arg(value: &Value) -> Result<&BTreeMap<String, Value>, String> {
+/// A field of a sample; nil dereferences fail as in Go.
+fn sample_field<'a>(value: &'a Value, field: &str) -> Result<Option<&'a Value>, String> {
     match value {
-        Value::Map(m) if m.contains_key("Labels") => Ok(m),
+        Value::Struct(s) => Ok(s.field(field)),
         Value::Nil | Value::Missing => Err("runtime error: invalid memory address or nil pointer dereference".to_string()),
         other => Err(format!(
             "wrong type for value; expected *template.sample; got {}",
@@ -271,11 +276,11 @@ fn list_arg(value: &Value) -> Result<&Vec<Value>, String> {
     }
 }
 
-fn label_of(sample: &BTreeMap<String, Value>, name: &str) -> String {
-    match sample.get("Labels") {
+fn label_of(sample: &Value, name: &str) -> Result<String, String> {
+    Ok(match sample_field(sample, "Labels")? {
         Some(Value::Map(labels)) => labels.get(name).and_then(Value::as_str).unwrap_or_default().to_string(),
         _ => String::new(),
-    }
+    })
 }
 
 /// Prometheus's template functions. `query` runs an instant query;
@@ -295,12 +300,12 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
     });
     f.insert_typed("label", &[Param::String, SAMPLE], None, |a| {
         let name = args::string(&a[0])?;
-        Ok(label_of(sample_arg(&a[1])?, name).into())
+        Ok(label_of(&a[1], name)?.into())
     });
     f.insert_typed("value", &[SAMPLE], None, |a| {
-        Ok(sample_arg(&a[0])?.get("Value").cloned().unwrap_or(Value::Float(0.0)))
+        Ok(sample_field(&a[0], "Value")?.cloned().unwrap_or(Value::Float(0.0)))
     });
-    f.insert_typed("strvalue", &[SAMPLE], None, |a| Ok(label_of(sample_arg(&a[0])?, "__value__").into()));
+    f.insert_typed("strvalue", &[SAMPLE], None, |a| Ok(label_of(&a[0], "__value__")?.into()));
     f.insert_typed("args", &[], Some(Param::Any), |a| {
         Ok(Value::Map(
             a.iter()
@@ -330,11 +335,7 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
     f.insert_typed("sortByLabel", &[Param::String, QUERY_RESULT], None, |a| {
         let name = args::string(&a[0])?;
         let mut list = list_arg(&a[1])?.clone();
-        let key = |v: &Value| match v {
-            Value::Map(m) => label_of(m, name),
-            _ => String::new(),
-        };
-        list.sort_by_key(key);
+        list.sort_by_key(|v| label_of(v, name).unwrap_or_default());
         Ok(Value::List(list))
     });
     f.insert_typed("stripPort", &[Param::String], None, |a| {
@@ -391,12 +392,15 @@ pub fn rule_template_data(
     external_url: &str,
     value: f64,
 ) -> Value {
-    let mut m = BTreeMap::new();
-    m.insert("Labels".to_string(), Value::string_map(labels.iter()));
-    m.insert("ExternalLabels".to_string(), Value::string_map(external_labels.iter()));
-    m.insert("ExternalURL".to_string(), Value::str(external_url));
-    m.insert("Value".to_string(), Value::Float(value));
-    Value::Map(m)
+    Value::Struct(GoStruct::new(
+        "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }",
+        vec![
+            ("Labels", Value::string_map(labels.iter())),
+            ("ExternalLabels", Value::string_map(external_labels.iter())),
+            ("ExternalURL", Value::str(external_url)),
+            ("Value", Value::Float(value)),
+        ],
+    ))
 }
 
 /// Expands an alerting rule's label or annotation template as Prometheus

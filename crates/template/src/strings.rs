@@ -41,7 +41,10 @@ pub(crate) fn cases_title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut in_word = false;
     for c in s.chars() {
-        if c.is_alphanumeric() || (in_word && (c == '\'' || c == '’')) {
+        if in_word && c == '_' {
+            // `_` joins words (Unicode ExtendNumLet).
+            out.push(c);
+        } else if c.is_alphanumeric() || (in_word && (c == '\'' || c == '’')) {
             if in_word {
                 out.extend(c.to_lowercase());
             } else {
@@ -230,6 +233,20 @@ fn write_json(out: &mut String, value: &Value) -> Result<(), String> {
             }
             out.push(']');
         }
+        Value::Struct(st) => {
+            out.push('{');
+            let mut first = true;
+            for field in st.fields.iter().filter(|f| f.json_name != "-") {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                write_json_string(out, &field.json_name);
+                out.push(':');
+                write_json(out, &field.value)?;
+            }
+            out.push('}');
+        }
         Value::Map(map) => {
             out.push('{');
             for (i, (k, v)) in map.iter().enumerate() {
@@ -272,6 +289,7 @@ mod tests {
         assert_eq!(go_title("aa bb CC"), "Aa Bb CC");
         assert_eq!(go_title("hello_world-foo.bar"), "Hello_world-Foo.Bar");
         assert_eq!(cases_title("aa bb CC"), "Aa Bb Cc");
+        assert_eq!(cases_title("o'neil foo-bar x_y"), "O'neil Foo-Bar X_y");
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum Value {
     Time(GoTime),
     /// Go's `time.Duration`, with the methods `Seconds`, `String`, ...
     Duration(GoDuration),
+    /// A Go struct (or pointer to one): a missing field is an error, and
+    /// it prints as `{v1 v2}` (`&{...}` for a pointer).
+    Struct(GoStruct),
     /// Go's invalid value: what a missing map key yields. Prints as
     /// `<no value>`; becomes `nil` when passed to a function.
     Missing,
@@ -58,13 +61,13 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
-            Value::Time(_) => true,
+            Value::Time(_) | Value::Struct(_) => true,
             Value::Duration(d) => d.nanos != 0,
         }
     }
 
     /// The Go type name used in error messages and `%!verb(type=value)`.
-    pub fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &str {
         match self {
             Value::Nil | Value::Missing => "<nil>",
             Value::Bool(_) => "bool",
@@ -76,6 +79,7 @@ impl Value {
             Value::Map(_) => "map[string]interface {}",
             Value::Time(_) => "time.Time",
             Value::Duration(_) => "time.Duration",
+            Value::Struct(s) => &s.type_name,
         }
     }
 
@@ -92,6 +96,67 @@ impl Value {
         let mut out = String::new();
         write_value(&mut out, self);
         out
+    }
+}
+
+/// One field of a [`GoStruct`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructField {
+    /// The Go field name templates use (`.Labels`).
+    pub name: String,
+    /// The name `encoding/json` writes (the `json` tag), for `toJson`.
+    pub json_name: String,
+    pub value: Value,
+}
+
+/// A Go struct value with its type name and fields in declaration order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoStruct {
+    /// Go's name of the type as error messages print it (`template.Alert`,
+    /// `*template.sample`); a leading `*` marks a pointer.
+    pub type_name: String,
+    pub fields: Vec<StructField>,
+}
+
+impl GoStruct {
+    /// A struct whose JSON names are its field names.
+    pub fn new(type_name: &str, fields: Vec<(&str, Value)>) -> GoStruct {
+        GoStruct {
+            type_name: type_name.to_string(),
+            fields: fields
+                .into_iter()
+                .map(|(name, value)| StructField {
+                    name: name.to_string(),
+                    json_name: name.to_string(),
+                    value,
+                })
+                .collect(),
+        }
+    }
+
+    /// A struct with JSON names given per field: `(name, json_name, value)`.
+    pub fn with_json_names(type_name: &str, fields: Vec<(&str, &str, Value)>) -> GoStruct {
+        GoStruct {
+            type_name: type_name.to_string(),
+            fields: fields
+                .into_iter()
+                .map(|(name, json_name, value)| StructField {
+                    name: name.to_string(),
+                    json_name: json_name.to_string(),
+                    value,
+                })
+                .collect(),
+        }
+    }
+
+    /// The value of a field.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|f| f.name == name).map(|f| &f.value)
+    }
+
+    /// Whether Go would print it as a pointer (`&{...}`).
+    pub fn is_pointer(&self) -> bool {
+        self.type_name.starts_with('*')
     }
 }
 
@@ -137,6 +202,19 @@ pub(crate) fn write_value(out: &mut String, value: &Value) {
         }
         Value::Time(t) => out.push_str(&t.to_go_string()),
         Value::Duration(d) => out.push_str(&d.to_go_string()),
+        Value::Struct(s) => {
+            if s.is_pointer() {
+                out.push('&');
+            }
+            out.push('{');
+            for (i, field) in s.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_value(out, &field.value);
+            }
+            out.push('}');
+        }
     }
 }
 

@@ -1,0 +1,177 @@
+//! Differential test against real Alertmanager: `amtool template render`
+//! renders each template below with notification data given as JSON, and
+//! the text (or the error) must equal what this crate renders from the
+//! same data built with `alertmanager_data`.
+//!
+//! Debian's Alertmanager is 0.25, so only the functions it has are used
+//! (`toUpper toLower title join match safeHtml reReplaceAll stringSlice`).
+//! `amtool` passes the data as a `template.Data` value where the notifier
+//! passes a pointer; the test names the type accordingly. Skips when
+//! `amtool` is absent, unless `AGENTMON_REQUIRE_PEERS=1`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use agentmon_template::alertmanager::{alertmanager_data, fingerprint, funcs, AlertData, NotificationData};
+use agentmon_template::{Template, Value};
+
+const CASES: &[&str] = &[
+    "{{ .Receiver }}|{{ .Status }}|{{ .ExternalURL }}",
+    "{{ len .Alerts }}|{{ len .Alerts.Firing }}|{{ len .Alerts.Resolved }}",
+    "{{ range .Alerts.Firing }}{{ .Labels.instance }} {{ .StartsAt }}|{{ end }}",
+    "{{ range .Alerts }}{{ .Status }}:{{ .EndsAt }}:{{ .GeneratorURL }}:{{ .Fingerprint }};{{ end }}",
+    "{{ .CommonLabels.SortedPairs }}|{{ .CommonLabels.Names }}|{{ .CommonLabels.Values }}|{{ .GroupLabels }}",
+    "{{ range .CommonLabels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}",
+    "{{ .CommonLabels.Remove .GroupLabels.Names }}",
+    "{{ .CommonLabels.Remove (stringSlice \"severity\" \"x\") | len }}",
+    "{{ .CommonLabels.SortedPairs.Names }}|{{ .CommonLabels.SortedPairs.Values }}",
+    "{{ join \", \" .CommonLabels.Values }}|{{ join \"-\" (stringSlice \"a\" \"b\") }}|{{ .GroupLabels.Names | join \"/\" }}",
+    "{{ toUpper .Status }}|{{ toLower \"ÀB\" }}|{{ title \"hello wORLD o'neil foo-bar x_y\" }}",
+    "{{ match \"^High\" .CommonLabels.alertname }}|{{ reReplaceAll \"(\\\\w+)Latency\" \"$1-latency\" .CommonLabels.alertname }}",
+    "{{ safeHtml \"<b>\" }}|{{ html \"<b>\" }}",
+    "{{ .CommonLabels.missing }}|{{ .GroupLabels.alertname }}|{{ index .CommonLabels \"severity\" }}",
+    "{{ if eq .Status \"firing\" }}FIRING:{{ .Alerts.Firing | len }}{{ else }}OK{{ end }}",
+    "{{ define \"t\" }}[{{ .Labels.alertname }}]{{ end }}{{ range .Alerts }}{{ template \"t\" . }}{{ end }}",
+    "{{ (index .Alerts 0).StartsAt.Format \"2006-01-02T15:04:05Z07:00 Mon Jan _2 3PM\" }}|{{ (index .Alerts 0).StartsAt.Unix }}",
+    "{{ . }}",
+    "{{ .Alerts }}",
+    "{{ .Nope }}",
+    "{{ (index .Alerts 0).Nope }}",
+    "{{ printf \"%v|%+v\" (index .CommonLabels.SortedPairs 0) (index .CommonLabels.SortedPairs 0) }}",
+    "{{ join 1 .CommonLabels.Values }}",
+    "{{ range $i, $a := .Alerts }}{{ $i }}={{ $a.Annotations.summary }} {{ end }}",
+    "{{ .CommonAnnotations.SortedPairs }}|{{ .CommonAnnotations.String }}",
+    "{{ range .Alerts }}{{ range .Labels.SortedPairs }}{{ .Name }}{{ end }};{{ end }}",
+    "{{ with .Alerts.Resolved }}{{ len . }} resolved{{ else }}none{{ end }}",
+    "{{ .Status | title }}: {{ .CommonLabels.alertname }} ({{ .Alerts.Firing | len }} firing)\n{{ range .Alerts -}}\n- {{ .Labels.instance }}: {{ .Annotations.summary }}\n{{ end }}",
+    "{{ match \"(\" \"x\" }}",
+    "{{ toUpper 1 }}",
+];
+
+fn alert(status: &str, instance: &str, starts: i64, ends: Option<i64>, url: &str) -> AlertData {
+    let labels: BTreeMap<String, String> = [
+        ("alertname", "HighLatency"),
+        ("severity", "page"),
+        ("instance", instance),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    AlertData {
+        status: status.to_string(),
+        labels,
+        annotations: [("summary".to_string(), format!("{instance} is slow"))].into_iter().collect(),
+        starts_at_ms: starts,
+        ends_at_ms: ends,
+        generator_url: url.to_string(),
+    }
+}
+
+fn data() -> NotificationData {
+    let group: BTreeMap<String, String> = [("alertname".to_string(), "HighLatency".to_string())].into();
+    NotificationData::new(
+        "team-x",
+        group,
+        vec![
+            alert("firing", "a:1", 1_435_065_584_128, None, "http://prom/graph?g0.expr=up"),
+            alert("firing", "b:2", 1_435_060_000_000, None, ""),
+            alert("resolved", "c:3", 1_435_000_000_000, Some(1_435_003_600_500), "http://prom/x"),
+        ],
+        "http://am.example.com:9093",
+    )
+}
+
+fn rfc3339(ms: Option<i64>) -> String {
+    match ms {
+        None => "0001-01-01T00:00:00Z".to_string(),
+        Some(ms) => agentmon_template::GoTime::from_unix_millis(ms).format("2006-01-02T15:04:05.999999999Z07:00"),
+    }
+}
+
+/// The data as `amtool --template.data` reads it (Alertmanager's JSON).
+fn data_json(d: &NotificationData) -> String {
+    let alerts: Vec<serde_json::Value> = d
+        .alerts
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "status": a.status,
+                "labels": a.labels,
+                "annotations": a.annotations,
+                "startsAt": rfc3339(Some(a.starts_at_ms)),
+                "endsAt": rfc3339(a.ends_at_ms),
+                "generatorURL": a.generator_url,
+                "fingerprint": fingerprint(&a.labels),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "receiver": d.receiver,
+        "status": d.status,
+        "alerts": alerts,
+        "groupLabels": d.group_labels,
+        "commonLabels": d.common_labels,
+        "commonAnnotations": d.common_annotations,
+        "externalURL": d.external_url,
+    })
+    .to_string()
+}
+
+fn amtool() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("amtool"))
+        .find(|p| p.is_file())
+}
+
+fn ours(text: &str, value: &Value) -> Result<String, String> {
+    let f = funcs();
+    let t = Template::parse("", text, &f).map_err(|e| e.to_string())?;
+    t.execute(value, &f).map_err(|e| e.to_string())
+}
+
+#[test]
+fn notification_templates_render_like_alertmanager() {
+    let Some(amtool) = amtool() else {
+        if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("amtool is required (AGENTMON_REQUIRE_PEERS=1) but not on PATH");
+        }
+        eprintln!("SKIP: amtool not found on PATH; install Debian's `prometheus-alertmanager` package");
+        return;
+    };
+    let d = data();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let data_path = dir.path().join("data.json");
+    std::fs::write(&data_path, data_json(&d)).unwrap_or_else(|e| panic!("writing data: {e}"));
+    let glob = dir.path().join("none.tmpl");
+    std::fs::write(&glob, "").unwrap_or_else(|e| panic!("writing template file: {e}"));
+
+    let mut value = alertmanager_data(&d);
+    if let Value::Struct(s) = &mut value {
+        s.type_name = "template.Data".to_string();
+    }
+    let mut mismatches = Vec::new();
+    for case in CASES {
+        let output = Command::new(&amtool)
+            .arg("template")
+            .arg("render")
+            .arg(format!("--template.glob={}", glob.display()))
+            .arg(format!("--template.data={}", data_path.display()))
+            .arg(format!("--template.text={case}"))
+            .output()
+            .unwrap_or_else(|e| panic!("running amtool: {e}"));
+        let theirs = if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            Err(stderr.trim_end().trim_start_matches("amtool: error: ").to_string())
+        };
+        let mine = ours(case, &value);
+        if theirs != mine {
+            mismatches.push(format!("{case:?}:\n  alertmanager: {theirs:?}\n  ours:         {mine:?}"));
+        }
+    }
+    eprintln!("compared {} templates with amtool, {} differ", CASES.len(), mismatches.len());
+    assert!(mismatches.is_empty(), "{} differ:\n{}", mismatches.len(), mismatches.join("\n"));
+}
