@@ -22,10 +22,18 @@ pub fn funcs() -> FuncMap {
     let mut f = FuncMap::builtin();
     f.set_missing_key(MissingKey::Zero);
     f.set_alertmanager_methods(true);
-    f.insert_typed("toUpper", &[Param::String], None, |a| Ok(args::string(&a[0])?.to_uppercase().into()));
-    f.insert_typed("toLower", &[Param::String], None, |a| Ok(args::string(&a[0])?.to_lowercase().into()));
-    f.insert_typed("title", &[Param::String], None, |a| Ok(cases_title(args::string(&a[0])?).into()));
-    f.insert_typed("trimSpace", &[Param::String], None, |a| Ok(args::string(&a[0])?.trim().into()));
+    f.insert_typed("toUpper", &[Param::String], None, |a| {
+        Ok(args::string(&a[0])?.to_uppercase().into())
+    });
+    f.insert_typed("toLower", &[Param::String], None, |a| {
+        Ok(args::string(&a[0])?.to_lowercase().into())
+    });
+    f.insert_typed("title", &[Param::String], None, |a| {
+        Ok(cases_title(args::string(&a[0])?).into())
+    });
+    f.insert_typed("trimSpace", &[Param::String], None, |a| {
+        Ok(args::string(&a[0])?.trim().into())
+    });
     f.insert_typed("join", &[Param::String, STRING_SLICE], None, |a| {
         let sep = args::string(&a[0])?;
         Ok(args::strings(&a[1])?.join(sep).into())
@@ -34,15 +42,27 @@ pub fn funcs() -> FuncMap {
         let re = compile(args::string(&a[0])?)?;
         Ok(Value::Bool(re.is_match(args::string(&a[1])?)))
     });
-    f.insert_typed("safeHtml", &[Param::String], None, |a| Ok(args::string(&a[0])?.into()));
-    f.insert_typed("safeUrl", &[Param::String], None, |a| Ok(args::string(&a[0])?.into()));
-    f.insert_typed("urlUnescape", &[Param::String], None, |a| Ok(query_unescape(args::string(&a[0])?)?.into()));
-    f.insert_typed("reReplaceAll", &[Param::String, Param::String, Param::String], None, |a| {
-        let re = compile(args::string(&a[0])?)?;
-        Ok(replace_all(&re, args::string(&a[2])?, args::string(&a[1])?).into())
+    f.insert_typed("safeHtml", &[Param::String], None, |a| {
+        Ok(args::string(&a[0])?.into())
     });
+    f.insert_typed("safeUrl", &[Param::String], None, |a| {
+        Ok(args::string(&a[0])?.into())
+    });
+    f.insert_typed("urlUnescape", &[Param::String], None, |a| {
+        Ok(query_unescape(args::string(&a[0])?)?.into())
+    });
+    f.insert_typed(
+        "reReplaceAll",
+        &[Param::String, Param::String, Param::String],
+        None,
+        |a| {
+            let re = compile(args::string(&a[0])?)?;
+            Ok(replace_all(&re, args::string(&a[2])?, args::string(&a[1])?).into())
+        },
+    );
     f.insert_typed("stringSlice", &[], Some(Param::String), |a| {
-        let items: Result<Vec<Value>, String> = a.iter().map(|v| args::string(v).map(Value::str)).collect();
+        let items: Result<Vec<Value>, String> =
+            a.iter().map(|v| args::string(v).map(Value::str)).collect();
         Ok(Value::List(items?))
     });
     f.insert_typed("date", &[Param::String, TIME], None, |a| {
@@ -62,13 +82,20 @@ pub fn funcs() -> FuncMap {
             .map(|d| d.as_nanos() as i128)
             .unwrap_or(0);
         let nanos = (now - t.unix_nanos()).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-        Ok(Value::Duration(GoDuration { nanos: nanos as i64 }))
+        Ok(Value::Duration(GoDuration {
+            nanos: nanos as i64,
+        }))
     });
     f.insert_typed("humanizeDuration", &[Param::Any], None, |a| {
         let seconds = crate::prometheus::convert_to_float(&a[0])?;
         Ok(humanize_duration(seconds).into())
     });
-    f.insert_typed("toJson", &[Param::Any], None, |a| Ok(to_json(&a[0])?.into()));
+    f.insert_typed(
+        "toJson",
+        &[Param::Any],
+        None,
+        |a| Ok(to_json(&a[0])?.into()),
+    );
     f
 }
 
@@ -104,8 +131,12 @@ fn zone_offset(zone: &str) -> Result<(i32, String), String> {
     }
     let bytes = zone.as_bytes();
     if bytes.len() == 6 && (bytes[0] == b'+' || bytes[0] == b'-') && bytes[3] == b':' {
-        let hours: i32 = zone[1..3].parse().map_err(|_| format!("unknown time zone {zone}"))?;
-        let minutes: i32 = zone[4..6].parse().map_err(|_| format!("unknown time zone {zone}"))?;
+        let hours: i32 = zone[1..3]
+            .parse()
+            .map_err(|_| format!("unknown time zone {zone}"))?;
+        let minutes: i32 = zone[4..6]
+            .parse()
+            .map_err(|_| format!("unknown time zone {zone}"))?;
         let sign = if bytes[0] == b'-' { -1 } else { 1 };
         return Ok((sign * (hours * 3600 + minutes * 60), String::new()));
     }
@@ -113,24 +144,32 @@ fn zone_offset(zone: &str) -> Result<(i32, String), String> {
 }
 
 /// Methods of Alertmanager's `KV` (label and annotation sets).
-pub(crate) fn kv_method(map: &BTreeMap<String, Value>, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+pub(crate) fn kv_method(
+    map: &BTreeMap<String, Value>,
+    name: &str,
+    args: &[Value],
+) -> Option<Result<Value, String>> {
     let no_args = |v: Value| {
         if args.is_empty() {
             Ok(v)
         } else {
-            Err(format!("wrong number of args for {name}: want 0 got {}", args.len()))
+            Err(format!(
+                "wrong number of args for {name}: want 0 got {}",
+                args.len()
+            ))
         }
     };
     let pairs = || sorted_pairs(map);
     Some(match name {
         "SortedPairs" => no_args(Value::List(
-            pairs()
-                .into_iter()
-                .map(|(k, v)| pair_value(k, v))
-                .collect(),
+            pairs().into_iter().map(|(k, v)| pair_value(k, v)).collect(),
         )),
-        "Names" => no_args(Value::List(pairs().into_iter().map(|(k, _)| Value::str(k)).collect())),
-        "Values" => no_args(Value::List(pairs().into_iter().map(|(_, v)| Value::str(v)).collect())),
+        "Names" => no_args(Value::List(
+            pairs().into_iter().map(|(k, _)| Value::str(k)).collect(),
+        )),
+        "Values" => no_args(Value::List(
+            pairs().into_iter().map(|(_, v)| Value::str(v)).collect(),
+        )),
         "String" => no_args(Value::String(
             pairs()
                 .into_iter()
@@ -148,7 +187,10 @@ pub(crate) fn kv_method(map: &BTreeMap<String, Value>, name: &str, args: &[Value
                 )),
                 Err(e) => Err(e),
             },
-            _ => Err(format!("wrong number of args for Remove: want 1 got {}", args.len())),
+            _ => Err(format!(
+                "wrong number of args for Remove: want 1 got {}",
+                args.len()
+            )),
         },
         _ => return None,
     })
@@ -172,15 +214,25 @@ fn sorted_pairs(map: &BTreeMap<String, Value>) -> Vec<(String, String)> {
 fn pair_value(name: String, value: String) -> Value {
     Value::Struct(GoStruct::new(
         "template.Pair",
-        vec![("Name", Value::String(name)), ("Value", Value::String(value))],
+        vec![
+            ("Name", Value::String(name)),
+            ("Value", Value::String(value)),
+        ],
     ))
 }
 
 /// Methods of `Alerts` (`Firing`, `Resolved`) and `Pairs` (`Names`,
 /// `Values`, `String`).
-pub(crate) fn list_method(items: &[Value], name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+pub(crate) fn list_method(
+    items: &[Value],
+    name: &str,
+    args: &[Value],
+) -> Option<Result<Value, String>> {
     if !args.is_empty() {
-        return Some(Err(format!("wrong number of args for {name}: want 0 got {}", args.len())));
+        return Some(Err(format!(
+            "wrong number of args for {name}: want 0 got {}",
+            args.len()
+        )));
     }
     let field = |v: &Value, key: &str| match v {
         Value::Struct(s) => s.field(key).and_then(Value::as_str).map(str::to_string),
@@ -198,12 +250,30 @@ pub(crate) fn list_method(items: &[Value], name: &str, args: &[Value]) -> Option
     Some(Ok(match name {
         "Firing" => status("firing"),
         "Resolved" => status("resolved"),
-        "Names" => Value::List(items.iter().filter_map(|p| field(p, "Name")).map(Value::String).collect()),
-        "Values" => Value::List(items.iter().filter_map(|p| field(p, "Value")).map(Value::String).collect()),
+        "Names" => Value::List(
+            items
+                .iter()
+                .filter_map(|p| field(p, "Name"))
+                .map(Value::String)
+                .collect(),
+        ),
+        "Values" => Value::List(
+            items
+                .iter()
+                .filter_map(|p| field(p, "Value"))
+                .map(Value::String)
+                .collect(),
+        ),
         "String" => Value::String(
             items
                 .iter()
-                .map(|p| format!("{}={}", field(p, "Name").unwrap_or_default(), field(p, "Value").unwrap_or_default()))
+                .map(|p| {
+                    format!(
+                        "{}={}",
+                        field(p, "Name").unwrap_or_default(),
+                        field(p, "Value").unwrap_or_default()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
@@ -317,10 +387,22 @@ pub fn alertmanager_data(data: &NotificationData) -> Value {
                     ("Status", "status", Value::str(a.status.clone())),
                     ("Labels", "labels", kv(&a.labels)),
                     ("Annotations", "annotations", kv(&a.annotations)),
-                    ("StartsAt", "startsAt", Value::Time(GoTime::from_unix_millis(a.starts_at_ms))),
+                    (
+                        "StartsAt",
+                        "startsAt",
+                        Value::Time(GoTime::from_unix_millis(a.starts_at_ms)),
+                    ),
                     ("EndsAt", "endsAt", Value::Time(ends)),
-                    ("GeneratorURL", "generatorURL", Value::str(a.generator_url.clone())),
-                    ("Fingerprint", "fingerprint", Value::str(fingerprint(&a.labels))),
+                    (
+                        "GeneratorURL",
+                        "generatorURL",
+                        Value::str(a.generator_url.clone()),
+                    ),
+                    (
+                        "Fingerprint",
+                        "fingerprint",
+                        Value::str(fingerprint(&a.labels)),
+                    ),
                 ],
             ))
         })
@@ -333,8 +415,16 @@ pub fn alertmanager_data(data: &NotificationData) -> Value {
             ("Alerts", "alerts", Value::List(alerts)),
             ("GroupLabels", "groupLabels", kv(&data.group_labels)),
             ("CommonLabels", "commonLabels", kv(&data.common_labels)),
-            ("CommonAnnotations", "commonAnnotations", kv(&data.common_annotations)),
-            ("ExternalURL", "externalURL", Value::str(data.external_url.clone())),
+            (
+                "CommonAnnotations",
+                "commonAnnotations",
+                kv(&data.common_annotations),
+            ),
+            (
+                "ExternalURL",
+                "externalURL",
+                Value::str(data.external_url.clone()),
+            ),
         ],
     ))
 }

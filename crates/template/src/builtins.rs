@@ -10,8 +10,8 @@ use crate::value::{is_string_map, Value};
 
 /// Names of the built-ins, `and` and `or` included.
 const NAMES: &[&str] = &[
-    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt", "le",
-    "gt", "ge", "html", "js", "urlquery",
+    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt",
+    "le", "gt", "ge", "html", "js", "urlquery",
 ];
 
 pub(crate) fn is_builtin(name: &str) -> bool {
@@ -103,7 +103,10 @@ fn index_of(index: &Value, cap: usize) -> Result<usize, String> {
         }
         Value::Duration(d) => index_of(&Value::Int(d.nanos), cap),
         Value::Nil | Value::Missing => Err("cannot index slice/array with nil".to_string()),
-        other => Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => Err(format!(
+            "cannot index slice/array with type {}",
+            other.type_name()
+        )),
     }
 }
 
@@ -159,15 +162,23 @@ fn slice(item: &Value, indexes: &[Value]) -> Result<Value, String> {
         bounds[2] = len;
     }
     if bounds[0] > bounds[1] {
-        return Err(format!("invalid slice index: {} > {}", bounds[0], bounds[1]));
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            bounds[0], bounds[1]
+        ));
     }
     if indexes.len() == 3 && bounds[1] > bounds[2] {
-        return Err(format!("invalid slice index: {} > {}", bounds[1], bounds[2]));
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            bounds[1], bounds[2]
+        ));
     }
     Ok(match item {
         Value::String(s) => match s.get(bounds[0]..bounds[1]) {
             Some(part) => Value::String(part.to_string()),
-            None => Value::String(String::from_utf8_lossy(&s.as_bytes()[bounds[0]..bounds[1]]).into_owned()),
+            None => Value::String(
+                String::from_utf8_lossy(&s.as_bytes()[bounds[0]..bounds[1]]).into_owned(),
+            ),
         },
         Value::List(l) => Value::List(l[bounds[0]..bounds[1]].to_vec()),
         _ => Value::Nil,
@@ -247,7 +258,9 @@ fn eq(first: &Value, others: &[Value]) -> Result<bool, String> {
 /// Go's `lt`.
 fn less(a: &Value, b: &Value) -> Result<bool, String> {
     let (k1, k2) = (basic_kind(a), basic_kind(b));
-    if matches!(k1, Basic::Invalid | Basic::Other | Basic::Bool) || matches!(k2, Basic::Invalid | Basic::Other | Basic::Bool) {
+    if matches!(k1, Basic::Invalid | Basic::Other | Basic::Bool)
+        || matches!(k2, Basic::Invalid | Basic::Other | Basic::Bool)
+    {
         return Err("invalid type for comparison".to_string());
     }
     if k1 != k2 {
@@ -310,7 +323,9 @@ pub(crate) fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -324,18 +339,36 @@ mod tests {
 
     #[test]
     fn comparisons_follow_go() {
-        assert_eq!(eq(&Value::Int(1), &[Value::Int(2), Value::Int(1)]), Ok(true));
-        assert_eq!(eq(&Value::Int(1), &[Value::Float(1.0)]), Err("incompatible types for comparison".to_string()));
+        assert_eq!(
+            eq(&Value::Int(1), &[Value::Int(2), Value::Int(1)]),
+            Ok(true)
+        );
+        assert_eq!(
+            eq(&Value::Int(1), &[Value::Float(1.0)]),
+            Err("incompatible types for comparison".to_string())
+        );
         assert_eq!(eq(&Value::Missing, &[Value::str("x")]), Ok(false));
         assert_eq!(less(&Value::str("a"), &Value::str("b")), Ok(true));
-        assert_eq!(less(&Value::Bool(true), &Value::Bool(false)), Err("invalid type for comparison".to_string()));
-        assert_eq!(less_or_equal(&Value::Float(2.0), &Value::Float(2.0)), Ok(true));
+        assert_eq!(
+            less(&Value::Bool(true), &Value::Bool(false)),
+            Err("invalid type for comparison".to_string())
+        );
+        assert_eq!(
+            less_or_equal(&Value::Float(2.0), &Value::Float(2.0)),
+            Ok(true)
+        );
     }
 
     #[test]
     fn escapes() {
-        assert_eq!(html_escape("<a href=\"x\">&'"), "&lt;a href=&#34;x&#34;&gt;&amp;&#39;");
-        assert_eq!(js_escape("a'b\"<=>\n"), "a\\'b\\\"\\u003C\\u003D\\u003E\\u000A");
+        assert_eq!(
+            html_escape("<a href=\"x\">&'"),
+            "&lt;a href=&#34;x&#34;&gt;&amp;&#39;"
+        );
+        assert_eq!(
+            js_escape("a'b\"<=>\n"),
+            "a\\'b\\\"\\u003C\\u003D\\u003E\\u000A"
+        );
         assert_eq!(query_escape("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
     }
 
@@ -343,9 +376,21 @@ mod tests {
     fn index_and_slice() {
         let list = Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
         assert_eq!(index(&list, &[Value::Int(1)]), Ok(Value::Int(2)));
-        assert_eq!(index(&list, &[Value::Int(5)]), Err("index out of range: 5".to_string()));
-        assert_eq!(slice(&Value::str("hello"), &[Value::Int(1), Value::Int(3)]), Ok(Value::str("el")));
-        assert_eq!(slice(&list, &[Value::Int(2), Value::Int(1)]), Err("invalid slice index: 2 > 1".to_string()));
-        assert_eq!(index(&Value::str("A"), &[Value::Int(0)]), Ok(Value::Int(65)));
+        assert_eq!(
+            index(&list, &[Value::Int(5)]),
+            Err("index out of range: 5".to_string())
+        );
+        assert_eq!(
+            slice(&Value::str("hello"), &[Value::Int(1), Value::Int(3)]),
+            Ok(Value::str("el"))
+        );
+        assert_eq!(
+            slice(&list, &[Value::Int(2), Value::Int(1)]),
+            Err("invalid slice index: 2 > 1".to_string())
+        );
+        assert_eq!(
+            index(&Value::str("A"), &[Value::Int(0)]),
+            Ok(Value::Int(65))
+        );
     }
 }

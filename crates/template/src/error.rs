@@ -19,7 +19,10 @@ pub enum TemplateError {
     },
     /// Execution failed at a node:
     /// `template: NAME:LINE:COL: executing "TEMPLATE" at <NODE>: message`.
-    #[error("template: {location}: executing {} at <{context}>: {message}", go_quote(template))]
+    #[error(
+        "template: {location}: executing {} at <{context}>: {message}",
+        go_quote(template)
+    )]
     Exec {
         /// `NAME:LINE:COL` of the node, the column counted in bytes from 0.
         location: String,
@@ -33,6 +36,10 @@ pub enum TemplateError {
     #[error("template: {template}: {message}")]
     ExecNoNode { template: String, message: String },
     /// `execute_named` or `{{template}}` named a template the set lacks.
-    #[error("template: no template {} associated with template {}", go_quote(name), go_quote(set))]
+    #[error(
+        "template: no template {} associated with template {}",
+        go_quote(name),
+        go_quote(set)
+    )]
     NoTemplate { name: String, set: String },
 }

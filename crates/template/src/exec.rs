@@ -99,7 +99,9 @@ fn check_value(value: Value, param: Param) -> std::result::Result<Value, String>
         Param::Float => matches!(value, Value::Float(_)),
         Param::Int => matches!(value, Value::Int(_)),
         Param::Bool => matches!(value, Value::Bool(_)),
-        Param::Other { accepts, nilable, .. } => {
+        Param::Other {
+            accepts, nilable, ..
+        } => {
             if invalid && nilable {
                 return Ok(Value::Nil);
             }
@@ -113,7 +115,10 @@ fn check_value(value: Value, param: Param) -> std::result::Result<Value, String>
     if invalid {
         Err(format!("invalid value; expected {go_type}"))
     } else {
-        Err(format!("wrong type for value; expected {go_type}; got {}", value.type_name()))
+        Err(format!(
+            "wrong type for value; expected {go_type}; got {}",
+            value.type_name()
+        ))
     }
 }
 
@@ -175,14 +180,22 @@ impl Executor<'_> {
             Node::If(branch) => return self.walk_if_or_with(scope, dot, branch, false),
             Node::With(branch) => return self.walk_if_or_with(scope, dot, branch, true),
             Node::Range(branch) => return self.walk_range(scope, dot, branch),
-            Node::Template { pos, name, pipe } => self.walk_template(scope, dot, *pos, name, pipe.as_ref())?,
+            Node::Template { pos, name, pipe } => {
+                self.walk_template(scope, dot, *pos, name, pipe.as_ref())?
+            }
             Node::Break => return Ok(Flow::Break),
             Node::Continue => return Ok(Flow::Continue),
         }
         Ok(Flow::Normal)
     }
 
-    fn walk_if_or_with(&mut self, scope: &mut Scope, dot: &Value, branch: &Branch, with: bool) -> Result<Flow> {
+    fn walk_if_or_with(
+        &mut self,
+        scope: &mut Scope,
+        dot: &Value,
+        branch: &Branch,
+        with: bool,
+    ) -> Result<Flow> {
         let mark = scope.vars.len();
         let value = self.eval_pipeline(scope, dot, &branch.pipe)?;
         let flow = if value.is_true() {
@@ -220,7 +233,9 @@ impl Executor<'_> {
                         format!("can't use {n} to iterate over more than one variable"),
                     ));
                 }
-                (0..(*n).max(0)).map(|i| (Value::Int(i), Value::Int(i))).collect()
+                (0..(*n).max(0))
+                    .map(|i| (Value::Int(i), Value::Int(i)))
+                    .collect()
             }
             Value::Missing | Value::Nil => Vec::new(),
             other => {
@@ -265,13 +280,25 @@ impl Executor<'_> {
         Ok(flow)
     }
 
-    fn walk_template(&mut self, scope: &mut Scope, dot: &Value, pos: usize, name: &str, pipe: Option<&Pipe>) -> Result<()> {
+    fn walk_template(
+        &mut self,
+        scope: &mut Scope,
+        dot: &Value,
+        pos: usize,
+        name: &str,
+        pipe: Option<&Pipe>,
+    ) -> Result<()> {
         let context = || match pipe {
             Some(p) => format!("{{{{template {} {p}}}}}", go_quote(name)),
             None => format!("{{{{template {}}}}}", go_quote(name)),
         };
         let Some(tree) = self.trees.get(name).cloned() else {
-            return Err(error_at(scope, pos, context(), format!("template {} not defined", go_quote(name))));
+            return Err(error_at(
+                scope,
+                pos,
+                context(),
+                format!("template {} not defined", go_quote(name)),
+            ));
         };
         if self.depth >= MAX_DEPTH {
             return Err(error_at(
@@ -318,7 +345,12 @@ impl Executor<'_> {
                 slot.1 = value;
                 Ok(())
             }
-            None => Err(error_at(scope, pos, name.to_string(), format!("undefined variable: {name}"))),
+            None => Err(error_at(
+                scope,
+                pos,
+                name.to_string(),
+                format!("undefined variable: {name}"),
+            )),
         }
     }
 
@@ -340,19 +372,29 @@ impl Executor<'_> {
         Ok(())
     }
 
-    fn eval_command(&mut self, scope: &mut Scope, dot: &Value, cmd: &Command, piped: Option<Value>) -> Result<Value> {
+    fn eval_command(
+        &mut self,
+        scope: &mut Scope,
+        dot: &Value,
+        cmd: &Command,
+        piped: Option<Value>,
+    ) -> Result<Value> {
         let first = &cmd.args[0];
         let call = CallArgs {
             nodes: &cmd.args[1..],
             piped,
         };
         match first {
-            Arg::Field { names, .. } => return self.eval_field_chain(scope, dot, dot.clone(), first, names, call),
+            Arg::Field { names, .. } => {
+                return self.eval_field_chain(scope, dot, dot.clone(), first, names, call)
+            }
             Arg::Chain { node, fields, .. } => {
                 let receiver = self.eval_chain_receiver(scope, dot, first, node)?;
                 return self.eval_field_chain(scope, dot, receiver, first, fields, call);
             }
-            Arg::Identifier { name, .. } => return self.eval_function(scope, dot, first, name, Some(cmd), call),
+            Arg::Identifier { name, .. } => {
+                return self.eval_function(scope, dot, first, name, Some(cmd), call)
+            }
             Arg::Pipe(pipe) => {
                 self.not_a_function(scope, &cmd.args, &call.piped)?;
                 return self.eval_pipeline(scope, dot, pipe);
@@ -374,23 +416,42 @@ impl Executor<'_> {
             Arg::Nil(_) => Err(arg_error(scope, first, "nil is not a command".to_string())),
             Arg::Number { value, .. } => value.clone().map_err(|m| arg_error(scope, first, m)),
             Arg::Str { value, .. } => Ok(Value::String(value.clone())),
-            _ => Err(arg_error(scope, first, format!("can't evaluate command {}", go_quote(&first.to_string())))),
+            _ => Err(arg_error(
+                scope,
+                first,
+                format!("can't evaluate command {}", go_quote(&first.to_string())),
+            )),
         }
     }
 
-    fn eval_chain_receiver(&mut self, scope: &mut Scope, dot: &Value, chain: &Arg, node: &Arg) -> Result<Value> {
+    fn eval_chain_receiver(
+        &mut self,
+        scope: &mut Scope,
+        dot: &Value,
+        chain: &Arg,
+        node: &Arg,
+    ) -> Result<Value> {
         if let Arg::Nil(_) = node {
-            return Err(arg_error(scope, chain, format!("indirection through explicit nil in {chain}")));
+            return Err(arg_error(
+                scope,
+                chain,
+                format!("indirection through explicit nil in {chain}"),
+            ));
         }
         self.eval_arg(scope, dot, node)
     }
 
     fn eval_arg(&mut self, scope: &mut Scope, dot: &Value, arg: &Arg) -> Result<Value> {
-        let none = || CallArgs { nodes: &[], piped: None };
+        let none = || CallArgs {
+            nodes: &[],
+            piped: None,
+        };
         match arg {
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Nil(_) => Ok(Value::Nil),
-            Arg::Field { names, .. } => self.eval_field_chain(scope, dot, dot.clone(), arg, names, none()),
+            Arg::Field { names, .. } => {
+                self.eval_field_chain(scope, dot, dot.clone(), arg, names, none())
+            }
             Arg::Variable { name, fields, .. } => {
                 let value = self.var_value(scope, arg, name)?;
                 if fields.is_empty() {
@@ -412,8 +473,17 @@ impl Executor<'_> {
 
     /// Evaluates an argument for a parameter of a Go type, refusing
     /// literals and values of the wrong kind as Go does.
-    fn eval_typed_arg(&mut self, scope: &mut Scope, dot: &Value, node: &Arg, param: Param) -> Result<Value> {
-        let literal = matches!(node, Arg::Nil(_) | Arg::Bool(..) | Arg::Number { .. } | Arg::Str { .. });
+    fn eval_typed_arg(
+        &mut self,
+        scope: &mut Scope,
+        dot: &Value,
+        node: &Arg,
+        param: Param,
+    ) -> Result<Value> {
+        let literal = matches!(
+            node,
+            Arg::Nil(_) | Arg::Bool(..) | Arg::Number { .. } | Arg::Str { .. }
+        );
         if matches!(param, Param::Any) || !literal {
             let value = self.eval_arg(scope, dot, node)?;
             return check_value(value, param).map_err(|m| arg_error(scope, node, m));
@@ -425,9 +495,27 @@ impl Executor<'_> {
             (Arg::Nil(_), _) => refuse(format!("cannot assign nil to {go_type}")),
             (Arg::Str { value, .. }, Param::String) => Ok(Value::String(value.clone())),
             (Arg::Bool(_, b), Param::Bool) => Ok(Value::Bool(*b)),
-            (Arg::Number { value: Ok(Value::Int(i)), .. }, Param::Float) => Ok(Value::Float(*i as f64)),
-            (Arg::Number { value: Ok(Value::Float(f)), .. }, Param::Float) => Ok(Value::Float(*f)),
-            (Arg::Number { value: Ok(Value::Int(i)), .. }, Param::Int) => Ok(Value::Int(*i)),
+            (
+                Arg::Number {
+                    value: Ok(Value::Int(i)),
+                    ..
+                },
+                Param::Float,
+            ) => Ok(Value::Float(*i as f64)),
+            (
+                Arg::Number {
+                    value: Ok(Value::Float(f)),
+                    ..
+                },
+                Param::Float,
+            ) => Ok(Value::Float(*f)),
+            (
+                Arg::Number {
+                    value: Ok(Value::Int(i)),
+                    ..
+                },
+                Param::Int,
+            ) => Ok(Value::Int(*i)),
             (_, Param::String) => refuse(format!("expected string; found {node}")),
             (_, Param::Float) => refuse(format!("expected float; found {node}")),
             (_, Param::Int) => refuse(format!("expected integer; found {node}")),
@@ -449,12 +537,27 @@ impl Executor<'_> {
             return Ok(receiver);
         };
         for ident in init {
-            receiver = self.eval_field(scope, dot, ident, node, CallArgs { nodes: &[], piped: None }, receiver)?;
+            receiver = self.eval_field(
+                scope,
+                dot,
+                ident,
+                node,
+                CallArgs {
+                    nodes: &[],
+                    piped: None,
+                },
+                receiver,
+            )?;
         }
         self.eval_field(scope, dot, last, node, call, receiver)
     }
 
-    fn eval_call_args(&mut self, scope: &mut Scope, dot: &Value, call: CallArgs) -> Result<Vec<Value>> {
+    fn eval_call_args(
+        &mut self,
+        scope: &mut Scope,
+        dot: &Value,
+        call: CallArgs,
+    ) -> Result<Vec<Value>> {
         let mut values = Vec::with_capacity(call.nodes.len() + 1);
         for node in call.nodes {
             values.push(self.eval_arg(scope, dot, node)?);
@@ -481,19 +584,30 @@ impl Executor<'_> {
             other => other,
         };
         let fail = |scope: &Scope, message: String| Err(arg_error(scope, error_node, message));
-        let method_result = |scope: &Scope, result: Option<std::result::Result<Value, String>>, type_name: &str| match result {
+        let method_result = |scope: &Scope,
+                             result: Option<std::result::Result<Value, String>>,
+                             type_name: &str| match result {
             Some(Ok(v)) => Ok(v),
             Some(Err(e)) => Err(arg_error(scope, node, format!("error calling {name}: {e}"))),
-            None => fail(scope, format!("can't evaluate field {name} in type {type_name}")),
+            None => fail(
+                scope,
+                format!("can't evaluate field {name} in type {type_name}"),
+            ),
         };
         match &receiver {
             Value::Missing => {
                 if self.options.missing_key == MissingKey::Error {
-                    return fail(scope, format!("nil data; no entry for key {}", go_quote(name)));
+                    return fail(
+                        scope,
+                        format!("nil data; no entry for key {}", go_quote(name)),
+                    );
                 }
                 Ok(Value::Missing)
             }
-            Value::Nil => fail(scope, format!("nil pointer evaluating interface {{}}.{name}")),
+            Value::Nil => fail(
+                scope,
+                format!("nil pointer evaluating interface {{}}.{name}"),
+            ),
             Value::Time(t) => {
                 let args = self.eval_call_args(scope, dot, call)?;
                 method_result(scope, t.method(name, &args), "time.Time")
@@ -505,11 +619,17 @@ impl Executor<'_> {
             Value::Struct(st) => {
                 if let Some(value) = st.field(name) {
                     if call.has_args() {
-                        return fail(scope, format!("{name} has arguments but cannot be invoked as function"));
+                        return fail(
+                            scope,
+                            format!("{name} has arguments but cannot be invoked as function"),
+                        );
                     }
                     return Ok(value.clone());
                 }
-                fail(scope, format!("can't evaluate field {name} in type {}", st.type_name))
+                fail(
+                    scope,
+                    format!("can't evaluate field {name} in type {}", st.type_name),
+                )
             }
             Value::Map(map) => {
                 if let Some(value) = map.get(name) {
@@ -535,16 +655,29 @@ impl Executor<'_> {
                 let result = crate::alertmanager::list_method(items, name, &args);
                 method_result(scope, result, receiver.type_name())
             }
-            other => fail(scope, format!("can't evaluate field {name} in type {}", other.type_name())),
+            other => fail(
+                scope,
+                format!("can't evaluate field {name} in type {}", other.type_name()),
+            ),
         }
     }
 
-    fn missing_key(&self, scope: &Scope, node: &Arg, name: &str, map: &BTreeMap<String, Value>) -> Result<Value> {
+    fn missing_key(
+        &self,
+        scope: &Scope,
+        node: &Arg,
+        name: &str,
+        map: &BTreeMap<String, Value>,
+    ) -> Result<Value> {
         match self.options.missing_key {
             MissingKey::Default => Ok(Value::Missing),
             MissingKey::Zero if is_string_map(map) => Ok(Value::String(String::new())),
             MissingKey::Zero => Ok(Value::Missing),
-            MissingKey::Error => Err(arg_error(scope, node, format!("map has no entry for key {}", go_quote(name)))),
+            MissingKey::Error => Err(arg_error(
+                scope,
+                node,
+                format!("map has no entry for key {}", go_quote(name)),
+            )),
         }
     }
 
@@ -560,12 +693,20 @@ impl Executor<'_> {
         let user = self.funcs.get(name).cloned();
         let builtin = user.is_none() && builtins::is_builtin(name);
         if user.is_none() && !builtin {
-            return Err(arg_error(scope, ident, format!("{} is not a defined function", go_quote(name))));
+            return Err(arg_error(
+                scope,
+                ident,
+                format!("{} is not a defined function", go_quote(name)),
+            ));
         }
-        let arity = user.as_ref().map_or_else(|| builtins::arity(name), |e| e.arity);
+        let arity = user
+            .as_ref()
+            .map_or_else(|| builtins::arity(name), |e| e.arity);
         let count = call.nodes.len() + usize::from(call.piped.is_some());
         let arity_error = match arity {
-            Arity::Exactly(n) if count != n => Some(format!("wrong number of args for {name}: want {n} got {count}")),
+            Arity::Exactly(n) if count != n => Some(format!(
+                "wrong number of args for {name}: want {n} got {count}"
+            )),
             Arity::AtLeast(n) if count < n => Some(format!(
                 "wrong number of args for {name}: want at least {n} got {}",
                 call.nodes.len()
@@ -601,7 +742,8 @@ impl Executor<'_> {
             last_node = node;
         }
         if let Some(piped) = call.piped {
-            let value = check_value(piped, param_at(args.len())).map_err(|m| arg_error(scope, last_node, m))?;
+            let value = check_value(piped, param_at(args.len()))
+                .map_err(|m| arg_error(scope, last_node, m))?;
             args.push(value);
         }
         let result = if builtin {
@@ -625,7 +767,12 @@ impl Executor<'_> {
             if message.starts_with("wrong type for value") || message.starts_with("invalid value") {
                 error_at(scope, pos, context, message)
             } else {
-                error_at(scope, pos, context, format!("error calling {name}: {message}"))
+                error_at(
+                    scope,
+                    pos,
+                    context,
+                    format!("error calling {name}: {message}"),
+                )
             }
         })
     }

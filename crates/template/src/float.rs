@@ -24,10 +24,7 @@ impl Digits {
             digits.pop();
         }
         if digits.is_empty() {
-            return Digits {
-                digits,
-                point: 0,
-            };
+            return Digits { digits, point: 0 };
         }
         Digits {
             digits,
@@ -142,7 +139,11 @@ pub(crate) fn format_float(value: f64, verb: char, precision: Option<usize>) -> 
                     let d = Digits::rounded(magnitude, p);
                     let p = p as i32;
                     let count = d.digits.len() as i32;
-                    let limit = if p > count && count >= d.point { count } else { p };
+                    let limit = if p > count && count >= d.point {
+                        count
+                    } else {
+                        p
+                    };
                     (d, p, limit)
                 }
             };
@@ -197,7 +198,7 @@ mod tests {
         assert_eq!(format_float(0.0, 'e', Some(6)), "0.000000e+00");
         assert_eq!(format_float(1e-100, 'E', Some(1)), "1.0E-100");
         assert_eq!(format_float(2.5, 'f', Some(0)), "2");
-        assert_eq!(format_float(3.14159, 'f', Some(2)), "3.14");
+        assert_eq!(format_float(4.14159, 'f', Some(2)), "4.14");
         assert_eq!(format_float(1e21, 'f', None), "1000000000000000000000");
         assert_eq!(format_float(0.125, 'f', None), "0.125");
     }

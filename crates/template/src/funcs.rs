@@ -136,8 +136,13 @@ impl FuncMap {
     /// Adds or replaces a function with Go parameter types: the count and
     /// the types of the arguments are checked before the call, with Go's
     /// messages. A `variadic` type takes any number of further arguments.
-    pub fn insert_typed<F>(&mut self, name: &str, params: &[Param], variadic: Option<Param>, function: F)
-    where
+    pub fn insert_typed<F>(
+        &mut self,
+        name: &str,
+        params: &[Param],
+        variadic: Option<Param>,
+        function: F,
+    ) where
         F: Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'static,
     {
         let arity = match variadic {
@@ -225,7 +230,9 @@ pub(crate) mod args {
                 .iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
-                    _ => Err("wrong type for value; expected []string; got []interface {}".to_string()),
+                    _ => Err(
+                        "wrong type for value; expected []string; got []interface {}".to_string(),
+                    ),
                 })
                 .collect(),
             other => Err(format!(

@@ -201,7 +201,10 @@ impl Lexer<'_> {
         let trim = has_left_trim(after);
         let mut text_end = delim_at;
         if trim {
-            text_end = self.start + self.input[self.start..delim_at].trim_end_matches(is_space).len();
+            text_end = self.start
+                + self.input[self.start..delim_at]
+                    .trim_end_matches(is_space)
+                    .len();
         }
         self.jump(text_end);
         if self.pos > self.start {
@@ -399,7 +402,11 @@ impl Lexer<'_> {
 
     fn lex_field_or_variable(&mut self, kind: Kind) -> bool {
         if self.at_terminator() {
-            self.emit(if kind == Kind::Variable { Kind::Variable } else { Kind::Dot });
+            self.emit(if kind == Kind::Variable {
+                Kind::Variable
+            } else {
+                Kind::Dot
+            });
             return true;
         }
         while let Some(c) = self.next() {
@@ -458,7 +465,9 @@ impl Lexer<'_> {
                     }
                     return self.error("unterminated character constant".to_string());
                 }
-                None | Some('\n') => return self.error("unterminated character constant".to_string()),
+                None | Some('\n') => {
+                    return self.error("unterminated character constant".to_string())
+                }
                 Some('\'') => break,
                 Some(_) => {}
             }
@@ -593,7 +602,10 @@ mod tests {
     #[test]
     fn lines_are_counted() {
         let tokens = lex("a\nb{{\n.X}}\nc");
-        let field = tokens.iter().find(|t| t.kind == Kind::Field).map(|t| t.line);
+        let field = tokens
+            .iter()
+            .find(|t| t.kind == Kind::Field)
+            .map(|t| t.line);
         assert_eq!(field, Some(3));
         assert_eq!(tokens.last().map(|t| t.line), Some(4));
     }
@@ -604,7 +616,10 @@ mod tests {
         assert_eq!(last("{{ \"abc }}"), "unterminated quoted string");
         assert_eq!(last("{{ .A"), "unclosed action");
         assert_eq!(last("{{ .A! }}"), "bad character U+0021 '!'");
-        assert_eq!(last("{{/* x */ }}"), "comment ends before closing delimiter");
+        assert_eq!(
+            last("{{/* x */ }}"),
+            "comment ends before closing delimiter"
+        );
         assert_eq!(last("{{ 3x }}"), "bad number syntax: \"3x\"");
     }
 }

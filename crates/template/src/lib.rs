@@ -9,7 +9,8 @@
 //!   `template: NAME:LINE:COL: executing "NAME" at <NODE>: ...`), see
 //!   [`TemplateError`].
 //! - [`Value`] is template data: Go's dynamic values reduced to nil, bools,
-//!   ints, floats, strings, lists, string-keyed maps, `time.Time` and
+//!   ints, floats, strings, lists, string-keyed maps, structs ([`GoStruct`],
+//!   whose missing fields are errors as in Go), `time.Time` and
 //!   `time.Duration`, printed as Go's `fmt` prints them (`%v`).
 //! - [`FuncMap`] holds the functions a template may call beyond Go's
 //!   built-ins (`and or not len index slice print printf println eq ne lt le
@@ -26,12 +27,11 @@
 //! variables with Go's scoping, `if`/`else if`, `range` over lists, maps
 //! (sorted keys) and integers with `break`/`continue`, `with`/`else with`,
 //! `template` and `block`. `printf` is a port of Go's `fmt` verbs and flags
-//! ([`sprintf`]). Known differences from Go: nested `{{template}}` calls stop
-//! at depth 200 (Go: 100000); data maps stand in for Go structs, so a
-//! missing field reads as a missing map key instead of failing; a map's
-//! element type is inferred from its values (all strings, or empty: a map of
-//! strings); `call` and complex numbers are not supported.
-
+//! ([`sprintf`]). Function arguments are checked against Go parameter
+//! types ([`Param`]) with Go's messages. Known differences from Go are
+//! listed in `docs/templates.md` (nesting depth 200, maps typed by their
+//! values, a few type names in messages, `tz` without the zone database,
+//! no `call`).
 
 pub mod alertmanager;
 mod builtins;

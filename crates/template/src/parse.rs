@@ -214,7 +214,11 @@ struct Parser<'a> {
 type ParseResult<T> = Result<T, TemplateError>;
 
 /// Parses `text`; returns the main tree (named `name`) and the defined ones.
-pub(crate) fn parse(name: &str, text: &str, funcs: &FuncMap) -> ParseResult<BTreeMap<String, Tree>> {
+pub(crate) fn parse(
+    name: &str,
+    text: &str,
+    funcs: &FuncMap,
+) -> ParseResult<BTreeMap<String, Tree>> {
     let mut parser = Parser {
         tokens: lex(text),
         index: 0,
@@ -277,7 +281,10 @@ impl Parser<'_> {
         if token.kind == Kind::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != token.line {
-                extra = format!(" in action started at {}:{}", self.parse_name, self.action_line);
+                extra = format!(
+                    " in action started at {}:{}",
+                    self.parse_name, self.action_line
+                );
                 if token.text.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -302,7 +309,10 @@ impl Parser<'_> {
                 if is_empty_tree(&root) {
                     return Ok(());
                 }
-                return self.error(format!("template: multiple definition of template {}", go_quote(&name)));
+                return self.error(format!(
+                    "template: multiple definition of template {}",
+                    go_quote(&name)
+                ));
             }
         }
         self.trees.insert(
@@ -398,9 +408,13 @@ impl Parser<'_> {
         let token = self.next_non_space();
         match token.kind {
             Kind::Keyword(Keyword::Block) => return self.block_control().map(Item::Node),
-            Kind::Keyword(Keyword::Break) => return self.loop_control("break").map(|()| Item::Node(Node::Break)),
+            Kind::Keyword(Keyword::Break) => {
+                return self.loop_control("break").map(|()| Item::Node(Node::Break))
+            }
             Kind::Keyword(Keyword::Continue) => {
-                return self.loop_control("continue").map(|()| Item::Node(Node::Continue))
+                return self
+                    .loop_control("continue")
+                    .map(|()| Item::Node(Node::Continue))
             }
             Kind::Keyword(Keyword::Else) => return self.else_control(),
             Kind::Keyword(Keyword::End) => {
@@ -434,7 +448,10 @@ impl Parser<'_> {
 
     fn else_control(&mut self) -> ParseResult<Item> {
         let peek = self.peek_non_space();
-        if matches!(peek.kind, Kind::Keyword(Keyword::If) | Kind::Keyword(Keyword::With)) {
+        if matches!(
+            peek.kind,
+            Kind::Keyword(Keyword::If) | Kind::Keyword(Keyword::With)
+        ) {
             // "else if" / "else with": the keyword stays pending.
             return Ok(Item::Else);
         }
@@ -609,9 +626,18 @@ impl Parser<'_> {
         for (i, cmd) in pipe.cmds.iter().enumerate().skip(1) {
             if matches!(
                 cmd.args.first(),
-                Some(Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number { .. } | Arg::Str { .. })
+                Some(
+                    Arg::Bool(..)
+                        | Arg::Dot(_)
+                        | Arg::Nil(_)
+                        | Arg::Number { .. }
+                        | Arg::Str { .. }
+                )
             ) {
-                return self.error(format!("non executable command in pipeline stage {}", i + 1));
+                return self.error(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                ));
             }
         }
         Ok(())
@@ -656,7 +682,10 @@ impl Parser<'_> {
             // Go gives the merged node the position of the first added field.
             Arg::Field { mut names, .. } => {
                 names.extend(fields);
-                Arg::Field { pos: chain_pos, names }
+                Arg::Field {
+                    pos: chain_pos,
+                    names,
+                }
             }
             Arg::Variable {
                 name,
@@ -671,7 +700,10 @@ impl Parser<'_> {
                 }
             }
             Arg::Bool(..) | Arg::Str { .. } | Arg::Number { .. } | Arg::Nil(_) | Arg::Dot(_) => {
-                return self.error(format!("unexpected . after term {}", go_quote(&node.to_string())));
+                return self.error(format!(
+                    "unexpected . after term {}",
+                    go_quote(&node.to_string())
+                ));
             }
             other => Arg::Chain {
                 pos: chain_pos,
@@ -689,12 +721,15 @@ impl Parser<'_> {
                 if !self.funcs.contains(&token.text) && !crate::builtins::is_builtin(&token.text) {
                     return self.error(format!("function {} not defined", go_quote(&token.text)));
                 }
-                Arg::Identifier { pos, name: token.text }
+                Arg::Identifier {
+                    pos,
+                    name: token.text,
+                }
             }
             Kind::Dot => Arg::Dot(pos),
             Kind::Nil => Arg::Nil(pos),
             Kind::Variable => {
-                if !self.vars.iter().any(|v| *v == token.text) {
+                if !self.vars.contains(&token.text) {
                     return self.error(format!("undefined variable {}", go_quote(&token.text)));
                 }
                 Arg::Variable {
@@ -708,15 +743,19 @@ impl Parser<'_> {
                 names: vec![token.text[1..].to_string()],
             },
             Kind::Bool => Arg::Bool(pos, token.text == "true"),
-            Kind::CharConstant | Kind::Number => match parse_number(&token.text, token.kind == Kind::CharConstant) {
-                Ok(value) => Arg::Number {
-                    pos,
-                    text: token.text,
-                    value,
-                },
-                Err(message) => return self.error(message),
-            },
-            Kind::LeftParen => Arg::Pipe(Box::new(self.pipeline("parenthesized pipeline", Kind::RightParen)?)),
+            Kind::CharConstant | Kind::Number => {
+                match parse_number(&token.text, token.kind == Kind::CharConstant) {
+                    Ok(value) => Arg::Number {
+                        pos,
+                        text: token.text,
+                        value,
+                    },
+                    Err(message) => return self.error(message),
+                }
+            }
+            Kind::LeftParen => Arg::Pipe(Box::new(
+                self.pipeline("parenthesized pipeline", Kind::RightParen)?,
+            )),
             Kind::String | Kind::RawString => match unquote(&token.text) {
                 Some(value) => Arg::Str {
                     pos,
@@ -831,14 +870,24 @@ fn parse_number(text: &str, is_char: bool) -> Result<Result<Value, String>, Stri
                     }
                     return Err(format!("integer overflow: {}", go_quote(text)));
                 }
-                Ok(f) if !cleaned.to_ascii_lowercase().contains("inf") && !cleaned.to_ascii_lowercase().contains("nan") => Some(f),
+                Ok(f)
+                    if !cleaned.to_ascii_lowercase().contains("inf")
+                        && !cleaned.to_ascii_lowercase().contains("nan") =>
+                {
+                    Some(f)
+                }
                 _ => None,
             }
         }
     };
-    let is_hex = text.trim_start_matches(['+', '-']).to_ascii_lowercase().starts_with("0x");
+    let is_hex = text
+        .trim_start_matches(['+', '-'])
+        .to_ascii_lowercase()
+        .starts_with("0x");
     match (int, float) {
-        (_, Some(f)) if !is_hex && text.contains(['.', 'e', 'E', 'p', 'P']) => Ok(Ok(Value::Float(f))),
+        (_, Some(f)) if !is_hex && text.contains(['.', 'e', 'E', 'p', 'P']) => {
+            Ok(Ok(Value::Float(f)))
+        }
         (Some(i), _) => Ok(Ok(Value::Int(i))),
         (None, Some(f)) => Ok(Ok(Value::Float(f))),
         (None, None) => Err(format!("illegal number syntax: {}", go_quote(text))),
@@ -876,7 +925,8 @@ fn split_radix(body: &str) -> Option<(u32, String)> {
     } else {
         (10, lower.as_str(), false)
     };
-    let bad_underscore = digits.ends_with('_') || digits.contains("__") || (!prefixed && digits.starts_with('_'));
+    let bad_underscore =
+        digits.ends_with('_') || digits.contains("__") || (!prefixed && digits.starts_with('_'));
     if digits.is_empty() || bad_underscore || digits.starts_with('+') || digits.starts_with('-') {
         return None;
     }
@@ -896,18 +946,27 @@ mod tests {
         assert_eq!(n("017"), Ok(Ok(Value::Int(15))));
         assert_eq!(n("0b101"), Ok(Ok(Value::Int(5))));
         assert_eq!(n("1_000"), Ok(Ok(Value::Int(1000))));
-        assert_eq!(n("1__0"), Err("illegal number syntax: \"1__0\"".to_string()));
+        assert_eq!(
+            n("1__0"),
+            Err("illegal number syntax: \"1__0\"".to_string())
+        );
         assert_eq!(n("1.0"), Ok(Ok(Value::Float(1.0))));
         assert_eq!(n("1e3"), Ok(Ok(Value::Float(1000.0))));
         assert_eq!(n("-2.5"), Ok(Ok(Value::Float(-2.5))));
         assert_eq!(n(".5"), Ok(Ok(Value::Float(0.5))));
         assert_eq!(parse_number("'a'", true), Ok(Ok(Value::Int(97))));
-        assert_eq!(n("18446744073709551615"), Ok(Err("18446744073709551615 overflows int".to_string())));
+        assert_eq!(
+            n("18446744073709551615"),
+            Ok(Err("18446744073709551615 overflows int".to_string()))
+        );
     }
 
     #[test]
     fn unquotes_like_strconv() {
-        assert_eq!(unquote(r#""a\tb\u00e9\x41\101""#).as_deref(), Some("a\tbéAA"));
+        assert_eq!(
+            unquote(r#""a\tb\u00e9\x41\101""#).as_deref(),
+            Some("a\tbéAA")
+        );
         assert_eq!(unquote("`a\\n`").as_deref(), Some("a\\n"));
         assert_eq!(unquote(r#""\'""#), None);
         assert_eq!(unquote(r"'\''").as_deref(), Some("'"));

@@ -1,6 +1,7 @@
 //! Go's `fmt.Sprintf`, `fmt.Sprint` and `fmt.Sprintln` over template values.
 //!
-//! Verbs `%v %s %d %f %F %e %E %g %G %x %X %o %O %b %q %t %c %U %%`, the
+//! Verbs `%v %s %d %f %F %e %E %g %G %x %X %o %O %b %q %t %c %U %T %%`
+//! (`%x` on floats is Go's hexadecimal float; `%b` on floats is not done), the
 //! flags `+ - # 0 space`, width and precision (also `*`), explicit argument
 //! indexes `%[n]d`, and Go's in-band error texts: `%!d(string=foo)` for a
 //! wrong type, `%!d(MISSING)`, `%!(EXTRA int=1)`, `%!(NOVERB)`,
@@ -257,7 +258,9 @@ fn parse_number(bytes: &[u8], mut i: usize) -> (Option<usize>, usize) {
     let start = i;
     let mut n: usize = 0;
     while i < bytes.len() && bytes[i].is_ascii_digit() {
-        n = n.saturating_mul(10).saturating_add(usize::from(bytes[i] - b'0'));
+        n = n
+            .saturating_mul(10)
+            .saturating_add(usize::from(bytes[i] - b'0'));
         i += 1;
     }
     if i == start {
@@ -291,10 +294,10 @@ fn pad(out: &mut String, text: &str, flags: Flags) {
     let fill = width - len;
     if flags.minus {
         out.push_str(text);
-        out.extend(std::iter::repeat(' ').take(fill));
+        out.push_str(&" ".repeat(fill));
     } else {
         let ch = if flags.zero { '0' } else { ' ' };
-        out.extend(std::iter::repeat(ch).take(fill));
+        out.push_str(&ch.to_string().repeat(fill));
         out.push_str(text);
     }
 }
@@ -373,11 +376,17 @@ fn format_int(out: &mut String, arg: &Value, n: i64, verb: char, flags: Flags) {
         'x' => (format!("{magnitude:x}"), "0x"),
         'X' => (format!("{magnitude:X}"), "0X"),
         'c' => {
-            let ch = u32::try_from(n).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+            let ch = u32::try_from(n)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{fffd}');
             return pad(out, &ch.to_string(), flags);
         }
         'q' => {
-            let ch = u32::try_from(n).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+            let ch = u32::try_from(n)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{fffd}');
             return pad(out, &quote_rune(ch), flags);
         }
         'U' => {
@@ -444,7 +453,14 @@ fn format_float_verb(out: &mut String, arg: &Value, f: f64, verb: char, flags: F
             if num[1..].starts_with('N') || (!flags.plus && num.starts_with('+')) {
                 num.remove(0);
             }
-            return pad(out, &num, Flags { zero: false, ..flags });
+            return pad(
+                out,
+                &num,
+                Flags {
+                    zero: false,
+                    ..flags
+                },
+            );
         }
         if flags.plus || num.starts_with('-') {
             return pad(out, &num, flags);
@@ -476,7 +492,14 @@ fn format_float_verb(out: &mut String, arg: &Value, f: f64, verb: char, flags: F
         if num[1..].starts_with('N') && !flags.space && !flags.plus {
             num.remove(0);
         }
-        return pad(out, &num, Flags { zero: false, ..flags });
+        return pad(
+            out,
+            &num,
+            Flags {
+                zero: false,
+                ..flags
+            },
+        );
     }
     if flags.sharp {
         num = sharp_float(&num, go_verb, precision);
@@ -486,7 +509,7 @@ fn format_float_verb(out: &mut String, arg: &Value, f: f64, verb: char, flags: F
             if let Some(width) = flags.width {
                 if width > num.chars().count() {
                     out.push_str(&num[..1]);
-                    out.extend(std::iter::repeat('0').take(width - num.chars().count()));
+                    out.push_str(&"0".repeat(width - num.chars().count()));
                     out.push_str(&num[1..]);
                     return;
                 }
@@ -537,7 +560,11 @@ fn hex_float(f: f64, precision: Option<usize>, upper: bool) -> String {
             exponent += 1;
         }
     }
-    let digits: &[u8] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+    let digits: &[u8] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
     let mut out = String::new();
     if negative {
         out.push('-');
@@ -619,7 +646,10 @@ fn format_string(out: &mut String, arg: &Value, s: &str, verb: char, flags: Flag
         'v' if flags.sharp => pad(out, &go_quote(&truncated), flags),
         'v' | 's' => pad(out, &truncated, flags),
         'q' => {
-            let quoted = if flags.sharp && !s.contains('`') && !s.chars().any(|c| c.is_control() && c != '\t') {
+            let quoted = if flags.sharp
+                && !s.contains('`')
+                && !s.chars().any(|c| c.is_control() && c != '\t')
+            {
                 format!("`{truncated}`")
             } else {
                 go_quote(&truncated)
@@ -657,40 +687,155 @@ mod tests {
 
     #[test]
     fn integers() {
-        assert_eq!(f("%d|%5d|%-5d|%05d", &[1.into(), 42.into(), 42.into(), Value::Int(-42)]), "1|   42|42   |-0042");
-        assert_eq!(f("%x %X %#x %o %#o %O %b", &[255.into(), 255.into(), 255.into(), 8.into(), 8.into(), 8.into(), 5.into()]), "ff FF 0xff 10 010 0o10 101");
-        assert_eq!(f("%+d % d %.3d %c %q %U", &[5.into(), 5.into(), 7.into(), 65.into(), 65.into(), 0x1F600.into()]), "+5  5 007 A 'A' U+1F600");
+        assert_eq!(
+            f(
+                "%d|%5d|%-5d|%05d",
+                &[1.into(), 42.into(), 42.into(), Value::Int(-42)]
+            ),
+            "1|   42|42   |-0042"
+        );
+        assert_eq!(
+            f(
+                "%x %X %#x %o %#o %O %b",
+                &[
+                    255.into(),
+                    255.into(),
+                    255.into(),
+                    8.into(),
+                    8.into(),
+                    8.into(),
+                    5.into()
+                ]
+            ),
+            "ff FF 0xff 10 010 0o10 101"
+        );
+        assert_eq!(
+            f(
+                "%+d % d %.3d %c %q %U",
+                &[
+                    5.into(),
+                    5.into(),
+                    7.into(),
+                    65.into(),
+                    65.into(),
+                    0x1F600.into()
+                ]
+            ),
+            "+5  5 007 A 'A' U+1F600"
+        );
     }
 
     #[test]
     fn floats() {
-        assert_eq!(f("%f %.2f %e %g %G", &[1.5.into(), 3.14159.into(), 1234.5678.into(), 1e-7.into(), 1e21.into()]), "1.500000 3.14 1.234568e+03 1e-07 1E+21");
-        assert_eq!(f("%8.3f|%-8.3f|%08.3f|%+.1f", &[3.14159.into(), 3.14159.into(), Value::Float(-3.14159), 2.0.into()]), "   3.142|3.142   |-003.142|+2.0");
-        assert_eq!(f("%v %.4g %#g %#.0f", &[Value::Float(f64::INFINITY), 123456.0.into(), 1.0.into(), 3.0.into()]), "+Inf 1.235e+05 1.00000 3.");
-        assert_eq!(f("%05.1f %f", &[Value::Float(f64::NAN), Value::Float(f64::NEG_INFINITY)]), "  NaN -Inf");
+        assert_eq!(
+            f(
+                "%f %.2f %e %g %G",
+                &[
+                    1.5.into(),
+                    4.14159.into(),
+                    1234.5678.into(),
+                    1e-7.into(),
+                    1e21.into()
+                ]
+            ),
+            "1.500000 4.14 1.234568e+03 1e-07 1E+21"
+        );
+        assert_eq!(
+            f(
+                "%8.3f|%-8.3f|%08.3f|%+.1f",
+                &[
+                    4.14159.into(),
+                    4.14159.into(),
+                    Value::Float(-4.14159),
+                    2.0.into()
+                ]
+            ),
+            "   4.142|4.142   |-004.142|+2.0"
+        );
+        assert_eq!(
+            f(
+                "%v %.4g %#g %#.0f",
+                &[
+                    Value::Float(f64::INFINITY),
+                    123456.0.into(),
+                    1.0.into(),
+                    3.0.into()
+                ]
+            ),
+            "+Inf 1.235e+05 1.00000 3."
+        );
+        assert_eq!(
+            f(
+                "%05.1f %f",
+                &[Value::Float(f64::NAN), Value::Float(f64::NEG_INFINITY)]
+            ),
+            "  NaN -Inf"
+        );
     }
 
     #[test]
     fn strings_and_errors() {
-        assert_eq!(f("%s|%10s|%-10s|%.2s|%q|%x|% X", &["abc".into(), "abc".into(), "abc".into(), "abc".into(), "a\"b\n".into(), "hi".into(), "hi".into()]), "abc|       abc|abc       |ab|\"a\\\"b\\n\"|6869|68 69");
+        assert_eq!(
+            f(
+                "%s|%10s|%-10s|%.2s|%q|%x|% X",
+                &[
+                    "abc".into(),
+                    "abc".into(),
+                    "abc".into(),
+                    "abc".into(),
+                    "a\"b\n".into(),
+                    "hi".into(),
+                    "hi".into()
+                ]
+            ),
+            "abc|       abc|abc       |ab|\"a\\\"b\\n\"|6869|68 69"
+        );
         assert_eq!(f("%d", &["foo".into()]), "%!d(string=foo)");
         assert_eq!(f("%d %d", &[1.into()]), "1 %!d(MISSING)");
-        assert_eq!(f("%d", &[1.into(), "x".into(), 2.5.into()]), "1%!(EXTRA string=x, float64=2.5)");
+        assert_eq!(
+            f("%d", &[1.into(), "x".into(), 2.5.into()]),
+            "1%!(EXTRA string=x, float64=2.5)"
+        );
         assert_eq!(f("%s", &[Value::Nil]), "%!s(<nil>)");
         assert_eq!(f("%t %v", &[true.into(), Value::Nil]), "true <nil>");
         assert_eq!(f("%z", &[1.into()]), "%!z(int=1)");
         assert_eq!(f("100%%", &[]), "100%");
         assert_eq!(f("abc%", &[]), "abc%!(NOVERB)");
-        assert_eq!(f("%*d|%-*d|%.*f", &[5.into(), 1.into(), 3.into(), 2.into(), 2.into(), 3.14159.into()]), "    1|2  |3.14");
+        assert_eq!(
+            f(
+                "%*d|%-*d|%.*f",
+                &[
+                    5.into(),
+                    1.into(),
+                    3.into(),
+                    2.into(),
+                    2.into(),
+                    4.14159.into()
+                ]
+            ),
+            "    1|2  |4.14"
+        );
         assert_eq!(f("%[2]d %[1]d", &[1.into(), 2.into()]), "2 1");
         assert_eq!(f("%d", &[Value::List(vec![1.into(), 2.into()])]), "[1 2]");
-        assert_eq!(f("%T %T %#v", &[1.into(), "s".into(), "s".into()]), "int string \"s\"");
-        assert_eq!(f("%x %X %.1x %x", &[1.0.into(), 255.5.into(), 1.96875.into(), Value::Float(-0.0)]), "0x1p+00 0X1.FFP+07 0x1.0p+01 -0x0p+00");
+        assert_eq!(
+            f("%T %T %#v", &[1.into(), "s".into(), "s".into()]),
+            "int string \"s\""
+        );
+        assert_eq!(
+            f(
+                "%x %X %.1x %x",
+                &[1.0.into(), 255.5.into(), 1.96875.into(), Value::Float(-0.0)]
+            ),
+            "0x1p+00 0X1.FFP+07 0x1.0p+01 -0x0p+00"
+        );
     }
 
     #[test]
     fn sprint_spacing() {
-        assert_eq!(sprint(&["a".into(), 1.into(), 2.into(), "b".into()]), "a1 2b");
+        assert_eq!(
+            sprint(&["a".into(), 1.into(), 2.into(), "b".into()]),
+            "a1 2b"
+        );
         assert_eq!(sprintln(&["a".into(), 1.into()]), "a 1\n");
     }
 }

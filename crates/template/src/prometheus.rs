@@ -67,8 +67,12 @@ pub(crate) fn convert_to_float(value: &Value) -> Result<f64, String> {
         Value::Float(f) => Ok(*f),
         Value::Int(i) => Ok(*i as f64),
         Value::Duration(d) => Ok(d.nanos as f64 / 1e9),
-        Value::String(s) => parse_go_float(s)
-            .ok_or_else(|| format!("strconv.ParseFloat: parsing {}: invalid syntax", crate::printf::go_quote(s))),
+        Value::String(s) => parse_go_float(s).ok_or_else(|| {
+            format!(
+                "strconv.ParseFloat: parsing {}: invalid syntax",
+                crate::printf::go_quote(s)
+            )
+        }),
         Value::Nil | Value::Missing => Err("can't convert <nil> to float".to_string()),
         other => Err(format!("can't convert {} to float", other.type_name())),
     }
@@ -226,7 +230,8 @@ fn split_host_port(host_port: &str) -> Option<(String, String)> {
 }
 
 fn strip_domain(host_port: &str) -> String {
-    let (host, port) = split_host_port(host_port).unwrap_or_else(|| (host_port.to_string(), String::new()));
+    let (host, port) =
+        split_host_port(host_port).unwrap_or_else(|| (host_port.to_string(), String::new()));
     if host.parse::<std::net::IpAddr>().is_ok() {
         return host_port.to_string();
     }
@@ -248,7 +253,11 @@ fn url_path(url: &str) -> String {
         None => return url.split(['?', '#']).next().unwrap_or_default().to_string(),
     };
     match after_scheme.find('/') {
-        Some(i) => after_scheme[i..].split(['?', '#']).next().unwrap_or_default().to_string(),
+        Some(i) => after_scheme[i..]
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         None => String::new(),
     }
 }
@@ -257,7 +266,9 @@ fn url_path(url: &str) -> String {
 fn sample_field<'a>(value: &'a Value, field: &str) -> Result<Option<&'a Value>, String> {
     match value {
         Value::Struct(s) => Ok(s.field(field)),
-        Value::Nil | Value::Missing => Err("runtime error: invalid memory address or nil pointer dereference".to_string()),
+        Value::Nil | Value::Missing => {
+            Err("runtime error: invalid memory address or nil pointer dereference".to_string())
+        }
         other => Err(format!(
             "wrong type for value; expected *template.sample; got {}",
             other.type_name()
@@ -278,7 +289,11 @@ fn list_arg(value: &Value) -> Result<&Vec<Value>, String> {
 
 fn label_of(sample: &Value, name: &str) -> Result<String, String> {
     Ok(match sample_field(sample, "Labels")? {
-        Some(Value::Map(labels)) => labels.get(name).and_then(Value::as_str).unwrap_or_default().to_string(),
+        Some(Value::Map(labels)) => labels
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         _ => String::new(),
     })
 }
@@ -303,9 +318,13 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
         Ok(label_of(&a[1], name)?.into())
     });
     f.insert_typed("value", &[SAMPLE], None, |a| {
-        Ok(sample_field(&a[0], "Value")?.cloned().unwrap_or(Value::Float(0.0)))
+        Ok(sample_field(&a[0], "Value")?
+            .cloned()
+            .unwrap_or(Value::Float(0.0)))
     });
-    f.insert_typed("strvalue", &[SAMPLE], None, |a| Ok(label_of(&a[0], "__value__")?.into()));
+    f.insert_typed("strvalue", &[SAMPLE], None, |a| {
+        Ok(label_of(&a[0], "__value__")?.into())
+    });
     f.insert_typed("args", &[], Some(Param::Any), |a| {
         Ok(Value::Map(
             a.iter()
@@ -314,23 +333,44 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
                 .collect(),
         ))
     });
-    f.insert_typed("reReplaceAll", &[Param::String, Param::String, Param::String], None, |a| {
-        let re = compile(args::string(&a[0])?)?;
-        Ok(replace_all(&re, args::string(&a[2])?, args::string(&a[1])?).into())
+    f.insert_typed(
+        "reReplaceAll",
+        &[Param::String, Param::String, Param::String],
+        None,
+        |a| {
+            let re = compile(args::string(&a[0])?)?;
+            Ok(replace_all(&re, args::string(&a[2])?, args::string(&a[1])?).into())
+        },
+    );
+    f.insert_typed("safeHtml", &[Param::String], None, |a| {
+        Ok(args::string(&a[0])?.into())
     });
-    f.insert_typed("safeHtml", &[Param::String], None, |a| Ok(args::string(&a[0])?.into()));
     f.insert_typed("match", &[Param::String, Param::String], None, |a| {
         let re = compile(args::string(&a[0])?)?;
         Ok(Value::Bool(re.is_match(args::string(&a[1])?)))
     });
-    f.insert_typed("title", &[Param::String], None, |a| Ok(go_title(args::string(&a[0])?).into()));
-    f.insert_typed("toUpper", &[Param::String], None, |a| Ok(args::string(&a[0])?.to_uppercase().into()));
-    f.insert_typed("toLower", &[Param::String], None, |a| Ok(args::string(&a[0])?.to_lowercase().into()));
+    f.insert_typed("title", &[Param::String], None, |a| {
+        Ok(go_title(args::string(&a[0])?).into())
+    });
+    f.insert_typed("toUpper", &[Param::String], None, |a| {
+        Ok(args::string(&a[0])?.to_uppercase().into())
+    });
+    f.insert_typed("toLower", &[Param::String], None, |a| {
+        Ok(args::string(&a[0])?.to_lowercase().into())
+    });
     f.insert_typed("graphLink", &[Param::String], None, |a| {
-        Ok(format!("/graph?g0.expr={}&g0.tab=0", query_escape(args::string(&a[0])?)).into())
+        Ok(format!(
+            "/graph?g0.expr={}&g0.tab=0",
+            query_escape(args::string(&a[0])?)
+        )
+        .into())
     });
     f.insert_typed("tableLink", &[Param::String], None, |a| {
-        Ok(format!("/graph?g0.expr={}&g0.tab=1", query_escape(args::string(&a[0])?)).into())
+        Ok(format!(
+            "/graph?g0.expr={}&g0.tab=1",
+            query_escape(args::string(&a[0])?)
+        )
+        .into())
     });
     f.insert_typed("sortByLabel", &[Param::String, QUERY_RESULT], None, |a| {
         let name = args::string(&a[0])?;
@@ -340,11 +380,19 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
     });
     f.insert_typed("stripPort", &[Param::String], None, |a| {
         let host_port = args::string(&a[0])?;
-        Ok(split_host_port(host_port).map_or_else(|| host_port.to_string(), |(h, _)| h).into())
+        Ok(split_host_port(host_port)
+            .map_or_else(|| host_port.to_string(), |(h, _)| h)
+            .into())
     });
-    f.insert_typed("stripDomain", &[Param::String], None, |a| Ok(strip_domain(args::string(&a[0])?).into()));
-    f.insert_typed("humanize", &[Param::Any], None, |a| Ok(humanize(convert_to_float(&a[0])?).into()));
-    f.insert_typed("humanize1024", &[Param::Any], None, |a| Ok(humanize1024(convert_to_float(&a[0])?).into()));
+    f.insert_typed("stripDomain", &[Param::String], None, |a| {
+        Ok(strip_domain(args::string(&a[0])?).into())
+    });
+    f.insert_typed("humanize", &[Param::Any], None, |a| {
+        Ok(humanize(convert_to_float(&a[0])?).into())
+    });
+    f.insert_typed("humanize1024", &[Param::Any], None, |a| {
+        Ok(humanize1024(convert_to_float(&a[0])?).into())
+    });
     f.insert_typed("humanizeDuration", &[Param::Any], None, |a| {
         Ok(humanize_duration(convert_to_float(&a[0])?).into())
     });
@@ -358,7 +406,9 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
         };
         Ok(humanize_timestamp(seconds)?.into())
     });
-    f.insert_typed("toTime", &[Param::Any], None, |a| Ok(Value::Time(float_to_time(convert_to_float(&a[0])?)?)));
+    f.insert_typed("toTime", &[Param::Any], None, |a| {
+        Ok(Value::Time(float_to_time(convert_to_float(&a[0])?)?))
+    });
     f.insert_typed("toDuration", &[Param::Any], None, |a| {
         let seconds = convert_to_float(&a[0])?;
         if seconds.is_nan() || seconds.is_infinite() {
@@ -368,8 +418,12 @@ pub fn funcs(query: QueryFn, external_url: &str) -> FuncMap {
     });
     f.insert_typed("parseDuration", &[Param::String], None, |a| {
         let text = args::string(&a[0])?;
-        let ms = agentmon_model::duration::parse_millis(text)
-            .map_err(|_| format!("not a valid duration string: {}", crate::printf::go_quote(text)))?;
+        let ms = agentmon_model::duration::parse_millis(text).map_err(|_| {
+            format!(
+                "not a valid duration string: {}",
+                crate::printf::go_quote(text)
+            )
+        })?;
         Ok(Value::Float(ms as f64 / 1000.0))
     });
     let url = external_url.to_string();
@@ -453,12 +507,18 @@ mod tests {
         assert_eq!(humanize_duration(0.0215), "21.5ms");
         assert_eq!(humanize_duration(90061.0), "1d 1h 1m 1s");
         assert_eq!(humanize_percentage(0.1234567), "12.35%");
-        assert_eq!(humanize_timestamp(1435065584.128).as_deref(), Ok("2015-06-23 13:19:44.128 +0000 UTC"));
+        assert_eq!(
+            humanize_timestamp(1435065584.128).as_deref(),
+            Ok("2015-06-23 13:19:44.128 +0000 UTC")
+        );
     }
 
     #[test]
     fn host_port_helpers() {
-        assert_eq!(split_host_port("[::1]:9090"), Some(("::1".to_string(), "9090".to_string())));
+        assert_eq!(
+            split_host_port("[::1]:9090"),
+            Some(("::1".to_string(), "9090".to_string()))
+        );
         assert_eq!(split_host_port("a:b:c"), None);
         assert_eq!(strip_domain("node1.example.com:9100"), "node1:9100");
         assert_eq!(strip_domain("10.0.0.1:9100"), "10.0.0.1:9100");

@@ -70,7 +70,10 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
 fn go_regex_error(pattern: &str, error: &regex::Error) -> String {
     use regex_syntax::ast::ErrorKind;
     let Err(ast_error) = regex_syntax::ast::parse::Parser::new().parse(pattern) else {
-        return format!("error parsing regexp: {}", error.to_string().replace('\n', " "));
+        return format!(
+            "error parsing regexp: {}",
+            error.to_string().replace('\n', " ")
+        );
     };
     let span = ast_error.span();
     let at = |start: usize, end: usize| pattern.get(start..end).unwrap_or(pattern).to_string();
@@ -78,17 +81,30 @@ fn go_regex_error(pattern: &str, error: &regex::Error) -> String {
         ErrorKind::ClassUnclosed => ("missing closing ]", at(span.start.offset, pattern.len())),
         ErrorKind::GroupUnclosed => ("missing closing )", pattern.to_string()),
         ErrorKind::GroupUnopened => ("unexpected )", pattern.to_string()),
-        ErrorKind::RepetitionMissing => ("missing argument to repetition operator", at(span.start.offset, span.end.offset)),
-        ErrorKind::EscapeUnrecognized | ErrorKind::EscapeUnexpectedEof => {
-            ("invalid escape sequence", at(span.start.offset, span.end.offset))
-        }
-        ErrorKind::ClassRangeInvalid => ("invalid character class range", at(span.start.offset, span.end.offset)),
-        ErrorKind::RepetitionCountInvalid | ErrorKind::RepetitionCountDecimalEmpty | ErrorKind::RepetitionCountUnclosed => {
-            ("invalid repeat count", at(span.start.offset, span.end.offset))
-        }
-        ErrorKind::GroupNameInvalid | ErrorKind::GroupNameEmpty | ErrorKind::GroupNameDuplicate { .. } => {
-            ("invalid named capture", at(span.start.offset, span.end.offset))
-        }
+        ErrorKind::RepetitionMissing => (
+            "missing argument to repetition operator",
+            at(span.start.offset, span.end.offset),
+        ),
+        ErrorKind::EscapeUnrecognized | ErrorKind::EscapeUnexpectedEof => (
+            "invalid escape sequence",
+            at(span.start.offset, span.end.offset),
+        ),
+        ErrorKind::ClassRangeInvalid => (
+            "invalid character class range",
+            at(span.start.offset, span.end.offset),
+        ),
+        ErrorKind::RepetitionCountInvalid
+        | ErrorKind::RepetitionCountDecimalEmpty
+        | ErrorKind::RepetitionCountUnclosed => (
+            "invalid repeat count",
+            at(span.start.offset, span.end.offset),
+        ),
+        ErrorKind::GroupNameInvalid
+        | ErrorKind::GroupNameEmpty
+        | ErrorKind::GroupNameDuplicate { .. } => (
+            "invalid named capture",
+            at(span.start.offset, span.end.offset),
+        ),
         _ => return format!("error parsing regexp: {}", ast_error.kind()),
     };
     format!("error parsing regexp: {code}: `{text}`")
@@ -121,7 +137,9 @@ fn expand(caps: &regex::Captures, re: &Regex, template: &str, out: &mut String) 
         }
         let (name, after) = if let Some(r) = rest.strip_prefix('{') {
             match r.find('}') {
-                Some(end) if end > 0 && r[..end].chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                Some(end)
+                    if end > 0 && r[..end].chars().all(|c| c.is_alphanumeric() || c == '_') =>
+                {
                     (&r[..end], &r[end + 1..])
                 }
                 _ => {
@@ -163,10 +181,15 @@ pub(crate) fn query_unescape(s: &str) -> Result<String, String> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+                let hex = s
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
                 let Some(hex) = hex else {
                     let bad: String = s[i..].chars().take(3).collect();
-                    return Err(format!("invalid URL escape {}", crate::printf::go_quote(&bad)));
+                    return Err(format!(
+                        "invalid URL escape {}",
+                        crate::printf::go_quote(&bad)
+                    ));
                 };
                 out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
                 i += 3;
@@ -272,7 +295,9 @@ fn write_json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -295,7 +320,10 @@ mod tests {
     #[test]
     fn replacement_syntax_follows_go() {
         let re = compile("localhost:(.*)").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(replace_all(&re, "localhost:3000", "my.domain:$1"), "my.domain:3000");
+        assert_eq!(
+            replace_all(&re, "localhost:3000", "my.domain:$1"),
+            "my.domain:3000"
+        );
         assert_eq!(replace_all(&re, "localhost:3000", "x$1y"), "x");
         assert_eq!(replace_all(&re, "localhost:3000", "x${1}y$$"), "x3000y$");
     }
@@ -306,6 +334,9 @@ mod tests {
         m.insert("b".to_string(), Value::Float(1.0));
         m.insert("a".to_string(), Value::str("<x>"));
         m.insert("c".to_string(), Value::Float(1e-7));
-        assert_eq!(to_json(&Value::Map(m)), Ok(r#"{"a":"\u003cx\u003e","b":1,"c":1e-7}"#.to_string()));
+        assert_eq!(
+            to_json(&Value::Map(m)),
+            Ok(r#"{"a":"\u003cx\u003e","b":1,"c":1e-7}"#.to_string())
+        );
     }
 }

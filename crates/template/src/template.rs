@@ -72,7 +72,12 @@ impl Template {
     }
 
     /// Executes the template `name` of the set.
-    pub fn execute_named(&self, name: &str, data: &Value, funcs: &FuncMap) -> Result<String, TemplateError> {
+    pub fn execute_named(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &FuncMap,
+    ) -> Result<String, TemplateError> {
         let Some(tree) = self.trees.get(name) else {
             return Err(TemplateError::NoTemplate {
                 name: name.to_string(),

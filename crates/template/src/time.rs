@@ -218,7 +218,9 @@ impl GoTime {
             "Nanosecond" => no_args(Value::Int(i64::from(self.nanos))),
             "YearDay" => no_args(Value::Int(c.year_day)),
             "Weekday" => no_args(Value::String(WEEKDAYS[c.weekday].to_string())),
-            "IsZero" => no_args(Value::Bool(self.unix_seconds == -62_135_596_800 && self.nanos == 0)),
+            "IsZero" => no_args(Value::Bool(
+                self.unix_seconds == -62_135_596_800 && self.nanos == 0,
+            )),
             "Format" => match args {
                 [Value::String(layout)] => Ok(Value::String(self.format(layout))),
                 [other] => Err(format!(
@@ -280,9 +282,19 @@ enum Token {
     PM,
     Pm,
     ZoneName,
-    Offset { colon: bool, seconds: bool, z: bool },
-    ShortOffset { z: bool },
-    Fraction { separator: char, digits: usize, trim: bool },
+    Offset {
+        colon: bool,
+        seconds: bool,
+        z: bool,
+    },
+    ShortOffset {
+        z: bool,
+    },
+    Fraction {
+        separator: char,
+        digits: usize,
+        trim: bool,
+    },
 }
 
 /// The layout element at the start of `layout` and its length in bytes.
@@ -311,15 +323,71 @@ fn next_layout_token(layout: &str) -> (Token, usize) {
         ("5", Token::Second),
         ("PM", Token::PM),
         ("pm", Token::Pm),
-        ("-07:00:00", Token::Offset { colon: true, seconds: true, z: false }),
-        ("-070000", Token::Offset { colon: false, seconds: true, z: false }),
-        ("-07:00", Token::Offset { colon: true, seconds: false, z: false }),
-        ("-0700", Token::Offset { colon: false, seconds: false, z: false }),
+        (
+            "-07:00:00",
+            Token::Offset {
+                colon: true,
+                seconds: true,
+                z: false,
+            },
+        ),
+        (
+            "-070000",
+            Token::Offset {
+                colon: false,
+                seconds: true,
+                z: false,
+            },
+        ),
+        (
+            "-07:00",
+            Token::Offset {
+                colon: true,
+                seconds: false,
+                z: false,
+            },
+        ),
+        (
+            "-0700",
+            Token::Offset {
+                colon: false,
+                seconds: false,
+                z: false,
+            },
+        ),
         ("-07", Token::ShortOffset { z: false }),
-        ("Z07:00:00", Token::Offset { colon: true, seconds: true, z: true }),
-        ("Z070000", Token::Offset { colon: false, seconds: true, z: true }),
-        ("Z07:00", Token::Offset { colon: true, seconds: false, z: true }),
-        ("Z0700", Token::Offset { colon: false, seconds: false, z: true }),
+        (
+            "Z07:00:00",
+            Token::Offset {
+                colon: true,
+                seconds: true,
+                z: true,
+            },
+        ),
+        (
+            "Z070000",
+            Token::Offset {
+                colon: false,
+                seconds: true,
+                z: true,
+            },
+        ),
+        (
+            "Z07:00",
+            Token::Offset {
+                colon: true,
+                seconds: false,
+                z: true,
+            },
+        ),
+        (
+            "Z0700",
+            Token::Offset {
+                colon: false,
+                seconds: false,
+                z: true,
+            },
+        ),
         ("Z07", Token::ShortOffset { z: true }),
     ];
     let bytes = layout.as_bytes();
@@ -342,11 +410,11 @@ fn next_layout_token(layout: &str) -> (Token, usize) {
         }
     }
     for (text, token) in TABLE {
-        if layout.starts_with(text) {
+        if let Some(after) = layout.strip_prefix(text) {
             // Go reads "Mon" inside "Month"-like words only when not followed
             // by a lower-case letter; likewise "Jan".
             if matches!(token, Token::WeekDay | Token::Month)
-                && layout[text.len()..].starts_with(|c: char| c.is_ascii_lowercase())
+                && after.starts_with(|c: char| c.is_ascii_lowercase())
             {
                 continue;
             }
@@ -460,7 +528,10 @@ mod tests {
     #[test]
     fn format_layouts() {
         let t = GoTime::from_unix_millis(1_435_065_584_128);
-        assert_eq!(t.format("2006-01-02T15:04:05Z07:00"), "2015-06-23T13:19:44Z");
+        assert_eq!(
+            t.format("2006-01-02T15:04:05Z07:00"),
+            "2015-06-23T13:19:44Z"
+        );
         assert_eq!(t.format("Mon Jan _2 3:04PM .000"), "Tue Jun 23 1:19PM .128");
         assert_eq!(t.format("Monday, January 2 2006"), "Tuesday, June 23 2015");
         let cet = t.in_zone(3600, "CET");

@@ -151,7 +151,10 @@ impl GoStruct {
 
     /// The value of a field.
     pub fn field(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|f| f.name == name).map(|f| &f.value)
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| &f.value)
     }
 
     /// Whether Go would print it as a pointer (`&{...}`).
@@ -268,7 +271,10 @@ mod tests {
     fn prints_like_go_fmt() {
         let mut m = BTreeMap::new();
         m.insert("b".to_string(), Value::Int(2));
-        m.insert("a".to_string(), Value::List(vec![Value::str("x"), Value::Float(1.5)]));
+        m.insert(
+            "a".to_string(),
+            Value::List(vec![Value::str("x"), Value::Float(1.5)]),
+        );
         assert_eq!(Value::Map(m).to_go_string(), "map[a:[x 1.5] b:2]");
         assert_eq!(Value::Float(1e6).to_go_string(), "1e+06");
         assert_eq!(Value::Float(123456.0).to_go_string(), "123456");

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use agentmon_template::alertmanager::{alertmanager_data, fingerprint, funcs, AlertData, NotificationData};
+use agentmon_template::alertmanager::{
+    alertmanager_data, fingerprint, funcs, AlertData, NotificationData,
+};
 use agentmon_template::{Template, Value};
 
 const CASES: &[&str] = &[
@@ -61,7 +63,9 @@ fn alert(status: &str, instance: &str, starts: i64, ends: Option<i64>, url: &str
     AlertData {
         status: status.to_string(),
         labels,
-        annotations: [("summary".to_string(), format!("{instance} is slow"))].into_iter().collect(),
+        annotations: [("summary".to_string(), format!("{instance} is slow"))]
+            .into_iter()
+            .collect(),
         starts_at_ms: starts,
         ends_at_ms: ends,
         generator_url: url.to_string(),
@@ -69,14 +73,27 @@ fn alert(status: &str, instance: &str, starts: i64, ends: Option<i64>, url: &str
 }
 
 fn data() -> NotificationData {
-    let group: BTreeMap<String, String> = [("alertname".to_string(), "HighLatency".to_string())].into();
+    let group: BTreeMap<String, String> =
+        [("alertname".to_string(), "HighLatency".to_string())].into();
     NotificationData::new(
         "team-x",
         group,
         vec![
-            alert("firing", "a:1", 1_435_065_584_128, None, "http://prom/graph?g0.expr=up"),
+            alert(
+                "firing",
+                "a:1",
+                1_435_065_584_128,
+                None,
+                "http://prom/graph?g0.expr=up",
+            ),
             alert("firing", "b:2", 1_435_060_000_000, None, ""),
-            alert("resolved", "c:3", 1_435_000_000_000, Some(1_435_003_600_500), "http://prom/x"),
+            alert(
+                "resolved",
+                "c:3",
+                1_435_000_000_000,
+                Some(1_435_003_600_500),
+                "http://prom/x",
+            ),
         ],
         "http://am.example.com:9093",
     )
@@ -85,7 +102,8 @@ fn data() -> NotificationData {
 fn rfc3339(ms: Option<i64>) -> String {
     match ms {
         None => "0001-01-01T00:00:00Z".to_string(),
-        Some(ms) => agentmon_template::GoTime::from_unix_millis(ms).format("2006-01-02T15:04:05.999999999Z07:00"),
+        Some(ms) => agentmon_template::GoTime::from_unix_millis(ms)
+            .format("2006-01-02T15:04:05.999999999Z07:00"),
     }
 }
 
@@ -137,7 +155,9 @@ fn notification_templates_render_like_alertmanager() {
         if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
             panic!("amtool is required (AGENTMON_REQUIRE_PEERS=1) but not on PATH");
         }
-        eprintln!("SKIP: amtool not found on PATH; install Debian's `prometheus-alertmanager` package");
+        eprintln!(
+            "SKIP: amtool not found on PATH; install Debian's `prometheus-alertmanager` package"
+        );
         return;
     };
     let d = data();
@@ -165,13 +185,27 @@ fn notification_templates_render_like_alertmanager() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            Err(stderr.trim_end().trim_start_matches("amtool: error: ").to_string())
+            Err(stderr
+                .trim_end()
+                .trim_start_matches("amtool: error: ")
+                .to_string())
         };
         let mine = ours(case, &value);
         if theirs != mine {
-            mismatches.push(format!("{case:?}:\n  alertmanager: {theirs:?}\n  ours:         {mine:?}"));
+            mismatches.push(format!(
+                "{case:?}:\n  alertmanager: {theirs:?}\n  ours:         {mine:?}"
+            ));
         }
     }
-    eprintln!("compared {} templates with amtool, {} differ", CASES.len(), mismatches.len());
-    assert!(mismatches.is_empty(), "{} differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    eprintln!(
+        "compared {} templates with amtool, {} differ",
+        CASES.len(),
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

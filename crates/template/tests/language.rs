@@ -13,7 +13,10 @@ fn data() -> Value {
     m.insert("S".to_string(), Value::str("xyz"));
     m.insert("Empty".to_string(), Value::str(""));
     m.insert("T".to_string(), Value::Bool(true));
-    m.insert("SI".to_string(), Value::List(vec![3.into(), 4.into(), 5.into()]));
+    m.insert(
+        "SI".to_string(),
+        Value::List(vec![3.into(), 4.into(), 5.into()]),
+    );
     m.insert("SIEmpty".to_string(), Value::List(vec![]));
     m.insert("SS".to_string(), Value::List(vec!["a".into(), "b".into()]));
     let msi: BTreeMap<String, Value> = [("one", 1), ("two", 2), ("three", 3)]
@@ -51,7 +54,12 @@ fn check(cases: &[(&str, &str)]) {
             other => failures.push(format!("{text:?}: want {want:?}, got {other:?}")),
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn check_errors(cases: &[(&str, &str)]) {
@@ -62,7 +70,12 @@ fn check_errors(cases: &[(&str, &str)]) {
             other => failures.push(format!("{text:?}: want error {want:?}, got {other:?}")),
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -133,8 +146,14 @@ fn if_else_chains() {
         ("{{if .MSIEmpty}}NON-EMPTY{{else}}EMPTY{{end}}", "EMPTY"),
         ("{{if .Missing}}SET{{else}}UNSET{{end}}", "UNSET"),
         ("{{if false}}FALSE{{else if true}}TRUE{{end}}", "TRUE"),
-        ("{{if eq 1 3}}1{{else if eq 2 3}}2{{else if eq 3 3}}3{{end}}", "3"),
-        ("{{if eq 1 3}}1{{else if eq 2 3}}2{{else}}else{{end}}", "else"),
+        (
+            "{{if eq 1 3}}1{{else if eq 2 3}}2{{else if eq 3 3}}3{{end}}",
+            "3",
+        ),
+        (
+            "{{if eq 1 3}}1{{else if eq 2 3}}2{{else}}else{{end}}",
+            "else",
+        ),
         ("{{if and .T .I}}both{{end}}", "both"),
         ("{{if not .Empty}}not empty{{end}}", "not empty"),
     ]);
@@ -147,7 +166,10 @@ fn with_and_else_with() {
         ("{{with .Empty}}{{.}}{{else}}EMPTY{{end}}", "EMPTY"),
         ("{{with $x := .I}}{{$x}}/{{.}}{{end}}", "17/17"),
         ("{{with .Missing}}a{{else with .I}}{{.}}{{end}}", "17"),
-        ("{{with .Missing}}a{{else with .Empty}}b{{else}}c{{end}}", "c"),
+        (
+            "{{with .Missing}}a{{else with .Empty}}b{{else}}c{{end}}",
+            "c",
+        ),
         ("{{with .Inner}}{{.Name}}{{end}}", "inner"),
     ]);
 }
@@ -159,16 +181,34 @@ fn range_over_lists_maps_and_ints() {
         ("{{range .SIEmpty}}-{{.}}-{{else}}EMPTY{{end}}", "EMPTY"),
         ("{{range .Missing}}x{{else}}none{{end}}", "none"),
         ("{{range $x := .SI}}<{{$x}}>{{end}}", "<3><4><5>"),
-        ("{{range $x, $y := .SI}}<{{$x}}={{$y}}>{{end}}", "<0=3><1=4><2=5>"),
+        (
+            "{{range $x, $y := .SI}}<{{$x}}={{$y}}>{{end}}",
+            "<0=3><1=4><2=5>",
+        ),
         ("{{range .MSI}}-{{.}}-{{end}}", "-1--3--2-"),
-        ("{{range $k, $v := .MSI}}<{{$k}}={{$v}}>{{end}}", "<one=1><three=3><two=2>"),
-        ("{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}", "instance=host:9100;severity=page;"),
+        (
+            "{{range $k, $v := .MSI}}<{{$k}}={{$v}}>{{end}}",
+            "<one=1><three=3><two=2>",
+        ),
+        (
+            "{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}",
+            "instance=host:9100;severity=page;",
+        ),
         ("{{range .MSIEmpty}}x{{else}}empty map{{end}}", "empty map"),
         ("{{range .SI}}{{break}}{{.}}{{end}}", ""),
-        ("{{range $i, $x := .SI}}{{if ge $i 2}}{{break}}{{end}}{{.}}{{end}}", "34"),
+        (
+            "{{range $i, $x := .SI}}{{if ge $i 2}}{{break}}{{end}}{{.}}{{end}}",
+            "34",
+        ),
         ("{{range .SI}}{{continue}}{{.}}{{end}}", ""),
-        ("{{range .SI}}{{if eq . 3}}{{continue}}{{end}}{{.}}{{end}}", "45"),
-        ("{{range .SI}}{{range $.SS}}{{.}}{{end}}{{.}}{{end}}", "ab3ab4ab5"),
+        (
+            "{{range .SI}}{{if eq . 3}}{{continue}}{{end}}{{.}}{{end}}",
+            "45",
+        ),
+        (
+            "{{range .SI}}{{range $.SS}}{{.}}{{end}}{{.}}{{end}}",
+            "ab3ab4ab5",
+        ),
         ("{{range 3}}{{.}}{{end}}", "012"),
         ("{{range $i := 2}}[{{$i}}]{{end}}", "[0][1]"),
         ("{{range .SI}}{{$.I}}{{end}}", "171717"),
@@ -185,8 +225,14 @@ fn variables_and_scopes() {
         ("{{$x := 1}}{{with 3}}{{$x = 2}}{{end}}{{$x}}", "2"),
         ("{{$x := .Labels}}{{$x.severity}}", "page"),
         ("{{$x := .Labels.instance}}{{$x}}", "host:9100"),
-        ("{{range $i, $e := .SI}}{{$i}}{{end}}{{$i := 9}}{{$i}}", "0129"),
-        ("{{$v := \"a\"}}{{$w := $v}}{{$v = \"b\"}}{{$w}}{{$v}}", "ab"),
+        (
+            "{{range $i, $e := .SI}}{{$i}}{{end}}{{$i := 9}}{{$i}}",
+            "0129",
+        ),
+        (
+            "{{$v := \"a\"}}{{$w := $v}}{{$v = \"b\"}}{{$w}}{{$v}}",
+            "ab",
+        ),
         ("{{with $x := 5}}{{$x}}{{end}}", "5"),
     ]);
 }
@@ -211,10 +257,22 @@ fn pipelines_and_builtins() {
         ("{{index .SI 2}} {{index .MSI \"two\"}}", "5 2"),
         ("{{index .Labels \"nope\"}}|", "|"),
         ("{{index \"abc\" 1}}", "98"),
-        ("{{slice \"abcde\" 1 3}} {{slice .SI 1}} {{slice .SI}}", "bc [4 5] [3 4 5]"),
-        ("{{eq 1 2 3 1}} {{eq \"a\" \"a\"}} {{ne 1 2}} {{eq .Missing \"x\"}}", "true true true false"),
-        ("{{lt 1.5 2.5}} {{le 2 2}} {{gt \"b\" \"a\"}} {{ge 1 2}}", "true true true false"),
-        ("{{html \"<a href='x'>&\\\"\"}}", "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"),
+        (
+            "{{slice \"abcde\" 1 3}} {{slice .SI 1}} {{slice .SI}}",
+            "bc [4 5] [3 4 5]",
+        ),
+        (
+            "{{eq 1 2 3 1}} {{eq \"a\" \"a\"}} {{ne 1 2}} {{eq .Missing \"x\"}}",
+            "true true true false",
+        ),
+        (
+            "{{lt 1.5 2.5}} {{le 2 2}} {{gt \"b\" \"a\"}} {{ge 1 2}}",
+            "true true true false",
+        ),
+        (
+            "{{html \"<a href='x'>&\\\"\"}}",
+            "&lt;a href=&#39;x&#39;&gt;&amp;&#34;",
+        ),
         ("{{js \"it's <b>\"}}", "it\\'s \\u003Cb\\u003E"),
         ("{{urlquery \"a b&c\"}}", "a+b%26c"),
         ("{{.S | len}}", "3"),
@@ -227,10 +285,22 @@ fn pipelines_and_builtins() {
 fn printf_verbs() {
     check(&[
         ("{{printf \"%v %v %v\" 1 1.5 \"s\"}}", "1 1.5 s"),
-        ("{{printf \"%5d|%-5d|%05d\" 42 42 -42}}", "   42|42   |-0042"),
-        ("{{printf \"%x %X %o %b %c %q\" 255 255 8 5 65 \"q\"}}", "ff FF 10 101 A \"q\""),
-        ("{{printf \"%.2f %e %g %G\" 3.14159 1234.5678 0.00001 1e21}}", "3.14 1.234568e+03 1e-05 1E+21"),
-        ("{{printf \"%8.3f|%+.1e|% d\" 3.14159 12345.0 5}}", "   3.142|+1.2e+04| 5"),
+        (
+            "{{printf \"%5d|%-5d|%05d\" 42 42 -42}}",
+            "   42|42   |-0042",
+        ),
+        (
+            "{{printf \"%x %X %o %b %c %q\" 255 255 8 5 65 \"q\"}}",
+            "ff FF 10 101 A \"q\"",
+        ),
+        (
+            "{{printf \"%.2f %e %g %G\" 3.14159 1234.5678 0.00001 1e21}}",
+            "3.14 1.234568e+03 1e-05 1E+21",
+        ),
+        (
+            "{{printf \"%8.3f|%+.1e|% d\" 3.14159 12345.0 5}}",
+            "   3.142|+1.2e+04| 5",
+        ),
         ("{{printf \"%t %v\" true .Missing}}", "true <nil>"),
         ("{{printf \"%d\" \"foo\"}}", "%!d(string=foo)"),
         ("{{printf \"%d %d\" 1}}", "1 %!d(MISSING)"),
@@ -260,18 +330,35 @@ fn templates_and_blocks() {
 #[test]
 fn added_files_replace_definitions_and_named_execution_works() {
     let funcs = FuncMap::builtin();
-    let mut t = Template::parse("main", "{{block \"b\" .}}default{{end}}|{{template \"other\" .}}", &funcs)
-        .unwrap_or_else(|e| panic!("{e}"));
-    t.add("file.tmpl", "{{define \"other\"}}other={{.}}{{end}}", &funcs)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(t.execute(&Value::Int(1), &funcs).as_deref(), Ok("default|other=1"));
+    let mut t = Template::parse(
+        "main",
+        "{{block \"b\" .}}default{{end}}|{{template \"other\" .}}",
+        &funcs,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    t.add(
+        "file.tmpl",
+        "{{define \"other\"}}other={{.}}{{end}}",
+        &funcs,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        t.execute(&Value::Int(1), &funcs).as_deref(),
+        Ok("default|other=1")
+    );
     t.add("override.tmpl", "{{define \"b\"}}override{{end}}", &funcs)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(t.execute(&Value::Int(1), &funcs).as_deref(), Ok("override|other=1"));
+    assert_eq!(
+        t.execute(&Value::Int(1), &funcs).as_deref(),
+        Ok("override|other=1")
+    );
     // An empty definition does not replace a non-empty one.
     t.add("empty.tmpl", "{{define \"b\"}}  {{end}}", &funcs)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(t.execute_named("b", &Value::Nil, &funcs).as_deref(), Ok("override"));
+    assert_eq!(
+        t.execute_named("b", &Value::Nil, &funcs).as_deref(),
+        Ok("override")
+    );
     let missing = t.execute_named("nope", &Value::Nil, &funcs);
     assert_eq!(
         missing.map_err(|e| e.to_string()),
@@ -284,24 +371,40 @@ fn missing_key_options() {
     let mut zero = FuncMap::builtin();
     zero.set_missing_key(MissingKey::Zero);
     assert_eq!(run_with("[{{.Labels.nope}}]", &zero).as_deref(), Ok("[]"));
-    assert_eq!(run_with("[{{.MSI.nope}}]", &zero).as_deref(), Ok("[<no value>]"));
+    assert_eq!(
+        run_with("[{{.MSI.nope}}]", &zero).as_deref(),
+        Ok("[<no value>]")
+    );
     let mut error = FuncMap::builtin();
     error.set_missing_key(MissingKey::Error);
     assert_eq!(
         run_with("{{.Labels.nope}}", &error),
-        Err("template: t:1:9: executing \"t\" at <.Labels.nope>: map has no entry for key \"nope\"".to_string())
+        Err(
+            "template: t:1:9: executing \"t\" at <.Labels.nope>: map has no entry for key \"nope\""
+                .to_string()
+        )
     );
 }
 
 #[test]
 fn user_functions_and_their_errors() {
     let mut funcs = FuncMap::builtin();
-    funcs.insert_with_arity("double", agentmon_template::Arity::Exactly(1), |a| match &a[0] {
-        Value::Int(i) => Ok(Value::Int(i * 2)),
-        other => Err(format!("wrong type for value; expected int; got {}", other.type_name())),
-    });
+    funcs.insert_with_arity(
+        "double",
+        agentmon_template::Arity::Exactly(1),
+        |a| match &a[0] {
+            Value::Int(i) => Ok(Value::Int(i * 2)),
+            other => Err(format!(
+                "wrong type for value; expected int; got {}",
+                other.type_name()
+            )),
+        },
+    );
     funcs.insert("fail", |_| Err("boom".to_string()));
-    assert_eq!(run_with("{{double 4}} {{.I | double}}", &funcs).as_deref(), Ok("8 34"));
+    assert_eq!(
+        run_with("{{double 4}} {{.I | double}}", &funcs).as_deref(),
+        Ok("8 34")
+    );
     assert_eq!(
         run_with("{{double 1 2}}", &funcs),
         Err("template: t:1:2: executing \"t\" at <double>: wrong number of args for double: want 1 got 2".to_string())
@@ -327,31 +430,73 @@ fn parse_errors_name_the_line() {
         ("a\n{{if true}}", "template: t:2: unexpected EOF"),
         ("{{end}}", "template: t:1: unexpected {{end}}"),
         ("{{else}}", "template: t:1: unexpected {{else}}"),
-        ("\n\n{{nosuch 1}}", "template: t:3: function \"nosuch\" not defined"),
+        (
+            "\n\n{{nosuch 1}}",
+            "template: t:3: function \"nosuch\" not defined",
+        ),
         ("{{$x}}", "template: t:1: undefined variable \"$x\""),
-        ("{{if true}}{{$x := 1}}{{end}}{{$x}}", "template: t:1: undefined variable \"$x\""),
+        (
+            "{{if true}}{{$x := 1}}{{end}}{{$x}}",
+            "template: t:1: undefined variable \"$x\"",
+        ),
         ("{{if}}{{end}}", "template: t:1: missing value for if"),
         ("{{range}}{{end}}", "template: t:1: missing value for range"),
         ("{{break}}", "template: t:1: {{break}} outside {{range}}"),
-        ("{{continue}}", "template: t:1: {{continue}} outside {{range}}"),
-        ("line\n\n{{.X | 3}}", "template: t:3: non executable command in pipeline stage 2"),
+        (
+            "{{continue}}",
+            "template: t:1: {{continue}} outside {{range}}",
+        ),
+        (
+            "line\n\n{{.X | 3}}",
+            "template: t:3: non executable command in pipeline stage 2",
+        ),
         ("{{\"abc}}", "template: t:1: unterminated quoted string"),
         ("{{.X!}}", "template: t:1: bad character U+0021 '!'"),
         ("{{)}}", "template: t:1: unexpected right paren U+0029 ')'"),
         ("{{(1}}", "template: t:1: unclosed left paren"),
-        ("{{/* x */ }}", "template: t:1: comment ends before closing delimiter"),
+        (
+            "{{/* x */ }}",
+            "template: t:1: comment ends before closing delimiter",
+        ),
         ("{{/* x ", "template: t:1: unclosed comment"),
         ("{{3x}}", "template: t:1: bad number syntax: \"3x\""),
-        ("{{$x, $y := 1}}", "template: t:1: too many declarations in command"),
-        ("{{range $a, $b, $c := .SI}}{{end}}", "template: t:1: too many declarations in range"),
-        ("{{.X \"y\"z}}", "template: t:1: unexpected \"z\" in operand"),
-        ("{{template .X}}", "template: t:1: unexpected \".X\" in template clause"),
-        ("{{template .}}", "template: t:1: unexpected <.> in template clause"),
-        ("{{define \"a\"}}a{{end}}{{define \"a\"}}b{{end}}", "template: t:1: template: multiple definition of template \"a\""),
-        ("{{if true}}a{{else}}b{{else}}c{{end}}", "template: t:1: expected end; found {{else}}"),
-        ("{{\"a\".X}}", "template: t:1: unexpected . after term \"\\\"a\\\"\""),
+        (
+            "{{$x, $y := 1}}",
+            "template: t:1: too many declarations in command",
+        ),
+        (
+            "{{range $a, $b, $c := .SI}}{{end}}",
+            "template: t:1: too many declarations in range",
+        ),
+        (
+            "{{.X \"y\"z}}",
+            "template: t:1: unexpected \"z\" in operand",
+        ),
+        (
+            "{{template .X}}",
+            "template: t:1: unexpected \".X\" in template clause",
+        ),
+        (
+            "{{template .}}",
+            "template: t:1: unexpected <.> in template clause",
+        ),
+        (
+            "{{define \"a\"}}a{{end}}{{define \"a\"}}b{{end}}",
+            "template: t:1: template: multiple definition of template \"a\"",
+        ),
+        (
+            "{{if true}}a{{else}}b{{else}}c{{end}}",
+            "template: t:1: expected end; found {{else}}",
+        ),
+        (
+            "{{\"a\".X}}",
+            "template: t:1: unexpected . after term \"\\\"a\\\"\"",
+        ),
         ("{{\"\\z\"}}", "template: t:1: invalid syntax"),
-        ("{{18446744073709551616}}", "template: t:1: integer overflow: \"18446744073709551616\""),
+        (
+            "{{18446744073709551616}}",
+            "template: t:1: integer overflow: \"18446744073709551616\"",
+        ),
     ]);
 }
 
@@ -378,8 +523,18 @@ fn execution_errors_name_line_column_and_node() {
 fn times_and_durations_have_go_methods() {
     let funcs = FuncMap::builtin();
     let mut m = BTreeMap::new();
-    m.insert("T".to_string(), Value::Time(agentmon_template::GoTime::from_unix_millis(1_435_065_584_128)));
-    m.insert("D".to_string(), Value::Duration(agentmon_template::GoDuration { nanos: 5_400_000_000_000 }));
+    m.insert(
+        "T".to_string(),
+        Value::Time(agentmon_template::GoTime::from_unix_millis(
+            1_435_065_584_128,
+        )),
+    );
+    m.insert(
+        "D".to_string(),
+        Value::Duration(agentmon_template::GoDuration {
+            nanos: 5_400_000_000_000,
+        }),
+    );
     let data = Value::Map(m);
     let t = Template::parse(
         "t",

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use agentmon_template::prometheus::{expand_rule_template, expansion_error_text, QuerySample, RuleQueryFn};
+use agentmon_template::prometheus::{
+    expand_rule_template, expansion_error_text, QuerySample, RuleQueryFn,
+};
 
 /// Annotation templates. Functions added after Prometheus 2.42 (the
 /// Debian version: `toDuration`, `stripDomain`) and known deviations (Go
@@ -129,9 +131,30 @@ fn series() -> Vec<Series> {
         value,
     };
     vec![
-        make(&[("__name__", "up"), ("job", "node"), ("instance", "host1.example.com:9100")], 1234567.0),
-        make(&[("__name__", "up"), ("job", "api"), ("instance", "[::1]:8080")], 0.0042),
-        make(&[("__name__", "up"), ("job", "batch"), ("instance", "10.0.0.7:80")], 0.0),
+        make(
+            &[
+                ("__name__", "up"),
+                ("job", "node"),
+                ("instance", "host1.example.com:9100"),
+            ],
+            1234567.0,
+        ),
+        make(
+            &[
+                ("__name__", "up"),
+                ("job", "api"),
+                ("instance", "[::1]:8080"),
+            ],
+            0.0042,
+        ),
+        make(
+            &[
+                ("__name__", "up"),
+                ("job", "batch"),
+                ("instance", "10.0.0.7:80"),
+            ],
+            0.0,
+        ),
     ]
 }
 
@@ -160,7 +183,10 @@ fn query_fn() -> RuleQueryFn {
             .filter(|m| !m.trim().is_empty())
             .map(|m| {
                 let (k, v) = m.split_once('=').unwrap_or((m, ""));
-                (k.trim().to_string(), v.trim().trim_matches(['"', '\'']).to_string())
+                (
+                    k.trim().to_string(),
+                    v.trim().trim_matches(['"', '\'']).to_string(),
+                )
             })
             .collect();
         Ok(series()
@@ -187,7 +213,8 @@ fn yaml_string(s: &str) -> String {
 }
 
 fn write_files(dir: &std::path::Path) {
-    let mut rules = String::from("groups:\n- name: differential\n  rules:\n  - alert: Diff\n    expr: up\n");
+    let mut rules =
+        String::from("groups:\n- name: differential\n  rules:\n  - alert: Diff\n    expr: up\n");
     rules.push_str("    labels:\n");
     rules.push_str(&format!(
         "      templated: {}\n",
@@ -197,7 +224,8 @@ fn write_files(dir: &std::path::Path) {
     for (i, case) in CASES.iter().enumerate() {
         rules.push_str(&format!("      c{i:03}: {}\n", yaml_string(case)));
     }
-    let mut test = String::from("rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n");
+    let mut test =
+        String::from("rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n");
     test.push_str("  external_labels: {region: eu, cluster: c1}\n");
     test.push_str(&format!("  external_url: {}\n", yaml_string(EXTERNAL_URL)));
     test.push_str("  input_series:\n");
@@ -210,7 +238,11 @@ fn write_files(dir: &std::path::Path) {
             .map(|(k, v)| format!("{k}={}", yaml_string(v)))
             .collect();
         let selector = format!("{name}{{{}}}", matchers.join(", "));
-        test.push_str(&format!("  - series: {}\n    values: '{}+0x10'\n", yaml_string(&selector), s.value));
+        test.push_str(&format!(
+            "  - series: {}\n    values: '{}+0x10'\n",
+            yaml_string(&selector),
+            s.value
+        ));
     }
     test.push_str("  alert_rule_test:\n  - eval_time: 5m\n    alertname: Diff\n    exp_alerts:\n");
     test.push_str("    - exp_labels: {deliberately: wrong}\n      exp_annotations: {}\n");
@@ -328,7 +360,11 @@ fn annotations_expand_like_prometheus() {
     );
     let alerts = parse_got_alerts(&text);
     let fixture = series();
-    assert_eq!(alerts.len(), fixture.len(), "one alert per series expected; promtool said:\n{text}");
+    assert_eq!(
+        alerts.len(),
+        fixture.len(),
+        "one alert per series expected; promtool said:\n{text}"
+    );
 
     let mut compared = 0;
     let mut mismatches = Vec::new();
@@ -337,8 +373,14 @@ fn annotations_expand_like_prometheus() {
         let series = fixture
             .iter()
             .find(|s| s.labels.get("instance") == Some(&instance))
-            .unwrap_or_else(|| panic!("promtool reported an alert for unknown instance {instance:?}"));
-        assert_eq!(annotations.len(), CASES.len(), "promtool lost annotations:\n{text}");
+            .unwrap_or_else(|| {
+                panic!("promtool reported an alert for unknown instance {instance:?}")
+            });
+        assert_eq!(
+            annotations.len(),
+            CASES.len(),
+            "promtool lost annotations:\n{text}"
+        );
         for (i, case) in CASES.iter().enumerate() {
             let theirs = &annotations[&format!("c{i:03}")];
             let ours = expand(case, series);
@@ -352,9 +394,20 @@ fn annotations_expand_like_prometheus() {
         let ours = expand("{{ $labels.job | toUpper }}-{{ $value }}", series);
         compared += 1;
         if labels.get("templated") != Some(&ours) {
-            mismatches.push(format!("label template: prometheus {:?}, ours {ours:?}", labels.get("templated")));
+            mismatches.push(format!(
+                "label template: prometheus {:?}, ours {ours:?}",
+                labels.get("templated")
+            ));
         }
     }
-    eprintln!("compared {compared} expansions with promtool, {} differ", mismatches.len());
-    assert!(mismatches.is_empty(), "{} of {compared} differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    eprintln!(
+        "compared {compared} expansions with promtool, {} differ",
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} of {compared} differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
