@@ -16,8 +16,8 @@ use crate::value::{GoStruct, Value};
 /// Alertmanager's template functions, with `missingkey=zero` and the
 /// methods of its data types turned on.
 ///
-/// `tz` knows `UTC`, `Local` (taken as UTC) and fixed offsets written
-/// `+hh:mm`/`-hh:mm`; other zone names are an error.
+/// `tz` reads zones from the system's zoneinfo files as Go does (`UTC`
+/// needs none; `Local` is `/etc/localtime`, else UTC).
 pub fn funcs() -> FuncMap {
     let mut f = FuncMap::builtin();
     f.set_missing_key(MissingKey::Zero);
@@ -72,7 +72,7 @@ pub fn funcs() -> FuncMap {
     f.insert_typed("tz", &[Param::String, TIME], None, |a| {
         let zone = args::string(&a[0])?;
         let t = time_arg(&a[1])?;
-        let (offset, name) = zone_offset(zone)?;
+        let (offset, name) = crate::zone::load(zone)?.at(t.unix_seconds);
         Ok(Value::Time(t.in_zone(offset, &name)))
     });
     f.insert_typed("since", &[TIME], None, |a| {
@@ -122,25 +122,6 @@ fn time_arg(value: &Value) -> Result<GoTime, String> {
             other.type_name()
         )),
     }
-}
-
-fn zone_offset(zone: &str) -> Result<(i32, String), String> {
-    match zone {
-        "" | "UTC" | "Local" => return Ok((0, "UTC".to_string())),
-        _ => {}
-    }
-    let bytes = zone.as_bytes();
-    if bytes.len() == 6 && (bytes[0] == b'+' || bytes[0] == b'-') && bytes[3] == b':' {
-        let hours: i32 = zone[1..3]
-            .parse()
-            .map_err(|_| format!("unknown time zone {zone}"))?;
-        let minutes: i32 = zone[4..6]
-            .parse()
-            .map_err(|_| format!("unknown time zone {zone}"))?;
-        let sign = if bytes[0] == b'-' { -1 } else { 1 };
-        return Ok((sign * (hours * 3600 + minutes * 60), String::new()));
-    }
-    Err(format!("unknown time zone {zone}"))
 }
 
 /// Methods of Alertmanager's `KV` (label and annotation sets).

@@ -118,6 +118,18 @@ impl FuncMap {
         self.insert_with_arity(name, Arity::Any, function);
     }
 
+    /// Adds or replaces a function already boxed as a [`Function`].
+    pub fn insert_function(&mut self, name: &str, function: Function) {
+        self.entries.insert(
+            name.to_string(),
+            Entry {
+                function,
+                arity: Arity::Any,
+                params: None,
+            },
+        );
+    }
+
     /// Adds or replaces a function whose argument count is checked.
     pub fn insert_with_arity<F>(&mut self, name: &str, arity: Arity, function: F)
     where

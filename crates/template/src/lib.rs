@@ -30,8 +30,7 @@
 //! ([`sprintf`]). Function arguments are checked against Go parameter
 //! types ([`Param`]) with Go's messages. Known differences from Go are
 //! listed in `docs/templates.md` (nesting depth 200, maps typed by their
-//! values, a few type names in messages, `tz` without the zone database,
-//! no `call`).
+//! values, a few type names in messages, no `call`).
 
 pub mod alertmanager;
 mod builtins;
@@ -47,6 +46,7 @@ mod strings;
 mod template;
 mod time;
 mod value;
+mod zone;
 
 pub use error::TemplateError;
 pub use funcs::{Arity, FuncMap, Function, MissingKey, Param};

@@ -401,6 +401,11 @@ fn user_functions_and_their_errors() {
         },
     );
     funcs.insert("fail", |_| Err("boom".to_string()));
+    funcs.insert_function(
+        "boxed",
+        std::sync::Arc::new(|a: &[Value]| Ok(Value::Int(a.len() as i64))),
+    );
+    assert_eq!(run_with("{{boxed 1 2 3}}", &funcs).as_deref(), Ok("3"));
     assert_eq!(
         run_with("{{double 4}} {{.I | double}}", &funcs).as_deref(),
         Ok("8 34")
