@@ -115,6 +115,14 @@ const CASES: &[&str] = &[
     "{{ sortByLabel \"x\" $value }}",
     "{{ label 1 (first (query \"up\")) }}",
     "{{ (first (query \"up\")).Nope }}",
+    "{{ printf \"%#v|%#v|%#v|%#v|%#v\" 1.0 1e6 2.5 true nil }}",
+    "{{ printf \"%#v\" (args 1 \"a\") }}|{{ printf \"%#v\" $labels }}",
+    "{{ printf \"%+q|%q|%#q|%+q\" \"é\\x01\" \"é😀\" \"a`b\" 233 }}",
+    "{{ 0x1p-2 }}|{{ 0x1.8p1 }}|{{ 1e100 }}|{{ 0X_1F }}",
+    "{{ printf \"%05s|%-05d|%+05d|%x|% x|%#X\" \"ab\" 3 3 -255 \"hi\" \"hi\" }}",
+    "{{ printf \"%v|%d|%s\" (args 1 2.5) (args 1 2) (args \"a\" 1) }}",
+    "{{ printf \"%6.2v|%.1v|%10.4v|\" 3.14159 \"abc\" 123456.789 }}",
+    "{{ len (printf \"%v\" (query \"up\")) | printf \"%T\" }}",
 ];
 
 struct Series {

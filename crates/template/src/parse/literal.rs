@@ -88,7 +88,7 @@ pub(crate) fn parse_number(text: &str, is_char: bool) -> Result<Result<Value, St
         Some(i) => Some(i as f64),
         None => {
             let cleaned = text.to_string();
-            match cleaned.parse::<f64>() {
+            match parse_hex_float(&cleaned).map_or_else(|| cleaned.parse::<f64>(), Ok) {
                 Ok(f) if !cleaned.contains(['.', 'e', 'E', 'p', 'P']) => {
                     let _ = f;
                     if parse_go_uint(text).is_some() {
@@ -118,6 +118,32 @@ pub(crate) fn parse_number(text: &str, is_char: bool) -> Result<Result<Value, St
         (None, Some(f)) => Ok(Ok(Value::Float(f))),
         (None, None) => Err(format!("illegal number syntax: {}", go_quote(text))),
     }
+}
+
+/// Go's hexadecimal floats: `0x1.8p1` is 3 (`_` allowed after the prefix).
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let body = body
+        .strip_prefix("0x")
+        .or_else(|| body.strip_prefix("0X"))?;
+    let (mantissa, exponent) = body.split_once(['p', 'P'])?;
+    let exponent: i32 = exponent.replace('_', "").parse().ok()?;
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let (whole, fraction) = (whole.replace('_', ""), fraction.replace('_', ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for c in whole.chars().chain(fraction.chars()) {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let scale = exponent - 4 * fraction.len() as i32;
+    let value = value * 2f64.powi(scale);
+    Some(if negative { -value } else { value })
 }
 
 fn parse_go_uint(text: &str) -> Option<u64> {
@@ -177,6 +203,8 @@ mod tests {
             Err("illegal number syntax: \"1__0\"".to_string())
         );
         assert_eq!(n("1.0"), Ok(Ok(Value::Float(1.0))));
+        assert_eq!(n("0x1.8p1"), Ok(Ok(Value::Float(3.0))));
+        assert_eq!(n("0x1p-2"), Ok(Ok(Value::Float(0.25))));
         assert_eq!(n("1e3"), Ok(Ok(Value::Float(1000.0))));
         assert_eq!(n("-2.5"), Ok(Ok(Value::Float(-2.5))));
         assert_eq!(n(".5"), Ok(Ok(Value::Float(0.5))));

@@ -14,16 +14,21 @@ use verbs::format_arg;
 
 /// Go's `strconv.Quote`.
 pub(crate) fn go_quote(text: &str) -> String {
+    quote_with(text, false)
+}
+
+/// `strconv.Quote`, or with `ascii_only` `strconv.QuoteToASCII` (`%+q`).
+fn quote_with(text: &str, ascii_only: bool) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for ch in text.chars() {
-        push_escaped(&mut out, ch, '"');
+        push_escaped(&mut out, ch, '"', ascii_only);
     }
     out.push('"');
     out
 }
 
-fn push_escaped(out: &mut String, ch: char, quote: char) {
+fn push_escaped(out: &mut String, ch: char, quote: char, ascii_only: bool) {
     match ch {
         '\x07' => out.push_str("\\a"),
         '\x08' => out.push_str("\\b"),
@@ -38,7 +43,7 @@ fn push_escaped(out: &mut String, ch: char, quote: char) {
             out.push(c);
         }
         c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c if c.is_control() || c == '\u{feff}' => {
+        c if c.is_control() || c == '\u{feff}' || (ascii_only && !c.is_ascii()) => {
             if (c as u32) < 0x10000 {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             } else {
@@ -50,9 +55,9 @@ fn push_escaped(out: &mut String, ch: char, quote: char) {
 }
 
 /// Go's `strconv.QuoteRune`.
-fn quote_rune(ch: char) -> String {
+fn quote_rune(ch: char, ascii_only: bool) -> String {
     let mut out = String::from("'");
-    push_escaped(&mut out, ch, '\'');
+    push_escaped(&mut out, ch, '\'', ascii_only);
     out.push('\'');
     out
 }

@@ -2,11 +2,21 @@
 //! integers, floats (including `%x` hexadecimal floats and the `#` flag),
 //! strings, and the composite values printed element by element.
 
-use super::{bad_verb, go_quote, pad, quote_rune, Flags};
+use super::{bad_verb, go_quote, pad, quote_rune, quote_with, Flags};
 use crate::float::format_float;
 use crate::value::Value;
 
 pub(super) fn format_arg(out: &mut String, arg: &Value, verb: char, flags: Flags) {
+    if verb == 'v' && flags.sharp {
+        return pad(
+            out,
+            &go_syntax(arg),
+            Flags {
+                sharp: false,
+                ..flags
+            },
+        );
+    }
     match arg {
         Value::Bool(b) => match verb {
             't' | 'v' => pad(out, if *b { "true" } else { "false" }, flags),
@@ -60,11 +70,55 @@ pub(super) fn format_arg(out: &mut String, arg: &Value, verb: char, flags: Flags
                 if k > 0 {
                     out.push(' ');
                 }
-                format_string(out, &Value::Missing, key, verb, flags);
+                format_string(out, &Value::String(key.clone()), key, verb, flags);
                 out.push(':');
                 format_arg(out, value, verb, flags);
             }
             out.push(']');
+        }
+    }
+}
+
+/// `%#v`: the value in Go syntax (`map[string]string{"a":"b"}`,
+/// `[]interface {}{1, "x"}`, `template.Pair{Name:"a", Value:"b"}`).
+fn go_syntax(value: &Value) -> String {
+    match value {
+        Value::Nil | Value::Missing => "<nil>".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format_float(*f, 'g', None),
+        Value::String(s) => go_quote(s),
+        Value::Duration(d) => d.nanos.to_string(),
+        Value::Time(t) => t.to_go_string(),
+        Value::List(items) => {
+            let inner: Vec<String> = items.iter().map(|v| go_syntax(v)).collect();
+            format!("{}{{{}}}", value.type_name(), inner.join(", "))
+        }
+        Value::Map(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_quote(k), go_syntax(v)))
+                .collect();
+            format!("{}{{{}}}", value.type_name(), inner.join(", "))
+        }
+        Value::Struct(st) => {
+            let inner: Vec<String> = st
+                .fields
+                .iter()
+                .map(|f| format!("{}:{}", f.name, go_syntax(&f.value)))
+                .collect();
+            let body = format!(
+                "{}{{{}}}",
+                st.type_name.trim_start_matches('*'),
+                inner.join(", ")
+            );
+            // Go prints a nested pointer as its address; the fields are
+            // more use than an address, so they are printed at any depth.
+            if st.is_pointer() {
+                format!("&{body}")
+            } else {
+                body
+            }
         }
     }
 }
@@ -91,7 +145,7 @@ fn format_int(out: &mut String, arg: &Value, n: i64, verb: char, flags: Flags) {
                 .ok()
                 .and_then(char::from_u32)
                 .unwrap_or('\u{fffd}');
-            return pad(out, &quote_rune(ch), flags);
+            return pad(out, &quote_rune(ch, flags.plus), flags);
         }
         'U' => {
             let mut text = format!("U+{magnitude:04X}");
@@ -349,6 +403,7 @@ fn format_string(out: &mut String, arg: &Value, s: &str, verb: char, flags: Flag
     match verb {
         'v' if flags.sharp => pad(out, &go_quote(&truncated), flags),
         'v' | 's' => pad(out, &truncated, flags),
+        'q' if flags.plus => pad(out, &quote_with(&truncated, true), flags),
         'q' => {
             let quoted = if flags.sharp
                 && !s.contains('`')
