@@ -91,7 +91,7 @@ fn go_syntax(value: &Value) -> String {
         Value::Duration(d) => d.nanos.to_string(),
         Value::Time(t) => t.to_go_string(),
         Value::List(items) => {
-            let inner: Vec<String> = items.iter().map(|v| go_syntax(v)).collect();
+            let inner: Vec<String> = items.iter().map(go_syntax).collect();
             format!("{}{{{}}}", value.type_name(), inner.join(", "))
         }
         Value::Map(map) => {
