@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use crate::funcs::{Arity, Param, Params};
 use crate::printf::{sprint, sprintf, sprintln};
-use crate::value::{is_string_map, Value};
+use crate::value::{map_zero_value, Value};
 
 /// Names of the built-ins, `and` and `or` included.
 const NAMES: &[&str] = &[
@@ -120,8 +120,7 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
             Value::Map(m) => match i {
                 Value::String(key) => match m.get(key) {
                     Some(v) => v.clone(),
-                    None if is_string_map(m) => Value::String(String::new()),
-                    None => Value::Nil,
+                    None => map_zero_value(m),
                 },
                 Value::Nil | Value::Missing => {
                     return Err("value is nil; should be of type string".to_string())

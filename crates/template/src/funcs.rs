@@ -27,9 +27,10 @@ pub enum MissingKey {
     /// Go's default: an invalid value, printed `<no value>`.
     #[default]
     Default,
-    /// `missingkey=zero`: the zero value of the map's element type: `""`
-    /// for maps of strings (labels, annotations), else `<no value>` (Go
-    /// gives the same for `map[string]interface{}`).
+    /// `missingkey=zero`: the zero value of the map's element type
+    /// (inferred from its values): `""` for maps of strings (labels,
+    /// annotations), 0 for maps of ints, and `<no value>` for mixed maps,
+    /// as Go gives for `map[string]interface{}`.
     Zero,
     /// `missingkey=error`: execution stops with `map has no entry for key`.
     Error,

@@ -75,8 +75,13 @@ impl Value {
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::List(_) => "[]interface {}",
-            Value::Map(m) if is_string_map(m) => "map[string]string",
-            Value::Map(_) => "map[string]interface {}",
+            Value::Map(m) => match map_zero_value(m) {
+                Value::String(_) => "map[string]string",
+                Value::Int(_) => "map[string]int",
+                Value::Float(_) => "map[string]float64",
+                Value::Bool(_) => "map[string]bool",
+                _ => "map[string]interface {}",
+            },
             Value::Time(_) => "time.Time",
             Value::Duration(_) => "time.Duration",
             Value::Struct(s) => &s.type_name,
@@ -160,6 +165,26 @@ impl GoStruct {
     /// Whether Go would print it as a pointer (`&{...}`).
     pub fn is_pointer(&self) -> bool {
         self.type_name.starts_with('*')
+    }
+}
+
+/// The zero value of the map's element type, inferred from its values as
+/// Go would know it statically: `""`, 0, 0.0 or false when every value has
+/// that type (an empty map counts as a map of strings), else nil.
+pub(crate) fn map_zero_value(map: &BTreeMap<String, Value>) -> Value {
+    let mut values = map.values();
+    let zero = match values.next() {
+        None | Some(Value::String(_)) => Value::String(String::new()),
+        Some(Value::Int(_)) => Value::Int(0),
+        Some(Value::Float(_)) => Value::Float(0.0),
+        Some(Value::Bool(_)) => Value::Bool(false),
+        Some(_) => return Value::Nil,
+    };
+    let same = values.all(|v| std::mem::discriminant(v) == std::mem::discriminant(&zero));
+    if same {
+        zero
+    } else {
+        Value::Nil
     }
 }
 

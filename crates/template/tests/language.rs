@@ -371,9 +371,15 @@ fn missing_key_options() {
     let mut zero = FuncMap::builtin();
     zero.set_missing_key(MissingKey::Zero);
     assert_eq!(run_with("[{{.Labels.nope}}]", &zero).as_deref(), Ok("[]"));
+    assert_eq!(run_with("[{{.MSI.nope}}]", &zero).as_deref(), Ok("[0]"));
     assert_eq!(
-        run_with("[{{.MSI.nope}}]", &zero).as_deref(),
+        run_with("[{{.Inner.nope}}]", &zero).as_deref(),
         Ok("[<no value>]")
+    );
+    assert_eq!(
+        run("[{{index .MSI \"nope\"}}|{{index .Labels \"nope\"}}|{{index .Inner \"nope\"}}]")
+            .as_deref(),
+        Ok("[0||<no value>]")
     );
     let mut error = FuncMap::builtin();
     error.set_missing_key(MissingKey::Error);
@@ -522,6 +528,49 @@ fn execution_errors_name_line_column_and_node() {
         ("{{.Labels.severity 1}}", "template: t:1:9: executing \"t\" at <.Labels.severity>: severity is not a method but has arguments"),
         ("{{define \"r\"}}{{template \"r\" .}}{{end}}{{template \"r\" 1}}", "template: t:1:25: executing \"r\" at <{{template \"r\" .}}>: exceeded maximum template depth (200)"),
     ]);
+}
+
+#[test]
+fn more_scoping_and_pipeline_cases() {
+    check(&[
+        (
+            "{{$x := \"a\"}}{{with $x := \"b\"}}{{$x}}{{end}}{{$x}}",
+            "ba",
+        ),
+        (
+            "{{template \"later\" 5}}{{define \"later\"}}L{{.}}{{end}}",
+            "L5",
+        ),
+        ("{{if false}}a{{/* c */}}{{else}}b{{end}}", "b"),
+        ("{{.SI | len | printf \"%03d\"}}", "003"),
+        ("{{printf \"%s\" .Missing}}", "%!s(<nil>)"),
+        (
+            "{{with .Missing}}x{{else with .Empty}}y{{else with .S}}{{.}}{{end}}",
+            "xyz",
+        ),
+        (
+            "{{range $i, $e := .SS}}{{range $j, $f := $.SS}}{{$i}}{{$j}}{{end}},{{end}}",
+            "0001,1011,",
+        ),
+        (
+            "{{$n := 0}}{{range .SI}}{{if gt . 3}}{{$n = .}}{{break}}{{end}}{{end}}{{$n}}",
+            "4",
+        ),
+        (
+            "{{range .MSIEmpty}}{{else}}{{range .SI}}{{.}}{{end}}{{end}}",
+            "345",
+        ),
+        ("{{(printf \"%d\" 3) | printf \"<%s>\"}}", "<3>"),
+        ("{{- \"a\" -}} \n {{- \"b\" -}}", "ab"),
+    ]);
+}
+
+#[test]
+fn templates_and_function_maps_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Template>();
+    assert_send_sync::<FuncMap>();
+    assert_send_sync::<Value>();
 }
 
 #[test]

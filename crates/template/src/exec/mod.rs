@@ -13,7 +13,7 @@ use crate::error::TemplateError;
 use crate::funcs::{FuncMap, MissingKey};
 use crate::parse::{Arg, Branch, Command, Node, Pipe, Tree};
 use crate::printf::go_quote;
-use crate::value::{is_string_map, write_value, Value};
+use crate::value::{is_string_map, map_zero_value, write_value, Value};
 
 /// Deepest `{{template}}` nesting. Go allows 100000; a Rust stack does
 /// not, so recursion stops much earlier with Go's message.
@@ -576,8 +576,8 @@ impl Executor<'_> {
     ) -> Result<Value> {
         match self.options.missing_key {
             MissingKey::Default => Ok(Value::Missing),
-            MissingKey::Zero if is_string_map(map) => Ok(Value::String(String::new())),
-            MissingKey::Zero => Ok(Value::Missing),
+            // Go's zero of interface{} is nil, which prints as <no value>.
+            MissingKey::Zero => Ok(dig(map_zero_value(map))),
             MissingKey::Error => Err(arg_error(
                 scope,
                 node,
