@@ -4,7 +4,8 @@
 //! same data built with `alertmanager_data`.
 //!
 //! Debian's Alertmanager is 0.25, so only the functions it has are used
-//! (`toUpper toLower title join match safeHtml reReplaceAll stringSlice`).
+//! (`toUpper toLower title join match safeHtml reReplaceAll stringSlice`),
+//! and not the `String` methods of label sets and pairs, added later.
 //! `amtool` passes the data as a `template.Data` value where the notifier
 //! passes a pointer; the test names the type accordingly. Skips when
 //! `amtool` is absent, unless `AGENTMON_REQUIRE_PEERS=1`.
@@ -43,12 +44,27 @@ const CASES: &[&str] = &[
     "{{ printf \"%v|%+v\" (index .CommonLabels.SortedPairs 0) (index .CommonLabels.SortedPairs 0) }}",
     "{{ join 1 .CommonLabels.Values }}",
     "{{ range $i, $a := .Alerts }}{{ $i }}={{ $a.Annotations.summary }} {{ end }}",
-    "{{ .CommonAnnotations.SortedPairs }}|{{ .CommonAnnotations.String }}",
+    "{{ .CommonAnnotations.SortedPairs }}|{{ .CommonAnnotations.Names }}",
     "{{ range .Alerts }}{{ range .Labels.SortedPairs }}{{ .Name }}{{ end }};{{ end }}",
     "{{ with .Alerts.Resolved }}{{ len . }} resolved{{ else }}none{{ end }}",
     "{{ .Status | title }}: {{ .CommonLabels.alertname }} ({{ .Alerts.Firing | len }} firing)\n{{ range .Alerts -}}\n- {{ .Labels.instance }}: {{ .Annotations.summary }}\n{{ end }}",
     "{{ match \"(\" \"x\" }}",
     "{{ toUpper 1 }}",
+    "{{ range .Alerts }}{{ .StartsAt.Format \"Mon, 02 Jan 2006 15:04:05 MST\" }}|{{ .EndsAt.IsZero }}|{{ .StartsAt.UTC.Year }};{{ end }}",
+    "{{ .GroupLabels.SortedPairs.Names }}|{{ .CommonLabels.Remove (stringSlice) }}",
+    "{{ $first := index .Alerts 0 }}{{ $first.Labels.severity | toUpper }}{{ if $first.Annotations.runbook }}rb{{ else }}no runbook{{ end }}",
+    "{{ printf \"%q %v %d\" .Receiver .Alerts.Firing (len .Alerts) }}",
+    "{{ range $k, $v := .CommonLabels }}{{ $k }}={{ $v | printf \"%q\" }} {{ end }}",
+    "{{ with index .Alerts 2 }}{{ .Status }} {{ .EndsAt }} {{ .EndsAt.Unix }}{{ end }}",
+    "{{ range .Alerts.Resolved }}{{ .Labels.instance }} ended {{ .EndsAt.Format \"15:04:05.000\" }}{{ end }}",
+    "{{ .Alerts.Firing | len | printf \"%02d\" }}|{{ slice .Alerts 1 | len }}|{{ (slice .Alerts 1 2) }}",
+    "{{ match \"a:\\\\d\" (index .Alerts 0).Labels.instance }}|{{ reReplaceAll \"\\\\.\" \"_\" .ExternalURL }}",
+    "{{ eq (index .Alerts 0).StartsAt (index .Alerts 0).StartsAt }}|{{ eq .Status \"firing\" \"resolved\" }}",
+    "{{ len .CommonLabels.SortedPairs }}|{{ index .CommonLabels.SortedPairs 1 }}|{{ (index .CommonLabels.SortedPairs 0).Name }}",
+    "{{ join \",\" (.CommonLabels.Remove (stringSlice \"alertname\")).Values }}",
+    "{{ .CommonLabels.SortedPairs.Values | join \" \" | toUpper | printf \"[%s]\" }}",
+    "{{ range .Alerts }}{{ .GeneratorURL | urlquery }} {{ end }}",
+    "{{ title .Receiver }}|{{ toLower .Receiver }}|{{ .Receiver | html }}|{{ js .ExternalURL }}",
 ];
 
 fn alert(status: &str, instance: &str, starts: i64, ends: Option<i64>, url: &str) -> AlertData {

@@ -173,6 +173,7 @@ fn newer_alertmanager_functions() {
         ("{{ (index .Alerts 0).StartsAt | tz \"UTC\" }}", "2023-11-14 22:13:20 +0000 UTC"),
         ("{{ humanizeDuration 3725 }}|{{ humanizeDuration \"0.5\" }}", "1h 2m 5s|500ms"),
         ("{{ .CommonLabels | toJson }}", "{\"alertname\":\"Down\",\"team\":\"db\"}"),
+        ("{{ .CommonLabels.String }}|{{ .CommonLabels.SortedPairs.String }}", "alertname=Down, team=db|alertname=Down, team=db"),
         ("{{ (index .Alerts 1).Labels.SortedPairs | toJson }}", "[{\"Name\":\"alertname\",\"Value\":\"Down\"},{\"Name\":\"instance\",\"Value\":\"b\"},{\"Name\":\"team\",\"Value\":\"db\"}]"),
         ("{{ (index .Alerts 0) | toJson }}", "{\"status\":\"resolved\",\"labels\":{\"alertname\":\"Down\",\"instance\":\"a\",\"team\":\"db\"},\"annotations\":{\"summary\":\"same\"},\"startsAt\":\"2023-11-14T22:13:20Z\",\"endsAt\":\"0001-01-01T00:00:00Z\",\"generatorURL\":\"\",\"fingerprint\":\""),
     ];
