@@ -225,3 +225,163 @@ fn notification_templates_render_like_alertmanager() {
         mismatches.join("\n")
     );
 }
+
+fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// Decodes a chunked HTTP body if it is one.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else {
+            return body.to_string();
+        };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_string();
+        };
+        if n == 0 || after.len() < n {
+            return out;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+}
+
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The fingerprints `alertmanager_data` gives alerts are the ones a real
+/// Alertmanager shows for the same label sets.
+#[test]
+fn fingerprints_match_alertmanager() {
+    let binary = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .flat_map(|dir| {
+                [
+                    dir.join("prometheus-alertmanager"),
+                    dir.join("alertmanager"),
+                ]
+            })
+            .find(|p| p.is_file())
+    });
+    let Some(binary) = binary else {
+        if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("Alertmanager is required (AGENTMON_REQUIRE_PEERS=1) but not on PATH");
+        }
+        eprintln!("SKIP: Alertmanager not found on PATH; install Debian's `prometheus-alertmanager` package");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: blackhole\nreceivers:\n- name: blackhole\n",
+    )
+    .unwrap_or_else(|e| panic!("writing config: {e}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"));
+    let child = Command::new(&binary)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting Alertmanager: {e}"));
+    let _guard = ChildGuard(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while http(port, "GET", "/-/ready", "").map(|(s, _)| s) != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Alertmanager did not become ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let label_sets: Vec<BTreeMap<String, String>> = vec![
+        [("alertname", "A")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        [
+            ("alertname", "HighLatency"),
+            ("instance", "host:9100"),
+            ("severity", "page"),
+            ("note", "ünïcode ✓"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    ];
+    let alerts: Vec<serde_json::Value> = label_sets
+        .iter()
+        .map(|l| serde_json::json!({ "labels": l }))
+        .collect();
+    let posted = http(
+        port,
+        "POST",
+        "/api/v2/alerts",
+        &serde_json::Value::from(alerts).to_string(),
+    );
+    assert_eq!(
+        posted.as_ref().map(|(s, _)| *s),
+        Some(200),
+        "posting alerts: {posted:?}"
+    );
+    let (status, body) =
+        http(port, "GET", "/api/v2/alerts", "").unwrap_or_else(|| panic!("listing alerts"));
+    assert_eq!(status, 200);
+    let listed: serde_json::Value =
+        serde_json::from_str(&dechunk(&body)).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let mut theirs: BTreeMap<String, String> = BTreeMap::new();
+    for alert in listed.as_array().cloned().unwrap_or_default() {
+        let name = alert["labels"]["alertname"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        theirs.insert(
+            name,
+            alert["fingerprint"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    for labels in &label_sets {
+        let name = &labels["alertname"];
+        assert_eq!(
+            theirs.get(name),
+            Some(&fingerprint(labels)),
+            "fingerprint of {labels:?}"
+        );
+    }
+}
