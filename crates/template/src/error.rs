@@ -32,9 +32,6 @@ pub enum TemplateError {
         context: String,
         message: String,
     },
-    /// Execution failed outside any node (depth limit, empty template).
-    #[error("template: {template}: {message}")]
-    ExecNoNode { template: String, message: String },
     /// `execute_named` or `{{template}}` named a template the set lacks.
     #[error(
         "template: no template {} associated with template {}",

@@ -487,7 +487,6 @@ pub fn expansion_error_text(error: &TemplateError) -> String {
     let (stage, name) = match error {
         TemplateError::Parse { name, .. } => ("parsing", name.clone()),
         TemplateError::Exec { template, .. } => ("executing", template.clone()),
-        TemplateError::ExecNoNode { template, .. } => ("executing", template.clone()),
         TemplateError::NoTemplate { set, .. } => ("executing", set.clone()),
     };
     format!("<error expanding template: error {stage} template {name}: {error}>")

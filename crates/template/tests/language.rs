@@ -210,6 +210,11 @@ fn range_over_lists_maps_and_ints() {
             "ab3ab4ab5",
         ),
         ("{{range 3}}{{.}}{{end}}", "012"),
+        (
+            "{{range 1000000000000}}{{if eq . 2}}{{break}}{{end}}{{.}}{{end}}done",
+            "01done",
+        ),
+        ("{{range 0}}x{{else}}none{{end}}", "none"),
         ("{{range $i := 2}}[{{$i}}]{{end}}", "[0][1]"),
         ("{{range .SI}}{{$.I}}{{end}}", "171717"),
     ]);

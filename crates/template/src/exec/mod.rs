@@ -172,16 +172,19 @@ impl Executor<'_> {
         let outer_mark = scope.vars.len();
         let value = self.eval_pipeline(scope, dot, &branch.pipe)?;
         let mark = scope.vars.len();
-        let pairs: Vec<(Value, Value)> = match &value {
-            Value::List(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v.clone()))
-                .collect(),
-            Value::Map(map) => map
-                .iter()
-                .map(|(k, v)| (Value::String(k.clone()), v.clone()))
-                .collect(),
+        // Elements are produced one at a time: `{{range 1000000000}}` must
+        // not allocate them all.
+        let pairs: Box<dyn Iterator<Item = (Value, Value)> + '_> = match &value {
+            Value::List(items) => Box::new(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (Value::Int(i as i64), v.clone())),
+            ),
+            Value::Map(map) => Box::new(
+                map.iter()
+                    .map(|(k, v)| (Value::String(k.clone()), v.clone())),
+            ),
             Value::Int(n) => {
                 if branch.pipe.decl.len() > 1 {
                     return Err(error_at(
@@ -191,11 +194,9 @@ impl Executor<'_> {
                         format!("can't use {n} to iterate over more than one variable"),
                     ));
                 }
-                (0..(*n).max(0))
-                    .map(|i| (Value::Int(i), Value::Int(i)))
-                    .collect()
+                Box::new((0..(*n).max(0)).map(|i| (Value::Int(i), Value::Int(i))))
             }
-            Value::Missing | Value::Nil => Vec::new(),
+            Value::Missing | Value::Nil => Box::new(std::iter::empty()),
             other => {
                 return Err(error_at(
                     scope,
@@ -205,17 +206,13 @@ impl Executor<'_> {
                 ))
             }
         };
-        let mut flow = Flow::Normal;
-        if pairs.is_empty() {
-            if let Some(else_list) = &branch.else_list {
-                flow = self.walk(scope, dot, else_list)?;
-            }
-        }
+        let mut iterated = false;
         for (index, element) in pairs {
+            iterated = true;
             let decl = &branch.pipe.decl;
             if branch.pipe.is_assign {
                 if decl.len() > 1 {
-                    self.set_var(scope, branch.pipe.pos, &decl[0], index.clone())?;
+                    self.set_var(scope, branch.pipe.pos, &decl[0], index)?;
                     self.set_var(scope, branch.pipe.pos, &decl[1], element.clone())?;
                 } else if let Some(name) = decl.first() {
                     self.set_var(scope, branch.pipe.pos, name, element.clone())?;
@@ -224,13 +221,19 @@ impl Executor<'_> {
                 let top = scope.vars.len() - 1;
                 scope.vars[top].1 = element.clone();
                 if decl.len() > 1 {
-                    scope.vars[top - 1].1 = index.clone();
+                    scope.vars[top - 1].1 = index;
                 }
             }
             let result = self.walk(scope, &element, &branch.list);
             scope.vars.truncate(mark);
             if let Flow::Break = result? {
                 break;
+            }
+        }
+        let mut flow = Flow::Normal;
+        if !iterated {
+            if let Some(else_list) = &branch.else_list {
+                flow = self.walk(scope, dot, else_list)?;
             }
         }
         scope.vars.truncate(outer_mark);
