@@ -457,6 +457,39 @@ pub fn rule_template_data(
     ))
 }
 
+/// Parses a rule's label or annotation template as Prometheus does, with
+/// the variable definitions in front, so that a rule file can be checked at
+/// load time and the template executed at every evaluation.
+pub fn parse_rule_template(
+    rule_name: &str,
+    text: &str,
+    external_url: &str,
+) -> Result<Template, TemplateError> {
+    let funcs = funcs(Arc::new(|_| Ok(Vec::new())), external_url);
+    Template::parse(
+        &format!("__alert_{rule_name}"),
+        &format!("{RULE_TEMPLATE_PREFIX}{text}"),
+        &funcs,
+    )
+}
+
+/// Executes a template from [`parse_rule_template`] for one alert.
+#[allow(clippy::too_many_arguments)]
+pub fn execute_rule_template(
+    template: &Template,
+    labels: &BTreeMap<String, String>,
+    value: f64,
+    external_labels: &BTreeMap<String, String>,
+    external_url: &str,
+    query_fn: RuleQueryFn,
+    timestamp_ms: i64,
+) -> Result<String, TemplateError> {
+    let query: QueryFn = Arc::new(move |q| query_fn(q, timestamp_ms));
+    let funcs = funcs(query, external_url);
+    let data = rule_template_data(labels, external_labels, external_url, value);
+    template.execute(&data, &funcs)
+}
+
 /// Expands an alerting rule's label or annotation template as Prometheus
 /// does: the template is named `__alert_<rule name>`, gets `$labels`,
 /// `$externalLabels`, `$externalURL` and `$value`, and its `query` calls run
@@ -472,13 +505,16 @@ pub fn expand_rule_template(
     query_fn: RuleQueryFn,
     timestamp_ms: i64,
 ) -> Result<String, TemplateError> {
-    let query: QueryFn = Arc::new(move |q| query_fn(q, timestamp_ms));
-    let funcs = funcs(query, external_url);
-    let name = format!("__alert_{rule_name}");
-    let full = format!("{RULE_TEMPLATE_PREFIX}{text}");
-    let template = Template::parse(&name, &full, &funcs)?;
-    let data = rule_template_data(labels, external_labels, external_url, value);
-    template.execute(&data, &funcs)
+    let template = parse_rule_template(rule_name, text, external_url)?;
+    execute_rule_template(
+        &template,
+        labels,
+        value,
+        external_labels,
+        external_url,
+        query_fn,
+        timestamp_ms,
+    )
 }
 
 /// The text Prometheus puts in place of a template that failed:
