@@ -9,7 +9,8 @@ use agentmon_template::alertmanager::{
     self, alertmanager_data, fingerprint, AlertData, NotificationData,
 };
 use agentmon_template::prometheus::{
-    self, expand_rule_template, expansion_error_text, QuerySample,
+    self, execute_rule_template, expand_rule_template, expansion_error_text, parse_rule_template,
+    QuerySample,
 };
 use agentmon_template::{FuncMap, Template, Value};
 
@@ -102,6 +103,12 @@ fn rule_templates_get_prometheus_variables_and_error_text() {
          executing \"__alert_HighLoad\" at <.Nope>: can't evaluate field Nope in type struct { Labels map[string]string; \
          ExternalLabels map[string]string; ExternalURL string; Value float64 }>"
     );
+    let parsed = parse_rule_template("R", "{{ $labels.job }}={{ $value }}", "")
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (value, want) in [(1.0, "node=1"), (2.5, "node=2.5")] {
+        let out = execute_rule_template(&parsed, &labels, value, &external, "", query.clone(), 0);
+        assert_eq!(out.as_deref(), Ok(want));
+    }
     let err = expand_rule_template("R", "{{ if }}", &labels, 0.5, &external, "", query, 0)
         .expect_err("parse error");
     assert_eq!(
