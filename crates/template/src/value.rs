@@ -276,6 +276,20 @@ impl From<bool> for Value {
     }
 }
 
+impl From<&BTreeMap<String, String>> for Value {
+    /// A label set or annotations: Go's `map[string]string`.
+    fn from(m: &BTreeMap<String, String>) -> Value {
+        Value::string_map(m.iter())
+    }
+}
+
+impl From<Vec<String>> for Value {
+    /// Go's `[]string`.
+    fn from(items: Vec<String>) -> Value {
+        Value::List(items.into_iter().map(Value::String).collect())
+    }
+}
+
 impl From<Vec<Value>> for Value {
     fn from(l: Vec<Value>) -> Value {
         Value::List(l)
@@ -309,6 +323,17 @@ mod tests {
         assert_eq!(Value::Float(f64::NAN).to_go_string(), "NaN");
         assert_eq!(Value::Nil.to_go_string(), "<nil>");
         assert_eq!(Value::Missing.to_go_string(), "<no value>");
+    }
+
+    #[test]
+    fn conversions_from_rust_collections() {
+        let labels: BTreeMap<String, String> = [("a".to_string(), "b".to_string())].into();
+        assert_eq!(Value::from(&labels).to_go_string(), "map[a:b]");
+        assert_eq!(Value::from(&labels).type_name(), "map[string]string");
+        assert_eq!(
+            Value::from(vec!["x".to_string(), "y".to_string()]).to_go_string(),
+            "[x y]"
+        );
     }
 
     #[test]
