@@ -49,6 +49,13 @@ enum Flow {
 
 type Result<T> = std::result::Result<T, TemplateError>;
 
+/// Where a field chain starts: dot, a variable, or a computed value.
+enum Base<'b> {
+    Dot,
+    Variable(&'b str),
+    Value(Value),
+}
+
 /// The argument list of a call: the nodes after the function (or method)
 /// name, and the value piped in from the previous command, if any.
 struct CallArgs<'n> {
@@ -347,11 +354,18 @@ impl Executor<'_> {
         };
         match first {
             Arg::Field { names, .. } => {
-                return self.eval_field_chain(scope, dot, dot.clone(), first, names, call)
+                return self.eval_field_chain(scope, dot, Base::Dot, first, names, call)
             }
             Arg::Chain { node, fields, .. } => {
                 let receiver = self.eval_chain_receiver(scope, dot, first, node)?;
-                return self.eval_field_chain(scope, dot, receiver, first, fields, call);
+                return self.eval_field_chain(
+                    scope,
+                    dot,
+                    Base::Value(receiver),
+                    first,
+                    fields,
+                    call,
+                );
             }
             Arg::Identifier { name, .. } => {
                 return self.eval_function(scope, dot, first, name, Some(cmd), call)
@@ -361,12 +375,19 @@ impl Executor<'_> {
                 return self.eval_pipeline(scope, dot, pipe);
             }
             Arg::Variable { name, fields, .. } => {
-                let value = self.var_value(scope, first, name)?;
                 if fields.is_empty() {
+                    let value = self.var_value(scope, first, name)?;
                     self.not_a_function(scope, &cmd.args, &call.piped)?;
                     return Ok(value);
                 }
-                return self.eval_field_chain(scope, dot, value, first, fields, call);
+                return self.eval_field_chain(
+                    scope,
+                    dot,
+                    Base::Variable(name),
+                    first,
+                    fields,
+                    call,
+                );
             }
             _ => {}
         }
@@ -411,20 +432,19 @@ impl Executor<'_> {
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Nil(_) => Ok(Value::Nil),
             Arg::Field { names, .. } => {
-                self.eval_field_chain(scope, dot, dot.clone(), arg, names, none())
+                self.eval_field_chain(scope, dot, Base::Dot, arg, names, none())
             }
             Arg::Variable { name, fields, .. } => {
-                let value = self.var_value(scope, arg, name)?;
                 if fields.is_empty() {
-                    return Ok(value);
+                    return self.var_value(scope, arg, name);
                 }
-                self.eval_field_chain(scope, dot, value, arg, fields, none())
+                self.eval_field_chain(scope, dot, Base::Variable(name), arg, fields, none())
             }
             Arg::Pipe(pipe) => self.eval_pipeline(scope, dot, pipe),
             Arg::Identifier { name, .. } => self.eval_function(scope, dot, arg, name, None, none()),
             Arg::Chain { node, fields, .. } => {
                 let receiver = self.eval_chain_receiver(scope, dot, arg, node)?;
-                self.eval_field_chain(scope, dot, receiver, arg, fields, none())
+                self.eval_field_chain(scope, dot, Base::Value(receiver), arg, fields, none())
             }
             Arg::Bool(_, b) => Ok(Value::Bool(*b)),
             Arg::Number { value, .. } => value.clone().map_err(|m| arg_error(scope, arg, m)),
@@ -436,12 +456,52 @@ impl Executor<'_> {
         &mut self,
         scope: &mut Scope,
         dot: &Value,
-        mut receiver: Value,
+        base: Base,
         node: &Arg,
         idents: &[String],
         call: CallArgs,
     ) -> Result<Value> {
-        let Some((last, init)) = idents.split_last() else {
+        // Plain map keys and struct fields are followed by reference, so
+        // that `.Labels.job` or `$.ExternalURL` copies only what it reads;
+        // methods, missing keys and errors take the general path below.
+        let has_args = call.has_args();
+        let (mut receiver, done) = {
+            let start: &Value = match &base {
+                Base::Dot => dot,
+                Base::Value(v) => v,
+                Base::Variable(name) => match scope.vars.iter().rev().find(|(n, _)| n == name) {
+                    Some((_, v)) => v,
+                    None => {
+                        return Err(arg_error(
+                            scope,
+                            node,
+                            format!("undefined variable: {name}"),
+                        ))
+                    }
+                },
+            };
+            let mut current = start;
+            let mut done = 0;
+            for (i, ident) in idents.iter().enumerate() {
+                if i + 1 == idents.len() && has_args {
+                    break;
+                }
+                let next = match current {
+                    Value::Map(m) => m.get(ident),
+                    Value::Struct(st) => st.field(ident),
+                    _ => None,
+                };
+                match next {
+                    Some(next) => {
+                        current = next;
+                        done += 1;
+                    }
+                    None => break,
+                }
+            }
+            (current.clone(), done)
+        };
+        let Some((last, init)) = idents[done..].split_last() else {
             return Ok(receiver);
         };
         for ident in init {
