@@ -32,6 +32,10 @@ pub enum TemplateError {
         context: String,
         message: String,
     },
+    /// Execution used more work than one template may (a guard Go lacks,
+    /// against templates that recurse or loop without end).
+    #[error("template: {template}: execution stopped after {limit} steps; the template recurses or loops too much")]
+    TooMuchWork { template: String, limit: u64 },
     /// `execute_named` or `{{template}}` named a template the set lacks.
     #[error(
         "template: no template {} associated with template {}",

@@ -29,8 +29,9 @@
 //! `template` and `block`. `printf` is a port of Go's `fmt` verbs and flags
 //! ([`sprintf`]). Function arguments are checked against Go parameter
 //! types ([`Param`]) with Go's messages. Known differences from Go are
-//! listed in `docs/templates.md` (nesting depth 200, maps typed by their
-//! values, a few type names in messages, no `call`).
+//! listed in `docs/templates.md` (nesting depth 200, a step budget per
+//! execution, maps typed by their values, a few type names in messages, no
+//! `call`).
 
 pub mod alertmanager;
 mod builtins;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::TemplateError;
-use crate::exec::{Executor, Options};
+use crate::exec::{Executor, Options, DEFAULT_MAX_STEPS};
 use crate::funcs::FuncMap;
 use crate::parse::{self, is_empty_tree, Tree};
 use crate::value::Value;
@@ -16,6 +16,7 @@ pub struct Template {
     name: String,
     trees: BTreeMap<String, Arc<Tree>>,
     options: Options,
+    max_steps: u64,
 }
 
 impl Template {
@@ -31,6 +32,7 @@ impl Template {
                 missing_key: funcs.missing_key(),
                 alertmanager_methods: funcs.alertmanager_methods(),
             },
+            max_steps: DEFAULT_MAX_STEPS,
         })
     }
 
@@ -49,6 +51,14 @@ impl Template {
             }
         }
         Ok(())
+    }
+
+    /// Sets how much work one execution may do (nodes walked, commands
+    /// run, range iterations; 20 million by default) before it fails with
+    /// [`TemplateError::TooMuchWork`]. Go has no such limit; it guards
+    /// against templates that recurse or loop without end.
+    pub fn set_step_limit(&mut self, steps: u64) {
+        self.max_steps = steps;
     }
 
     /// The name of the main template.
@@ -90,6 +100,8 @@ impl Template {
             options: self.options,
             out: String::new(),
             depth: 0,
+            steps: 0,
+            max_steps: self.max_steps,
         };
         executor.run(tree, data)?;
         Ok(executor.out)

@@ -571,6 +571,29 @@ fn more_scoping_and_pipeline_cases() {
 }
 
 #[test]
+fn runaway_templates_stop_with_an_error() {
+    let exponential = "{{define \"r\"}}{{if gt . 0}}\
+        {{template \"r\" (len (slice \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" 1 .))}}\
+        {{template \"r\" (len (slice \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" 1 .))}}\
+        {{end}}{{end}}{{template \"r\" 40}}";
+    let funcs = FuncMap::builtin();
+    // The error names the template that was running when the budget ran out.
+    for (text, running) in [(exponential, "r"), ("{{range 1000000000000}}{{end}}", "t")] {
+        let mut t = Template::parse("t", text, &funcs).unwrap_or_else(|e| panic!("{e}"));
+        t.set_step_limit(100_000);
+        assert_eq!(
+            t.execute(&data(), &funcs).map_err(|e| e.to_string()),
+            Err(format!(
+                "template: {running}: execution stopped after 100000 steps; \
+                 the template recurses or loops too much"
+            ))
+        );
+    }
+    // The default limit leaves ordinary work alone.
+    assert_eq!(run("{{range 100000}}{{end}}done").as_deref(), Ok("done"));
+}
+
+#[test]
 fn templates_and_function_maps_can_be_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Template>();

@@ -19,6 +19,12 @@ use crate::value::{is_string_map, map_zero_value, write_value, Value};
 /// not, so recursion stops much earlier with Go's message.
 pub(crate) const MAX_DEPTH: usize = 200;
 
+/// Work allowed for one execution (nodes walked, commands run, range
+/// iterations). Go has no such bound; without it a template that recurses
+/// twice per level, or ranges over 10^12, would hold a rule evaluation or a
+/// notification forever. Real templates use a few thousand steps.
+pub(crate) const DEFAULT_MAX_STEPS: u64 = 20_000_000;
+
 /// Options that change how fields are read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Options {
@@ -34,6 +40,10 @@ pub(crate) struct Executor<'a> {
     pub options: Options,
     pub out: String,
     pub depth: usize,
+    /// Nodes walked, commands run and range iterations so far.
+    pub steps: u64,
+    /// The most steps allowed.
+    pub max_steps: u64,
 }
 
 struct Scope<'t> {
@@ -132,7 +142,20 @@ impl Executor<'_> {
         Ok(Flow::Normal)
     }
 
+    /// Counts one step of work; fails once the budget is spent.
+    fn step(&mut self, scope: &Scope) -> Result<()> {
+        self.steps += 1;
+        if self.steps > self.max_steps {
+            return Err(TemplateError::TooMuchWork {
+                template: scope.tree.name.clone(),
+                limit: self.max_steps,
+            });
+        }
+        Ok(())
+    }
+
     fn walk_node(&mut self, scope: &mut Scope, dot: &Value, node: &Node) -> Result<Flow> {
+        self.step(scope)?;
         match node {
             Node::Text(text) => self.out.push_str(text),
             Node::Comment => {}
@@ -215,6 +238,7 @@ impl Executor<'_> {
         };
         let mut iterated = false;
         for (index, element) in pairs {
+            self.step(scope)?;
             iterated = true;
             let decl = &branch.pipe.decl;
             if branch.pipe.is_assign {
@@ -347,6 +371,7 @@ impl Executor<'_> {
         cmd: &Command,
         piped: Option<Value>,
     ) -> Result<Value> {
+        self.step(scope)?;
         let first = &cmd.args[0];
         let call = CallArgs {
             nodes: &cmd.args[1..],
