@@ -36,6 +36,11 @@ pub enum TemplateError {
     /// against templates that recurse or loop without end).
     #[error("template: {template}: execution stopped after {limit} steps; the template recurses or loops too much")]
     TooMuchWork { template: String, limit: u64 },
+    /// Execution wrote, or a function returned, more text than allowed.
+    #[error(
+        "template: {template}: execution stopped: output or a string would exceed {limit} bytes"
+    )]
+    TooMuchOutput { template: String, limit: usize },
     /// `execute_named` or `{{template}}` named a template the set lacks.
     #[error(
         "template: no template {} associated with template {}",

@@ -524,7 +524,8 @@ pub fn expansion_error_text(error: &TemplateError) -> String {
         TemplateError::Parse { name, .. } => ("parsing", name.clone()),
         TemplateError::Exec { template, .. } => ("executing", template.clone()),
         TemplateError::NoTemplate { set, .. } => ("executing", set.clone()),
-        TemplateError::TooMuchWork { template, .. } => ("executing", template.clone()),
+        TemplateError::TooMuchWork { template, .. }
+        | TemplateError::TooMuchOutput { template, .. } => ("executing", template.clone()),
     };
     format!("<error expanding template: error {stage} template {name}: {error}>")
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::TemplateError;
-use crate::exec::{Executor, Options, DEFAULT_MAX_STEPS};
+use crate::exec::{Executor, Options, DEFAULT_MAX_OUTPUT, DEFAULT_MAX_STEPS};
 use crate::funcs::FuncMap;
 use crate::parse::{self, is_empty_tree, Tree};
 use crate::value::Value;
@@ -17,6 +17,7 @@ pub struct Template {
     trees: BTreeMap<String, Arc<Tree>>,
     options: Options,
     max_steps: u64,
+    max_output: usize,
 }
 
 impl Template {
@@ -33,6 +34,7 @@ impl Template {
                 alertmanager_methods: funcs.alertmanager_methods(),
             },
             max_steps: DEFAULT_MAX_STEPS,
+            max_output: DEFAULT_MAX_OUTPUT,
         })
     }
 
@@ -59,6 +61,13 @@ impl Template {
     /// against templates that recurse or loop without end.
     pub fn set_step_limit(&mut self, steps: u64) {
         self.max_steps = steps;
+    }
+
+    /// Sets the most text one execution may write, which is also the
+    /// longest string a function may return (64 MiB by default); past it
+    /// execution fails with [`TemplateError::TooMuchOutput`].
+    pub fn set_output_limit(&mut self, bytes: usize) {
+        self.max_output = bytes;
     }
 
     /// The name of the main template.
@@ -102,6 +111,7 @@ impl Template {
             depth: 0,
             steps: 0,
             max_steps: self.max_steps,
+            max_output: self.max_output,
         };
         executor.run(tree, data)?;
         Ok(executor.out)

@@ -589,6 +589,20 @@ fn runaway_templates_stop_with_an_error() {
             ))
         );
     }
+    let doubling = "{{$x := \"ab\"}}{{range 80}}{{$x = printf \"%s%s\" $x $x}}{{end}}{{len $x}}";
+    let mut t = Template::parse("t", doubling, &funcs).unwrap_or_else(|e| panic!("{e}"));
+    t.set_output_limit(1 << 20);
+    assert_eq!(
+        t.execute(&data(), &funcs).map_err(|e| e.to_string()),
+        Err(
+            "template: t: execution stopped: output or a string would exceed 1048576 bytes"
+                .to_string()
+        )
+    );
+    let mut t = Template::parse("t", "{{range 100}}0123456789{{end}}", &funcs)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.set_output_limit(500);
+    assert!(t.execute(&data(), &funcs).is_err());
     // The default limit leaves ordinary work alone.
     assert_eq!(run("{{range 100000}}{{end}}done").as_deref(), Ok("done"));
 }

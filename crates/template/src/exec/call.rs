@@ -130,6 +130,9 @@ impl Executor<'_> {
                 None => Err(format!("{name:?} is not a defined function")),
             }
         };
+        if let Ok(Value::String(text)) = &result {
+            self.check_size(scope, text.len())?;
+        }
         result.map_err(|message| {
             let (pos, context) = match cmd {
                 Some(c) => (c.pos, c.to_string()),

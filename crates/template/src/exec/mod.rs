@@ -25,6 +25,10 @@ pub(crate) const MAX_DEPTH: usize = 200;
 /// notification forever. Real templates use a few thousand steps.
 pub(crate) const DEFAULT_MAX_STEPS: u64 = 20_000_000;
 
+/// Output allowed for one execution, and the longest string a function may
+/// return (`printf "%s%s" $x $x` in a loop doubles a string each time).
+pub(crate) const DEFAULT_MAX_OUTPUT: usize = 64 << 20;
+
 /// Options that change how fields are read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Options {
@@ -44,6 +48,8 @@ pub(crate) struct Executor<'a> {
     pub steps: u64,
     /// The most steps allowed.
     pub max_steps: u64,
+    /// The most output bytes allowed (also the longest function result).
+    pub max_output: usize,
 }
 
 struct Scope<'t> {
@@ -154,15 +160,34 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// Fails once the output, or a string about to be made, is too long.
+    fn check_size(&self, scope: &Scope, len: usize) -> Result<()> {
+        if len > self.max_output {
+            return Err(TemplateError::TooMuchOutput {
+                template: scope.tree.name.clone(),
+                limit: self.max_output,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_output(&self, scope: &Scope) -> Result<()> {
+        self.check_size(scope, self.out.len())
+    }
+
     fn walk_node(&mut self, scope: &mut Scope, dot: &Value, node: &Node) -> Result<Flow> {
         self.step(scope)?;
         match node {
-            Node::Text(text) => self.out.push_str(text),
+            Node::Text(text) => {
+                self.out.push_str(text);
+                self.check_output(scope)?;
+            }
             Node::Comment => {}
             Node::Action(pipe) => {
                 let value = self.eval_pipeline(scope, dot, pipe)?;
                 if pipe.decl.is_empty() {
                     write_value(&mut self.out, &value);
+                    self.check_output(scope)?;
                 }
             }
             Node::If(branch) => return self.walk_if_or_with(scope, dot, branch, false),
