@@ -599,6 +599,12 @@ fn runaway_templates_stop_with_an_error() {
                 .to_string()
         )
     );
+    let mut args_funcs = FuncMap::builtin();
+    args_funcs.insert("pair", |a| Ok(Value::List(a.to_vec())));
+    let nesting = "{{$x := 1}}{{range 80}}{{$x = pair $x $x}}{{end}}{{len $x}}";
+    let mut t = Template::parse("t", nesting, &args_funcs).unwrap_or_else(|e| panic!("{e}"));
+    t.set_output_limit(1 << 20);
+    assert!(t.execute(&data(), &args_funcs).is_err());
     let mut t = Template::parse("t", "{{range 100}}0123456789{{end}}", &funcs)
         .unwrap_or_else(|e| panic!("{e}"));
     t.set_output_limit(500);

@@ -51,6 +51,32 @@ fn check_value(value: Value, param: Param) -> std::result::Result<Value, String>
     }
 }
 
+/// The approximate size in bytes of a value (16 per element plus string
+/// bytes) if it exceeds `limit`; counting stops as soon as it does.
+fn weight_over(value: &Value, limit: usize) -> Option<usize> {
+    let mut weight = 0usize;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        weight += 16;
+        match v {
+            Value::String(s) => weight += s.len(),
+            Value::List(items) => stack.extend(items.iter()),
+            Value::Map(map) => {
+                for (k, item) in map {
+                    weight += k.len();
+                    stack.push(item);
+                }
+            }
+            Value::Struct(st) => stack.extend(st.fields.iter().map(|f| &f.value)),
+            _ => {}
+        }
+        if weight > limit {
+            return Some(weight);
+        }
+    }
+    None
+}
+
 impl Executor<'_> {
     pub(super) fn eval_function(
         &mut self,
@@ -130,8 +156,12 @@ impl Executor<'_> {
                 None => Err(format!("{name:?} is not a defined function")),
             }
         };
-        if let Ok(Value::String(text)) = &result {
-            self.check_size(scope, text.len())?;
+        if let Ok(value) = &result {
+            // Go shares values; here they are copied, so `{{ $x = args $x $x }}`
+            // in a loop would double memory each time without this bound.
+            if let Some(weight) = weight_over(value, self.max_output) {
+                self.check_size(scope, weight)?;
+            }
         }
         result.map_err(|message| {
             let (pos, context) = match cmd {
