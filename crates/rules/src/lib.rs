@@ -37,6 +37,7 @@ mod memory;
 mod query;
 pub mod recording;
 mod template;
+pub mod unittest;
 
 
 pub use alerting::{ActiveAlert, AlertState, AlertingRule};
@@ -50,3 +51,4 @@ pub use memory::MemoryStore;
 pub use query::{AlertSender, Appender, EngineQueryFunc, QueryFunc, RuleSample, NOT_VECTOR};
 pub use recording::RecordingRule;
 pub use template::{Expander, PlainTextExpander, TemplateData};
+pub use unittest::{run_unit_tests, TestReport};
