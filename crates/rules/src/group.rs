@@ -127,6 +127,9 @@ pub struct Group {
     /// Whether `for` state is to be restored after the second evaluation
     /// (groups loaded at startup).
     pub should_restore: bool,
+    /// Series of rules dropped by a reload, marked stale at the next
+    /// evaluation.
+    stale_series: Vec<Labels>,
 }
 
 impl Group {
@@ -151,6 +154,7 @@ impl Group {
             rules,
             status: EvaluationStatus::default(),
             should_restore: restore,
+            stale_series: Vec::new(),
         }
     }
 
@@ -166,9 +170,13 @@ impl Group {
 
     /// Takes over the state of `old` (the same group before a reload):
     /// rules with the same name and labels keep their alerts, status and
-    /// the series they wrote, as Prometheus's `CopyState` does.
+    /// the series they wrote, as Prometheus's `CopyState` does; the series
+    /// of old rules without a match are marked stale at the next
+    /// evaluation. A group still waiting to restore `for` state keeps
+    /// waiting.
     pub fn copy_state(&mut self, old: &Group) {
         self.status = old.status.clone();
+        self.should_restore = old.should_restore;
         let mut taken = vec![false; old.rules.len()];
         for entry in &mut self.rules {
             let found = old.rules.iter().enumerate().position(|(i, o)| {
@@ -186,6 +194,13 @@ impl Group {
             {
                 new.active = previous.active.clone();
                 new.restored = previous.restored;
+            }
+        }
+        self.stale_series = old.stale_series.clone();
+        for (index, old_entry) in old.rules.iter().enumerate() {
+            if !taken[index] {
+                self.stale_series
+                    .extend(old_entry.previous_series.iter().cloned());
             }
         }
     }
@@ -248,6 +263,18 @@ impl Group {
                 last_evaluation_ms: Some(ts_ms),
                 duration: rule_started.elapsed(),
             };
+        }
+        if !self.stale_series.is_empty() {
+            let stale: Vec<RuleSample> = std::mem::take(&mut self.stale_series)
+                .into_iter()
+                .map(|labels| RuleSample {
+                    labels,
+                    sample: Sample::new(ts_ms - offset_ms, STALE_NAN),
+                })
+                .collect();
+            if let Err(error) = ctx.appender.append(&stale) {
+                tracing::warn!(%error, group = self.name(), "writing stale markers failed");
+            }
         }
         self.status = EvaluationStatus {
             health: RuleHealth::Ok,

@@ -477,3 +477,21 @@ fn api_json_has_prometheus_field_names() {
     let recording_only = crate::api::rule_discovery(&[], Some("record"));
     assert!(recording_only.groups.is_empty());
 }
+
+#[test]
+fn rules_dropped_by_a_reload_get_stale_markers() {
+    let f = fixture();
+    put(&f.store, "1", 0..=10, |_| 1.0);
+    let text = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: x\n      - record: s\n        expr: x\n";
+    let mut old = group(&f, text, true);
+    old.eval(&f.ctx, 0);
+    let mut new = group(&f, &text.replace("record: s", "record: t"), false);
+    new.copy_state(&old);
+    assert!(new.should_restore, "still waiting to restore");
+    new.eval(&f.ctx, MIN);
+    let s = f.store.samples(&labels(&[("__name__", "s"), ("a", "1")]));
+    assert_eq!(s.len(), 2);
+    assert!(is_stale_nan(s[1].v) && s[1].t == MIN);
+    let r = f.store.samples(&labels(&[("__name__", "r"), ("a", "1")]));
+    assert_eq!(r.iter().map(|p| p.v).collect::<Vec<_>>(), [1.0, 1.0], "kept rule not stale");
+}
