@@ -235,14 +235,9 @@ fn validate(
                 }
             },
         };
-        let interval = duration_of("interval", &group.interval);
+        // Zero means "not set", as in Prometheus.
+        let interval = duration_of("interval", &group.interval).filter(|d| !d.is_zero());
         let query_offset = duration_of("query_offset", &group.query_offset);
-        if interval == Some(Duration::ZERO) {
-            errors.push(format!(
-                "{file}: group {:?}: interval must be greater than 0",
-                group.name
-            ));
-        }
         for (name, _) in &group.labels {
             if validate_label_name(name).is_err() || name == METRIC_NAME_LABEL {
                 errors.push(format!(

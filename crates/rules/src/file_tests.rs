@@ -179,12 +179,17 @@ fn templates_are_checked_through_the_expander() {
 
 #[test]
 fn group_durations_are_checked() {
-    let errors = errors_of("groups:\n  - name: g\n    interval: 0s\n    rules: []\n  - name: h\n    query_offset: soon\n    rules: []\n");
+    let errors = errors_of("groups:\n  - name: h\n    query_offset: soon\n    rules: []\n");
     assert_eq!(
         errors,
-        vec![
-            "r.yml: group \"g\": interval must be greater than 0".to_owned(),
-            "r.yml: group \"h\": query_offset: not a valid duration string: \"soon\"".to_owned(),
-        ]
+        vec!["r.yml: group \"h\": query_offset: not a valid duration string: \"soon\"".to_owned()]
     );
+    // A zero interval means the default, as in Prometheus.
+    let groups = parse_rule_file(
+        "r.yml",
+        "groups:\n  - name: g\n    interval: 0s\n    rules: []\n",
+        &PlainTextExpander,
+    )
+    .unwrap();
+    assert_eq!(groups[0].interval, None);
 }
