@@ -79,7 +79,10 @@ impl ActiveAlert {
             return false;
         }
         let last_sent = self.last_sent_at_ms.unwrap_or(i64::MIN);
-        if self.resolved_at_ms.is_some_and(|resolved| resolved > last_sent) {
+        if self
+            .resolved_at_ms
+            .is_some_and(|resolved| resolved > last_sent)
+        {
             return true;
         }
         last_sent.saturating_add(resend_delay_ms) < ts_ms

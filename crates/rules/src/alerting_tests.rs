@@ -25,7 +25,10 @@ fn firing_alerts_are_resent_strictly_after_the_delay() {
     let mut a = alert(AlertState::Firing);
     assert!(a.needs_sending(0, 60_000), "never sent");
     a.last_sent_at_ms = Some(0);
-    assert!(!a.needs_sending(60_000, 60_000), "exactly the delay is not past it");
+    assert!(
+        !a.needs_sending(60_000, 60_000),
+        "exactly the delay is not past it"
+    );
     assert!(a.needs_sending(60_001, 60_000));
 }
 

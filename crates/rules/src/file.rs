@@ -227,10 +227,7 @@ fn validate(
             Some(text) => match parse_duration(text) {
                 Ok(d) => Some(d),
                 Err(message) => {
-                    errors.push(format!(
-                        "{file}: group {:?}: {what}: {message}",
-                        group.name
-                    ));
+                    errors.push(format!("{file}: group {:?}: {what}: {message}", group.name));
                     None
                 }
             },
@@ -238,7 +235,7 @@ fn validate(
         // Zero means "not set", as in Prometheus.
         let interval = duration_of("interval", &group.interval).filter(|d| !d.is_zero());
         let query_offset = duration_of("query_offset", &group.query_offset);
-        for (name, _) in &group.labels {
+        for name in group.labels.keys() {
             if validate_label_name(name).is_err() || name == METRIC_NAME_LABEL {
                 errors.push(format!(
                     "{file}: group {:?}: invalid label name: {name}",
@@ -311,9 +308,12 @@ fn validate_rule(
         problems.push(format!("could not parse expression: {e}"));
     }
     let mut durations = [Duration::ZERO; 2];
-    for (slot, (what, value)) in [("for", &rule.for_), ("keep_firing_for", &rule.keep_firing_for)]
-        .into_iter()
-        .enumerate()
+    for (slot, (what, value)) in [
+        ("for", &rule.for_),
+        ("keep_firing_for", &rule.keep_firing_for),
+    ]
+    .into_iter()
+    .enumerate()
     {
         if let Some(text) = value {
             match parse_duration(text) {

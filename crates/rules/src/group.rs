@@ -245,8 +245,7 @@ impl Group {
             let outcome = result.and_then(|samples| {
                 if let Rule::Alerting(rule) = &mut entry.rule {
                     let url = generator_url(&ctx.external_url, &rule.expr);
-                    let alerts =
-                        rule.alerts_to_send(ts_ms, ctx.resend_delay, self.interval, &url);
+                    let alerts = rule.alerts_to_send(ts_ms, ctx.resend_delay, self.interval, &url);
                     if !alerts.is_empty() {
                         ctx.sender.send(&alerts);
                     }

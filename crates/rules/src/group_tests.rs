@@ -42,16 +42,25 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 }
 
 /// `x{a=...}` with `value(minute)` at each minute of `minutes`.
-fn put(store: &MemoryStore, a: &str, minutes: std::ops::RangeInclusive<i64>, value: fn(i64) -> f64) {
+fn put(
+    store: &MemoryStore,
+    a: &str,
+    minutes: std::ops::RangeInclusive<i64>,
+    value: fn(i64) -> f64,
+) {
     for m in minutes {
         store
-            .add(labels(&[("__name__", "x"), ("a", a)]), Sample::new(m * MIN, value(m)))
+            .add(
+                labels(&[("__name__", "x"), ("a", a)]),
+                Sample::new(m * MIN, value(m)),
+            )
             .unwrap();
     }
 }
 
 fn group(fixture: &Fixture, text: &str, restore: bool) -> Group {
-    let mut definitions = parse_rule_file("rules.yml", text, fixture.ctx.expander.as_ref()).unwrap();
+    let mut definitions =
+        parse_rule_file("rules.yml", text, fixture.ctx.expander.as_ref()).unwrap();
     Group::new(definitions.remove(0), &fixture.ctx, restore)
 }
 
@@ -98,7 +107,11 @@ fn alerts_go_pending_then_firing_after_for() {
         g.eval(&f.ctx, m * MIN);
         states.push(only_alert(&g).state);
         if m == 4 {
-            assert_eq!(f.sent.lock().len(), 1, "no resend one minute after the first send");
+            assert_eq!(
+                f.sent.lock().len(),
+                1,
+                "no resend one minute after the first send"
+            );
         }
     }
     use AlertState::*;
@@ -114,10 +127,19 @@ fn alerts_go_pending_then_firing_after_for() {
     let extra = [("a", "1"), ("severity", "page")];
     let pending = alerts_series(&f.store, "pending", &extra);
     assert_eq!(pending.len(), 4, "{pending:?}");
-    assert_eq!(pending[..3].iter().map(|s| s.t).collect::<Vec<_>>(), [0, MIN, 2 * MIN]);
-    assert!(is_stale_nan(pending[3].v) && pending[3].t == 3 * MIN, "stale marker when it fires");
+    assert_eq!(
+        pending[..3].iter().map(|s| s.t).collect::<Vec<_>>(),
+        [0, MIN, 2 * MIN]
+    );
+    assert!(
+        is_stale_nan(pending[3].v) && pending[3].t == 3 * MIN,
+        "stale marker when it fires"
+    );
     let firing = alerts_series(&f.store, "firing", &extra);
-    assert_eq!(firing.iter().map(|s| (s.t, s.v)).collect::<Vec<_>>(), [(3 * MIN, 1.0), (4 * MIN, 1.0), (5 * MIN, 1.0)]);
+    assert_eq!(
+        firing.iter().map(|s| (s.t, s.v)).collect::<Vec<_>>(),
+        [(3 * MIN, 1.0), (4 * MIN, 1.0), (5 * MIN, 1.0)]
+    );
     let for_state = f.store.samples(&labels(&[
         ("__name__", ALERTS_FOR_STATE_METRIC),
         ("a", "1"),
@@ -128,7 +150,11 @@ fn alerts_go_pending_then_firing_after_for() {
     assert!(for_state.iter().all(|s| s.v == 0.0));
 
     let sent = f.sent.lock().clone();
-    assert_eq!(sent.len(), 2, "sent when it fired and again after the resend delay");
+    assert_eq!(
+        sent.len(),
+        2,
+        "sent when it fired and again after the resend delay"
+    );
     assert_eq!(sent[0].starts_at_ms, 3 * MIN);
     assert_eq!(sent[0].ends_at_ms, Some(3 * MIN + 4 * MIN));
     assert_eq!(sent[1].ends_at_ms, Some(5 * MIN + 4 * MIN));
@@ -245,7 +271,9 @@ groups:
     let alert = b.active.values().next().expect("B sees r at once");
     assert_eq!(alert.value, 2.0);
     assert_eq!(alert.labels, labels(&[("alertname", "B"), ("team", "t")]));
-    let recorded = f.store.samples(&labels(&[("__name__", "r"), ("team", "t")]));
+    let recorded = f
+        .store
+        .samples(&labels(&[("__name__", "r"), ("team", "t")]));
     assert_eq!(recorded, [Sample::new(0, 2.0)]);
 }
 
@@ -255,7 +283,10 @@ fn recording_series_that_disappear_get_stale_markers() {
     put(&f.store, "1", 0..=3, |_| 1.0);
     put(&f.store, "2", 0..=1, |_| 1.0);
     f.store
-        .add(labels(&[("__name__", "x"), ("a", "2")]), Sample::new(2 * MIN, STALE_NAN))
+        .add(
+            labels(&[("__name__", "x"), ("a", "2")]),
+            Sample::new(2 * MIN, STALE_NAN),
+        )
         .unwrap();
     let text = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: x * 2\n";
     let mut g = group(&f, text, false);
@@ -297,14 +328,19 @@ fn identical_output_series_are_an_error() {
 #[test]
 fn failing_queries_make_the_rule_unhealthy() {
     let mut f = fixture();
-    f.ctx.query = Arc::new(|_: &str, _: i64| -> Result<Vec<agentmon_promql::InstantSample>, String> {
-        Err("storage is on fire".to_owned())
-    });
+    f.ctx.query = Arc::new(
+        |_: &str, _: i64| -> Result<Vec<agentmon_promql::InstantSample>, String> {
+            Err("storage is on fire".to_owned())
+        },
+    );
     let mut g = group(&f, FOR_3M, false);
     assert_eq!(g.rules[0].status.health, RuleHealth::Unknown);
     g.eval(&f.ctx, 0);
     assert_eq!(g.rules[0].status.health, RuleHealth::Err);
-    assert_eq!(g.rules[0].status.last_error.as_deref(), Some("storage is on fire"));
+    assert_eq!(
+        g.rules[0].status.last_error.as_deref(),
+        Some("storage is on fire")
+    );
 }
 
 /// Expands `{{ $labels.a }}` and `{{ $value }}` only: enough to check what
@@ -320,7 +356,10 @@ impl Expander for TinyExpander {
             return Err(format!("template: {name}: fail"));
         }
         Ok(text
-            .replace("{{ $labels.a }}", data.labels.get("a").map_or("", String::as_str))
+            .replace(
+                "{{ $labels.a }}",
+                data.labels.get("a").map_or("", String::as_str),
+            )
             .replace("{{ $value }}", &data.value.to_string())
             .replace("{{ $externalURL }}", &data.external_url))
     }
@@ -375,7 +414,14 @@ fn for_state_is_restored_after_a_restart() {
     );
     after.eval(&f.ctx, 21 * MIN);
     after.restore_for_state(&f.ctx, 21 * MIN);
-    let active_at = |index: usize| alerting(&after, index).active.values().next().unwrap().active_at_ms;
+    let active_at = |index: usize| {
+        alerting(&after, index)
+            .active
+            .values()
+            .next()
+            .unwrap()
+            .active_at_ms
+    };
     // A: 10m of 30m spent; the 10m outage is added.
     assert_eq!(active_at(0), 11 * MIN);
     // B: 5m left is less than the 10m grace period: fires 10m from now.
@@ -387,7 +433,10 @@ fn for_state_is_restored_after_a_restart() {
     after.eval(&f.ctx, 41 * MIN);
     assert_eq!(alerting(&after, 0).state(), AlertState::Firing);
     let pending = alerts_series(&f.store, "pending", &[("a", "1")]);
-    assert!(pending.iter().any(|s| s.t == 40 * MIN), "ALERTS written after restoring");
+    assert!(
+        pending.iter().any(|s| s.t == 40 * MIN),
+        "ALERTS written after restoring"
+    );
 }
 
 #[test]
@@ -402,8 +451,17 @@ fn nothing_is_restored_after_a_long_outage() {
     after.eval(&f.ctx, 80 * MIN);
     after.eval(&f.ctx, 81 * MIN);
     after.restore_for_state(&f.ctx, 81 * MIN);
-    let first = alerting(&after, 0).active.values().next().unwrap().active_at_ms;
-    assert_eq!(first, 80 * MIN, "series older than the outage tolerance are ignored");
+    let first = alerting(&after, 0)
+        .active
+        .values()
+        .next()
+        .unwrap()
+        .active_at_ms;
+    assert_eq!(
+        first,
+        80 * MIN,
+        "series older than the outage tolerance are ignored"
+    );
 }
 
 #[test]
@@ -457,7 +515,8 @@ fn api_json_has_prometheus_field_names() {
     put(&f.store, "1", 0..=10, |_| 1.0);
     let mut g = group(&f, FOR_3M, false);
     g.eval(&f.ctx, 0);
-    let json = serde_json::to_value(crate::api::rule_discovery(std::slice::from_ref(&g), None)).unwrap();
+    let json =
+        serde_json::to_value(crate::api::rule_discovery(std::slice::from_ref(&g), None)).unwrap();
     let rule = &json["groups"][0]["rules"][0];
     assert_eq!(json["groups"][0]["name"], "g");
     assert_eq!(json["groups"][0]["file"], "rules.yml");
@@ -493,5 +552,9 @@ fn rules_dropped_by_a_reload_get_stale_markers() {
     assert_eq!(s.len(), 2);
     assert!(is_stale_nan(s[1].v) && s[1].t == MIN);
     let r = f.store.samples(&labels(&[("__name__", "r"), ("a", "1")]));
-    assert_eq!(r.iter().map(|p| p.v).collect::<Vec<_>>(), [1.0, 1.0], "kept rule not stale");
+    assert_eq!(
+        r.iter().map(|p| p.v).collect::<Vec<_>>(),
+        [1.0, 1.0],
+        "kept rule not stale"
+    );
 }

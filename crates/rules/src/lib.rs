@@ -39,7 +39,6 @@ pub mod recording;
 mod template;
 pub mod unittest;
 
-
 pub use alerting::{ActiveAlert, AlertState, AlertingRule};
 pub use check::{check_files, CheckReport, FileCheck};
 pub use context::{RuleContext, SeriesReader};

@@ -27,7 +27,7 @@ use crate::group::Group;
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| millis(d))
+        .map_or(0, millis)
 }
 
 /// The files `patterns` name, relative ones under `base_dir`, each once, in

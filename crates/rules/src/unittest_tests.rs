@@ -61,7 +61,10 @@ fn passing_expectations_pass() {
 "
     ));
     assert!(report.passed(), "{}", report.output());
-    assert_eq!(report.output(), format!("Unit Testing:  {}\n  SUCCESS\n\n", report.path));
+    assert_eq!(
+        report.output(),
+        format!("Unit Testing:  {}\n  SUCCESS\n\n", report.path)
+    );
 }
 
 #[test]
@@ -82,7 +85,11 @@ fn failing_expectations_are_described() {
     ));
     assert_eq!(report.failures.len(), 2, "{}", report.output());
     assert!(report.failures[0].starts_with("    alertname: High, time: 5m, \n        exp:[\n"));
-    assert!(report.failures[0].ends_with("got:[]"), "{}", report.failures[0]);
+    assert!(
+        report.failures[0].ends_with("got:[]"),
+        "{}",
+        report.failures[0]
+    );
     assert_eq!(
         report.failures[1],
         "    expr: \"job:x:sum\", time: 0s,\n        exp: {__name__=\"job:x:sum\", job=\"a\"} 2E+00\n        got: {__name__=\"job:x:sum\", job=\"a\"} 1E+00"
@@ -97,7 +104,11 @@ fn broken_files_are_errors() {
     std::fs::write(&path, "rule_files: [missing.yml]\ntests: []\n").unwrap();
     let err = run_unit_tests(path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap_err();
     assert!(err.to_string().contains("missing.yml"), "{err}");
-    std::fs::write(&path, "tests:\n  - input_series: [{series: 'x', values: '1+'}]\n").unwrap();
+    std::fs::write(
+        &path,
+        "tests:\n  - input_series: [{series: 'x', values: '1+'}]\n",
+    )
+    .unwrap();
     let err = run_unit_tests(path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap_err();
     assert!(err.to_string().contains("input_series"), "{err}");
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use agentmon_model::{is_stale_nan, Alert, Labels, Sample};
 use agentmon_promql::Engine;
 use agentmon_rules::{
-    check_files, now_ms, EngineQueryFunc, MemoryStore, PlainTextExpander, RuleContext,
-    RuleHealth, RuleManager,
+    check_files, now_ms, EngineQueryFunc, MemoryStore, PlainTextExpander, RuleContext, RuleHealth,
+    RuleManager,
 };
 use parking_lot::Mutex;
 
@@ -65,8 +65,14 @@ async fn runs_groups_and_keeps_the_last_good_rules_on_a_broken_reload() {
     );
     let samples = store.samples(&two);
     let steps: Vec<i64> = samples.windows(2).map(|w| w[1].t - w[0].t).collect();
-    assert!(steps.iter().all(|s| s % 100 == 0), "aligned steps: {steps:?}");
-    assert!(eventually(|| !sent.lock().is_empty()).await, "the alert is sent");
+    assert!(
+        steps.iter().all(|s| s % 100 == 0),
+        "aligned steps: {steps:?}"
+    );
+    assert!(
+        eventually(|| !sent.lock().is_empty()).await,
+        "the alert is sent"
+    );
     assert_eq!(sent.lock()[0].name(), "Always");
     let groups = manager.groups();
     assert_eq!(groups.len(), 1);
@@ -78,12 +84,20 @@ async fn runs_groups_and_keeps_the_last_good_rules_on_a_broken_reload() {
     assert_eq!(json["alerts"][0]["labels"]["alertname"], "Always");
     assert_eq!(json["alerts"][0]["state"], "firing");
 
-    std::fs::write(&file, "groups:\n  - name: fast\n    rules:\n      - record: 'bad name'\n        expr: up\n").unwrap();
+    std::fs::write(
+        &file,
+        "groups:\n  - name: fast\n    rules:\n      - record: 'bad name'\n        expr: up\n",
+    )
+    .unwrap();
     let err = manager
         .update(&patterns, Some(dir.path()))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("invalid recording rule name: bad name"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("invalid recording rule name: bad name"),
+        "{err}"
+    );
     assert_eq!(manager.last_error(), Some(err.to_string()));
     let before = store.samples(&two).len();
     assert!(
@@ -111,14 +125,12 @@ async fn changed_groups_keep_their_alerts() {
     let patterns = vec![file.to_string_lossy().into_owned()];
     manager.update(&patterns, None).await.unwrap();
     let active_at = |m: &RuleManager| {
-        m.groups()
-            .first()
-            .and_then(|g| match &g.rules[1].rule {
-                agentmon_rules::Rule::Alerting(rule) => {
-                    rule.active_alerts().next().map(|a| a.active_at_ms)
-                }
-                _ => None,
-            })
+        m.groups().first().and_then(|g| match &g.rules[1].rule {
+            agentmon_rules::Rule::Alerting(rule) => {
+                rule.active_alerts().next().map(|a| a.active_at_ms)
+            }
+            _ => None,
+        })
     };
     assert!(eventually(|| active_at(&manager).is_some()).await);
     let first = active_at(&manager);

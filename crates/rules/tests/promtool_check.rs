@@ -25,7 +25,9 @@ fn promtool_or_skip() -> Option<PathBuf> {
         return Some(found);
     }
     if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("promtool is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)");
+        panic!(
+            "promtool is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)"
+        );
     }
     let _ = writeln!(
         std::io::stderr(),
@@ -99,11 +101,13 @@ fn without_positions(line: &str) -> String {
     let Some((file, mut rest)) = line.split_once(": ") else {
         return line.to_owned();
     };
-    loop {
-        let Some((head, tail)) = rest.split_once(": ") else { break };
-        let is_position = head
-            .split_once(':')
-            .is_some_and(|(l, c)| l.chars().all(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit()) && !l.is_empty() && !c.is_empty());
+    while let Some((head, tail)) = rest.split_once(": ") {
+        let is_position = head.split_once(':').is_some_and(|(l, c)| {
+            !l.is_empty()
+                && !c.is_empty()
+                && l.chars().all(|ch| ch.is_ascii_digit())
+                && c.chars().all(|ch| ch.is_ascii_digit())
+        });
         if !is_position {
             break;
         }
@@ -138,7 +142,7 @@ fn verdicts_counts_and_messages_agree_with_promtool() {
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         let path = dir.path().join(name).to_string_lossy().into_owned();
-        let report = check_files(&[path.clone()], &PlainTextExpander);
+        let report = check_files(std::slice::from_ref(&path), &PlainTextExpander);
         assert_eq!(
             report.passed(),
             output.status.success(),
@@ -165,7 +169,10 @@ fn verdicts_counts_and_messages_agree_with_promtool() {
             assert!(theirs[1].starts_with(&format!("{name}: ")), "{theirs:?}");
             assert!(ours[1].starts_with(&format!("{name}: ")), "{ours:?}");
             if name == "unknown.yml" {
-                assert!(theirs[1..].iter().any(|l| l.contains("bogus")), "{theirs:?}");
+                assert!(
+                    theirs[1..].iter().any(|l| l.contains("bogus")),
+                    "{theirs:?}"
+                );
                 assert!(ours[1].contains("bogus"), "{ours:?}");
             }
             continue;

@@ -66,16 +66,28 @@ groups:
         for: 5m
 "#;
 
-const ALERT_NAMES: [&str; 5] = ["InstanceDown", "ErrorsHigh", "Flapping", "Immediate", "NoJobs"];
+const ALERT_NAMES: [&str; 5] = [
+    "InstanceDown",
+    "ErrorsHigh",
+    "Flapping",
+    "Immediate",
+    "NoJobs",
+];
 
 const INPUT: [(&str, &str); 7] = [
-    (r#"up{job="api", instance="a"}"#, "1 1 0 0 0 0 0 1 1 0 0 0 0 0 0 0 1x10 stale _x3 0x10"),
+    (
+        r#"up{job="api", instance="a"}"#,
+        "1 1 0 0 0 0 0 1 1 0 0 0 0 0 0 0 1x10 stale _x3 0x10",
+    ),
     (r#"up{job="api", instance="b"}"#, "1x40"),
     (r#"up{job="db", instance="c"}"#, "0x5 _x3 0x10 1x20"),
     (r#"errors_total{job="api"}"#, "0+1x10 10+20x10 210+1x19"),
     (r#"errors_total{job="db"}"#, "0+5x25 _x4 200+5x10"),
     ("flappy", "1 0 1 1 0 1 1 1 0 0 1 1 1 1 stale 1x10 0x14"),
-    (r#"queue_depth{q="x"}"#, "5 15 15 5 20 stale 30x5 _x3 stale _x4 12x20"),
+    (
+        r#"queue_depth{q="x"}"#,
+        "5 15 15 5 20 stale 30x5 _x3 stale _x4 12x20",
+    ),
 ];
 
 fn promtool_or_skip() -> Option<PathBuf> {
@@ -87,7 +99,9 @@ fn promtool_or_skip() -> Option<PathBuf> {
         return Some(found);
     }
     if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("promtool is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)");
+        panic!(
+            "promtool is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)"
+        );
     }
     let _ = writeln!(
         std::io::stderr(),
@@ -142,7 +156,8 @@ fn series_text(labels: &Labels) -> String {
 fn unit_test_file() -> (String, usize, usize) {
     let store = Arc::new(MemoryStore::new());
     load_input(&store);
-    let query: Arc<dyn QueryFunc> = Arc::new(EngineQueryFunc::new(Engine::default(), store.clone()));
+    let query: Arc<dyn QueryFunc> =
+        Arc::new(EngineQueryFunc::new(Engine::default(), store.clone()));
     let ctx = RuleContext::new(query.clone(), store.clone(), Arc::new(|_: &[Alert]| {}));
     let dir = tempfile::tempdir().unwrap();
     let rules_path = dir.path().join("rules.yml");
@@ -157,7 +172,11 @@ fn unit_test_file() -> (String, usize, usize) {
         "rule_files: [rules.yml]\nevaluation_interval: 1m\ngroup_eval_order: [recording, alerts]\ntests:\n  - interval: 1m\n    input_series:\n",
     );
     for (series, values) in INPUT {
-        writeln!(out, "      - series: '{series}'\n        values: '{values}'").unwrap();
+        writeln!(
+            out,
+            "      - series: '{series}'\n        values: '{values}'"
+        )
+        .unwrap();
     }
     out.push_str("    alert_rule_test:\n");
     let mut expectations = 0;
@@ -171,15 +190,24 @@ fn unit_test_file() -> (String, usize, usize) {
             }
         }
         for name in ALERT_NAMES {
-            writeln!(out, "      - eval_time: {step}m\n        alertname: {name}\n        exp_alerts:").unwrap();
+            writeln!(
+                out,
+                "      - eval_time: {step}m\n        alertname: {name}\n        exp_alerts:"
+            )
+            .unwrap();
             let mut any = false;
             for group in &groups {
                 for entry in &group.rules {
-                    let Rule::Alerting(rule) = &entry.rule else { continue };
+                    let Rule::Alerting(rule) = &entry.rule else {
+                        continue;
+                    };
                     if entry.rule.name() != name {
                         continue;
                     }
-                    for alert in rule.active_alerts().filter(|a| a.state == AlertState::Firing) {
+                    for alert in rule
+                        .active_alerts()
+                        .filter(|a| a.state == AlertState::Firing)
+                    {
                         any = true;
                         firing_seen += 1;
                         writeln!(
@@ -203,7 +231,12 @@ fn unit_test_file() -> (String, usize, usize) {
     // queries them.
     out.push_str("    promql_expr_test:\n");
     for step in 0..=STEPS {
-        for expr in ["ALERTS", "ALERTS_FOR_STATE", "job:errors:rate2m", "job:up:count"] {
+        for expr in [
+            "ALERTS",
+            "ALERTS_FOR_STATE",
+            "job:errors:rate2m",
+            "job:up:count",
+        ] {
             let samples = query.query(expr, step * MIN).unwrap();
             writeln!(out, "      - expr: '{expr}'\n        eval_time: {step}m").unwrap();
             if samples.is_empty() {
@@ -235,7 +268,11 @@ fn promtool_accepts_what_this_evaluator_computes() {
     assert!(expectations > 300);
     // The scenario must exercise firing, not only silence.
     assert!(firing_seen > 40, "only {firing_seen} firing alerts");
-    for needle in ["alertstate=\"pending\"", "alertstate=\"firing\"", "__name__=\"job:errors:rate2m\""] {
+    for needle in [
+        "alertstate=\"pending\"",
+        "alertstate=\"firing\"",
+        "__name__=\"job:errors:rate2m\"",
+    ] {
         assert!(tests.contains(needle), "scenario never produces {needle}");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -274,7 +311,10 @@ fn promtool_and_this_runner_reject_the_same_wrong_expectation() {
         "      - eval_time: 4m\n        alertname: InstanceDown\n        exp_alerts:\n          - exp_labels: {instance: \"a\", job: \"api\", severity: \"page\"}\n            exp_annotations: {summary: \"instance is down\"}\n",
         1,
     );
-    assert_ne!(wrong, tests, "the 4m InstanceDown expectation was not found");
+    assert_ne!(
+        wrong, tests,
+        "the 4m InstanceDown expectation was not found"
+    );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
     let test_path = dir.path().join("test.yml");
@@ -284,7 +324,10 @@ fn promtool_and_this_runner_reject_the_same_wrong_expectation() {
         .arg(&test_path)
         .output()
         .unwrap();
-    assert!(!output.status.success(), "promtool accepted a wrong expectation");
+    assert!(
+        !output.status.success(),
+        "promtool accepted a wrong expectation"
+    );
     let report = run_unit_tests(test_path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap();
     assert_eq!(report.failures.len(), 1, "{}", report.output());
     assert!(report.failures[0].contains("alertname: InstanceDown, time: 4m"));
