@@ -94,6 +94,8 @@ impl ActiveAlert {
 pub struct AlertingRule {
     pub(crate) name: String,
     pub(crate) expr: String,
+    /// The expression as Prometheus prints it (API `query`, generator URL).
+    pub(crate) display: String,
     pub(crate) hold: Duration,
     pub(crate) keep_firing_for: Duration,
     pub(crate) labels: BTreeMap<String, String>,
@@ -117,6 +119,7 @@ impl AlertingRule {
     ) -> AlertingRule {
         AlertingRule {
             name,
+            display: crate::recording::display_expr(&expr),
             expr,
             hold,
             keep_firing_for,

@@ -6,10 +6,26 @@
 use std::collections::BTreeMap;
 
 use agentmon_model::{calendar, Labels};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::alerting::{ActiveAlert, AlertingRule};
 use crate::group::{EvaluationStatus, Group, Rule};
+
+/// A float written as Go's `encoding/json` writes a `float64`: whole
+/// numbers without a fraction (`60`, not `60.0`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GoFloat(pub f64);
+
+impl Serialize for GoFloat {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+            serializer.serialize_i64(v as i64)
+        } else {
+            serializer.serialize_f64(v)
+        }
+    }
+}
 
 /// `data` of `/api/v1/rules`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,10 +40,10 @@ pub struct RuleGroupJson {
     pub file: String,
     pub rules: Vec<RuleJson>,
     /// Seconds.
-    pub interval: f64,
+    pub interval: GoFloat,
     pub limit: usize,
     #[serde(rename = "evaluationTime")]
-    pub evaluation_time: f64,
+    pub evaluation_time: GoFloat,
     #[serde(rename = "lastEvaluation")]
     pub last_evaluation: String,
 }
@@ -47,9 +63,9 @@ pub struct AlertingRuleJson {
     pub name: String,
     pub query: String,
     /// `for`, seconds.
-    pub duration: f64,
+    pub duration: GoFloat,
     #[serde(rename = "keepFiringFor")]
-    pub keep_firing_for: f64,
+    pub keep_firing_for: GoFloat,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub alerts: Vec<AlertJson>,
@@ -57,7 +73,7 @@ pub struct AlertingRuleJson {
     #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     #[serde(rename = "evaluationTime")]
-    pub evaluation_time: f64,
+    pub evaluation_time: GoFloat,
     #[serde(rename = "lastEvaluation")]
     pub last_evaluation: String,
     #[serde(rename = "type")]
@@ -75,7 +91,7 @@ pub struct RecordingRuleJson {
     #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     #[serde(rename = "evaluationTime")]
-    pub evaluation_time: f64,
+    pub evaluation_time: GoFloat,
     #[serde(rename = "lastEvaluation")]
     pub last_evaluation: String,
     #[serde(rename = "type")]
@@ -145,15 +161,15 @@ pub fn rule_discovery(groups: &[Group], kind: Option<&str>) -> RuleDiscovery {
                             Some(RuleJson::Alerting(AlertingRuleJson {
                                 state: rule.state().as_str().to_owned(),
                                 name: rule.name.clone(),
-                                query: rule.expr.clone(),
-                                duration: rule.hold.as_secs_f64(),
-                                keep_firing_for: rule.keep_firing_for.as_secs_f64(),
+                                query: rule.display.clone(),
+                                duration: GoFloat(rule.hold.as_secs_f64()),
+                                keep_firing_for: GoFloat(rule.keep_firing_for.as_secs_f64()),
                                 labels: rule.labels.clone(),
                                 annotations: rule.annotations.clone(),
                                 alerts: alerts_of(rule),
                                 health: status.health.as_str().to_owned(),
                                 last_error: status.last_error.clone(),
-                                evaluation_time: status.duration.as_secs_f64(),
+                                evaluation_time: GoFloat(status.duration.as_secs_f64()),
                                 last_evaluation: last_evaluation(status),
                                 kind: "alerting",
                             }))
@@ -161,11 +177,11 @@ pub fn rule_discovery(groups: &[Group], kind: Option<&str>) -> RuleDiscovery {
                         Rule::Recording(rule) if kind != Some("alert") => {
                             Some(RuleJson::Recording(RecordingRuleJson {
                                 name: rule.name.clone(),
-                                query: rule.expr.clone(),
+                                query: rule.display.clone(),
                                 labels: rule.labels.clone(),
                                 health: status.health.as_str().to_owned(),
                                 last_error: status.last_error.clone(),
-                                evaluation_time: status.duration.as_secs_f64(),
+                                evaluation_time: GoFloat(status.duration.as_secs_f64()),
                                 last_evaluation: last_evaluation(status),
                                 kind: "recording",
                             }))
@@ -178,9 +194,9 @@ pub fn rule_discovery(groups: &[Group], kind: Option<&str>) -> RuleDiscovery {
                 name: group.name().to_owned(),
                 file: group.file().to_owned(),
                 rules,
-                interval: group.interval.as_secs_f64(),
+                interval: GoFloat(group.interval.as_secs_f64()),
                 limit: group.definition.limit,
-                evaluation_time: group.status.duration.as_secs_f64(),
+                evaluation_time: GoFloat(group.status.duration.as_secs_f64()),
                 last_evaluation: last_evaluation(&group.status),
             }
         })

@@ -81,6 +81,14 @@ impl Rule {
         }
     }
 
+    /// The expression as Prometheus prints it (`sum by (job) (x)`).
+    pub fn query(&self) -> &str {
+        match self {
+            Rule::Recording(r) => &r.display,
+            Rule::Alerting(r) => &r.display,
+        }
+    }
+
     fn from_definition(definition: &RuleDefinition, restored: bool) -> Rule {
         match &definition.kind {
             RuleKind::Recording { record } => Rule::Recording(RecordingRule::new(
@@ -244,7 +252,7 @@ impl Group {
             };
             let outcome = result.and_then(|samples| {
                 if let Rule::Alerting(rule) = &mut entry.rule {
-                    let url = generator_url(&ctx.external_url, &rule.expr);
+                    let url = generator_url(&ctx.external_url, &rule.display);
                     let alerts = rule.alerts_to_send(ts_ms, ctx.resend_delay, self.interval, &url);
                     if !alerts.is_empty() {
                         ctx.sender.send(&alerts);

@@ -520,10 +520,14 @@ fn api_json_has_prometheus_field_names() {
     let rule = &json["groups"][0]["rules"][0];
     assert_eq!(json["groups"][0]["name"], "g");
     assert_eq!(json["groups"][0]["file"], "rules.yml");
-    assert_eq!(json["groups"][0]["interval"], 60.0);
+    assert_eq!(json["groups"][0]["interval"], 60);
+    assert_eq!(
+        serde_json::to_string(&json["groups"][0]["interval"]).unwrap(),
+        "60"
+    );
     assert_eq!(rule["type"], "alerting");
     assert_eq!(rule["state"], "pending");
-    assert_eq!(rule["duration"], 180.0);
+    assert_eq!(rule["duration"], 180);
     assert_eq!(rule["health"], "ok");
     assert_eq!(rule["lastEvaluation"], "1970-01-01T00:00:00Z");
     assert!(rule.get("lastError").is_none());

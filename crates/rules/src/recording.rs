@@ -9,11 +9,20 @@ use crate::context::RuleContext;
 use crate::error::EvalError;
 use crate::query::RuleSample;
 
+/// `expr` formatted by the parser, as Prometheus shows a rule's query
+/// (`sum by (job) (x)` for `sum by(job)(x)`); the text itself if it does not
+/// parse.
+pub(crate) fn display_expr(expr: &str) -> String {
+    agentmon_promql::parse_expr(expr).map_or_else(|_| expr.to_owned(), |e| e.to_string())
+}
+
 /// A recording rule.
 #[derive(Debug, Clone)]
 pub struct RecordingRule {
     pub(crate) name: String,
     pub(crate) expr: String,
+    /// The expression as Prometheus prints it (API `query`).
+    pub(crate) display: String,
     pub(crate) labels: BTreeMap<String, String>,
 }
 
@@ -23,7 +32,13 @@ impl RecordingRule {
         expr: String,
         labels: BTreeMap<String, String>,
     ) -> RecordingRule {
-        RecordingRule { name, expr, labels }
+        let display = display_expr(&expr);
+        RecordingRule {
+            name,
+            expr,
+            display,
+            labels,
+        }
     }
 
     /// Evaluates the rule at `ts_ms - offset_ms`: each result sample with
