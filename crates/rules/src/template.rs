@@ -49,6 +49,15 @@ impl fmt::Debug for TemplateData {
 
 /// Checks and expands templates. `name` names the template in messages
 /// (Prometheus uses `__alert_<alertname>`).
+///
+/// A Go-template implementation should behave as Prometheus does: the data
+/// is the dot (`.Labels`, `.Value`, `.ExternalLabels`, `.ExternalURL`) and
+/// the text is run after `{{$labels := .Labels}}{{$externalLabels :=
+/// .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}`,
+/// so those variables exist both when checking and when expanding. The
+/// `query` function runs through [`TemplateData::query`] at
+/// [`TemplateData::timestamp_ms`]. A failed expansion is reported by the
+/// caller as `<error expanding template: ...>` in place of the text.
 pub trait Expander: Send + Sync {
     /// Whether `text` parses as a template.
     fn check(&self, name: &str, text: &str) -> Result<(), String>;

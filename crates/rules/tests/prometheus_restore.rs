@@ -12,6 +12,10 @@
 //! restore that forgot the outage, or took the grace-period branch, would be
 //! many seconds outside.
 //!
+//! The times of those samples also show that Prometheus evaluated the
+//! group at the times [`Group::eval_timestamp`] computes (its hash-based
+//! phase).
+//!
 //! Skipped when `prometheus` is not installed, unless
 //! `AGENTMON_REQUIRE_PEERS=1`.
 
@@ -237,6 +241,30 @@ fn restored_for_state_matches_prometheus() {
         .collect();
     assert!(samples.len() >= 4, "{samples:?}");
     assert!(samples.iter().all(|s| s.v == (first_active / 1000) as f64));
+
+    // Prometheus evaluated at the times this crate aligns the group to
+    // (offset by the hash of file "rules.yml" and name "restore").
+    let definition = parse_rule_file("rules.yml", RULES, &PlainTextExpander)
+        .unwrap()
+        .remove(0);
+    let store = Arc::new(MemoryStore::new());
+    let ctx = RuleContext::new(
+        Arc::new(EngineQueryFunc::new(Engine::default(), store.clone())),
+        store,
+        Arc::new(|_: &[Alert]| {}),
+    );
+    let group = Group::new(definition, &ctx, false);
+    for sample in &samples {
+        // The phase is in nanoseconds and sample times are truncated to
+        // milliseconds, so the evaluation lies within (t, t + 1ms).
+        assert_eq!(group.eval_timestamp(sample.t + 1), sample.t, "{samples:?}");
+        assert_eq!(
+            group.eval_timestamp(sample.t + 999),
+            sample.t,
+            "phase of {}",
+            sample.t
+        );
+    }
 
     let low = ours(&samples, &labels, restarted);
 
