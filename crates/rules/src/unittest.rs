@@ -206,8 +206,24 @@ pub fn run_unit_tests(path: &str, expander: Arc<dyn Expander>) -> Result<TestRep
         let mut next_alert_test = 0;
         let mut ts = 0;
         while ts <= max_t {
+            let mut eval_errors = Vec::new();
             for group in &mut groups {
                 group.eval(&ctx, ts);
+                for entry in &group.rules {
+                    if let Some(error) = &entry.status.last_error {
+                        eval_errors.push(format!(
+                            "{prefix}    rule: {}, time: {}, err: {error}",
+                            entry.rule.name(),
+                            go_duration(ts)
+                        ));
+                    }
+                }
+            }
+            // As promtool: a rule that fails to evaluate fails the test
+            // group at once.
+            if !eval_errors.is_empty() {
+                failures.extend(eval_errors);
+                break;
             }
             while let Some((t, alert_test)) = alert_tests.get(next_alert_test) {
                 if *t >= ts + evaluation_interval_ms {
@@ -220,6 +236,10 @@ pub fn run_unit_tests(path: &str, expander: Arc<dyn Expander>) -> Result<TestRep
             }
             ts += evaluation_interval_ms;
         }
+        if ts <= max_t {
+            // Stopped early by a rule error: no expression tests.
+            continue;
+        }
         for expr_test in &test.promql_expr_test {
             let t = millis_of(&expr_test.eval_time, "eval_time", path)?;
             if let Some(failure) = check_expr(query.as_ref(), t, expr_test, path)? {
@@ -231,6 +251,38 @@ pub fn run_unit_tests(path: &str, expander: Arc<dyn Expander>) -> Result<TestRep
         path: path.to_owned(),
         failures,
     })
+}
+
+/// Go's `time.Duration` text for milliseconds: `0s`, `500ms`, `1m0s`,
+/// `1h2m3.5s`.
+fn go_duration(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
+    if ms < 1000 {
+        return format!("{sign}{ms}ms");
+    }
+    let hours = ms / 3_600_000;
+    let minutes = ms / 60_000 % 60;
+    let seconds = ms / 1000 % 60;
+    let fraction = ms % 1000;
+    let mut out = String::from(sign);
+    if hours > 0 {
+        out.push_str(&format!("{hours}h"));
+    }
+    if hours > 0 || minutes > 0 {
+        out.push_str(&format!("{minutes}m"));
+    }
+    out.push_str(&seconds.to_string());
+    if fraction > 0 {
+        let digits = format!("{fraction:03}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out.push('s');
+    out
 }
 
 fn load_input(test: &TestGroup, store: &MemoryStore, file: &str) -> Result<(), RulesError> {

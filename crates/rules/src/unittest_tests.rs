@@ -112,3 +112,33 @@ fn broken_files_are_errors() {
     let err = run_unit_tests(path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap_err();
     assert!(err.to_string().contains("input_series"), "{err}");
 }
+
+#[test]
+fn go_durations_print_like_go() {
+    assert_eq!(go_duration(0), "0s");
+    assert_eq!(go_duration(500), "500ms");
+    assert_eq!(go_duration(120_000), "2m0s");
+    assert_eq!(go_duration(3_723_500), "1h2m3.5s");
+    assert_eq!(go_duration(7_200_000), "2h0m0s");
+}
+
+#[test]
+fn rule_errors_fail_the_test_group() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lim.yml"),
+        "groups:\n  - name: g\n    limit: 1\n    rules:\n      - alert: A\n        expr: x > 0\n",
+    )
+    .unwrap();
+    let path = dir.path().join("t.yml");
+    std::fs::write(
+        &path,
+        "rule_files: [lim.yml]\ntests:\n  - input_series:\n      - series: 'x{a=\"1\"}'\n        values: '0 0 1x10'\n      - series: 'x{a=\"2\"}'\n        values: '0 0 1x10'\n    alert_rule_test:\n      - eval_time: 5m\n        alertname: A\n        exp_alerts: []\n",
+    )
+    .unwrap();
+    let report = run_unit_tests(path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap();
+    assert_eq!(
+        report.failures,
+        ["    rule: A, time: 2m0s, err: exceeded limit of 1 with 2 alerts"]
+    );
+}

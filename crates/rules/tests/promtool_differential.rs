@@ -332,3 +332,41 @@ fn promtool_and_this_runner_reject_the_same_wrong_expectation() {
     assert_eq!(report.failures.len(), 1, "{}", report.output());
     assert!(report.failures[0].contains("alertname: InstanceDown, time: 4m"));
 }
+
+#[test]
+fn rule_errors_fail_promtool_and_this_runner_alike() {
+    let Some(promtool) = promtool_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("limit.yml"),
+        "groups:\n  - name: g\n    limit: 1\n    rules:\n      - record: r\n        expr: x\n      - alert: A\n        expr: x > 0\n",
+    )
+    .unwrap();
+    let test_path = dir.path().join("test.yml");
+    std::fs::write(
+        &test_path,
+        "rule_files: [limit.yml]\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'x{a=\"1\"}'\n        values: '0 0 1x10'\n      - series: 'y{a=\"2\"}'\n        values: '0x3 _x4 0'\n      - series: 'x{a=\"2\"}'\n        values: '_x3 0 1x10'\n    alert_rule_test:\n      - eval_time: 6m\n        alertname: A\n        exp_alerts: []\n",
+    )
+    .unwrap();
+    let output = Command::new(&promtool)
+        .args(["test", "rules"])
+        .arg(&test_path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stdout = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let theirs: Vec<&str> = stdout.lines().filter(|l| l.contains("rule: ")).collect();
+    let report = run_unit_tests(test_path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap();
+    let mut ours: Vec<&str> = report.failures.iter().map(String::as_str).collect();
+    let mut theirs_sorted = theirs.clone();
+    ours.sort_unstable();
+    theirs_sorted.sort_unstable();
+    assert!(!ours.is_empty());
+    assert_eq!(ours, theirs_sorted, "promtool said:\n{stdout}");
+}
