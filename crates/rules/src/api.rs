@@ -9,7 +9,7 @@ use agentmon_model::{calendar, Labels};
 use serde::{Serialize, Serializer};
 
 use crate::alerting::{ActiveAlert, AlertingRule};
-use crate::group::{EvaluationStatus, Group, Rule};
+use crate::group::{EvaluationStatus, Group, Rule, RuleEntry};
 
 /// A float written as Go's `encoding/json` writes a `float64`: whole
 /// numbers without a fraction (`60`, not `60.0`).
@@ -68,7 +68,8 @@ pub struct AlertingRuleJson {
     pub keep_firing_for: GoFloat,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
-    pub alerts: Vec<AlertJson>,
+    /// `None` (JSON `null`) with `exclude_alerts`.
+    pub alerts: Option<Vec<AlertJson>>,
     pub health: String,
     #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -145,50 +146,56 @@ fn last_evaluation(status: &EvaluationStatus) -> String {
         .map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), rfc3339_ms)
 }
 
-/// The rules page of `groups`. `kind` filters like the `type` parameter
-/// (`alert` or `record`); `None` keeps both.
-pub fn rule_discovery(groups: &[Group], kind: Option<&str>) -> RuleDiscovery {
+/// Which rules `/api/v1/rules` returns: its query parameters `type`
+/// (`alert` or `record`), `rule_name[]`, `rule_group[]`, `file[]` and
+/// `exclude_alerts`. Empty lists select everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleFilter {
+    /// `None` for both kinds.
+    pub kind: Option<RuleType>,
+    pub rule_names: Vec<String>,
+    pub group_names: Vec<String>,
+    pub files: Vec<String>,
+    /// Leave out the alerts of alerting rules (`"alerts": null`).
+    pub exclude_alerts: bool,
+}
+
+/// The `type` parameter of `/api/v1/rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleType {
+    Alert,
+    Record,
+}
+
+impl RuleType {
+    /// Reads the `type` parameter as Prometheus does (case-insensitive;
+    /// empty means both).
+    pub fn parse(text: &str) -> Result<Option<RuleType>, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "alert" => Ok(Some(RuleType::Alert)),
+            "record" => Ok(Some(RuleType::Record)),
+            _ => Err(format!("not supported value {text:?}")),
+        }
+    }
+}
+
+fn selected(list: &[String], value: &str) -> bool {
+    list.is_empty() || list.iter().any(|v| v == value)
+}
+
+/// The rules page of `groups` under `filter`. As in Prometheus 3, a group
+/// left without rules (by the filter, or because it has none) is left out.
+pub fn rule_discovery(groups: &[Group], filter: &RuleFilter) -> RuleDiscovery {
     let groups = groups
         .iter()
+        .filter(|g| selected(&filter.group_names, g.name()) && selected(&filter.files, g.file()))
         .map(|group| {
             let rules = group
                 .rules
                 .iter()
-                .filter_map(|entry| {
-                    let status = &entry.status;
-                    match &entry.rule {
-                        Rule::Alerting(rule) if kind != Some("record") => {
-                            Some(RuleJson::Alerting(AlertingRuleJson {
-                                state: rule.state().as_str().to_owned(),
-                                name: rule.name.clone(),
-                                query: rule.display.clone(),
-                                duration: GoFloat(rule.hold.as_secs_f64()),
-                                keep_firing_for: GoFloat(rule.keep_firing_for.as_secs_f64()),
-                                labels: rule.labels.clone(),
-                                annotations: rule.annotations.clone(),
-                                alerts: alerts_of(rule),
-                                health: status.health.as_str().to_owned(),
-                                last_error: status.last_error.clone(),
-                                evaluation_time: GoFloat(status.duration.as_secs_f64()),
-                                last_evaluation: last_evaluation(status),
-                                kind: "alerting",
-                            }))
-                        }
-                        Rule::Recording(rule) if kind != Some("alert") => {
-                            Some(RuleJson::Recording(RecordingRuleJson {
-                                name: rule.name.clone(),
-                                query: rule.display.clone(),
-                                labels: rule.labels.clone(),
-                                health: status.health.as_str().to_owned(),
-                                last_error: status.last_error.clone(),
-                                evaluation_time: GoFloat(status.duration.as_secs_f64()),
-                                last_evaluation: last_evaluation(status),
-                                kind: "recording",
-                            }))
-                        }
-                        _ => None,
-                    }
-                })
+                .filter(|entry| selected(&filter.rule_names, entry.rule.name()))
+                .filter_map(|entry| rule_json(entry, filter))
                 .collect();
             RuleGroupJson {
                 name: group.name().to_owned(),
@@ -200,8 +207,45 @@ pub fn rule_discovery(groups: &[Group], kind: Option<&str>) -> RuleDiscovery {
                 last_evaluation: last_evaluation(&group.status),
             }
         })
+        .filter(|g| !g.rules.is_empty())
         .collect();
     RuleDiscovery { groups }
+}
+
+fn rule_json(entry: &RuleEntry, filter: &RuleFilter) -> Option<RuleJson> {
+    let status = &entry.status;
+    match &entry.rule {
+        Rule::Alerting(rule) if filter.kind != Some(RuleType::Record) => {
+            Some(RuleJson::Alerting(AlertingRuleJson {
+                state: rule.state().as_str().to_owned(),
+                name: rule.name.clone(),
+                query: rule.display.clone(),
+                duration: GoFloat(rule.hold.as_secs_f64()),
+                keep_firing_for: GoFloat(rule.keep_firing_for.as_secs_f64()),
+                labels: rule.labels.clone(),
+                annotations: rule.annotations.clone(),
+                alerts: (!filter.exclude_alerts).then(|| alerts_of(rule)),
+                health: status.health.as_str().to_owned(),
+                last_error: status.last_error.clone(),
+                evaluation_time: GoFloat(status.duration.as_secs_f64()),
+                last_evaluation: last_evaluation(status),
+                kind: "alerting",
+            }))
+        }
+        Rule::Recording(rule) if filter.kind != Some(RuleType::Alert) => {
+            Some(RuleJson::Recording(RecordingRuleJson {
+                name: rule.name.clone(),
+                query: rule.display.clone(),
+                labels: rule.labels.clone(),
+                health: status.health.as_str().to_owned(),
+                last_error: status.last_error.clone(),
+                evaluation_time: GoFloat(status.duration.as_secs_f64()),
+                last_evaluation: last_evaluation(status),
+                kind: "recording",
+            }))
+        }
+        _ => None,
+    }
 }
 
 /// Every pending and firing alert of `groups`.

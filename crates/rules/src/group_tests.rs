@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 
 use super::*;
 use crate::alerting::{ActiveAlert, ALERTS_FOR_STATE_METRIC, ALERTS_METRIC};
+use crate::api::{RuleFilter, RuleType};
 use crate::file::parse_rule_file;
 use crate::memory::MemoryStore;
 use crate::query::EngineQueryFunc;
@@ -515,8 +516,11 @@ fn api_json_has_prometheus_field_names() {
     put(&f.store, "1", 0..=10, |_| 1.0);
     let mut g = group(&f, FOR_3M, false);
     g.eval(&f.ctx, 0);
-    let json =
-        serde_json::to_value(crate::api::rule_discovery(std::slice::from_ref(&g), None)).unwrap();
+    let json = serde_json::to_value(crate::api::rule_discovery(
+        std::slice::from_ref(&g),
+        &RuleFilter::default(),
+    ))
+    .unwrap();
     let rule = &json["groups"][0]["rules"][0];
     assert_eq!(json["groups"][0]["name"], "g");
     assert_eq!(json["groups"][0]["file"], "rules.yml");
@@ -535,10 +539,36 @@ fn api_json_has_prometheus_field_names() {
     assert_eq!(rule["alerts"][0]["value"], "1e+00");
     assert_eq!(rule["alerts"][0]["activeAt"], "1970-01-01T00:00:00Z");
     assert_eq!(rule["alerts"][0]["labels"]["alertname"], "A");
-    let alerts = serde_json::to_value(crate::api::alert_discovery(&[g])).unwrap();
+    let alerts =
+        serde_json::to_value(crate::api::alert_discovery(std::slice::from_ref(&g))).unwrap();
     assert_eq!(alerts["alerts"].as_array().unwrap().len(), 1);
-    let recording_only = crate::api::rule_discovery(&[], Some("record"));
-    assert!(recording_only.groups.is_empty());
+    let groups = [g];
+    let only = |filter: RuleFilter| {
+        serde_json::to_value(crate::api::rule_discovery(&groups, &filter)).unwrap()
+    };
+    let recording_only = only(RuleFilter {
+        kind: Some(RuleType::Record),
+        ..RuleFilter::default()
+    });
+    assert_eq!(
+        recording_only["groups"],
+        serde_json::json!([]),
+        "emptied groups are left out"
+    );
+    let by_name = only(RuleFilter {
+        rule_names: vec!["A".to_owned()],
+        exclude_alerts: true,
+        ..RuleFilter::default()
+    });
+    assert_eq!(by_name["groups"][0]["rules"][0]["name"], "A");
+    assert!(by_name["groups"][0]["rules"][0]["alerts"].is_null());
+    let other_file = only(RuleFilter {
+        files: vec!["other.yml".to_owned()],
+        ..RuleFilter::default()
+    });
+    assert_eq!(other_file["groups"], serde_json::json!([]));
+    assert_eq!(RuleType::parse("ALERT"), Ok(Some(RuleType::Alert)));
+    assert!(RuleType::parse("both").is_err());
 }
 
 #[test]

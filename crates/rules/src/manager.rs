@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::api::{alert_discovery, rule_discovery, AlertDiscovery, RuleDiscovery};
+use crate::api::{alert_discovery, rule_discovery, AlertDiscovery, RuleDiscovery, RuleFilter};
 use crate::context::{millis, RuleContext};
 use crate::error::RulesError;
 use crate::file::{load_rule_file, GroupDefinition};
@@ -212,9 +212,9 @@ impl RuleManager {
             .collect()
     }
 
-    /// `/api/v1/rules` data; `kind` is the `type` parameter.
-    pub fn rule_discovery(&self, kind: Option<&str>) -> RuleDiscovery {
-        rule_discovery(&self.groups(), kind)
+    /// `/api/v1/rules` data for the rules `filter` selects.
+    pub fn rule_discovery(&self, filter: &RuleFilter) -> RuleDiscovery {
+        rule_discovery(&self.groups(), filter)
     }
 
     /// `/api/v1/alerts` data.

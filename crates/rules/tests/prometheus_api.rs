@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use agentmon_model::Alert;
 use agentmon_promql::Engine;
-use agentmon_rules::api::{alert_discovery, rule_discovery};
+use agentmon_rules::api::{alert_discovery, rule_discovery, RuleFilter};
 use agentmon_rules::{
     parse_rule_file, EngineQueryFunc, Group, MemoryStore, PlainTextExpander, RuleContext,
 };
@@ -175,7 +175,7 @@ fn rules_and_alerts_json_match_prometheus() {
     group.eval(&ctx, 1_700_000_000_000);
     group.eval(&ctx, 1_700_000_001_000);
     let groups = [group];
-    let mut ours = serde_json::to_value(rule_discovery(&groups, None)).unwrap();
+    let mut ours = serde_json::to_value(rule_discovery(&groups, &RuleFilter::default())).unwrap();
     let mut our_alerts = serde_json::to_value(alert_discovery(&groups)).unwrap();
 
     for doc in [&mut theirs, &mut their_alerts, &mut ours, &mut our_alerts] {
