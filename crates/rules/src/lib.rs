@@ -21,6 +21,7 @@
 //!   [`EngineQueryFunc`]), an [`Appender`] for the series rules write, an
 //!   [`AlertSender`] for alerts, and an [`Expander`] for Go templates (the
 //!   [`PlainTextExpander`] here handles text without `{{` only).
+//!   [`TsdbAppender`] writes rule output into agentmon's own store.
 //! - [`MemoryStore`] keeps series in memory for rule unit tests;
 //!   [`unittest`] runs promtool's rule unit-test files (`agentmon rules
 //!   test`).
@@ -37,6 +38,7 @@ mod memory;
 mod query;
 pub mod recording;
 mod template;
+mod tsdb;
 pub mod unittest;
 
 pub use alerting::{ActiveAlert, AlertState, AlertingRule};
@@ -50,4 +52,5 @@ pub use memory::MemoryStore;
 pub use query::{AlertSender, Appender, EngineQueryFunc, QueryFunc, RuleSample, NOT_VECTOR};
 pub use recording::RecordingRule;
 pub use template::{Expander, PlainTextExpander, TemplateData};
+pub use tsdb::TsdbAppender;
 pub use unittest::{run_unit_tests, TestReport};
