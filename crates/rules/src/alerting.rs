@@ -163,11 +163,12 @@ impl AlertingRule {
         let template_name = format!("__alert_{}", self.name);
         let mut current: BTreeMap<Labels, ActiveAlert> = BTreeMap::new();
         for sample in &result {
+            // `$labels` is the sample's whole label set, `__name__`
+            // included, as in Prometheus; the alert itself drops the name.
             let data = TemplateData {
                 labels: sample
                     .labels
                     .iter()
-                    .filter(|l| l.name != METRIC_NAME_LABEL)
                     .map(|l| (l.name.clone(), l.value.clone()))
                     .collect(),
                 value: sample.v,
@@ -181,6 +182,7 @@ impl AlertingRule {
                 Err(e) => format!("<error expanding template: {e}>"),
             };
             let mut labels = data.labels.clone();
+            labels.remove(METRIC_NAME_LABEL);
             for (name, value) in &self.labels {
                 labels.insert(name.clone(), expand(value));
             }

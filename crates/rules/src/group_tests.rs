@@ -362,7 +362,11 @@ impl Expander for TinyExpander {
                 data.labels.get("a").map_or("", String::as_str),
             )
             .replace("{{ $value }}", &data.value.to_string())
-            .replace("{{ $externalURL }}", &data.external_url))
+            .replace("{{ $externalURL }}", &data.external_url)
+            .replace(
+                "{{ $labels.__name__ }}",
+                data.labels.get("__name__").map_or("", String::as_str),
+            ))
     }
 }
 
@@ -378,7 +382,7 @@ groups:
       - alert: A
         expr: x > 0
         labels: {instance: "i-{{ $labels.a }}"}
-        annotations: {summary: "value {{ $value }} at {{ $externalURL }}", broken: "{{ fail }}"}
+        annotations: {summary: "value {{ $value }} at {{ $externalURL }}", broken: "{{ fail }}", metric: "{{ $labels.__name__ }}"}
 "#;
     let mut g = group(&f, text, false);
     g.eval(&f.ctx, 0);
@@ -388,6 +392,8 @@ groups:
         alert.annotations.get("summary"),
         Some("value 7 at http://agentmon:9009")
     );
+    assert_eq!(alert.annotations.get("metric"), Some("x"));
+    assert_eq!(alert.labels.get("__name__"), None);
     assert_eq!(
         alert.annotations.get("broken"),
         Some("<error expanding template: template: __alert_A: fail>")

@@ -18,8 +18,8 @@ use crate::query::QueryFunc;
 /// What a template of an alerting rule can refer to.
 #[derive(Clone, Default)]
 pub struct TemplateData {
-    /// `$labels`: the alert's labels from the query result (without
-    /// `__name__`).
+    /// `$labels`: the labels of the query result's sample (with
+    /// `__name__` if the result kept it, as in Prometheus).
     pub labels: BTreeMap<String, String>,
     /// `$value`: the sample value that made the alert.
     pub value: f64,

@@ -100,21 +100,32 @@ groups:
     assert!(alert.active_alerts().next().is_none());
     let pending = samples_of(
         &db,
-        &[("__name__", "ALERTS"), ("alertname", "Many"), ("alertstate", "pending")],
+        &[
+            ("__name__", "ALERTS"),
+            ("alertname", "Many"),
+            ("alertstate", "pending"),
+        ],
     );
     assert_eq!(pending.len(), 2, "{pending:?}");
     assert!(pending[0].v == 1.0 && pending[0].t == base);
     assert!(is_stale_nan(pending[1].v) && pending[1].t == base + MIN);
     let firing = samples_of(
         &db,
-        &[("__name__", "ALERTS"), ("alertname", "Many"), ("alertstate", "firing")],
+        &[
+            ("__name__", "ALERTS"),
+            ("alertname", "Many"),
+            ("alertstate", "firing"),
+        ],
     );
     assert_eq!(firing.len(), 2, "{firing:?}");
     assert!(firing[0].v == 1.0 && firing[0].t == base + MIN);
     assert!(is_stale_nan(firing[1].v) && firing[1].t == base + 2 * MIN);
     let gone = samples_of(&db, &[("__name__", "copy"), ("a", "3")]);
     assert_eq!(gone.len(), 3);
-    assert!(is_stale_nan(gone[2].v), "stale marker kept bit for bit: {gone:?}");
+    assert!(
+        is_stale_nan(gone[2].v),
+        "stale marker kept bit for bit: {gone:?}"
+    );
 }
 
 /// 1,000 alerting rules over 2,000 series (100 agents × 20 tools), one
