@@ -138,6 +138,11 @@ pub struct Group {
     /// Series of rules dropped by a reload, marked stale at the next
     /// evaluation.
     stale_series: Vec<Labels>,
+    /// Rule evaluations, and those that failed (self-metrics).
+    pub evaluations_total: u64,
+    pub evaluation_failures_total: u64,
+    /// Evaluations skipped because one ran past the interval.
+    pub iterations_missed_total: u64,
 }
 
 impl Group {
@@ -163,6 +168,9 @@ impl Group {
             status: EvaluationStatus::default(),
             should_restore: restore,
             stale_series: Vec::new(),
+            evaluations_total: 0,
+            evaluation_failures_total: 0,
+            iterations_missed_total: 0,
         }
     }
 
@@ -185,6 +193,9 @@ impl Group {
     pub fn copy_state(&mut self, old: &Group) {
         self.status = old.status.clone();
         self.should_restore = old.should_restore;
+        self.evaluations_total = old.evaluations_total;
+        self.evaluation_failures_total = old.evaluation_failures_total;
+        self.iterations_missed_total = old.iterations_missed_total;
         let mut taken = vec![false; old.rules.len()];
         for entry in &mut self.rules {
             let found = old.rules.iter().enumerate().position(|(i, o)| {
@@ -260,6 +271,10 @@ impl Group {
                 }
                 write_output(ctx, entry, samples, ts_ms - offset_ms)
             });
+            self.evaluations_total += 1;
+            if outcome.is_err() {
+                self.evaluation_failures_total += 1;
+            }
             entry.status = EvaluationStatus {
                 health: if outcome.is_ok() {
                     RuleHealth::Ok

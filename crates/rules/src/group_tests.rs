@@ -598,3 +598,30 @@ fn rules_dropped_by_a_reload_get_stale_markers() {
         "kept rule not stale"
     );
 }
+
+#[test]
+fn self_metrics_count_evaluations_and_failures() {
+    let f = fixture();
+    put(&f.store, "1", 0..=1, |_| 1.0);
+    put(&f.store, "2", 0..=1, |_| 1.0);
+    let text = "groups:\n  - name: g\n    limit: 1\n    rules:\n      - alert: A\n        expr: x > 0\n      - record: r\n        expr: sum(x)\n";
+    let mut g = group(&f, text, false);
+    g.eval(&f.ctx, 0);
+    g.eval(&f.ctx, MIN);
+    let mut out = String::new();
+    crate::metrics::write_rule_metrics(std::slice::from_ref(&g), &mut out);
+    assert!(
+        out.contains("agentmon_rule_evaluations_total{rule_group=\"rules.yml;g\"} 4\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("agentmon_rule_evaluation_failures_total{rule_group=\"rules.yml;g\"} 2\n"),
+        "{out}"
+    );
+    assert!(out.contains("agentmon_rule_group_last_evaluation_timestamp_seconds{rule_group=\"rules.yml;g\"} 60\n"), "{out}");
+    assert!(
+        out.contains("agentmon_rule_group_rules{rule_group=\"rules.yml;g\"} 2\n"),
+        "{out}"
+    );
+    assert!(out.contains("# TYPE agentmon_rule_evaluations_total counter\n"));
+}

@@ -15,7 +15,8 @@
 //! - The [`RuleManager`] loads `rule_files` globs, runs each group on a tokio
 //!   task at Prometheus's aligned times, and reloads keeping state (a broken
 //!   file keeps the last good rules). [`api`] shapes `/api/v1/rules` and
-//!   `/api/v1/alerts` as Prometheus does.
+//!   `/api/v1/alerts` as Prometheus does; [`write_rule_metrics`] gives the
+//!   `agentmon_rule_*` self-metrics.
 //! - Rules meet the rest of agentmon through narrow seams, bundled in a
 //!   [`RuleContext`]: a [`QueryFunc`] (implemented over the PromQL engine by
 //!   [`EngineQueryFunc`]), an [`Appender`] for the series rules write, an
@@ -35,6 +36,7 @@ pub mod file;
 mod group;
 mod manager;
 mod memory;
+mod metrics;
 mod query;
 pub mod recording;
 mod template;
@@ -49,6 +51,7 @@ pub use file::{load_rule_file, parse_rule_file, GroupDefinition, RuleDefinition,
 pub use group::{generator_url, EvaluationStatus, Group, Rule, RuleEntry, RuleHealth};
 pub use manager::{expand_rule_files, load_groups, now_ms, RuleManager};
 pub use memory::MemoryStore;
+pub use metrics::write_rule_metrics;
 pub use query::{AlertSender, Appender, EngineQueryFunc, QueryFunc, RuleSample, NOT_VECTOR};
 pub use recording::RecordingRule;
 pub use template::{Expander, PlainTextExpander, TemplateData};

@@ -217,6 +217,11 @@ impl RuleManager {
         rule_discovery(&self.groups(), filter)
     }
 
+    /// Appends the `agentmon_rule_*` self-metrics in the text format.
+    pub fn write_metrics(&self, out: &mut String) {
+        crate::metrics::write_rule_metrics(&self.groups(), out);
+    }
+
     /// `/api/v1/alerts` data.
     pub fn alert_discovery(&self) -> AlertDiscovery {
         alert_discovery(&self.groups())
@@ -271,6 +276,7 @@ async fn run_group(group: Arc<Mutex<Group>>, ctx: RuleContext, mut stopped: watc
         let missed = ((now - eval_ts) / interval_ms - 1).max(0);
         if missed > 0 {
             tracing::warn!(missed, "rule group evaluation was slower than its interval");
+            group.lock().iterations_missed_total += missed as u64;
         }
         eval_ts += (missed + 1) * interval_ms;
     }
