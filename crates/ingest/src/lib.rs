@@ -30,6 +30,7 @@ pub mod remote_write;
 pub mod scrape;
 pub mod text;
 pub mod vm_json;
+mod wire;
 
 pub use error::{EventProblem, IngestError, SeriesProblem};
 

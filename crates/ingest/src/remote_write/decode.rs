@@ -9,7 +9,7 @@ use agentmon_model::{
     SeriesBatch,
 };
 
-use super::wire::{Reader, WireError, FIXED64, LEN, VARINT};
+use crate::wire::{Reader, WireError, FIXED64, LEN, VARINT};
 use super::{MetadataEntry, WriteRequest};
 use crate::error::describe_labels;
 use crate::{IngestError, Limits, SeriesProblem};
