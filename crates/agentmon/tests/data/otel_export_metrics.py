@@ -1,0 +1,59 @@
+"""Records one instrument of each kind with the OpenTelemetry Python SDK and
+exports them once, over OTLP/HTTP protobuf with gzip, to the URL given as argument
+(agentmon's /v1/metrics). Used by crates/agentmon/tests/otlp_python.rs.
+
+Exits 0 when the export succeeded, 1 otherwise.
+"""
+
+import sys
+
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+
+
+def main(endpoint):
+    resource = Resource.create(
+        {
+            "service.name": "otel-e2e",
+            "service.instance.id": "inst-1",
+            "deployment.environment": "test",
+        }
+    )
+    exporter = OTLPMetricExporter(endpoint=endpoint, timeout=10, compression=Compression.Gzip)
+    # A long interval: the only export is the explicit flush below.
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(resource=resource, metric_readers=[reader])
+    meter = provider.get_meter("agentmon.e2e", "0.1")
+
+    requests = meter.create_counter("agent.requests", unit="{request}", description="Requests sent.")
+    requests.add(3, {"model": "gpt"})
+    requests.add(2, {"model": "gpt"})
+
+    queue = meter.create_up_down_counter("agent.queue.depth", unit="{item}")
+    queue.add(5)
+    queue.add(-2)
+
+    latency = meter.create_histogram("agent.latency", unit="ms")
+    for value in (3, 7, 120):
+        latency.record(value)
+
+    if hasattr(meter, "create_gauge"):
+        memory = meter.create_gauge("agent.memory.usage", unit="By")
+        memory.set(2048)
+    else:
+        from opentelemetry.metrics import Observation
+
+        meter.create_observable_gauge(
+            "agent.memory.usage", callbacks=[lambda _options: [Observation(2048)]], unit="By"
+        )
+
+    ok = provider.force_flush(timeout_millis=20_000)
+    provider.shutdown()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
