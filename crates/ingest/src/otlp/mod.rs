@@ -25,6 +25,8 @@ mod translate;
 #[cfg(test)]
 mod decode_tests;
 #[cfg(test)]
+mod proptest_tests;
+#[cfg(test)]
 mod translate_tests;
 
 use std::io::Read;
