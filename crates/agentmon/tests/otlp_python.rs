@@ -71,9 +71,14 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let script: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", "otel_export_metrics.py"]
-        .iter()
-        .collect();
+    let script: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "data",
+        "otel_export_metrics.py",
+    ]
+    .iter()
+    .collect();
     let output = Command::new("python3")
         .arg(&script)
         .arg(server.url("/v1/metrics"))
@@ -100,14 +105,32 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
 
     // The SDK's default buckets are 0, 5, 10, 25, ...: 3 ≤ 5, 7 ≤ 10, 120 > 100.
     let bucket = |le: &str| {
-        single(&http, &server, &format!("agent_latency_milliseconds_bucket{{le=\"{le}\"}}")).1
+        single(
+            &http,
+            &server,
+            &format!("agent_latency_milliseconds_bucket{{le=\"{le}\"}}"),
+        )
+        .1
     };
     assert_eq!(
-        (bucket("0"), bucket("5"), bucket("10"), bucket("100"), bucket("250"), bucket("+Inf")),
+        (
+            bucket("0"),
+            bucket("5"),
+            bucket("10"),
+            bucket("100"),
+            bucket("250"),
+            bucket("+Inf")
+        ),
         (0.0, 1.0, 2.0, 2.0, 3.0, 3.0)
     );
-    assert_eq!(single(&http, &server, "agent_latency_milliseconds_sum").1, 130.0);
-    assert_eq!(single(&http, &server, "agent_latency_milliseconds_count").1, 3.0);
+    assert_eq!(
+        single(&http, &server, "agent_latency_milliseconds_sum").1,
+        130.0
+    );
+    assert_eq!(
+        single(&http, &server, "agent_latency_milliseconds_count").1,
+        3.0
+    );
 
     assert_eq!(single(&http, &server, "agent_memory_usage_bytes").1, 2048.0);
 
@@ -127,6 +150,12 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(metadata["data"]["agent_requests_total"][0]["type"], "counter", "{metadata}");
-    assert_eq!(metadata["data"]["agent_requests_total"][0]["help"], "Requests sent.");
+    assert_eq!(
+        metadata["data"]["agent_requests_total"][0]["type"], "counter",
+        "{metadata}"
+    );
+    assert_eq!(
+        metadata["data"]["agent_requests_total"][0]["help"],
+        "Requests sent."
+    );
 }

@@ -67,7 +67,9 @@ impl OtlpMetrics {
                 signal.as_str()
             );
         }
-        out.push_str("# HELP agentmon_otlp_rejected_total OTLP data points or spans refused, by reason.\n");
+        out.push_str(
+            "# HELP agentmon_otlp_rejected_total OTLP data points or spans refused, by reason.\n",
+        );
         out.push_str("# TYPE agentmon_otlp_rejected_total counter\n");
         for ((signal, reason), value) in &counts.rejected {
             let _ = writeln!(

@@ -73,7 +73,9 @@ impl Served {
             self.base,
             query
                 .replace('+', "%2B")
-                .replace('{', "%7B").replace('}', "%7D").replace('"', "%22")
+                .replace('{', "%7B")
+                .replace('}', "%7D")
+                .replace('"', "%22")
         );
         let text = reqwest::blocking::get(url).unwrap().text().unwrap();
         let body: Value = serde_json::from_str(&text).unwrap();
@@ -185,7 +187,11 @@ fn open_state() -> AppState {
 #[test]
 fn protobuf_metrics_land_as_prometheus_series_with_partial_success() {
     let server = Served::start(open_state());
-    let (status, body) = server.post("/v1/metrics", &[PROTOBUF], encode_metrics(&request(now_ns())));
+    let (status, body) = server.post(
+        "/v1/metrics",
+        &[PROTOBUF],
+        encode_metrics(&request(now_ns())),
+    );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     // partial_success { rejected_data_points: 1, error_message: "..." }
     assert!(body.windows(3).any(|w| w == [0x08, 0x01, 0x12]), "{body:?}");
@@ -198,7 +204,10 @@ fn protobuf_metrics_land_as_prometheus_series_with_partial_success() {
     assert_eq!(counter[0].0["instance"], "i-1");
     assert_eq!(counter[0].0["http_route"], "/chat");
     assert_eq!(server.query("latency_seconds_bucket{le=\"0.5\"}")[0].1, 1.0);
-    assert_eq!(server.query("latency_seconds_bucket{le=\"+Inf\"}")[0].1, 4.0);
+    assert_eq!(
+        server.query("latency_seconds_bucket{le=\"+Inf\"}")[0].1,
+        4.0
+    );
     assert_eq!(server.query("latency_seconds_sum")[0].1, 2.0);
     assert!(server.query("tokens_total").is_empty());
     let info = server.query("target_info");
@@ -209,8 +218,9 @@ fn protobuf_metrics_land_as_prometheus_series_with_partial_success() {
         metrics.contains("agentmon_otlp_data_points_received_total{signal=\"metrics\"} 3"),
         "{metrics}"
     );
-    assert!(metrics
-        .contains("agentmon_otlp_rejected_total{signal=\"metrics\",reason=\"delta_temporality\"} 1"));
+    assert!(metrics.contains(
+        "agentmon_otlp_rejected_total{signal=\"metrics\",reason=\"delta_temporality\"} 1"
+    ));
 }
 
 #[test]
@@ -247,9 +257,17 @@ fn bad_requests_get_415_400_and_413_with_a_status_message() {
     let server = Served::start(AppState::new(Tokens::default(), limits));
     let body = encode_metrics(&request(now_ns()));
 
-    let (status, _) = server.post("/v1/metrics", &[("content-type", "text/plain")], body.clone());
+    let (status, _) = server.post(
+        "/v1/metrics",
+        &[("content-type", "text/plain")],
+        body.clone(),
+    );
     assert_eq!(status, 415);
-    let (status, _) = server.post("/v1/metrics", &[PROTOBUF, ("content-encoding", "br")], body.clone());
+    let (status, _) = server.post(
+        "/v1/metrics",
+        &[PROTOBUF, ("content-encoding", "br")],
+        body.clone(),
+    );
     assert_eq!(status, 415);
 
     // Truncated protobuf: 400, google.rpc.Status { code: 3, message }, and
@@ -260,11 +278,21 @@ fn bad_requests_get_415_400_and_413_with_a_status_message() {
     assert!(String::from_utf8_lossy(&answer).contains("malformed protobuf"));
     assert!(server.query("http_requests_total").is_empty());
 
-    let (status, answer) = server.post("/v1/metrics", &[JSON], br#"{"resourceMetrics":{}}"#.to_vec());
+    let (status, answer) = server.post(
+        "/v1/metrics",
+        &[JSON],
+        br#"{"resourceMetrics":{}}"#.to_vec(),
+    );
     assert_eq!(status, 400);
     let answer: Value = serde_json::from_slice(&answer).unwrap();
     assert_eq!(answer["code"], 3);
-    assert!(answer["message"].as_str().unwrap().contains("resourceMetrics"), "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("resourceMetrics"),
+        "{answer}"
+    );
 
     // 1 MB of zeros gzips to about 1 kB but inflates past the 4 kB limit.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

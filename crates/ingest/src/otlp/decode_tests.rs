@@ -25,7 +25,10 @@ pub(super) fn sample_metrics() -> MetricsRequest {
             "arr",
             AnyValue::Array(vec![AnyValue::Int(1), AnyValue::String("two".into())]),
         ),
-        kv("map", AnyValue::KvList(vec![kv("k", AnyValue::Bool(false))])),
+        kv(
+            "map",
+            AnyValue::KvList(vec![kv("k", AnyValue::Bool(false))]),
+        ),
     ];
     let t = 1_700_000_000_123_456_789;
     MetricsRequest {
@@ -224,13 +227,18 @@ fn unpacked_repeated_fields_and_unknown_fields_are_accepted() {
     else {
         panic!("not a histogram: {request:?}");
     };
-    assert_eq!(h.aggregation_temporality, AggregationTemporality::Cumulative);
+    assert_eq!(
+        h.aggregation_temporality,
+        AggregationTemporality::Cumulative
+    );
     assert_eq!(h.data_points[0].bucket_counts, [2, 3]);
     assert_eq!(h.data_points[0].explicit_bounds, [2.5]);
     assert_eq!(h.data_points[0].time_unix_nano, 5);
 }
 
-fn protobuf_error(result: Result<impl std::fmt::Debug, IngestError>) -> (&'static str, usize, &'static str) {
+fn protobuf_error(
+    result: Result<impl std::fmt::Debug, IngestError>,
+) -> (&'static str, usize, &'static str) {
     match result {
         Err(IngestError::Protobuf {
             message,
@@ -292,12 +300,16 @@ fn span_ids_are_validated_with_their_position() {
     request.resource_spans[0].scope_spans[0].spans[0].span_id = vec![1, 2, 3];
     let error = validate_traces(&request).unwrap_err().to_string();
     assert!(
-        error.contains("resourceSpans[0].scopeSpans[0].spans[0]") && error.contains("spanId is 3 bytes"),
+        error.contains("resourceSpans[0].scopeSpans[0].spans[0]")
+            && error.contains("spanId is 3 bytes"),
         "{error}"
     );
     let mut request = sample_traces();
     request.resource_spans[0].scope_spans[0].spans[0].trace_id = vec![0; 16];
-    assert!(validate_traces(&request).unwrap_err().to_string().contains("all zeros"));
+    assert!(validate_traces(&request)
+        .unwrap_err()
+        .to_string()
+        .contains("all zeros"));
 }
 
 const METRICS_JSON: &str = r#"{
@@ -351,8 +363,14 @@ fn metrics_json_accepts_both_key_styles_and_number_forms() {
         panic!("{:?}", metrics[1]);
     };
     assert!(sum.is_monotonic);
-    assert_eq!(sum.aggregation_temporality, AggregationTemporality::Cumulative);
-    assert_eq!(sum.data_points[0].value, NumberValue::Int(9_007_199_254_740_993));
+    assert_eq!(
+        sum.aggregation_temporality,
+        AggregationTemporality::Cumulative
+    );
+    assert_eq!(
+        sum.data_points[0].value,
+        NumberValue::Int(9_007_199_254_740_993)
+    );
     let MetricData::Histogram(h) = &metrics[2].data else {
         panic!("{:?}", metrics[2]);
     };
@@ -424,7 +442,10 @@ fn malformed_json_names_the_path() {
     assert!(reason.contains("hex"));
     let body = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"k","value":{"bytesValue":"a*"}}]}}]}"#;
     let (path, reason) = json_error(decode_traces_json(body.as_bytes()));
-    assert_eq!(path, "resourceSpans[0].resource.attributes[0].value.bytesValue");
+    assert_eq!(
+        path,
+        "resourceSpans[0].resource.attributes[0].value.bytesValue"
+    );
     assert!(reason.contains("base64"));
 }
 
@@ -456,7 +477,10 @@ fn gzip_inflates_within_the_limits() {
         max_body_bytes: 10,
         ..Limits::default()
     };
-    assert!(matches!(gunzip(&gz, &tiny_body), Err(IngestError::BodyTooLarge { .. })));
+    assert!(matches!(
+        gunzip(&gz, &tiny_body),
+        Err(IngestError::BodyTooLarge { .. })
+    ));
     assert!(matches!(
         gunzip(b"not gzip at all", &Limits::default()),
         Err(IngestError::Gzip { .. })
@@ -471,7 +495,10 @@ fn responses_encode_partial_success_and_status() {
         encode_export_response(3, "no"),
         [0x0a, 6, 0x08, 3, 0x12, 2, b'n', b'o']
     );
-    assert_eq!(encode_status(3, "bad"), [0x08, 3, 0x12, 3, b'b', b'a', b'd']);
+    assert_eq!(
+        encode_status(3, "bad"),
+        [0x08, 3, 0x12, 3, b'b', b'a', b'd']
+    );
     assert_eq!(export_response_json("rejectedDataPoints", 0, ""), "{}");
     let json: serde_json::Value =
         serde_json::from_str(&export_response_json("rejectedSpans", 2, "why")).unwrap();

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::json_value::{
-    attributes, boolean, double, each, enumeration, get, hex_id, int32, object,
-    parse_object, resource, scope, string_field, uint32, uint64, Path, Result,
+    attributes, boolean, double, each, enumeration, get, hex_id, int32, object, parse_object,
+    resource, scope, string_field, uint32, uint64, Path, Result,
 };
 use super::metrics_model::{
     AggregationTemporality, ExponentialBuckets, ExponentialHistogram,
@@ -42,36 +42,52 @@ const STATUS_CODE_NAMES: &[(&str, i64)] = &[
 pub fn decode_metrics_json(body: &[u8]) -> Result<MetricsRequest> {
     let root = parse_object(body)?;
     let mut request = MetricsRequest::default();
-    each(&root, "resourceMetrics", "resource_metrics", &Path::Root, |v, p| {
-        let obj = object(v, p)?;
-        let mut rm = ResourceMetrics {
-            resource: resource(obj, p)?,
-            scope_metrics: Vec::new(),
-        };
-        each(obj, "scopeMetrics", "scope_metrics", p, |v, p| {
+    each(
+        &root,
+        "resourceMetrics",
+        "resource_metrics",
+        &Path::Root,
+        |v, p| {
             let obj = object(v, p)?;
-            let mut sm = ScopeMetrics {
-                scope: scope(obj, p)?,
-                metrics: Vec::new(),
+            let mut rm = ResourceMetrics {
+                resource: resource(obj, p)?,
+                scope_metrics: Vec::new(),
             };
-            each(obj, "metrics", "metrics", p, |v, p| {
-                sm.metrics.push(metric(v, p)?);
+            each(obj, "scopeMetrics", "scope_metrics", p, |v, p| {
+                let obj = object(v, p)?;
+                let mut sm = ScopeMetrics {
+                    scope: scope(obj, p)?,
+                    metrics: Vec::new(),
+                };
+                each(obj, "metrics", "metrics", p, |v, p| {
+                    sm.metrics.push(metric(v, p)?);
+                    Ok(())
+                })?;
+                rm.scope_metrics.push(sm);
                 Ok(())
             })?;
-            rm.scope_metrics.push(sm);
+            request.resource_metrics.push(rm);
             Ok(())
-        })?;
-        request.resource_metrics.push(rm);
-        Ok(())
-    })?;
+        },
+    )?;
     Ok(request)
 }
 
-fn opt_u64(obj: &Map<String, Value>, camel: &'static str, snake: &'static str, p: &Path<'_>) -> Result<u64> {
+fn opt_u64(
+    obj: &Map<String, Value>,
+    camel: &'static str,
+    snake: &'static str,
+    p: &Path<'_>,
+) -> Result<u64> {
     get(obj, camel, snake).map_or(Ok(0), |v| uint64(v, &p.key(camel)))
 }
 
-fn opt_f64(obj: &Map<String, Value>, camel: &'static str, snake: &'static str, p: &Path<'_>) -> Result<Option<f64>> {
+fn opt_f64(
+    obj: &Map<String, Value>,
+    camel: &'static str,
+    snake: &'static str,
+    p: &Path<'_>,
+) -> Result<Option<f64>> {
     get(obj, camel, snake)
         .map(|v| double(v, &p.key(camel)))
         .transpose()
@@ -138,10 +154,16 @@ fn metric(v: &Value, p: &Path<'_>) -> Result<Metric> {
     } else if let Some(v) = get(obj, "summary", "summary") {
         let here = p.key("summary");
         let mut points = Vec::new();
-        each(object(v, &here)?, "dataPoints", "data_points", &here, |v, p| {
-            points.push(summary_point(v, p)?);
-            Ok(())
-        })?;
+        each(
+            object(v, &here)?,
+            "dataPoints",
+            "data_points",
+            &here,
+            |v, p| {
+                points.push(summary_point(v, p)?);
+                Ok(())
+            },
+        )?;
         out.data = MetricData::Summary(points);
     }
     Ok(out)
@@ -170,7 +192,12 @@ fn number_points(obj: &Map<String, Value>, p: &Path<'_>) -> Result<Vec<NumberDat
     Ok(points)
 }
 
-fn u64_list(obj: &Map<String, Value>, camel: &'static str, snake: &'static str, p: &Path<'_>) -> Result<Vec<u64>> {
+fn u64_list(
+    obj: &Map<String, Value>,
+    camel: &'static str,
+    snake: &'static str,
+    p: &Path<'_>,
+) -> Result<Vec<u64>> {
     let mut out = Vec::new();
     each(obj, camel, snake, p, |v, p| {
         out.push(uint64(v, p)?);
@@ -200,7 +227,11 @@ fn histogram_point(v: &Value, p: &Path<'_>) -> Result<HistogramDataPoint> {
     })
 }
 
-fn exponential_buckets(o: &Map<String, Value>, camel: &'static str, p: &Path<'_>) -> Result<ExponentialBuckets> {
+fn exponential_buckets(
+    o: &Map<String, Value>,
+    camel: &'static str,
+    p: &Path<'_>,
+) -> Result<ExponentialBuckets> {
     let Some(v) = get(o, camel, camel) else {
         return Ok(ExponentialBuckets::default());
     };
@@ -258,32 +289,43 @@ fn summary_point(v: &Value, p: &Path<'_>) -> Result<SummaryDataPoint> {
 pub fn decode_traces_json(body: &[u8]) -> Result<TracesRequest> {
     let root = parse_object(body)?;
     let mut request = TracesRequest::default();
-    each(&root, "resourceSpans", "resource_spans", &Path::Root, |v, p| {
-        let obj = object(v, p)?;
-        let mut rs = ResourceSpans {
-            resource: resource(obj, p)?,
-            scope_spans: Vec::new(),
-        };
-        each(obj, "scopeSpans", "scope_spans", p, |v, p| {
+    each(
+        &root,
+        "resourceSpans",
+        "resource_spans",
+        &Path::Root,
+        |v, p| {
             let obj = object(v, p)?;
-            let mut ss = ScopeSpans {
-                scope: scope(obj, p)?,
-                spans: Vec::new(),
+            let mut rs = ResourceSpans {
+                resource: resource(obj, p)?,
+                scope_spans: Vec::new(),
             };
-            each(obj, "spans", "spans", p, |v, p| {
-                ss.spans.push(span(v, p)?);
+            each(obj, "scopeSpans", "scope_spans", p, |v, p| {
+                let obj = object(v, p)?;
+                let mut ss = ScopeSpans {
+                    scope: scope(obj, p)?,
+                    spans: Vec::new(),
+                };
+                each(obj, "spans", "spans", p, |v, p| {
+                    ss.spans.push(span(v, p)?);
+                    Ok(())
+                })?;
+                rs.scope_spans.push(ss);
                 Ok(())
             })?;
-            rs.scope_spans.push(ss);
+            request.resource_spans.push(rs);
             Ok(())
-        })?;
-        request.resource_spans.push(rs);
-        Ok(())
-    })?;
+        },
+    )?;
     Ok(request)
 }
 
-fn id(o: &Map<String, Value>, camel: &'static str, snake: &'static str, p: &Path<'_>) -> Result<Vec<u8>> {
+fn id(
+    o: &Map<String, Value>,
+    camel: &'static str,
+    snake: &'static str,
+    p: &Path<'_>,
+) -> Result<Vec<u8>> {
     get(o, camel, snake).map_or(Ok(Vec::new()), |v| hex_id(v, &p.key(camel)))
 }
 
@@ -319,7 +361,8 @@ fn span(v: &Value, p: &Path<'_>) -> Result<Span> {
         parent_span_id: id(o, "parentSpanId", "parent_span_id", p)?,
         name: string_field(o, "name", "name", p)?,
         kind: span_kind(
-            get(o, "kind", "kind").map_or(Ok(0), |v| enumeration(v, &p.key("kind"), SPAN_KIND_NAMES))?,
+            get(o, "kind", "kind")
+                .map_or(Ok(0), |v| enumeration(v, &p.key("kind"), SPAN_KIND_NAMES))?,
         ),
         start_time_unix_nano: opt_u64(o, "startTimeUnixNano", "start_time_unix_nano", p)?,
         end_time_unix_nano: opt_u64(o, "endTimeUnixNano", "end_time_unix_nano", p)?,

@@ -197,7 +197,9 @@ pub(crate) fn enumeration(v: &Value, path: &Path<'_>, names: &[(&str, i64)]) -> 
             .map(|(_, n)| *n)
             .ok_or_else(|| {
                 let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
-                path.error(format!("unknown enum name {s:?}; expected one of {known:?} or a number"))
+                path.error(format!(
+                    "unknown enum name {s:?}; expected one of {known:?} or a number"
+                ))
             }),
         _ => int64(v, path),
     }
@@ -224,7 +226,11 @@ pub(crate) fn hex_id(v: &Value, path: &Path<'_>) -> Result<Vec<u8>> {
         .chunks(2)
         .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
         .collect::<Option<Vec<u8>>>()
-        .ok_or_else(|| path.error(format!("hex id {s:?} has a character that is not a hex digit")))
+        .ok_or_else(|| {
+            path.error(format!(
+                "hex id {s:?} has a character that is not a hex digit"
+            ))
+        })
 }
 
 /// Standard or URL-safe base64, padded or not (protobuf JSON accepts both).

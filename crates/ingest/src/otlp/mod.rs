@@ -97,7 +97,10 @@ pub fn validate_traces(request: &TracesRequest) -> Result<(), IngestError> {
                     });
                 if let Some(reason) = problem {
                     return Err(IngestError::OtlpInvalid {
-                        at: format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}] ({:?})", span.name),
+                        at: format!(
+                            "resourceSpans[{r}].scopeSpans[{s}].spans[{i}] ({:?})",
+                            span.name
+                        ),
                         reason,
                     });
                 }
@@ -111,7 +114,9 @@ fn id_problem(field: &str, id: &[u8], len: usize) -> Option<String> {
     if id.len() != len {
         Some(format!("{field} is {} bytes; it must be {len}", id.len()))
     } else if id.iter().all(|b| *b == 0) {
-        Some(format!("{field} is all zeros, which OTLP defines as invalid"))
+        Some(format!(
+            "{field} is all zeros, which OTLP defines as invalid"
+        ))
     } else {
         None
     }

@@ -78,7 +78,8 @@ fn is_name_char(c: char) -> bool {
 
 /// Splits `s` into words of name characters (dropping everything else).
 fn words(s: &str) -> impl Iterator<Item = &str> {
-    s.split(|c: char| !is_name_char(c)).filter(|w| !w.is_empty())
+    s.split(|c: char| !is_name_char(c))
+        .filter(|w| !w.is_empty())
 }
 
 /// Replaces invalid characters with `_`, collapses runs of `_` and drops a
@@ -181,7 +182,13 @@ pub fn label_name(key: &str) -> String {
     }
     let mut out: String = key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert_str(0, "key_");

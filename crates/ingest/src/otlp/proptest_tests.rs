@@ -13,18 +13,14 @@ use crate::Limits;
 /// A valid encoding with up to eight bytes overwritten and maybe cut short.
 fn mutated(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
     let len = valid.len();
-    (
-        prop::collection::vec((0..len, any::<u8>()), 0..8),
-        0..=len,
-    )
-        .prop_map(move |(edits, cut)| {
-            let mut bytes = valid.clone();
-            for (at, byte) in edits {
-                bytes[at] = byte;
-            }
-            bytes.truncate(cut.max(1));
-            bytes
-        })
+    (prop::collection::vec((0..len, any::<u8>()), 0..8), 0..=len).prop_map(move |(edits, cut)| {
+        let mut bytes = valid.clone();
+        for (at, byte) in edits {
+            bytes[at] = byte;
+        }
+        bytes.truncate(cut.max(1));
+        bytes
+    })
 }
 
 proptest! {

@@ -126,9 +126,7 @@ fn number_points(
     while let Some((field, wt)) = m.next()? {
         match field {
             1 => points.push(number_point(m.message(wt, "NumberDataPoint")?)?),
-            2 if is_sum => {
-                temporality = AggregationTemporality::from_number(m.varint(wt)? as i64)
-            }
+            2 if is_sum => temporality = AggregationTemporality::from_number(m.varint(wt)? as i64),
             3 if is_sum => monotonic = m.varint(wt)? != 0,
             _ => m.skip(field, wt)?,
         }

@@ -239,10 +239,14 @@ impl Builder<'_> {
         let (kind, temporality) = match &metric.data {
             MetricData::Empty => return,
             MetricData::Gauge(_) => (NameKind::Gauge, None),
-            MetricData::Sum(sum) if sum.is_monotonic => {
-                (NameKind::MonotonicCounter, Some(sum.aggregation_temporality))
-            }
-            MetricData::Sum(sum) => (NameKind::NonMonotonicCounter, Some(sum.aggregation_temporality)),
+            MetricData::Sum(sum) if sum.is_monotonic => (
+                NameKind::MonotonicCounter,
+                Some(sum.aggregation_temporality),
+            ),
+            MetricData::Sum(sum) => (
+                NameKind::NonMonotonicCounter,
+                Some(sum.aggregation_temporality),
+            ),
             MetricData::Histogram(h) => (NameKind::Histogram, Some(h.aggregation_temporality)),
             MetricData::ExponentialHistogram(_) => {
                 self.t.reject(RejectReason::ExponentialHistogram, count, || {
@@ -266,9 +270,13 @@ impl Builder<'_> {
                 return;
             }
             Some(AggregationTemporality::Unspecified) => {
-                self.t.reject(RejectReason::UnspecifiedTemporality, count, || {
-                    format!("metric {:?}: aggregation temporality is unspecified", metric.name)
-                });
+                self.t
+                    .reject(RejectReason::UnspecifiedTemporality, count, || {
+                        format!(
+                            "metric {:?}: aggregation temporality is unspecified",
+                            metric.name
+                        )
+                    });
                 return;
             }
             _ => {}
@@ -286,7 +294,12 @@ impl Builder<'_> {
             NameKind::Summary => MetricType::Summary,
             _ => MetricType::Gauge,
         };
-        self.family(&name, metric_type, &metric.description, &unit_name(&metric.unit));
+        self.family(
+            &name,
+            metric_type,
+            &metric.description,
+            &unit_name(&metric.unit),
+        );
         match &metric.data {
             MetricData::Gauge(points) => {
                 for p in points {
@@ -330,8 +343,9 @@ impl Builder<'_> {
         match self.labels(attributes, target, name, extra) {
             Ok(labels) => Some((labels, (time_unix_nano / 1_000_000) as i64)),
             Err(reason) => {
-                self.t
-                    .reject(RejectReason::InvalidLabels, 1, || format!("metric {name:?}: {reason}"));
+                self.t.reject(RejectReason::InvalidLabels, 1, || {
+                    format!("metric {name:?}: {reason}")
+                });
                 None
             }
         }
@@ -350,7 +364,8 @@ impl Builder<'_> {
                 return;
             }
         };
-        if let Some((labels, t)) = self.point_labels(name, &p.attributes, p.time_unix_nano, target, None)
+        if let Some((labels, t)) =
+            self.point_labels(name, &p.attributes, p.time_unix_nano, target, None)
         {
             self.push(&labels, Sample::new(t, value));
         }
@@ -385,7 +400,10 @@ impl Builder<'_> {
         // `le`, so the label limits already passed; errors cannot occur.
         let mut series = Vec::with_capacity(p.explicit_bounds.len() + 2);
         if let Some(sum) = p.sum {
-            series.push((self.labels(&p.attributes, target, &sum_name, None), value(sum)));
+            series.push((
+                self.labels(&p.attributes, target, &sum_name, None),
+                value(sum),
+            ));
         }
         series.push((Ok(count_labels), value(p.count as f64)));
         let mut cumulative: u64 = 0;
@@ -427,8 +445,9 @@ impl Builder<'_> {
     fn push_all(&mut self, name: &str, series: Vec<(Result<Labels, String>, f64)>, t: i64) {
         if let Some(reason) = series.iter().find_map(|(l, _)| l.as_ref().err()) {
             let reason = reason.clone();
-            self.t
-                .reject(RejectReason::InvalidLabels, 1, || format!("metric {name:?}: {reason}"));
+            self.t.reject(RejectReason::InvalidLabels, 1, || {
+                format!("metric {name:?}: {reason}")
+            });
             return;
         }
         for (labels, v) in series {
@@ -562,8 +581,7 @@ fn to_json(value: &AnyValue) -> serde_json::Value {
 
 /// Standard base64 with padding.
 pub(crate) fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk

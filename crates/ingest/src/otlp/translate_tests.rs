@@ -20,7 +20,12 @@ fn metric_names_follow_prometheus_default_translation() {
         ("memory_usage", "By", Gauge, "memory_usage_bytes"),
         ("requests", "1/s", Gauge, "requests_per_second"),
         ("throughput", "By/s", Gauge, "throughput_bytes_per_second"),
-        ("custom_metric", "custom_unit", Gauge, "custom_metric_custom_unit"),
+        (
+            "custom_metric",
+            "custom_unit",
+            Gauge,
+            "custom_metric_custom_unit",
+        ),
         ("custom_metric", "{custom}", Gauge, "custom_metric"),
         ("custom_metric", "By/{custom}", Gauge, "custom_metric_bytes"),
         ("requests_total", "", MonotonicCounter, "requests_total"),
@@ -39,15 +44,40 @@ fn metric_names_follow_prometheus_default_translation() {
             "custom_metric_unit_with_special_per_chars",
         ),
         ("@#$%", "", Gauge, ""),
-        ("request_duration", "s", Histogram, "request_duration_seconds"),
-        ("request_size", "By", ExponentialHistogram, "request_size_bytes"),
+        (
+            "request_duration",
+            "s",
+            Histogram,
+            "request_duration_seconds",
+        ),
+        (
+            "request_size",
+            "By",
+            ExponentialHistogram,
+            "request_size_bytes",
+        ),
         ("response_time", "ms", Summary, "response_time_milliseconds"),
-        ("active_connections", "", NonMonotonicCounter, "active_connections"),
+        (
+            "active_connections",
+            "",
+            NonMonotonicCounter,
+            "active_connections",
+        ),
         ("uptime", "d", Gauge, "uptime_days"),
         ("duration", "h", Gauge, "duration_hours"),
-        ("http.server.request.duration", "s", Histogram, "http_server_request_duration_seconds"),
+        (
+            "http.server.request.duration",
+            "s",
+            Histogram,
+            "http_server_request_duration_seconds",
+        ),
         ("system.io", "By", MonotonicCounter, "system_io_bytes_total"),
-        ("gen_ai.client.token.usage", "{token}", Histogram, "gen_ai_client_token_usage"),
+        (
+            "gen_ai.client.token.usage",
+            "{token}",
+            Histogram,
+            "gen_ai_client_token_usage",
+        ),
         ("total.requests", "", MonotonicCounter, "requests_total"),
         ("123_requests", "", MonotonicCounter, "_123_requests_total"),
         ("temperature", "Cel", Gauge, "temperature_celsius"),
@@ -56,7 +86,11 @@ fn metric_names_follow_prometheus_default_translation() {
         ("métric", "", Gauge, "m_tric"),
     ];
     for (name, unit, kind, want) in cases {
-        assert_eq!(metric_name(name, unit, *kind), *want, "{name:?} {unit:?} {kind:?}");
+        assert_eq!(
+            metric_name(name, unit, *kind),
+            *want,
+            "{name:?} {unit:?} {kind:?}"
+        );
     }
 }
 
@@ -134,7 +168,11 @@ fn every_metric_kind_becomes_prometheus_series() {
     assert_eq!(g.labels.get("bytes"), Some("AP8D"));
     assert_eq!(g.labels.get("arr"), Some(r#"[1,"two"]"#));
     assert_eq!(g.labels.get("map"), Some(r#"{"k":false}"#));
-    assert_eq!(g.labels.get("host_name"), None, "resource attributes stay in target_info");
+    assert_eq!(
+        g.labels.get("host_name"),
+        None,
+        "resource attributes stay in target_info"
+    );
     assert_eq!(g.labels.get("otel_scope_name"), None);
     assert_eq!(g.samples, [Sample::new(ms, 0.25)]);
     assert_eq!(metadata(&t, "g_ratio").metric_type, MetricType::Gauge);
@@ -145,24 +183,53 @@ fn every_metric_kind_becomes_prometheus_series() {
     assert_eq!(c.samples.len(), 1);
     assert!(is_stale_nan(c.samples[0].v));
     let meta = metadata(&t, "c_bytes_total");
-    assert_eq!((meta.metric_type, meta.unit.as_str()), (MetricType::Counter, "bytes"));
+    assert_eq!(
+        (meta.metric_type, meta.unit.as_str()),
+        (MetricType::Counter, "bytes")
+    );
 
     // Histogram: cumulative buckets, +Inf = count, _sum, _count.
     let bucket = |le| series(&t, &[("__name__", "h_seconds_bucket"), ("le", le)]).samples[0].v;
-    assert_eq!((bucket("0.1"), bucket("1"), bucket("+Inf")), (1.0, 3.0, 6.0));
-    assert_eq!(series(&t, &[("__name__", "h_seconds_count")]).samples[0].v, 6.0);
-    assert_eq!(series(&t, &[("__name__", "h_seconds_sum")]).samples[0].v, 0.0);
+    assert_eq!(
+        (bucket("0.1"), bucket("1"), bucket("+Inf")),
+        (1.0, 3.0, 6.0)
+    );
+    assert_eq!(
+        series(&t, &[("__name__", "h_seconds_count")]).samples[0].v,
+        6.0
+    );
+    assert_eq!(
+        series(&t, &[("__name__", "h_seconds_sum")]).samples[0].v,
+        0.0
+    );
     assert_eq!(metadata(&t, "h_seconds").metric_type, MetricType::Histogram);
 
     // Summary: quantiles, _sum, _count.
-    let q = |quantile| series(&t, &[("__name__", "q_milliseconds"), ("quantile", quantile)]);
+    let q = |quantile| {
+        series(
+            &t,
+            &[("__name__", "q_milliseconds"), ("quantile", quantile)],
+        )
+    };
     assert_eq!((q("0.5").samples[0].v, q("0.99").samples[0].v), (3.0, 7.0));
-    assert_eq!(series(&t, &[("__name__", "q_milliseconds_sum")]).samples[0].v, 99.5);
-    assert_eq!(series(&t, &[("__name__", "q_milliseconds_count")]).samples[0].v, 10.0);
+    assert_eq!(
+        series(&t, &[("__name__", "q_milliseconds_sum")]).samples[0].v,
+        99.5
+    );
+    assert_eq!(
+        series(&t, &[("__name__", "q_milliseconds_count")]).samples[0].v,
+        10.0
+    );
 
     // Exponential histogram: refused and counted.
-    assert_eq!(t.rejected.get(&RejectReason::ExponentialHistogram), Some(&1));
-    assert!(t.series.iter().all(|s| !s.labels.metric_name().unwrap().starts_with('e')));
+    assert_eq!(
+        t.rejected.get(&RejectReason::ExponentialHistogram),
+        Some(&1)
+    );
+    assert!(t
+        .series
+        .iter()
+        .all(|s| !s.labels.metric_name().unwrap().starts_with('e')));
     assert_eq!(t.data_points, 5);
     assert_eq!(t.rejected_total(), 1);
     assert!(t.messages[0].contains("exponential"));
@@ -212,7 +279,10 @@ fn point(attributes: Vec<(&str, &str)>, t_ns: u64, v: f64) -> NumberDataPoint {
 
 #[test]
 fn colliding_label_names_join_values_in_key_order() {
-    let request = gauge_request(vec![point(vec![("a.b", "2"), ("a_b", "1")], 5_000_000, 1.0)], vec![]);
+    let request = gauge_request(
+        vec![point(vec![("a.b", "2"), ("a_b", "1")], 5_000_000, 1.0)],
+        vec![],
+    );
     let t = translate_metrics(&request, &Limits::default());
     // Sorted by original key: "a.b" < "a_b".
     assert_eq!(t.series[0].labels.get("a_b"), Some("2;1"));
@@ -230,7 +300,10 @@ fn points_of_one_series_are_grouped_sorted_and_in_milliseconds() {
     );
     let t = translate_metrics(&request, &Limits::default());
     assert_eq!(t.series.len(), 2);
-    assert_eq!(t.series[0].samples, [Sample::new(1, 1.0), Sample::new(3, 3.0)]);
+    assert_eq!(
+        t.series[0].samples,
+        [Sample::new(1, 1.0), Sample::new(3, 3.0)]
+    );
     assert!(t.metadata.iter().all(|(name, _)| name != "target_info"));
 }
 
@@ -255,7 +328,10 @@ fn delta_unspecified_and_invalid_points_are_refused_with_reasons() {
     }
     let t = translate_metrics(&request, &Limits::default());
     assert_eq!(t.rejected.get(&RejectReason::DeltaTemporality), Some(&1));
-    assert_eq!(t.rejected.get(&RejectReason::UnspecifiedTemporality), Some(&1));
+    assert_eq!(
+        t.rejected.get(&RejectReason::UnspecifiedTemporality),
+        Some(&1)
+    );
     assert_eq!(t.rejected.get(&RejectReason::InvalidDataPoint), Some(&2));
     assert_eq!(t.rejected_total(), 5);
     assert_eq!(t.data_points, 7);
@@ -267,15 +343,23 @@ fn delta_unspecified_and_invalid_points_are_refused_with_reasons() {
 #[test]
 fn mismatched_histogram_buckets_and_label_limits_are_refused() {
     let mut request = sample_metrics();
-    if let MetricData::Histogram(h) = &mut request.resource_metrics[0].scope_metrics[0].metrics[2].data {
+    if let MetricData::Histogram(h) =
+        &mut request.resource_metrics[0].scope_metrics[0].metrics[2].data
+    {
         h.aggregation_temporality = AggregationTemporality::Cumulative;
         h.data_points[0].bucket_counts.pop();
     }
     let t = translate_metrics(&request, &Limits::default());
     assert_eq!(t.rejected.get(&RejectReason::InvalidDataPoint), Some(&1));
-    assert!(t.series.iter().all(|s| !s.labels.metric_name().unwrap().starts_with("h_")));
+    assert!(t
+        .series
+        .iter()
+        .all(|s| !s.labels.metric_name().unwrap().starts_with("h_")));
 
-    let request = gauge_request(vec![point(vec![("k", &"v".repeat(100))], 1_000_000, 1.0)], vec![]);
+    let request = gauge_request(
+        vec![point(vec![("k", &"v".repeat(100))], 1_000_000, 1.0)],
+        vec![],
+    );
     let limits = Limits {
         max_label_value_bytes: 50,
         ..Limits::default()
@@ -298,7 +382,10 @@ fn target_info_spans_the_points_every_two_and_a_half_minutes() {
         },
     ];
     let minute = 60_000_000_000u64;
-    let request = gauge_request(vec![point(vec![], minute, 1.0), point(vec![], 7 * minute, 2.0)], resource);
+    let request = gauge_request(
+        vec![point(vec![], minute, 1.0), point(vec![], 7 * minute, 2.0)],
+        resource,
+    );
     let t = translate_metrics(&request, &Limits::default());
     let info = series(&t, &[("__name__", "target_info")]);
     let times: Vec<i64> = info.samples.iter().map(|s| s.t).collect();
@@ -315,7 +402,10 @@ fn target_info_spans_the_points_every_two_and_a_half_minutes() {
         }],
     );
     let t = translate_metrics(&request, &Limits::default());
-    assert!(t.series.iter().all(|s| s.labels.metric_name() != Some("target_info")));
+    assert!(t
+        .series
+        .iter()
+        .all(|s| s.labels.metric_name() != Some("target_info")));
 }
 
 #[test]

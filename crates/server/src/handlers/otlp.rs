@@ -217,9 +217,12 @@ fn ingest_error(error: IngestError) -> ApiError {
 
 fn success(encoding: Encoding, rejected_key: &str, accepted: &Accepted) -> Response {
     let body = match encoding {
-        Encoding::Protobuf => otlp::encode::encode_export_response(accepted.rejected, &accepted.message),
+        Encoding::Protobuf => {
+            otlp::encode::encode_export_response(accepted.rejected, &accepted.message)
+        }
         Encoding::Json => {
-            otlp::export_response_json(rejected_key, accepted.rejected, &accepted.message).into_bytes()
+            otlp::export_response_json(rejected_key, accepted.rejected, &accepted.message)
+                .into_bytes()
         }
     };
     respond(StatusCode::OK, encoding, body)
@@ -229,12 +232,12 @@ fn success(encoding: Encoding, rejected_key: &str, accepted: &Accepted) -> Respo
 fn failure(encoding: Encoding, error: &ApiError) -> Response {
     let status = error.status();
     let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => 8,         // RESOURCE_EXHAUSTED
-        StatusCode::SERVICE_UNAVAILABLE => 14,      // UNAVAILABLE
-        StatusCode::INTERNAL_SERVER_ERROR => 13,    // INTERNAL
-        StatusCode::UNAUTHORIZED => 16,             // UNAUTHENTICATED
-        StatusCode::FORBIDDEN => 7,                 // PERMISSION_DENIED
-        _ => 3,                                     // INVALID_ARGUMENT
+        StatusCode::PAYLOAD_TOO_LARGE => 8,      // RESOURCE_EXHAUSTED
+        StatusCode::SERVICE_UNAVAILABLE => 14,   // UNAVAILABLE
+        StatusCode::INTERNAL_SERVER_ERROR => 13, // INTERNAL
+        StatusCode::UNAUTHORIZED => 16,          // UNAUTHENTICATED
+        StatusCode::FORBIDDEN => 7,              // PERMISSION_DENIED
+        _ => 3,                                  // INVALID_ARGUMENT
     };
     let message = error.to_string();
     let body = match encoding {
