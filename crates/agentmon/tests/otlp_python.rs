@@ -1,8 +1,9 @@
 //! Interoperability with the real OpenTelemetry Python SDK as the OTLP
 //! sender: `tests/data/otel_export_metrics.py` records a counter, an
 //! up-down counter, a histogram and a gauge and exports them (protobuf,
-//! gzip) to `agentmon serve`'s `/v1/metrics`; the test then reads the
-//! translated series back through `/api/v1/query`. Skipped (with a message)
+//! gzip) to `agentmon serve`'s `/v1/metrics`, then two spans to
+//! `/v1/traces`; the test reads the translated series back through
+//! `/api/v1/query` and the span count from `/metrics`. Skipped (with a message)
 //! when `python3` with `opentelemetry-sdk` and
 //! `opentelemetry-exporter-otlp-proto-http` is not installed, unless
 //! `AGENTMON_REQUIRE_PEERS=1`.
@@ -12,7 +13,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::http::client;
+use common::http::{client, metrics};
 use common::server::Server;
 use reqwest::blocking::Client;
 use serde_json::Value;
@@ -81,7 +82,7 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
     .collect();
     let output = Command::new("python3")
         .arg(&script)
-        .arg(server.url("/v1/metrics"))
+        .arg(server.url(""))
         .output()
         .expect("run python3");
     assert!(
@@ -158,4 +159,24 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
         metadata["data"]["agent_requests_total"][0]["help"],
         "Requests sent."
     );
+
+    // Both spans reached /v1/traces, decoded and validated.
+    let page = metrics(&http, &server);
+    assert!(
+        page.contains("agentmon_otlp_data_points_received_total{signal=\"traces\"} 2"),
+        "{page}"
+    );
+    // The SDK exports on flush and again on shutdown: four points each time.
+    let metrics_points: u64 = page
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("agentmon_otlp_data_points_received_total{signal=\"metrics\"} ")
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no metrics count in {page}"));
+    assert!(
+        metrics_points >= 4 && metrics_points % 4 == 0,
+        "{metrics_points}"
+    );
+    assert!(!page.contains("agentmon_otlp_rejected_total{"), "{page}");
 }

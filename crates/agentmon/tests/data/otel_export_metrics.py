@@ -1,20 +1,24 @@
 """Records one instrument of each kind with the OpenTelemetry Python SDK and
-exports them once, over OTLP/HTTP protobuf with gzip, to the URL given as argument
-(agentmon's /v1/metrics). Used by crates/agentmon/tests/otlp_python.rs.
+exports them once, over OTLP/HTTP protobuf with gzip, to `<base>/v1/metrics`,
+then exports two GenAI-style spans to `<base>/v1/traces`; `<base>` is the
+first argument (agentmon's URL). Used by crates/agentmon/tests/otlp_python.rs.
 
-Exits 0 when the export succeeded, 1 otherwise.
+Exits 0 when both exports succeeded, 1 otherwise.
 """
 
 import sys
 
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
-def main(endpoint):
+def main(base):
     resource = Resource.create(
         {
             "service.name": "otel-e2e",
@@ -22,7 +26,7 @@ def main(endpoint):
             "deployment.environment": "test",
         }
     )
-    exporter = OTLPMetricExporter(endpoint=endpoint, timeout=10, compression=Compression.Gzip)
+    exporter = OTLPMetricExporter(endpoint=base + "/v1/metrics", timeout=10, compression=Compression.Gzip)
     # A long interval: the only export is the explicit flush below.
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
     provider = MeterProvider(resource=resource, metric_readers=[reader])
@@ -50,9 +54,21 @@ def main(endpoint):
             "agent.memory.usage", callbacks=[lambda _options: [Observation(2048)]], unit="By"
         )
 
-    ok = provider.force_flush(timeout_millis=20_000)
+    metrics_ok = provider.force_flush(timeout_millis=20_000)
     provider.shutdown()
-    return 0 if ok else 1
+
+    tracer_provider = TracerProvider(resource=resource)
+    span_exporter = OTLPSpanExporter(endpoint=base + "/v1/traces", timeout=10)
+    tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    tracer = tracer_provider.get_tracer("agentmon.e2e", "0.1")
+    with tracer.start_as_current_span("invoke_agent") as agent:
+        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
+        with tracer.start_as_current_span("chat gpt-4o") as chat:
+            chat.set_attribute("gen_ai.request.model", "gpt-4o")
+            chat.set_attribute("gen_ai.usage.input_tokens", 12)
+    traces_ok = tracer_provider.force_flush(timeout_millis=20_000)
+    tracer_provider.shutdown()
+    return 0 if metrics_ok and traces_ok else 1
 
 
 if __name__ == "__main__":
