@@ -175,7 +175,7 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no metrics count in {page}"));
     assert!(
-        metrics_points >= 4 && metrics_points % 4 == 0,
+        metrics_points >= 4 && metrics_points.is_multiple_of(4),
         "{metrics_points}"
     );
     assert!(!page.contains("agentmon_otlp_rejected_total{"), "{page}");
