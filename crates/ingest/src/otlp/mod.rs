@@ -21,6 +21,7 @@ mod proto_common;
 mod proto_metrics;
 mod proto_traces;
 mod translate;
+mod value_text;
 
 #[cfg(test)]
 mod decode_tests;
@@ -45,9 +46,8 @@ pub use model::{
 pub use naming::{label_name, metric_name, unit_name, NameKind};
 pub use proto_metrics::decode_metrics;
 pub use proto_traces::decode_traces;
-pub use translate::{
-    format_float, translate_metrics, value_as_string, PromSeries, RejectReason, Translation,
-};
+pub use translate::{translate_metrics, PromSeries, RejectReason, Translation};
+pub use value_text::{format_float, value_as_string};
 
 use crate::{IngestError, Limits};
 
