@@ -397,24 +397,24 @@ impl Builder<'_> {
         else {
             return;
         };
-        // Every name below differs from `count_name` only in `__name__` and
-        // `le`, so the label limits already passed; errors cannot occur.
+        // The count series passed, so the shared labels are valid; `le` and
+        // longer names may still break a limit, which push_all handles.
+        let Ok(base) = base_labels(&p.attributes, target) else {
+            return;
+        };
         let mut series = Vec::with_capacity(p.explicit_bounds.len() + 2);
         if let Some(sum) = p.sum {
-            series.push((
-                self.labels(&p.attributes, target, &sum_name, None),
-                value(sum),
-            ));
+            series.push((self.finish_labels(&base, &sum_name, None), value(sum)));
         }
         series.push((Ok(count_labels), value(p.count as f64)));
         let mut cumulative: u64 = 0;
         for (bound, count) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
             cumulative = cumulative.saturating_add(*count);
             let le = format_float(*bound);
-            let labels = self.labels(&p.attributes, target, &bucket_name, Some(("le", &le)));
+            let labels = self.finish_labels(&base, &bucket_name, Some(("le", &le)));
             series.push((labels, value(cumulative as f64)));
         }
-        let labels = self.labels(&p.attributes, target, &bucket_name, Some(("le", "+Inf")));
+        let labels = self.finish_labels(&base, &bucket_name, Some(("le", "+Inf")));
         series.push((labels, value(p.count as f64)));
         self.push_all(name, series, t);
     }
@@ -428,15 +428,18 @@ impl Builder<'_> {
         else {
             return;
         };
+        let Ok(base) = base_labels(&p.attributes, target) else {
+            return;
+        };
         let mut series = Vec::with_capacity(p.quantile_values.len() + 2);
         series.push((
-            self.labels(&p.attributes, target, &format!("{name}_sum"), None),
+            self.finish_labels(&base, &format!("{name}_sum"), None),
             value(p.sum),
         ));
         series.push((Ok(count_labels), value(p.count as f64)));
         for q in &p.quantile_values {
             let quantile = format_float(q.quantile);
-            let labels = self.labels(&p.attributes, target, name, Some(("quantile", &quantile)));
+            let labels = self.finish_labels(&base, name, Some(("quantile", &quantile)));
             series.push((labels, value(q.value)));
         }
         self.push_all(name, series, t);
@@ -467,37 +470,18 @@ impl Builder<'_> {
         name: &str,
         extra: Option<(&str, &str)>,
     ) -> Result<Labels, String> {
-        // Last occurrence of a key wins, as in a map; then sort by key.
-        let mut unique: BTreeMap<&str, &AnyValue> = BTreeMap::new();
-        for kv in attributes {
-            unique.insert(&kv.key, &kv.value);
-        }
-        let mut labels: BTreeMap<String, String> = BTreeMap::new();
-        for (key, value) in unique {
-            let label = label_name(key);
-            if label.is_empty() {
-                return Err(format!("attribute key {key:?} gives no valid label name"));
-            }
-            let value = value_as_string(value);
-            if value.is_empty() {
-                continue;
-            }
-            match labels.get_mut(&label) {
-                Some(existing) => {
-                    existing.push(';');
-                    existing.push_str(&value);
-                }
-                None => {
-                    labels.insert(label, value);
-                }
-            }
-        }
-        if let Some(job) = &target.job {
-            labels.insert("job".into(), job.clone());
-        }
-        if let Some(instance) = &target.instance {
-            labels.insert("instance".into(), instance.clone());
-        }
+        let base = base_labels(attributes, target)?;
+        self.finish_labels(&base, name, extra)
+    }
+
+    /// `base` with `extra` and `__name__` added, checked against the limits.
+    fn finish_labels(
+        &self,
+        base: &BTreeMap<String, String>,
+        name: &str,
+        extra: Option<(&str, &str)>,
+    ) -> Result<Labels, String> {
+        let mut labels = base.clone();
         if let Some((k, v)) = extra {
             labels.insert(k.into(), v.into());
         }
@@ -511,6 +495,46 @@ impl Builder<'_> {
         }
         Labels::new(labels).map_err(|e| e.to_string())
     }
+}
+
+/// The labels a data point's series share: sanitised attributes (last
+/// occurrence of a key wins, as in a map; colliding names joined with `;`
+/// in key order), then `job` and `instance`.
+fn base_labels(
+    attributes: &[KeyValue],
+    target: &Target,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut unique: BTreeMap<&str, &AnyValue> = BTreeMap::new();
+    for kv in attributes {
+        unique.insert(&kv.key, &kv.value);
+    }
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in unique {
+        let label = label_name(key);
+        if label.is_empty() {
+            return Err(format!("attribute key {key:?} gives no valid label name"));
+        }
+        let value = value_as_string(value);
+        if value.is_empty() {
+            continue;
+        }
+        match labels.get_mut(&label) {
+            Some(existing) => {
+                existing.push(';');
+                existing.push_str(&value);
+            }
+            None => {
+                labels.insert(label, value);
+            }
+        }
+    }
+    if let Some(job) = &target.job {
+        labels.insert("job".into(), job.clone());
+    }
+    if let Some(instance) = &target.instance {
+        labels.insert("instance".into(), instance.clone());
+    }
+    Ok(labels)
 }
 
 /// The timestamps (ms) of every point of a metric with a time set.

@@ -417,3 +417,31 @@ fn floats_render_like_go_format_float() {
     assert_eq!(format_float(f64::INFINITY), "+Inf");
     assert_eq!(value_as_string(&AnyValue::Double(0.1)), "0.1");
 }
+
+#[test]
+fn a_histogram_point_is_stored_whole_or_not_at_all() {
+    let mut request = sample_metrics();
+    let metrics = &mut request.resource_metrics[0].scope_metrics[0].metrics;
+    let MetricData::Histogram(h) = &mut metrics[2].data else {
+        panic!("sample changed");
+    };
+    h.aggregation_temporality = AggregationTemporality::Cumulative;
+    h.data_points[0].attributes = vec![KeyValue {
+        key: "a".into(),
+        value: AnyValue::String("b".into()),
+    }];
+    // {__name__, a, job} fits for _count and _sum; `le` makes the buckets one too many.
+    let limits = Limits {
+        max_labels_per_series: 3,
+        ..Limits::default()
+    };
+    let t = translate_metrics(&request, &limits);
+    assert!(
+        t.series
+            .iter()
+            .all(|s| !s.labels.metric_name().unwrap().starts_with("h_seconds")),
+        "{:#?}",
+        t.series
+    );
+    assert!(t.messages.iter().any(|m| m.contains("h_seconds")), "{:?}", t.messages);
+}
