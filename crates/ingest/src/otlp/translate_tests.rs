@@ -443,5 +443,9 @@ fn a_histogram_point_is_stored_whole_or_not_at_all() {
         "{:#?}",
         t.series
     );
-    assert!(t.messages.iter().any(|m| m.contains("h_seconds")), "{:?}", t.messages);
+    assert!(
+        t.messages.iter().any(|m| m.contains("h_seconds")),
+        "{:?}",
+        t.messages
+    );
 }
