@@ -295,6 +295,10 @@ async fn open_database(
         }
         return Err(error);
     }
+    // Ready before it is said to be: tests and operators wait for the line.
+    if state.set_db(db.clone()).is_err() {
+        bail!("database was set twice");
+    }
     let report = db.open_report();
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -314,9 +318,6 @@ async fn open_database(
             truncated_bytes = report.wal_truncated_bytes,
             "damaged WAL tail cut off during replay: {corruption}"
         );
-    }
-    if state.set_db(db.clone()).is_err() {
-        bail!("database was set twice");
     }
     Ok(db)
 }

@@ -1,7 +1,10 @@
-//! Remote-write decode throughput on a request shaped like agent metrics:
-//! 2000 series of 7 labels and one sample each. Run with
+//! Decode throughput on requests shaped like agent metrics: remote write
+//! with 2000 series of 7 labels and one sample each, and OTLP protobuf with
+//! 2000 gauge points of 5 attributes under one resource (decode alone, and
+//! decode plus translation to Prometheus series). Run with
 //! `cargo bench -p agentmon-ingest --bench decode -- --quick`.
 
+use agentmon_ingest::otlp::{self, encode::encode_metrics};
 use agentmon_ingest::{remote_write, Limits};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
@@ -83,5 +86,67 @@ fn bench_decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_decode);
+fn otlp_request() -> Vec<u8> {
+    let text = |key: &str, value: String| otlp::KeyValue {
+        key: key.into(),
+        value: otlp::AnyValue::String(value),
+    };
+    let points = (0..SERIES)
+        .map(|i| otlp::NumberDataPoint {
+            attributes: vec![
+                text("agent", format!("agent-{}", i % 50)),
+                text("model", format!("model-{}", i % 7)),
+                text("tool", format!("tool-{}", i % 13)),
+                text("region", "eu-west-1".into()),
+                text("session", format!("s{i}")),
+            ],
+            start_time_unix_nano: 1_700_000_000_000_000_000,
+            time_unix_nano: 1_700_000_060_000_000_000,
+            value: otlp::NumberValue::Double(i as f64),
+            flags: 0,
+        })
+        .collect();
+    encode_metrics(&otlp::MetricsRequest {
+        resource_metrics: vec![otlp::ResourceMetrics {
+            resource: otlp::Resource {
+                attributes: vec![
+                    text("service.name", "agents".into()),
+                    text("service.instance.id", "host-1".into()),
+                ],
+            },
+            scope_metrics: vec![otlp::ScopeMetrics {
+                scope: otlp::InstrumentationScope::default(),
+                metrics: vec![otlp::Metric {
+                    name: "agent.tokens.in_flight".into(),
+                    description: String::new(),
+                    unit: "{token}".into(),
+                    data: otlp::MetricData::Gauge(points),
+                }],
+            }],
+        }],
+    })
+}
+
+fn bench_otlp(c: &mut Criterion) {
+    let limits = Limits::default();
+    let body = otlp_request();
+    let mut group = c.benchmark_group("otlp");
+    group.throughput(Throughput::Elements(SERIES as u64));
+    group.bench_function("decode_2000_points", |b| {
+        b.iter(|| {
+            let request = otlp::decode_metrics(black_box(&body)).expect("decode");
+            black_box(request.data_point_count())
+        })
+    });
+    group.bench_function("decode_and_translate_2000_points", |b| {
+        b.iter(|| {
+            let request = otlp::decode_metrics(black_box(&body)).expect("decode");
+            let translation = otlp::translate_metrics(&request, &limits);
+            black_box(translation.series.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_otlp);
 criterion_main!(benches);

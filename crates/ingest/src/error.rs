@@ -29,6 +29,10 @@ pub enum IngestError {
     )]
     Snappy { reason: String },
 
+    /// A `Content-Encoding: gzip` body does not inflate.
+    #[error("body is not valid gzip data: {reason}")]
+    Gzip { reason: String },
+
     /// The decompressed payload is not a well-formed protobuf message.
     #[error("malformed protobuf in {message} at byte {offset}: {reason}")]
     Protobuf {
@@ -78,6 +82,17 @@ pub enum IngestError {
         labels: String,
         problem: SeriesProblem,
     },
+
+    /// An OTLP/JSON body is not JSON, or a field has the wrong form. `path`
+    /// names the field (`resourceMetrics[0].scopeMetrics[0].metrics[2].sum`),
+    /// `$` for the body as a whole.
+    #[error("OTLP/JSON at {path}: {reason}")]
+    OtlpJson { path: String, reason: String },
+
+    /// An OTLP request decoded but breaks a rule of the data model, e.g. a
+    /// span id of the wrong length; `at` names the item.
+    #[error("{at}: {reason}")]
+    OtlpInvalid { at: String, reason: String },
 
     /// A `scrape_configs` entry (or `global`) is invalid; `at` names it
     /// (`scrape_configs[0] (job "node")`, `relabel_configs[2]`, ...).

@@ -16,7 +16,14 @@
 //! - [`events`]: agent events (`POST /api/v1/events`) as a JSON array or
 //!   NDJSON, validated into [`agentmon_model::AgentEvent`]s with every faulty
 //!   event listed by index.
-//! - [`otlp`]: OpenTelemetry OTLP/HTTP requests (protobuf or JSON).
+//! - [`otlp`]: OpenTelemetry OTLP/HTTP requests: protobuf and JSON
+//!   decoders of `ExportMetricsServiceRequest` and
+//!   `ExportTraceServiceRequest` into plain types, gzip inflation within
+//!   the limits, the translation of metrics to Prometheus series (names,
+//!   labels, `target_info`) as Prometheus 3.x's OTLP receiver does it, and
+//!   encoders of requests and responses.
+//!
+//! The protobuf wire reader (`wire`) is shared by remote write and OTLP.
 //!
 //! Every decoder validates its whole input before returning anything: a
 //! malformed request yields one [`IngestError`] naming what was wrong and
@@ -30,6 +37,7 @@ pub mod remote_write;
 pub mod scrape;
 pub mod text;
 pub mod vm_json;
+mod wire;
 
 pub use error::{EventProblem, IngestError, SeriesProblem};
 

@@ -6,7 +6,8 @@
 //! back their own data), and an admin token can do everything. What a route
 //! needs is decided from its path (and, for health check targets, its
 //! method), in [`required_role`]: `/api/v1/admin/*` needs admin, ingest
-//! (`/api/v1/write`, `/api/v1/import*`) and changing health check targets
+//! (`/api/v1/write`, `/api/v1/import*`, `/api/v1/events`, OTLP's
+//! `/v1/metrics` and `/v1/traces`) and changing health check targets
 //! (`POST`/`DELETE /api/v1/monitor/health/targets*`) need write, everything
 //! else needs read.
 //!
@@ -117,6 +118,8 @@ pub fn required_role(method: &Method, path: &str) -> Role {
     } else if changes_health_targets
         || path == "/api/v1/write"
         || path == "/api/v1/events"
+        || path == "/v1/metrics"
+        || path == "/v1/traces"
         || path == "/api/v1/import"
         || path.starts_with("/api/v1/import/")
     {
@@ -271,6 +274,8 @@ mod tests {
         assert_eq!(required_role(&Method::POST, "/-/reload"), Role::Admin);
         assert_eq!(required_role(&Method::POST, "/api/v1/write"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/api/v1/events"), Role::Write);
+        assert_eq!(required_role(&Method::POST, "/v1/metrics"), Role::Write);
+        assert_eq!(required_role(&Method::POST, "/v1/traces"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/metrics/agents"), Role::Read);
         assert_eq!(
             required_role(&Method::POST, "/api/v1/import/prometheus"),

@@ -9,7 +9,7 @@ use agentmon_model::{Labels, MetricMetadata, Sample, SeriesBatch};
 
 use crate::error::ApiError;
 use crate::storage::Db;
-use agentmon_ingest::{remote_write, text, vm_json, IngestError};
+use agentmon_ingest::{otlp, remote_write, text, vm_json, IngestError};
 
 pub use agentmon_ingest::Limits;
 
@@ -96,6 +96,24 @@ pub(crate) fn vm_json_body(
         push_owned(&mut batch, labels, samples);
     }
     append(db, &batch, &[])
+}
+
+/// Appends the series of a translated OTLP metrics request in one call.
+pub(crate) fn otlp_translation(
+    db: &Db,
+    translation: &otlp::Translation,
+) -> Result<IngestReport, ApiError> {
+    let samples = translation.series.iter().map(|s| s.samples.len()).sum();
+    let mut batch = SeriesBatch::with_capacity(translation.series.len(), 0, samples);
+    for series in &translation.series {
+        push_owned(&mut batch, &series.labels, &series.samples);
+    }
+    let metadata: Vec<(&str, MetricMetadata)> = translation
+        .metadata
+        .iter()
+        .map(|(name, m)| (name.as_str(), m.clone()))
+        .collect();
+    append(db, &batch, &metadata)
 }
 
 /// Writes one series as a VictoriaMetrics JSON line.

@@ -22,7 +22,8 @@
 //!   are the only modules that call the storage engine and the decoders,
 //!   and [`error`] is the one place where errors become HTTP statuses.
 //!
-//! Endpoints: `POST /api/v1/write` (remote write 1.0),
+//! Endpoints: `POST /api/v1/write` (remote write 1.0), `POST /v1/metrics`
+//! and `POST /v1/traces` (OTLP/HTTP, protobuf or JSON, see `docs/otlp.md`),
 //! `POST /api/v1/import/prometheus`, `POST /api/v1/import`,
 //! `GET|POST /api/v1/export`, `GET|POST /api/v1/query`,
 //! `GET|POST /api/v1/query_range`, `GET|POST /api/v1/format_query`,
@@ -57,6 +58,7 @@ mod handlers;
 mod json;
 pub mod live;
 mod metrics;
+mod otlp_metrics;
 mod params;
 mod probe_writer;
 mod process;
@@ -87,6 +89,8 @@ pub fn router(state: AppState) -> Router {
 
     let api = Router::new()
         .route("/api/v1/write", post(write::remote_write))
+        .route("/v1/metrics", post(otlp::post_metrics))
+        .route("/v1/traces", post(otlp::post_traces))
         .route("/api/v1/import/prometheus", post(import::import_prometheus))
         .route("/api/v1/import", post(import::import_json))
         .route("/api/v1/export", get(export::export).post(export::export))

@@ -24,6 +24,7 @@ use crate::engine::QueryEngine;
 use crate::error::ApiError;
 use crate::live::LiveHub;
 use crate::metrics::HttpMetrics;
+use crate::otlp_metrics::OtlpMetrics;
 use crate::scrape::Scraping;
 use crate::storage::Db;
 
@@ -44,6 +45,7 @@ struct Inner {
     query_settings: QuerySettings,
     info: ServerInfo,
     http_metrics: HttpMetrics,
+    otlp_metrics: OtlpMetrics,
     started_at: SystemTime,
     agent_metrics: Arc<AgentMetrics>,
     sessions: OnceLock<Arc<SessionStore>>,
@@ -117,6 +119,7 @@ impl AppState {
                 query_settings,
                 info,
                 http_metrics: HttpMetrics::default(),
+                otlp_metrics: OtlpMetrics::default(),
                 started_at: SystemTime::now(),
                 agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
                 sessions: OnceLock::new(),
@@ -215,6 +218,11 @@ impl AppState {
 
     pub(crate) fn http_metrics(&self) -> &HttpMetrics {
         &self.inner.http_metrics
+    }
+
+    /// Counts of OTLP data points received and refused.
+    pub(crate) fn otlp_metrics(&self) -> &OtlpMetrics {
+        &self.inner.otlp_metrics
     }
 
     /// When this state (and so the server) was created.

@@ -9,9 +9,9 @@ use agentmon_model::{
     SeriesBatch,
 };
 
-use super::wire::{Reader, WireError, FIXED64, LEN, VARINT};
 use super::{MetadataEntry, WriteRequest};
 use crate::error::describe_labels;
+use crate::wire::{Reader, WireError, FIXED64, LEN, VARINT};
 use crate::{IngestError, Limits, SeriesProblem};
 
 /// Labels reserved per series before the batch has to grow; agent metrics

@@ -21,7 +21,6 @@
 
 mod decode;
 pub mod encode;
-mod wire;
 
 #[cfg(test)]
 mod tests;

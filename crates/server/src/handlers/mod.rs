@@ -11,6 +11,7 @@ pub mod health_checks;
 pub mod import;
 pub mod labels;
 pub mod metadata;
+pub mod otlp;
 pub mod pricing;
 pub mod query;
 pub mod self_metrics;

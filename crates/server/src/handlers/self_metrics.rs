@@ -1,6 +1,6 @@
 //! `GET /metrics`: agentmon's own metrics in Prometheus text format 0.0.4:
 //! storage (`agentmon_tsdb_*`, once the database is open), HTTP
-//! (`agentmon_http_*`), live stream (`agentmon_ws_connections`,
+//! (`agentmon_http_*`), OTLP ingest (`agentmon_otlp_*`), live stream (`agentmon_ws_connections`,
 //! `agentmon_sse_connections`) and process (`process_*`).
 
 use axum::extract::State;
@@ -19,6 +19,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         db.write_metrics(&mut out);
     }
     state.http_metrics().write_text(&mut out);
+    state.otlp_metrics().write_text(&mut out);
     state.live().write_metrics(&mut out);
     write_process_metrics(&mut out);
     (

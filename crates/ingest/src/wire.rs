@@ -14,7 +14,7 @@ const START_GROUP: u8 = 3;
 /// Wire type closing a (deprecated) group.
 const END_GROUP: u8 = 4;
 /// Wire type of a fixed 32-bit field (float, fixed32, sfixed32).
-const FIXED32: u8 = 5;
+pub(crate) const FIXED32: u8 = 5;
 
 /// Deepest group nesting that unknown-field skipping follows.
 const MAX_GROUP_DEPTH: u32 = 32;
@@ -150,6 +150,20 @@ impl<'a> Reader<'a> {
                 Ok(u64::from_le_bytes(raw))
             }
             None => Err(self.err("truncated 64-bit field: fewer than 8 bytes left")),
+        }
+    }
+
+    /// Reads a little-endian 32-bit value.
+    #[inline]
+    pub(crate) fn fixed32(&mut self) -> Result<u32, WireError> {
+        match self.buf.get(self.pos..self.pos + 4) {
+            Some(bytes) => {
+                self.pos += 4;
+                let mut raw = [0u8; 4];
+                raw.copy_from_slice(bytes);
+                Ok(u32::from_le_bytes(raw))
+            }
+            None => Err(self.err("truncated 32-bit field: fewer than 4 bytes left")),
         }
     }
 

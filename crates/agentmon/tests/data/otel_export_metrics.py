@@ -1,0 +1,84 @@
+"""Records one instrument of each kind with the OpenTelemetry Python SDK and
+exports them once, over OTLP/HTTP protobuf with gzip, to `<base>/v1/metrics`,
+then exports one agent run as GenAI spans (invoke_agent with a chat and a
+tool call) to `<base>/v1/traces`; `<base>` is the
+first argument (agentmon's URL). Used by crates/agentmon/tests/otlp_python.rs.
+
+Exits 0 when both exports succeeded, 1 otherwise.
+"""
+
+import sys
+
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+
+def main(base):
+    resource = Resource.create(
+        {
+            "service.name": "otel-e2e",
+            "service.instance.id": "inst-1",
+            "deployment.environment": "test",
+        }
+    )
+    exporter = OTLPMetricExporter(endpoint=base + "/v1/metrics", timeout=10, compression=Compression.Gzip)
+    # A long interval: the only export is the explicit flush below.
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(resource=resource, metric_readers=[reader])
+    meter = provider.get_meter("agentmon.e2e", "0.1")
+
+    requests = meter.create_counter("agent.requests", unit="{request}", description="Requests sent.")
+    requests.add(3, {"model": "gpt"})
+    requests.add(2, {"model": "gpt"})
+
+    queue = meter.create_up_down_counter("agent.queue.depth", unit="{item}")
+    queue.add(5)
+    queue.add(-2)
+
+    latency = meter.create_histogram("agent.latency", unit="ms")
+    for value in (3, 7, 120):
+        latency.record(value)
+
+    if hasattr(meter, "create_gauge"):
+        memory = meter.create_gauge("agent.memory.usage", unit="By")
+        memory.set(2048)
+    else:
+        from opentelemetry.metrics import Observation
+
+        meter.create_observable_gauge(
+            "agent.memory.usage", callbacks=[lambda _options: [Observation(2048)]], unit="By"
+        )
+
+    metrics_ok = provider.force_flush(timeout_millis=20_000)
+    provider.shutdown()
+
+    tracer_provider = TracerProvider(resource=resource)
+    span_exporter = OTLPSpanExporter(endpoint=base + "/v1/traces", timeout=10)
+    tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    tracer = tracer_provider.get_tracer("agentmon.e2e", "0.1")
+    with tracer.start_as_current_span("invoke_agent planner") as agent:
+        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
+        agent.set_attribute("gen_ai.agent.name", "planner")
+        agent.set_attribute("gen_ai.conversation.id", "conv-e2e-1")
+        with tracer.start_as_current_span("chat gpt-4o") as chat:
+            chat.set_attribute("gen_ai.operation.name", "chat")
+            chat.set_attribute("gen_ai.provider.name", "openai")
+            chat.set_attribute("gen_ai.request.model", "gpt-4o")
+            chat.set_attribute("gen_ai.usage.input_tokens", 12)
+            chat.set_attribute("gen_ai.usage.output_tokens", 30)
+        with tracer.start_as_current_span("execute_tool search") as tool:
+            tool.set_attribute("gen_ai.operation.name", "execute_tool")
+            tool.set_attribute("gen_ai.tool.name", "search")
+    traces_ok = tracer_provider.force_flush(timeout_millis=20_000)
+    tracer_provider.shutdown()
+    return 0 if metrics_ok and traces_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
