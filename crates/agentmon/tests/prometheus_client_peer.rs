@@ -233,6 +233,7 @@ fn prometheus_client_app_is_scraped_with_and_without_openmetrics() {
     assert!(text_type.starts_with("text/plain"), "{text_type}");
     let om = parse_samples(&om_page);
     let text = parse_samples(&text_page);
+    assert!(om.len() >= 30 && text.len() >= 30, "{om_page}\n{text_page}");
 
     // The pages hold what the app set, so the comparison below covers
     // every metric kind, the escaping and non-integer values.

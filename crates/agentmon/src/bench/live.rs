@@ -17,6 +17,7 @@
 //! so a busy machine shows up as latency.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -88,6 +89,9 @@ pub struct LiveReport {
     pub failed_posts: u64,
     pub post_seconds: f64,
     pub achieved_rate: f64,
+    /// POST round trips (request sent to answer read), milliseconds.
+    pub post_p50_ms: f64,
+    pub post_p99_ms: f64,
     /// Deliveries measured (events × subscribers that received them).
     pub deliveries: u64,
     pub p50_ms: f64,
@@ -125,6 +129,11 @@ impl fmt::Display for LiveReport {
             self.achieved_rate,
             self.target_rate,
             self.failed_posts
+        )?;
+        writeln!(
+            f,
+            "  POST         round trip p50 {:.2} ms, p99 {:.2} ms",
+            self.post_p50_ms, self.post_p99_ms
         )?;
         writeln!(
             f,
@@ -232,7 +241,10 @@ async fn run(args: &LiveArgs) -> anyhow::Result<LiveReport> {
         .into_iter()
         .map(|socket| tokio::spawn(subscriber(socket, progress.clone(), args.drain)))
         .collect();
-    let (failed_posts, post_seconds, mut errors) = post_events(args, base, &progress).await;
+    let mut round_trips = Vec::new();
+    let (failed_posts, post_seconds, mut errors) =
+        post_events(args, base, &progress, &mut round_trips).await;
+    round_trips.sort_unstable();
 
     let mut outcomes = Vec::with_capacity(subscribers.len());
     for handle in subscribers {
@@ -252,6 +264,8 @@ async fn run(args: &LiveArgs) -> anyhow::Result<LiveReport> {
         failed_posts,
         post_seconds,
         achieved_rate: posted as f64 / post_seconds.max(1e-9),
+        post_p50_ms: quantile_ms(&round_trips, 0.50),
+        post_p99_ms: quantile_ms(&round_trips, 0.99),
         deliveries: 0,
         p50_ms: 0.0,
         p90_ms: 0.0,
@@ -278,13 +292,7 @@ async fn run(args: &LiveArgs) -> anyhow::Result<LiveReport> {
         latencies.append(&mut outcome.latencies_us);
     }
     latencies.sort_unstable();
-    let at = |q: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let rank = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len());
-        f64::from(latencies[rank - 1]) / 1000.0
-    };
+    let at = |q: f64| quantile_ms(&latencies, q);
     report.p50_ms = at(0.50);
     report.p90_ms = at(0.90);
     report.p99_ms = at(0.99);
@@ -295,12 +303,23 @@ async fn run(args: &LiveArgs) -> anyhow::Result<LiveReport> {
     Ok(report)
 }
 
-/// Posts `log` events at the target rate; returns the failed posts, the
-/// posting time and the first failure messages.
+/// The `q` quantile (nearest rank) of sorted microseconds, in milliseconds.
+fn quantile_ms(sorted_us: &[u32], q: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted_us.len() as f64 * q).ceil() as usize).clamp(1, sorted_us.len());
+    f64::from(sorted_us[rank - 1]) / 1000.0
+}
+
+/// Posts `log` events at the target rate for the duration, noting each
+/// POST's round trip in microseconds; returns the failed posts, the posting
+/// time and the first failure messages.
 async fn post_events(
     args: &LiveArgs,
     base: &str,
     progress: &Progress,
+    round_trips: &mut Vec<u32>,
 ) -> (u64, f64, Vec<String>) {
     let url = format!("{base}/api/v1/events");
     let mut errors = Vec::new();
@@ -314,29 +333,30 @@ async fn post_events(
             return (1, 0.0, vec![format!("building HTTP client: {e}")]);
         }
     };
-    let batches = (args.rate as f64 * args.duration.as_secs_f64() / args.batch_size as f64)
-        .ceil()
-        .max(1.0) as u64;
     let period = Duration::from_secs_f64(args.batch_size as f64 / args.rate as f64);
     let mut ticker = tokio::time::interval(period);
     // A late post is followed at once by the ones it held up, so the
-    // average rate stays the target.
+    // average rate stays the target while the server keeps up; posting
+    // stops at the end of the duration either way, and the achieved rate
+    // is reported.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
     let mut failed = 0;
     let mut sequence: u64 = 0;
     let mut body = String::with_capacity(args.batch_size * 160);
-    for batch in 0..batches {
+    let mut batch: u64 = 0;
+    while started.elapsed() < args.duration {
         ticker.tick().await;
         body.clear();
         let sent_us = progress.origin.elapsed().as_micros() as u64;
         for i in 0..args.batch_size as u64 {
             let seq = sequence + i;
-            body.push_str(&format!(
-                "{{\"type\":\"log\",\"session_id\":\"live-{}\",\"agent\":\"bench\",\"instance\":\"bench-{}\",\"level\":\"info\",\"message\":\"lb {seq} {sent_us}\"}}\n",
+            let _ = writeln!(
+                body,
+                "{{\"type\":\"log\",\"session_id\":\"live-{}\",\"agent\":\"bench\",\"instance\":\"bench-{}\",\"level\":\"info\",\"message\":\"lb {seq} {sent_us}\"}}",
                 seq % 64,
                 batch % 4
-            ));
+            );
         }
         let mut request = client
             .post(&url)
@@ -353,6 +373,8 @@ async fn post_events(
             Ok(response) => Err(format!("HTTP {}", response.status())),
             Err(e) => Err(format!("transport: {e}")),
         };
+        let round_trip_us = progress.origin.elapsed().as_micros() as u64 - sent_us;
+        round_trips.push(round_trip_us.min(u64::from(u32::MAX)) as u32);
         match outcome {
             // Acknowledged events are numbered consecutively; a refused
             // batch's numbers are reused so "lost" counts only real losses.
@@ -367,6 +389,7 @@ async fn post_events(
                 }
             }
         }
+        batch += 1;
     }
     let seconds = started.elapsed().as_secs_f64();
     progress.posting_done.store(true, Ordering::Release);

@@ -26,6 +26,8 @@ pub mod scrape_targets;
 pub mod workload;
 
 #[cfg(test)]
+mod event_tests;
+#[cfg(test)]
 mod tests;
 
 pub use events::{run_events_bench, EventsArgs};

@@ -89,6 +89,7 @@ pub fn run_scrape_targets(args: &ScrapeTargetsArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", args.addresses_out.display()))?;
         tracing::info!(
             targets = args.targets,
+            series_per_target = SERIES_PER_TARGET,
             file = %args.addresses_out.display(),
             "scrape targets serving"
         );

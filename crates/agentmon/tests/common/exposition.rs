@@ -37,7 +37,7 @@ fn parse_line(line: &str) -> Result<(SeriesKey, f64), String> {
     let mut labels = BTreeMap::new();
     if let Some(inner) = rest.strip_prefix('{') {
         let mut chars = inner.char_indices().peekable();
-        let mut consumed = None;
+        let consumed;
         loop {
             // Skip separators, then read `name="value"` or the closing brace.
             while let Some(&(_, c)) = chars.peek() {
@@ -51,7 +51,7 @@ fn parse_line(line: &str) -> Result<(SeriesKey, f64), String> {
                 return Err("labels not closed".into());
             };
             if c == '}' {
-                consumed = Some(start + 1);
+                consumed = start + 1;
                 break;
             }
             let eq = inner[start..].find('=').ok_or("label without '='")? + start;
@@ -81,7 +81,7 @@ fn parse_line(line: &str) -> Result<(SeriesKey, f64), String> {
             }
             labels.insert(label, value);
         }
-        rest = &inner[consumed.ok_or("labels not closed")?..];
+        rest = &inner[consumed..];
     }
     let value_text = rest
         .split_whitespace()
