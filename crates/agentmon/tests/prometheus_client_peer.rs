@@ -165,9 +165,10 @@ fn stored_series(server: &Server, job: &str) -> Option<BTreeMap<SeriesKey, f64>>
 fn assert_job_matches(server: &Server, job: &str, expected: &BTreeMap<SeriesKey, f64>) {
     let same = |stored: &BTreeMap<SeriesKey, f64>| {
         stored.len() == expected.len()
-            && stored.iter().zip(expected).all(|((ka, va), (kb, vb))| {
-                ka == kb && (va == vb || (va.is_nan() && vb.is_nan()))
-            })
+            && stored
+                .iter()
+                .zip(expected)
+                .all(|((ka, va), (kb, vb))| ka == kb && (va == vb || (va.is_nan() && vb.is_nan())))
     };
     let mut last = BTreeMap::new();
     let matched = poll_until(Duration::from_secs(30), || {
@@ -206,15 +207,13 @@ fn prometheus_client_app_is_scraped_with_and_without_openmetrics() {
     let (negotiating_port, text_port) = (free_port(), free_port());
     let negotiating = format!("127.0.0.1:{negotiating_port}");
     let text_only = format!("127.0.0.1:{text_port}");
-    let _app = App(
-        Command::new("python3")
-            .arg(&script)
-            .arg(negotiating_port.to_string())
-            .arg(text_port.to_string())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start python3"),
-    );
+    let _app = App(Command::new("python3")
+        .arg(&script)
+        .arg(negotiating_port.to_string())
+        .arg(text_port.to_string())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start python3"));
 
     // What the app exposes to a scraper, in each format.
     let (om_type, om_page) = poll_until(Duration::from_secs(30), || {
@@ -253,7 +252,10 @@ fn prometheus_client_app_is_scraped_with_and_without_openmetrics() {
     for page in [&om, &text] {
         assert_eq!(page.get(&key("agent_requests_total", &tricky)), Some(&2.5));
         assert_eq!(
-            page.get(&key("agent_step_seconds_bucket", &[("model", "gpt-4o"), ("le", "1.0")])),
+            page.get(&key(
+                "agent_step_seconds_bucket",
+                &[("model", "gpt-4o"), ("le", "1.0")]
+            )),
             Some(&3.0)
         );
         assert_eq!(
@@ -261,7 +263,10 @@ fn prometheus_client_app_is_scraped_with_and_without_openmetrics() {
             Some(&2.0)
         );
         assert_eq!(
-            page.get(&key("agent_build_info", &[("version", "1.2.3"), ("commit", "abc123")])),
+            page.get(&key(
+                "agent_build_info",
+                &[("version", "1.2.3"), ("commit", "abc123")]
+            )),
             Some(&1.0)
         );
         assert_eq!(

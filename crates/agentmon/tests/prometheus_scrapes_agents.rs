@@ -125,7 +125,10 @@ fn prometheus_scraping_metrics_agents_sees_the_registry_values() {
             if labels.get("instance") == Some(&target) {
                 labels.remove("instance");
             }
-            seen.insert((name, labels), parse_float(series["value"][1].as_str()?).ok()?);
+            seen.insert(
+                (name, labels),
+                parse_float(series["value"][1].as_str()?).ok()?,
+            );
         }
         Some(seen)
     };

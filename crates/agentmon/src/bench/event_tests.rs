@@ -44,7 +44,10 @@ fn every_generated_event_is_valid_and_the_totals_count_them() {
     assert_eq!(counted, mix.totals());
     // Every kind occurs, sessions run their whole life, and a session's
     // first event is its start.
-    assert!(counted.sessions_ended > 50 && counted.llm_errors > 10, "{counted:?}");
+    assert!(
+        counted.sessions_ended > 50 && counted.llm_errors > 10,
+        "{counted:?}"
+    );
     let mut seen = std::collections::HashSet::new();
     for event in &parsed {
         if seen.insert(event.session_id.clone()) {
@@ -70,7 +73,10 @@ fn import_lines_are_one_json_row_per_event() {
     assert_eq!(body.lines().count(), 300);
     for line in body.lines() {
         let row: serde_json::Value = serde_json::from_str(line).expect(line);
-        assert!(row["metric"]["__name__"].as_str().unwrap().starts_with("agent_"));
+        assert!(row["metric"]["__name__"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent_"));
         assert!(row["metric"]["session_id"].is_null(), "{line}");
         assert_eq!(row["values"].as_array().unwrap().len(), 1);
         assert_eq!(row["timestamps"][0], 1_700_000_000_000_i64);
@@ -99,7 +105,10 @@ fn derived_counters_are_summed_per_family() {
 fn probe_and_lagged_messages_are_read() {
     let message = r#"{"type":"log","executionId":"live-3","agent":"bench","data":{"log":"lb 42 1234567","level":"info"},"timestamp":1}"#;
     assert_eq!(parse_probe(message), Some((42, 1_234_567)));
-    assert_eq!(parse_probe(r#"{"type":"log","data":{"log":"other"}}"#), None);
+    assert_eq!(
+        parse_probe(r#"{"type":"log","data":{"log":"other"}}"#),
+        None
+    );
     assert_eq!(
         parse_lagged(r#"{"type":"lagged","data":{"dropped":1200},"timestamp":1}"#),
         Some(1200)

@@ -291,7 +291,10 @@ fn send_loop(
     {
         Ok(client) => client,
         Err(e) => {
-            note_error(errors, format!("sender {sender}: building HTTP client: {e}"));
+            note_error(
+                errors,
+                format!("sender {sender}: building HTTP client: {e}"),
+            );
             outcome.failed += 1;
             return outcome;
         }
@@ -398,10 +401,7 @@ fn read_counters(
     url: &str,
     namespace: &str,
 ) -> anyhow::Result<CounterSums> {
-    let response = http
-        .get(url)
-        .send()
-        .with_context(|| format!("GET {url}"))?;
+    let response = http.get(url).send().with_context(|| format!("GET {url}"))?;
     let status = response.status();
     let page = response.text().with_context(|| format!("reading {url}"))?;
     if !status.is_success() {

@@ -159,8 +159,7 @@ impl fmt::Display for LiveReport {
 
 /// Runs the benchmark on a runtime of its own.
 pub fn run_live_bench(args: &LiveArgs) -> anyhow::Result<LiveReport> {
-    if args.subscribers == 0 || args.rate == 0 || args.batch_size == 0 || args.duration.is_zero()
-    {
+    if args.subscribers == 0 || args.rate == 0 || args.batch_size == 0 || args.duration.is_zero() {
         bail!("--subscribers, --rate, --batch-size and --duration must be positive");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -201,10 +200,11 @@ async fn run(args: &LiveArgs) -> anyhow::Result<LiveReport> {
     // Connect and subscribe everyone before the first event.
     let mut sockets = Vec::with_capacity(args.subscribers);
     for index in 0..args.subscribers {
-        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-            ws_url.as_str(),
-        )
-        .context("building the WebSocket request")?;
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                ws_url.as_str(),
+            )
+            .context("building the WebSocket request")?;
         if let Some(token) = &args.token {
             let value = format!("Bearer {token}")
                 .parse()
@@ -400,8 +400,7 @@ async fn post_events(
 /// after the last post has passed.
 async fn subscriber<S>(mut socket: S, progress: Arc<Progress>, drain: Duration) -> SubscriberOutcome
 where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
-        + Unpin,
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     let mut outcome = SubscriberOutcome::default();
     let mut next_expected: u64 = 0;

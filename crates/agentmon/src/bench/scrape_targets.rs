@@ -106,7 +106,10 @@ async fn metrics(State(target): State<Arc<Target>>) -> impl IntoResponse {
     let mut page = String::with_capacity(16 * 1024);
     render_exposition(&mut page, target.number, scrape);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         page,
     )
 }
@@ -184,17 +187,49 @@ impl Writer<'_> {
 /// The exposition of target `target` at its `scrape`-th scrape: exactly
 /// [`SERIES_PER_TARGET`] samples.
 pub fn render_exposition(out: &mut String, target: u64, scrape: u64) {
-    const ROUTES: &[&str] = &["/chat", "/sessions", "/tools", "/health", "/metrics", "/events"];
-    const TOOLS: &[&str] = &["web_search", "read_file", "write_file", "run_shell", "http_get", "sql_query", "vector_search"];
-    const MODELS: &[&str] = &["gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "gemini-2.5-flash", "local-7b"];
-    const QUEUES: &[&str] = &["interactive", "batch", "retry", "scheduled", "webhook", "internal"];
+    const ROUTES: &[&str] = &[
+        "/chat",
+        "/sessions",
+        "/tools",
+        "/health",
+        "/metrics",
+        "/events",
+    ];
+    const TOOLS: &[&str] = &[
+        "web_search",
+        "read_file",
+        "write_file",
+        "run_shell",
+        "http_get",
+        "sql_query",
+        "vector_search",
+    ];
+    const MODELS: &[&str] = &[
+        "gpt-4o",
+        "gpt-4o-mini",
+        "claude-sonnet-4",
+        "gemini-2.5-flash",
+        "local-7b",
+    ];
+    const QUEUES: &[&str] = &[
+        "interactive",
+        "batch",
+        "retry",
+        "scheduled",
+        "webhook",
+        "internal",
+    ];
     let mut w = Writer {
         out,
         target,
         scrape,
         series: 0,
     };
-    w.header("app_http_requests_total", "counter", "HTTP requests handled.");
+    w.header(
+        "app_http_requests_total",
+        "counter",
+        "HTTP requests handled.",
+    );
     for method in ["GET", "POST"] {
         for route in ROUTES {
             for code in ["200", "404", "500"] {
@@ -228,12 +263,22 @@ pub fn render_exposition(out: &mut String, target: u64, scrape: u64) {
         w.counter("app_llm_cost_usd_total", &format!("{{model=\"{model}\"}}"));
     }
     w.header("app_errors_total", "counter", "Errors by kind.");
-    for kind in ["rate_limit", "context_too_long", "timeout", "api_error", "internal"] {
+    for kind in [
+        "rate_limit",
+        "context_too_long",
+        "timeout",
+        "api_error",
+        "internal",
+    ] {
         w.counter("app_errors_total", &format!("{{kind=\"{kind}\"}}"));
     }
     w.header("app_active_sessions", "gauge", "Sessions running now.");
     for queue in QUEUES {
-        w.gauge("app_active_sessions", &format!("{{queue=\"{queue}\"}}"), 1.0);
+        w.gauge(
+            "app_active_sessions",
+            &format!("{{queue=\"{queue}\"}}"),
+            1.0,
+        );
     }
     w.header("app_queue_depth", "gauge", "Work items waiting.");
     for queue in QUEUES {
@@ -241,15 +286,27 @@ pub fn render_exposition(out: &mut String, target: u64, scrape: u64) {
     }
     w.header("app_memory_bytes", "gauge", "Memory by area.");
     for area in ["heap", "stack", "cache", "buffers", "embeddings"] {
-        w.gauge("app_memory_bytes", &format!("{{area=\"{area}\"}}"), 1048576.0);
+        w.gauge(
+            "app_memory_bytes",
+            &format!("{{area=\"{area}\"}}"),
+            1048576.0,
+        );
     }
     w.header("app_cache_hit_ratio", "gauge", "Cache hit ratio.");
     for cache in ["prompt", "embedding", "tool", "session"] {
-        w.gauge("app_cache_hit_ratio", &format!("{{cache=\"{cache}\"}}"), 0.001);
+        w.gauge(
+            "app_cache_hit_ratio",
+            &format!("{{cache=\"{cache}\"}}"),
+            0.001,
+        );
     }
     w.header("app_worker_busy", "gauge", "Whether a worker is busy.");
     for worker in 0..8 {
-        w.gauge("app_worker_busy", &format!("{{worker=\"{worker}\"}}"), 0.001);
+        w.gauge(
+            "app_worker_busy",
+            &format!("{{worker=\"{worker}\"}}"),
+            0.001,
+        );
     }
     for (name, kind, scale) in [
         ("app_open_connections", "gauge", 1.0),
@@ -265,7 +322,11 @@ pub fn render_exposition(out: &mut String, target: u64, scrape: u64) {
     w.header("process_cpu_seconds_total", "counter", "CPU time used.");
     w.counter("process_cpu_seconds_total", "");
     w.header("process_start_time_seconds", "gauge", "Start time.");
-    let _ = writeln!(w.out, "process_start_time_seconds {}", 1_700_000_000 + target);
+    let _ = writeln!(
+        w.out,
+        "process_start_time_seconds {}",
+        1_700_000_000 + target
+    );
     w.series += 1;
     w.header("app_build_info", "gauge", "Build information.");
     let _ = writeln!(
@@ -278,7 +339,11 @@ pub fn render_exposition(out: &mut String, target: u64, scrape: u64) {
     const SECONDS: &[&str] = &[
         "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
     ];
-    w.header("app_request_duration_seconds", "histogram", "Request latency.");
+    w.header(
+        "app_request_duration_seconds",
+        "histogram",
+        "Request latency.",
+    );
     for route in &ROUTES[..4] {
         w.histogram(
             "app_request_duration_seconds",
@@ -287,7 +352,11 @@ pub fn render_exposition(out: &mut String, target: u64, scrape: u64) {
             0.2,
         );
     }
-    w.header("app_step_duration_seconds", "histogram", "Model step latency.");
+    w.header(
+        "app_step_duration_seconds",
+        "histogram",
+        "Model step latency.",
+    );
     w.histogram(
         "app_step_duration_seconds",
         "",
@@ -323,12 +392,16 @@ mod tests {
         assert_eq!(names, a.iter().map(|(s, _)| *s).collect::<Vec<_>>());
         let mut changed = 0;
         for ((series, v1), (_, v2)) in a.iter().zip(&b) {
-            if series.contains("_total") || series.contains("_bucket") || series.contains("_count") {
+            if series.contains("_total") || series.contains("_bucket") || series.contains("_count")
+            {
                 assert!(v2 >= v1, "{series}: {v1} -> {v2}");
             }
             changed += usize::from(v1 != v2);
         }
-        assert!(changed > SERIES_PER_TARGET / 2, "only {changed} series changed");
+        assert!(
+            changed > SERIES_PER_TARGET / 2,
+            "only {changed} series changed"
+        );
         // Buckets are cumulative and end at the count.
         let buckets: Vec<f64> = b
             .iter()
