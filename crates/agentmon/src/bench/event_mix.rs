@@ -215,7 +215,7 @@ impl EventMix {
                         prompt,
                         completion,
                         // Half the clients report their own cost.
-                        cost_micro_usd: (self.rng.next_u64() % 2 == 0)
+                        cost_micro_usd: (self.rng.next_f64() < 0.5)
                             .then(|| (prompt * 3 + completion * 12) / 1000 + 1),
                     }
                 } else if roll < 0.75 {
@@ -246,7 +246,7 @@ impl EventMix {
             Phase::End => {
                 totals.sessions_ended += 1;
                 Event::End {
-                    failed: self.rng.next_u64() % 10 == 0,
+                    failed: self.rng.range(0, 9) == 0,
                 }
             }
         };
