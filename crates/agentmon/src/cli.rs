@@ -48,6 +48,12 @@ pub enum BenchCommand {
     RemoteWrite(crate::bench::RemoteWriteArgs),
     /// Time PromQL range queries against a Prometheus-compatible query API.
     Query(crate::bench::QueryArgs),
+    /// Post realistic agent events as NDJSON batches (or VictoriaMetrics import lines).
+    Events(crate::bench::EventsArgs),
+    /// Measure POST-to-WebSocket delivery latency with many live-stream subscribers.
+    Live(crate::bench::LiveArgs),
+    /// Serve many scrape targets with changing values on loopback ports.
+    ScrapeTargets(crate::bench::ScrapeTargetsArgs),
 }
 
 /// Arguments of `agentmon promqltest`.

@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Bench(BenchCommand::RemoteWrite(args)) => run_remote_write_bench(&args),
         Command::Bench(BenchCommand::Query(args)) => run_query_bench(&args),
+        Command::Bench(BenchCommand::Events(args)) => run_events_bench(&args),
+        Command::Bench(BenchCommand::Live(args)) => run_live_bench(&args),
+        Command::Bench(BenchCommand::ScrapeTargets(args)) => bench::run_scrape_targets(&args),
         Command::Promqltest(args) => return promqltest::run(&args),
     };
     match result {
@@ -48,6 +51,28 @@ fn run_query_bench(args: &bench::QueryArgs) -> anyhow::Result<()> {
     println!("{report}");
     if report.queries.iter().any(|q| q.error.is_some()) {
         anyhow::bail!("some queries failed (see the report above)");
+    }
+    Ok(())
+}
+
+/// Sends events and prints the report; fails on failed requests or a
+/// derived counter that is not exact.
+fn run_events_bench(args: &bench::EventsArgs) -> anyhow::Result<()> {
+    let report = bench::run_events_bench(args)?;
+    println!("{report}");
+    if !report.is_success() {
+        anyhow::bail!("failed requests or inexact counters (see the report above)");
+    }
+    Ok(())
+}
+
+/// Measures live-stream latency and prints the report; fails when events
+/// were lost or posts failed.
+fn run_live_bench(args: &bench::LiveArgs) -> anyhow::Result<()> {
+    let report = bench::run_live_bench(args)?;
+    println!("{report}");
+    if !report.is_success() {
+        anyhow::bail!("events were lost or posts failed (see the report above)");
     }
     Ok(())
 }

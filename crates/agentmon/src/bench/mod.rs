@@ -5,18 +5,33 @@
 //! - [`remote_write`] pre-encodes that data set as Prometheus remote-write
 //!   requests and sends them to any receiver, timing only the sending;
 //! - [`query`] times range queries against any Prometheus-compatible query
-//!   API.
+//!   API;
+//! - [`events`] sends the realistic agent-event stream of [`event_mix`] to
+//!   the events API (or to VictoriaMetrics' import API, for the peer run)
+//!   and checks the derived counters;
+//! - [`live`] measures the delay from posting an event to its delivery to
+//!   many WebSocket subscribers;
+//! - [`scrape_targets`] serves many scrape targets with changing values.
 //!
-//! `main.rs` wires them as `agentmon bench remote-write` and
-//! `agentmon bench query` and prints their reports.
+//! `main.rs` wires them as `agentmon bench remote-write|query|events|live|
+//! scrape-targets` and prints their reports.
 
+pub mod event_mix;
+pub mod events;
+pub mod live;
 pub mod query;
 pub mod remote_write;
 mod rng;
+pub mod scrape_targets;
 pub mod workload;
 
 #[cfg(test)]
+mod event_tests;
+#[cfg(test)]
 mod tests;
 
+pub use events::{run_events_bench, EventsArgs};
+pub use live::{run_live_bench, LiveArgs};
 pub use query::{run_query_bench, QueryArgs};
 pub use remote_write::{run_remote_write, RemoteWriteArgs};
+pub use scrape_targets::{run_scrape_targets, ScrapeTargetsArgs};

@@ -241,7 +241,7 @@ pub fn run_remote_write(args: &RemoteWriteArgs) -> anyhow::Result<RemoteWriteRep
 }
 
 /// User plus system CPU seconds used so far by this process, all threads.
-fn process_cpu_seconds() -> f64 {
+pub(crate) fn process_cpu_seconds() -> f64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given and nothing else; the
     // struct is only read after a successful call.

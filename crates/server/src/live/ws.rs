@@ -27,6 +27,9 @@ use crate::state::AppState;
 /// Largest frame or message a client may send, in bytes; requests are tiny.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 
+/// Read buffer of a connection, in bytes (see [`upgrade_to_live_stream`]).
+const READ_BUFFER_BYTES: usize = 4096;
+
 /// Upgrades the request to a WebSocket fed by the state's hub.
 #[instrument(skip_all)]
 pub async fn websocket(
@@ -45,7 +48,13 @@ pub async fn websocket(
 
 /// Finishes the handshake and serves the connection from `hub`.
 pub fn upgrade_to_live_stream(upgrade: WebSocketUpgrade, hub: LiveHub) -> Response {
+    // The connection loop polls the socket for a client frame once per
+    // message it sends, and every poll prepares the whole read buffer
+    // (tungstenite zero-fills it); at the default 128 KiB that was a third
+    // of the server's CPU when fanning out (`bench/live.sh`). Client frames
+    // are small requests, so a small buffer loses nothing.
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| serve_connection(socket, hub))
