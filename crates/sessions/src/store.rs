@@ -1,5 +1,6 @@
 //! The store: writes of event batches, session lists, timelines, retention.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use agentmon_model::{AgentEvent, EventKind, SessionStatus, ToolStatus};
@@ -145,102 +146,50 @@ impl SessionStore {
     ) -> Result<(), SessionError> {
         let mut connection = self.connection.lock();
         let transaction = connection.transaction().doing("begin a write")?;
-        for event in events {
-            self.append_one(&transaction, event, cost_of(&event.kind))?;
+        // Each session's row is read once and written once per batch; the
+        // events replay on the copy in memory, in the batch's order.
+        let mut sessions: HashMap<&str, SessionRow> = HashMap::new();
+        let mut order: Vec<&str> = Vec::new();
+        {
+            let mut read = transaction
+                .prepare_cached("SELECT status, last_seen_ms FROM sessions WHERE session_id = ?1")
+                .doing("prepare a session read")?;
+            let mut insert_event = transaction
+                .prepare_cached(
+                    "INSERT INTO events (session_id, timestamp_ms, type, body) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .doing("prepare an event insert")?;
+            for event in events {
+                let id = event.session_id.as_str();
+                if !sessions.contains_key(id) {
+                    let known: Option<(String, i64)> = read
+                        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                        .doing("read a session")?;
+                    sessions.insert(id, SessionRow::new(event, known));
+                    order.push(id);
+                }
+                let (body, totals) = describe(&event.kind, cost_of(&event.kind));
+                if let Some(row) = sessions.get_mut(id) {
+                    row.replay(event, &totals, self.session_timeout_ms);
+                }
+                insert_event
+                    .execute(params![
+                        event.session_id,
+                        event.timestamp_ms,
+                        event.kind.type_name(),
+                        body.to_string()
+                    ])
+                    .doing("insert an event")?;
+            }
+        }
+        for id in order {
+            if let Some(row) = sessions.get(id) {
+                row.write(&transaction, id)?;
+            }
         }
         transaction.commit().doing("commit the events")
-    }
-
-    fn append_one(
-        &self,
-        transaction: &Transaction<'_>,
-        event: &AgentEvent,
-        cost: Option<f64>,
-    ) -> Result<(), SessionError> {
-        let at = event.timestamp_ms;
-        let known: Option<(String, i64)> = transaction
-            .query_row(
-                "SELECT status, last_seen_ms FROM sessions WHERE session_id = ?1",
-                [&event.session_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .doing("read a session")?;
-        match known {
-            None => {
-                transaction
-                    .execute(
-                        "INSERT INTO sessions (session_id, agent, instance, started_ms, \
-                         last_seen_ms, status) VALUES (?1, ?2, ?3, ?4, ?4, 'running')",
-                        params![event.session_id, event.agent, event.instance, at],
-                    )
-                    .doing("open a session")?;
-            }
-            Some((status, last_seen)) => {
-                let silent_too_long = at.saturating_sub(last_seen) > self.session_timeout_ms;
-                if status == "running" && silent_too_long {
-                    transaction
-                        .execute(
-                            "UPDATE sessions SET status = 'abandoned' WHERE session_id = ?1",
-                            [&event.session_id],
-                        )
-                        .doing("abandon a session")?;
-                }
-                transaction
-                    .execute(
-                        "UPDATE sessions SET started_ms = MIN(started_ms, ?2), \
-                         last_seen_ms = MAX(last_seen_ms, ?2) WHERE session_id = ?1",
-                        params![event.session_id, at],
-                    )
-                    .doing("touch a session")?;
-            }
-        }
-        let (body, totals) = describe(&event.kind, cost);
-        transaction
-            .execute(
-                "UPDATE sessions SET steps = steps + ?2, tool_calls = tool_calls + ?3, \
-                 errors = errors + ?4, prompt_tokens = prompt_tokens + ?5, \
-                 completion_tokens = completion_tokens + ?6, \
-                 unpriced_tokens = unpriced_tokens + ?7, cost_usd = cost_usd + ?8 \
-                 WHERE session_id = ?1",
-                params![
-                    event.session_id,
-                    totals.steps,
-                    totals.tool_calls,
-                    totals.errors,
-                    clamp(totals.prompt_tokens),
-                    clamp(totals.completion_tokens),
-                    clamp(totals.unpriced_tokens),
-                    totals.cost_usd,
-                ],
-            )
-            .doing("add to a session's totals")?;
-        if let EventKind::SessionEnd { status, .. } = &event.kind {
-            let status = match status {
-                SessionStatus::Completed => "completed",
-                SessionStatus::Failed => "failed",
-            };
-            transaction
-                .execute(
-                    "UPDATE sessions SET status = ?2, ended_ms = ?3 \
-                     WHERE session_id = ?1 AND status = 'running'",
-                    params![event.session_id, status, at],
-                )
-                .doing("end a session")?;
-        }
-        transaction
-            .execute(
-                "INSERT INTO events (session_id, timestamp_ms, type, body) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    event.session_id,
-                    at,
-                    event.kind.type_name(),
-                    body.to_string()
-                ],
-            )
-            .doing("insert an event")?;
-        Ok(())
     }
 
     /// A page of sessions matching `query`, newest start first; `now_ms`
@@ -347,6 +296,140 @@ impl SessionStore {
     }
 }
 
+/// One session's row as a batch changes it: read once, replayed event by
+/// event in memory (with the rules the store keeps: a running session
+/// silent for longer than the timeout is abandoned before the next event
+/// counts; only a running session ends), written once.
+struct SessionRow {
+    /// Whether the row existed before the batch.
+    known: bool,
+    agent: String,
+    instance: String,
+    status: &'static str,
+    /// Whether `status` changed in this batch.
+    status_changed: bool,
+    ended_ms: Option<i64>,
+    first_ms: i64,
+    last_seen_ms: i64,
+    added: Totals,
+}
+
+impl SessionRow {
+    fn new(event: &AgentEvent, known: Option<(String, i64)>) -> SessionRow {
+        let (status, last_seen_ms, known) = match known {
+            Some((status, last_seen)) => (stored_status(&status), last_seen, true),
+            None => ("running", event.timestamp_ms, false),
+        };
+        SessionRow {
+            known,
+            agent: event.agent.clone(),
+            instance: event.instance.clone(),
+            status,
+            status_changed: false,
+            ended_ms: None,
+            first_ms: event.timestamp_ms,
+            last_seen_ms,
+            added: Totals::default(),
+        }
+    }
+
+    fn replay(&mut self, event: &AgentEvent, totals: &Totals, timeout_ms: i64) {
+        let at = event.timestamp_ms;
+        if self.status == "running" && at.saturating_sub(self.last_seen_ms) > timeout_ms {
+            self.set_status("abandoned");
+        }
+        self.first_ms = self.first_ms.min(at);
+        self.last_seen_ms = self.last_seen_ms.max(at);
+        self.added.add(totals);
+        if let EventKind::SessionEnd { status, .. } = &event.kind {
+            if self.status == "running" {
+                self.set_status(match status {
+                    SessionStatus::Completed => "completed",
+                    SessionStatus::Failed => "failed",
+                });
+                self.ended_ms = Some(at);
+            }
+        }
+    }
+
+    fn set_status(&mut self, status: &'static str) {
+        self.status = status;
+        self.status_changed = true;
+    }
+
+    fn write(&self, transaction: &Transaction<'_>, id: &str) -> Result<(), SessionError> {
+        let totals = &self.added;
+        if !self.known {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO sessions (session_id, agent, instance, started_ms, \
+                     last_seen_ms, status, ended_ms, steps, tool_calls, errors, \
+                     prompt_tokens, completion_tokens, unpriced_tokens, cost_usd) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .doing("prepare a session insert")?
+                .execute(params![
+                    id,
+                    self.agent,
+                    self.instance,
+                    self.first_ms,
+                    self.last_seen_ms,
+                    self.status,
+                    self.ended_ms,
+                    totals.steps,
+                    totals.tool_calls,
+                    totals.errors,
+                    clamp(totals.prompt_tokens),
+                    clamp(totals.completion_tokens),
+                    clamp(totals.unpriced_tokens),
+                    totals.cost_usd,
+                ])
+                .doing("open a session")?;
+            return Ok(());
+        }
+        transaction
+            .prepare_cached(
+                "UPDATE sessions SET started_ms = MIN(started_ms, ?2), \
+                 last_seen_ms = MAX(last_seen_ms, ?3), \
+                 status = CASE WHEN ?4 THEN ?5 ELSE status END, \
+                 ended_ms = COALESCE(?6, ended_ms), \
+                 steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
+                 prompt_tokens = prompt_tokens + ?10, \
+                 completion_tokens = completion_tokens + ?11, \
+                 unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13 \
+                 WHERE session_id = ?1",
+            )
+            .doing("prepare a session update")?
+            .execute(params![
+                id,
+                self.first_ms,
+                self.last_seen_ms,
+                self.status_changed,
+                self.status,
+                self.ended_ms,
+                totals.steps,
+                totals.tool_calls,
+                totals.errors,
+                clamp(totals.prompt_tokens),
+                clamp(totals.completion_tokens),
+                clamp(totals.unpriced_tokens),
+                totals.cost_usd,
+            ])
+            .doing("update a session")?;
+        Ok(())
+    }
+}
+
+/// A stored status as the store's own constant.
+fn stored_status(text: &str) -> &'static str {
+    match text {
+        "completed" => "completed",
+        "failed" => "failed",
+        "abandoned" => "abandoned",
+        _ => "running",
+    }
+}
+
 /// What one event adds to its session's totals.
 #[derive(Default)]
 struct Totals {
@@ -357,6 +440,20 @@ struct Totals {
     completion_tokens: u64,
     unpriced_tokens: u64,
     cost_usd: f64,
+}
+
+impl Totals {
+    fn add(&mut self, other: &Totals) {
+        self.steps += other.steps;
+        self.tool_calls += other.tool_calls;
+        self.errors += other.errors;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
+        self.unpriced_tokens = self.unpriced_tokens.saturating_add(other.unpriced_tokens);
+        self.cost_usd += other.cost_usd;
+    }
 }
 
 /// The event's fields as stored, and what it adds to the totals.

@@ -298,3 +298,75 @@ fn a_newer_schema_is_refused() {
         Err(SessionError::SchemaTooNew { found: 99, .. })
     ));
 }
+
+/// A batch replays its events on each session's row in memory and writes
+/// the row once; the result must be what one event at a time gives, in
+/// every order of starts, steps, ends, late events and abandonment.
+#[test]
+fn a_batch_leaves_the_rows_one_event_at_a_time_would() {
+    // A small deterministic generator (xorshift) of event sequences.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |bound: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    };
+    for round in 0..40 {
+        let mut events = Vec::new();
+        for _ in 0..(5 + next(40)) {
+            let session = format!("s{}", next(4));
+            // Gaps up to 50 minutes, sometimes backwards: abandonment and
+            // out-of-order times both happen.
+            let at = 1_000_000 + next(200) as i64 * MINUTE / 4 - 10 * MINUTE;
+            events.push(match next(5) {
+                0 => start(&session, "a", at),
+                1 | 2 => step(
+                    &session,
+                    at,
+                    if next(2) == 0 { "priced" } else { "free" },
+                    None,
+                ),
+                3 => end(
+                    &session,
+                    at,
+                    if next(2) == 0 {
+                        SessionStatus::Completed
+                    } else {
+                        SessionStatus::Failed
+                    },
+                ),
+                _ => event(
+                    &session,
+                    "a",
+                    at,
+                    EventKind::Log {
+                        level: LogLevel::Info,
+                        message: format!("line {round}"),
+                    },
+                ),
+            });
+        }
+        let batched_dir = tempfile::tempdir().unwrap();
+        let single_dir = tempfile::tempdir().unwrap();
+        let batched = open(&batched_dir);
+        let single = open(&single_dir);
+        // Half of each round's events went in before, so rows exist.
+        let (first, rest) = events.split_at(events.len() / 2);
+        batched.append(first, &cost_of).unwrap();
+        batched.append(rest, &cost_of).unwrap();
+        for e in &events {
+            single.append(std::slice::from_ref(e), &cost_of).unwrap();
+        }
+        let now = 1_000_000 + 60 * MINUTE;
+        let a = batched.list(&all(), now).unwrap();
+        let b = single.list(&all(), now).unwrap();
+        assert_eq!(a, b, "round {round}: {events:?}");
+        for s in &a.sessions {
+            assert_eq!(
+                batched.timeline(&s.session_id, now).unwrap(),
+                single.timeline(&s.session_id, now).unwrap()
+            );
+        }
+    }
+}
