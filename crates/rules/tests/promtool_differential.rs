@@ -275,6 +275,9 @@ fn promtool_accepts_what_this_evaluator_computes() {
         "alertstate=\"pending\"",
         "alertstate=\"firing\"",
         "__name__=\"job:errors:rate2m\"",
+        // Templated annotations, expanded by the Go-template expander.
+        "summary: \"api errors at ",
+        " up\"}",
     ] {
         assert!(tests.contains(needle), "scenario never produces {needle}");
     }
