@@ -82,7 +82,9 @@ fn rule_names(http: &Client, server: &Server) -> Vec<String> {
 
 fn write_config(dir: &Path) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("rules")).unwrap();
-    std::fs::write(dir.join("rules/load.yml"), RULES).unwrap();
+    // One more annotation, from `global.external_labels`.
+    let rules = format!("{RULES}          dc: '{{{{ $externalLabels.dc }}}}'\n");
+    std::fs::write(dir.join("rules/load.yml"), rules).unwrap();
     let config = dir.join("agentmon.yml");
     std::fs::write(
         &config,
@@ -149,6 +151,7 @@ fn rules_record_alert_and_reload_in_a_running_server() {
     assert_eq!(pending["labels"]["instance"], "host-a:9100");
     assert_eq!(pending["labels"]["severity"], "page");
     assert_eq!(pending["annotations"]["summary"], "host-a:9100 at 1.235M");
+    assert_eq!(pending["annotations"]["dc"], "test");
     let firing = poll_until(Duration::from_secs(15), || {
         alert_states(&http, &server)
             .into_iter()
@@ -225,6 +228,20 @@ fn rules_record_alert_and_reload_in_a_running_server() {
     })
     .unwrap_or_else(|| panic!("no job:load:max after reload\n{}", server.log()));
     assert!(alert_states(&http, &server).is_empty());
+
+    // SIGHUP reloads the rule files too.
+    std::fs::write(
+        dir.path().join("rules/load.yml"),
+        "groups:\n  - name: load\n    rules:\n      - record: job:load:min\n        expr: min by (job) (load)\n",
+    )
+    .unwrap();
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number.
+    let sent = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) };
+    assert_eq!(sent, 0);
+    poll_until(Duration::from_secs(10), || {
+        (rule_names(&http, &server) == ["job:load:min"]).then_some(())
+    })
+    .unwrap_or_else(|| panic!("SIGHUP did not reload the rules\n{}", server.log()));
 }
 
 #[test]
