@@ -1,5 +1,5 @@
-//! The command line: `agentmon serve [flags]`, `agentmon promqltest FILE...`
-//! and `agentmon bench …`. For `serve`, flags override the configuration
+//! The command line: `agentmon serve [flags]`, `agentmon promqltest FILE...`,
+//! `agentmon rules check|test FILE...` and `agentmon bench …`. For `serve`, flags override the configuration
 //! file, which overrides the defaults.
 
 use std::collections::BTreeMap;
@@ -36,6 +36,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run promqltest scripts (Prometheus's PromQL test format) against the engine.
     Promqltest(PromqltestArgs),
+    /// Check Prometheus rule files or run their unit tests, as promtool does.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Load generators for benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -54,6 +57,23 @@ pub enum BenchCommand {
     Live(crate::bench::LiveArgs),
     /// Serve many scrape targets with changing values on loopback ports.
     ScrapeTargets(crate::bench::ScrapeTargetsArgs),
+}
+
+/// `agentmon rules …`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check rule files for syntax and validity (`promtool check rules`).
+    Check(RulesFilesArgs),
+    /// Run rule unit-test files (`promtool test rules`).
+    Test(RulesFilesArgs),
+}
+
+/// The files of `agentmon rules check|test`.
+#[derive(Debug, Args)]
+pub struct RulesFilesArgs {
+    /// Rule files to check, or unit-test files to run.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// Arguments of `agentmon promqltest`.

@@ -1,10 +1,11 @@
 //! The `agentmon` binary: parses the command line, sets up logging and runs
 //! the chosen subcommand. `serve` wiring lives in [`serve`], the promqltest
-//! runner in [`promqltest`].
+//! runner in [`promqltest`], the rule-file commands in [`rules`].
 
 mod bench;
 mod cli;
 mod promqltest;
+mod rules;
 mod serve;
 
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{BenchCommand, Cli, Command, LogFormat};
+use crate::cli::{BenchCommand, Cli, Command, LogFormat, RulesCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,6 +26,8 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Live(args)) => run_live_bench(&args),
         Command::Bench(BenchCommand::ScrapeTargets(args)) => bench::run_scrape_targets(&args),
         Command::Promqltest(args) => return promqltest::run(&args),
+        Command::Rules(RulesCommand::Check(args)) => return rules::check(&args),
+        Command::Rules(RulesCommand::Test(args)) => return rules::test(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,10 @@
 //! than the storage retention time every ten minutes. Health checks (the
 //! config file's `health_checks` and the targets stored in
 //! `health_targets.sqlite`) start once the database is open; their probe
-//! tasks stop before it closes.
+//! tasks stop before it closes. Rules (`rule_files`) start once the
+//! database is open, evaluate every `global.evaluation_interval`, reload
+//! with the scrape configuration (SIGHUP, `POST /-/reload`) and stop before
+//! the database closes; their alerts go to the `alert_sink`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,12 +23,14 @@ use std::time::Instant;
 
 use agentmon_agents::AgentMetricsOptions;
 use agentmon_ingest::scrape::ScrapeManager;
+use agentmon_model::Alert;
 use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
+use agentmon_rules::AlertSender;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
 use agentmon_server::{
     router, run_agent_metrics_writer, run_session_retention, AppState, Db, DbAppender,
-    DbProbeWriter, Limits, Scraping, ServerInfo,
+    DbProbeWriter, Limits, RuleSettings, Rules, Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
 use anyhow::{bail, Context, Result};
@@ -102,10 +107,23 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await;
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
     let health_targets = config.health_targets().map_err(anyhow::Error::msg)?;
+    let rules = RulesSetup {
+        settings: RuleSettings::from_config(
+            &config,
+            config_path(args.config.as_deref()).as_deref(),
+        )
+        .map_err(anyhow::Error::msg)?,
+        config_path: config_path(args.config.as_deref()),
+        external_url: format!("http://{address}"),
+        // Where alerts leaving the rules go: the notification pipeline's
+        // handle plugs in here.
+        alert_sink: Arc::new(log_alerts),
+    };
     let opener = tokio::spawn(open_database(
         state.clone(),
         settings.clone(),
         health_targets,
+        rules,
         failed_tx,
     ));
     let (stop_writer, writer_stopped) = oneshot::channel::<()>();
@@ -154,6 +172,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let opened = opener.await.context("database open task failed")?;
     if let Some(health) = state.health() {
         health.stop();
+    }
+    // Rule groups finish their evaluation (and its writes) first.
+    if let Some(rules) = state.rules() {
+        rules.manager.stop().await;
     }
     served.context("HTTP server failed")?;
     let db = opened?;
@@ -221,6 +243,45 @@ fn config_path(path: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// What the rules need besides the database.
+struct RulesSetup {
+    settings: RuleSettings,
+    config_path: Option<PathBuf>,
+    external_url: String,
+    alert_sink: Arc<dyn AlertSender>,
+}
+
+/// The alert sink until the notification pipeline is connected: logs the
+/// alerts the rules send at debug level.
+fn log_alerts(alerts: &[Alert]) {
+    for alert in alerts {
+        tracing::debug!(labels = ?alert.labels, ends_at_ms = ?alert.ends_at_ms, "alert sent by rules");
+    }
+}
+
+/// Starts the rule manager over the open database and loads the rule
+/// files. A broken rule file at start-up is an error, as in Prometheus.
+async fn start_rules(state: &AppState, db: Arc<Db>, setup: RulesSetup) -> Result<()> {
+    let rules = Rules::new(
+        db,
+        state.promql_engine(),
+        &setup.settings,
+        setup.external_url,
+        setup.alert_sink,
+        setup.config_path,
+    );
+    let groups = rules
+        .load(&setup.settings)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("cannot load the rule files")?;
+    if groups > 0 {
+        tracing::info!(groups, "rule groups started");
+    }
+    state.set_rules(Arc::new(rules));
+    Ok(())
+}
+
 /// Reloads the scrape configuration on every SIGHUP, as Prometheus does.
 #[cfg(unix)]
 async fn reload_on_sighup(state: AppState) {
@@ -235,6 +296,11 @@ async fn reload_on_sighup(state: AppState) {
         };
         if let Err(error) = scraping.reload().await {
             tracing::error!(%error, "SIGHUP: configuration not reloaded");
+        }
+        if let Some(rules) = state.rules() {
+            if let Err(error) = rules.reload().await {
+                tracing::error!(%error, "SIGHUP: rule files not reloaded; keeping the last good rules");
+            }
         }
     }
 }
@@ -257,6 +323,7 @@ async fn open_database(
     state: AppState,
     settings: Settings,
     health_targets: Vec<HealthTarget>,
+    rules: RulesSetup,
     failed: oneshot::Sender<()>,
 ) -> Result<Arc<Db>> {
     let started = Instant::now();
@@ -285,6 +352,9 @@ async fn open_database(
     let mut stores = open_session_store(&state, &settings).await;
     if stores.is_ok() {
         stores = start_health_checks(&state, &settings, health_targets).await;
+    }
+    if stores.is_ok() {
+        stores = start_rules(&state, db.clone(), rules).await;
     }
     if let Err(error) = stores {
         // Stop the server, and close the database cleanly first.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use agentmon_promql::Storage;
 
 use crate::query::{AlertSender, Appender, QueryFunc};
-use crate::template::{Expander, PlainTextExpander};
+use crate::template::Expander;
+use crate::template_expander::GoTemplateExpander;
 
 /// Reads raw series, for restoring alerts' `for` state from
 /// `ALERTS_FOR_STATE` (stale markers included, which queries hide).
@@ -51,7 +52,7 @@ pub struct RuleContext {
 }
 
 impl RuleContext {
-    /// A context with Prometheus's default settings and the plain-text
+    /// A context with Prometheus's default settings and the Go-template
     /// expander.
     pub fn new(
         query: Arc<dyn QueryFunc>,
@@ -62,7 +63,7 @@ impl RuleContext {
             query,
             appender,
             sender,
-            expander: Arc::new(PlainTextExpander),
+            expander: Arc::new(GoTemplateExpander),
             series: None,
             external_labels: BTreeMap::new(),
             external_url: String::new(),

@@ -20,8 +20,10 @@
 //! - Rules meet the rest of agentmon through narrow seams, bundled in a
 //!   [`RuleContext`]: a [`QueryFunc`] (implemented over the PromQL engine by
 //!   [`EngineQueryFunc`]), an [`Appender`] for the series rules write, an
-//!   [`AlertSender`] for alerts, and an [`Expander`] for Go templates (the
-//!   [`PlainTextExpander`] here handles text without `{{` only).
+//!   [`AlertSender`] for alerts, and an [`Expander`] for Go templates:
+//!   [`GoTemplateExpander`] (the default) runs them with
+//!   `agentmon-template` and Prometheus's functions; [`PlainTextExpander`]
+//!   accepts text without `{{` only.
 //!   [`TsdbAppender`] writes rule output into agentmon's own store.
 //! - [`MemoryStore`] keeps series in memory for rule unit tests;
 //!   [`unittest`] runs promtool's rule unit-test files (`agentmon rules
@@ -40,6 +42,7 @@ mod metrics;
 mod query;
 pub mod recording;
 mod template;
+mod template_expander;
 mod tsdb;
 pub mod unittest;
 
@@ -55,5 +58,6 @@ pub use metrics::write_rule_metrics;
 pub use query::{AlertSender, Appender, EngineQueryFunc, QueryFunc, RuleSample, NOT_VECTOR};
 pub use recording::RecordingRule;
 pub use template::{Expander, PlainTextExpander, TemplateData};
+pub use template_expander::GoTemplateExpander;
 pub use tsdb::TsdbAppender;
 pub use unittest::{run_unit_tests, TestReport};

@@ -6,8 +6,8 @@
 //! `$externalLabels`, `$externalURL` and `$value`. This crate does not know
 //! the template language: it calls an [`Expander`] with the text and the
 //! [`TemplateData`] of one alert. [`PlainTextExpander`] handles text without
-//! any `{{` (returned unchanged) and refuses the rest, so rules without
-//! templates work and the real engine can be plugged in later.
+//! any `{{` (returned unchanged) and refuses the rest; the Go-template
+//! engine is plugged in by `GoTemplateExpander` (`template_expander.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt;

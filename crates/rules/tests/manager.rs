@@ -8,7 +8,7 @@ use std::time::Duration;
 use agentmon_model::{is_stale_nan, Alert, Labels, Sample};
 use agentmon_promql::Engine;
 use agentmon_rules::{
-    check_files, now_ms, EngineQueryFunc, MemoryStore, PlainTextExpander, RuleContext, RuleHealth,
+    check_files, now_ms, EngineQueryFunc, GoTemplateExpander, MemoryStore, RuleContext, RuleHealth,
     RuleManager,
 };
 use parking_lot::Mutex;
@@ -163,7 +163,7 @@ fn check_files_prints_like_promtool() {
     .unwrap();
     let good = good.to_string_lossy().into_owned();
     let bad = bad.to_string_lossy().into_owned();
-    let report = check_files(&[good.clone(), bad.clone()], &PlainTextExpander);
+    let report = check_files(&[good.clone(), bad.clone()], &GoTemplateExpander);
     assert!(!report.passed());
     assert_eq!(
         report.stdout(),
@@ -173,5 +173,5 @@ fn check_files_prints_like_promtool() {
         report.stderr(),
         format!("  FAILED:\n{bad}: group \"g\", rule 1, \"A\": invalid annotation name: x-y\n")
     );
-    assert!(check_files(&[good], &PlainTextExpander).passed());
+    assert!(check_files(&[good], &GoTemplateExpander).passed());
 }

@@ -21,7 +21,7 @@ use agentmon_model::Alert;
 use agentmon_promql::Engine;
 use agentmon_rules::api::{alert_discovery, rule_discovery, RuleFilter};
 use agentmon_rules::{
-    parse_rule_file, EngineQueryFunc, Group, MemoryStore, PlainTextExpander, RuleContext,
+    parse_rule_file, EngineQueryFunc, GoTemplateExpander, Group, MemoryStore, RuleContext,
 };
 use serde_json::Value;
 
@@ -168,7 +168,7 @@ fn rules_and_alerts_json_match_prometheus() {
         store,
         Arc::new(|_: &[Alert]| {}),
     );
-    let definition = parse_rule_file("rules.yml", RULES, &PlainTextExpander)
+    let definition = parse_rule_file("rules.yml", RULES, &GoTemplateExpander)
         .unwrap()
         .remove(0);
     let mut group = Group::new(definition, &ctx, false);

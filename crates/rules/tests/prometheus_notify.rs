@@ -23,7 +23,7 @@ use std::time::Duration;
 use agentmon_model::{calendar, Alert};
 use agentmon_promql::Engine;
 use agentmon_rules::{
-    now_ms, parse_rule_file, EngineQueryFunc, Group, MemoryStore, PlainTextExpander, RuleContext,
+    now_ms, parse_rule_file, EngineQueryFunc, GoTemplateExpander, Group, MemoryStore, RuleContext,
 };
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -191,7 +191,7 @@ fn sent_alerts_have_prometheus_times_and_urls() {
     );
     ctx.external_url = EXTERNAL_URL.to_owned();
     ctx.resend_delay = Duration::from_secs(1);
-    let definition = parse_rule_file("rules.yml", &rules, &PlainTextExpander)
+    let definition = parse_rule_file("rules.yml", &rules, &GoTemplateExpander)
         .unwrap()
         .remove(0);
     let mut group = Group::new(definition, &ctx, false);

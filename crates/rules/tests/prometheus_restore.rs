@@ -29,7 +29,7 @@ use std::time::Duration;
 use agentmon_model::{calendar, Alert, Labels, Sample};
 use agentmon_promql::Engine;
 use agentmon_rules::{
-    now_ms, parse_rule_file, EngineQueryFunc, Group, MemoryStore, PlainTextExpander, Rule,
+    now_ms, parse_rule_file, EngineQueryFunc, GoTemplateExpander, Group, MemoryStore, Rule,
     RuleContext,
 };
 use serde_json::Value;
@@ -142,7 +142,7 @@ fn ours(samples: &[Sample], labels: &Labels, now: i64) -> i64 {
     );
     ctx.series = Some(store);
     ctx.for_grace_period = Duration::from_secs(2);
-    let definition = parse_rule_file("rules.yml", RULES, &PlainTextExpander)
+    let definition = parse_rule_file("rules.yml", RULES, &GoTemplateExpander)
         .unwrap()
         .remove(0);
     let mut group = Group::new(definition, &ctx, true);
@@ -244,7 +244,7 @@ fn restored_for_state_matches_prometheus() {
 
     // Prometheus evaluated at the times this crate aligns the group to
     // (offset by the hash of file "rules.yml" and name "restore").
-    let definition = parse_rule_file("rules.yml", RULES, &PlainTextExpander)
+    let definition = parse_rule_file("rules.yml", RULES, &GoTemplateExpander)
         .unwrap()
         .remove(0);
     let store = Arc::new(MemoryStore::new());

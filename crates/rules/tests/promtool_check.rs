@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use agentmon_rules::{check_files, PlainTextExpander};
+use agentmon_rules::{check_files, GoTemplateExpander};
 
 fn promtool_or_skip() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -142,7 +142,7 @@ fn verdicts_counts_and_messages_agree_with_promtool() {
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         let path = dir.path().join(name).to_string_lossy().into_owned();
-        let report = check_files(std::slice::from_ref(&path), &PlainTextExpander);
+        let report = check_files(std::slice::from_ref(&path), &GoTemplateExpander);
         assert_eq!(
             report.passed(),
             output.status.success(),

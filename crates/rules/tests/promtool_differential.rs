@@ -27,8 +27,8 @@ use agentmon_model::{Alert, Labels, Sample, STALE_NAN};
 use agentmon_promql::promqltest::{self, LoadPoint};
 use agentmon_promql::Engine;
 use agentmon_rules::{
-    load_rule_file, run_unit_tests, AlertState, EngineQueryFunc, Group, MemoryStore,
-    PlainTextExpander, QueryFunc, Rule, RuleContext,
+    load_rule_file, run_unit_tests, AlertState, EngineQueryFunc, GoTemplateExpander, Group,
+    MemoryStore, QueryFunc, Rule, RuleContext,
 };
 
 const MIN: i64 = 60_000;
@@ -55,6 +55,9 @@ groups:
         for: 2m
         keep_firing_for: 3m
         labels: {severity: ticket}
+        annotations:
+          summary: '{{ $labels.job }} errors at {{ $value | humanizePercentage }}'
+          ups: '{{ with query "count(up == 1)" }}{{ . | first | value }}{{ end }} up'
       - alert: Flapping
         expr: flappy > 0
         for: 1m
@@ -162,7 +165,7 @@ fn unit_test_file() -> (String, usize, usize) {
     let dir = tempfile::tempdir().unwrap();
     let rules_path = dir.path().join("rules.yml");
     std::fs::write(&rules_path, RULES).unwrap();
-    let mut groups: Vec<Group> = load_rule_file(rules_path.to_str().unwrap(), &PlainTextExpander)
+    let mut groups: Vec<Group> = load_rule_file(rules_path.to_str().unwrap(), &GoTemplateExpander)
         .unwrap()
         .into_iter()
         .map(|d| Group::new(d, &ctx, false))
@@ -272,6 +275,9 @@ fn promtool_accepts_what_this_evaluator_computes() {
         "alertstate=\"pending\"",
         "alertstate=\"firing\"",
         "__name__=\"job:errors:rate2m\"",
+        // Templated annotations, expanded by the Go-template expander.
+        "summary: \"api errors at ",
+        " up\"}",
     ] {
         assert!(tests.contains(needle), "scenario never produces {needle}");
     }
@@ -294,7 +300,7 @@ fn promtool_accepts_what_this_evaluator_computes() {
     assert!(stdout.contains("SUCCESS"), "{stdout}");
 
     // The crate's own runner reads the same file to the same verdict.
-    let report = run_unit_tests(test_path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap();
+    let report = run_unit_tests(test_path.to_str().unwrap(), Arc::new(GoTemplateExpander)).unwrap();
     assert!(report.passed(), "{}", report.output());
 }
 
@@ -328,7 +334,7 @@ fn promtool_and_this_runner_reject_the_same_wrong_expectation() {
         !output.status.success(),
         "promtool accepted a wrong expectation"
     );
-    let report = run_unit_tests(test_path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap();
+    let report = run_unit_tests(test_path.to_str().unwrap(), Arc::new(GoTemplateExpander)).unwrap();
     assert_eq!(report.failures.len(), 1, "{}", report.output());
     assert!(report.failures[0].contains("alertname: InstanceDown, time: 4m"));
 }
@@ -362,7 +368,7 @@ fn rule_errors_fail_promtool_and_this_runner_alike() {
         String::from_utf8_lossy(&output.stderr)
     );
     let theirs: Vec<&str> = stdout.lines().filter(|l| l.contains("rule: ")).collect();
-    let report = run_unit_tests(test_path.to_str().unwrap(), Arc::new(PlainTextExpander)).unwrap();
+    let report = run_unit_tests(test_path.to_str().unwrap(), Arc::new(GoTemplateExpander)).unwrap();
     let mut ours: Vec<&str> = report.failures.iter().map(String::as_str).collect();
     let mut theirs_sorted = theirs.clone();
     ours.sort_unstable();

@@ -10,7 +10,7 @@ use std::time::Instant;
 use agentmon_model::{is_stale_nan, Alert, LabelRef, Labels, Sample, SeriesBatch, STALE_NAN};
 use agentmon_promql::Engine;
 use agentmon_rules::{
-    parse_rule_file, AlertState, EngineQueryFunc, Group, PlainTextExpander, Rule, RuleContext,
+    parse_rule_file, AlertState, EngineQueryFunc, GoTemplateExpander, Group, Rule, RuleContext,
     TsdbAppender,
 };
 use agentmon_tsdb::{Db, Options};
@@ -77,7 +77,7 @@ groups:
       - record: copy
         expr: x
 "#;
-    let definition = parse_rule_file("rules.yml", text, &PlainTextExpander)
+    let definition = parse_rule_file("rules.yml", text, &GoTemplateExpander)
         .unwrap()
         .remove(0);
     let mut group = Group::new(definition, &ctx, false);
@@ -169,7 +169,7 @@ fn evaluation_cost_of_1000_alerting_rules() {
             "      - alert: Rule{rule}\n        expr: '{expr}'\n        for: 5m\n        labels: {{severity: page}}\n"
         ));
     }
-    let definition = parse_rule_file("load.yml", &text, &PlainTextExpander)
+    let definition = parse_rule_file("load.yml", &text, &GoTemplateExpander)
         .unwrap()
         .remove(0);
     let ctx = context(&db);

@@ -11,8 +11,9 @@
 //! `scrape_configs` with prometheus.yml's schema (parsed and validated by
 //! [`agentmon_ingest::scrape::config`]; [`Config::scrape_jobs`]), and
 //! `health_checks` (a list of `agentmon_probes` targets, unique by
-//! `service_name`; [`Config::health_targets`]).
-//! Sections planned for later (`rule_files`,
+//! `service_name`; [`Config::health_targets`]), and `rule_files` (globs of
+//! Prometheus rule files, evaluated every `global.evaluation_interval`).
+//! Sections planned for later (
 //! `remote_write`, `alertmanager`) are
 //! accepted so a full config file loads, and reported by
 //! [`Config::unsupported_sections`]; any other key is an error naming it.
@@ -66,8 +67,11 @@ pub struct Config {
     /// Services probed over HTTP (`agentmon_probes`).
     #[serde(default)]
     pub health_checks: Vec<TargetSpec>,
+    /// Globs of Prometheus rule files, relative to the config file's
+    /// directory (evaluated by `agentmon_rules`, see `docs/rules.md`).
+    #[serde(default)]
+    pub rule_files: Vec<String>,
     // Sections of the target architecture that are not implemented yet.
-    rule_files: Option<serde_yaml::Value>,
     remote_write: Option<serde_yaml::Value>,
     alertmanager: Option<serde_yaml::Value>,
 }
@@ -392,7 +396,6 @@ impl Config {
     /// yet; `serve` logs them as ignored.
     pub fn unsupported_sections(&self) -> Vec<&'static str> {
         let sections = [
-            ("rule_files", self.rule_files.is_some()),
             ("remote_write", self.remote_write.is_some()),
             ("alertmanager", self.alertmanager.is_some()),
         ];

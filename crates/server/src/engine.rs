@@ -41,6 +41,11 @@ impl QueryEngine {
             slots: Arc::new(Semaphore::new(max_concurrency.max(1))),
         }
     }
+
+    /// The engine itself.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
 }
 
 /// Sets the cancel flag when dropped: on normal completion (harmless, the

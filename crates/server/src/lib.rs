@@ -42,6 +42,8 @@
 //! `/api/v1/monitor/health/{service}`, `/api/v1/monitor/health/targets`
 //! and `/api/v1/monitor/health/targets/{name}`; probe results are written
 //! by [`DbProbeWriter`]),
+//! `GET /api/v1/rules`, `GET /api/v1/alerts` (the rule manager of
+//! `agentmon_rules`, see [`Rules`]; `POST /-/reload` reloads its files),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
 //! `GET /health/ready`, and the live stream of accepted agent events
 //! ([`live`]): `GET /ws` (WebSocket) and `GET /api/v1/stream` (Server-Sent
@@ -62,6 +64,7 @@ mod otlp_metrics;
 mod params;
 mod probe_writer;
 mod process;
+mod rules;
 mod scrape;
 pub mod selector;
 mod session_retention;
@@ -77,6 +80,7 @@ use axum::Router;
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
 pub use crate::decode::Limits;
 pub use crate::probe_writer::DbProbeWriter;
+pub use crate::rules::{RuleSettings, Rules, DEFAULT_EVALUATION_INTERVAL};
 pub use crate::scrape::{DbAppender, Scraping};
 pub use crate::session_retention::run_session_retention;
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
@@ -141,6 +145,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/targets", get(targets::targets))
         .route("/-/reload", post(targets::reload))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/events", post(events::post_events))
         .route("/api/v1/pricing", get(pricing::pricing))
         .route("/api/v1/sessions", get(sessions::list_sessions))

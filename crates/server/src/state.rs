@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::live::LiveHub;
 use crate::metrics::HttpMetrics;
 use crate::otlp_metrics::OtlpMetrics;
+use crate::rules::Rules;
 use crate::scrape::Scraping;
 use crate::storage::Db;
 
@@ -52,6 +53,7 @@ struct Inner {
     live: LiveHub,
     scraping: OnceLock<Arc<Scraping>>,
     health: OnceLock<Arc<HealthMonitor>>,
+    rules: OnceLock<Arc<Rules>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -126,6 +128,7 @@ impl AppState {
                 live: LiveHub::default(),
                 scraping: OnceLock::new(),
                 health: OnceLock::new(),
+                rules: OnceLock::new(),
             }),
         }
     }
@@ -157,6 +160,23 @@ impl AppState {
     /// The health monitor, if it is set.
     pub fn health(&self) -> Option<&Arc<HealthMonitor>> {
         self.inner.health.get()
+    }
+
+    /// Sets the rules behind `/api/v1/rules` and `/api/v1/alerts`, which
+    /// `POST /-/reload` reloads; later calls are ignored.
+    pub fn set_rules(&self, rules: Arc<Rules>) {
+        let _ = self.inner.rules.set(rules);
+    }
+
+    /// The rules, once the database is open and they were set up.
+    pub fn rules(&self) -> Option<&Arc<Rules>> {
+        self.inner.rules.get()
+    }
+
+    /// A handle on the PromQL engine with the configured query limits
+    /// (for rule evaluation, which bypasses the API's admission control).
+    pub fn promql_engine(&self) -> Engine {
+        self.inner.query_engine.engine().clone()
     }
 
     /// The scraping, if it was set up.

@@ -38,7 +38,7 @@ pub struct GlobalConfig {
     pub scrape_interval: Option<YamlDuration>,
     /// Default scrape timeout (10s, or the interval if shorter).
     pub scrape_timeout: Option<YamlDuration>,
-    /// Accepted for prometheus.yml compatibility; rules are not built yet.
+    /// How often rule groups without their own `interval` run (1m).
     pub evaluation_interval: Option<YamlDuration>,
     /// Labels for data leaving agentmon (remote write, federation, alerts:
     /// not built yet). As in Prometheus they are not added to stored samples.

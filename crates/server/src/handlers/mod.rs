@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod otlp;
 pub mod pricing;
 pub mod query;
+pub mod rules;
 pub mod self_metrics;
 pub mod series;
 pub mod server_status;

@@ -1,7 +1,8 @@
 //! `GET /metrics`: agentmon's own metrics in Prometheus text format 0.0.4:
 //! storage (`agentmon_tsdb_*`, once the database is open), HTTP
 //! (`agentmon_http_*`), OTLP ingest (`agentmon_otlp_*`), live stream (`agentmon_ws_connections`,
-//! `agentmon_sse_connections`) and process (`process_*`).
+//! `agentmon_sse_connections`), rules (`agentmon_rule_*`, once rules run)
+//! and process (`process_*`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -21,6 +22,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     state.http_metrics().write_text(&mut out);
     state.otlp_metrics().write_text(&mut out);
     state.live().write_metrics(&mut out);
+    if let Some(rules) = state.rules() {
+        rules.manager.write_metrics(&mut out);
+    }
     write_process_metrics(&mut out);
     (
         [(

@@ -87,7 +87,17 @@ pub async fn reload(State(state): State<AppState>) -> Result<Response, ApiError>
         .reload()
         .await
         .map_err(|e| ApiError::BadData(format!("failed to reload config: {e}")))?;
-    Ok(success(serde_json::json!({ "scrapeJobs": jobs })))
+    let Some(rules) = state.rules() else {
+        return Ok(success(serde_json::json!({ "scrapeJobs": jobs })));
+    };
+    // A broken rule file keeps the last good rules; say so, as Prometheus.
+    let groups = rules
+        .reload()
+        .await
+        .map_err(|e| ApiError::BadData(format!("failed to reload config: {e}")))?;
+    Ok(success(
+        serde_json::json!({ "scrapeJobs": jobs, "ruleGroups": groups }),
+    ))
 }
 
 fn render<'a>(
