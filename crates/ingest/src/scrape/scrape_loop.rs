@@ -14,7 +14,7 @@
 //! series of the previous scrape. When a loop stops (target gone, config
 //! reloaded, shutdown), it writes stale markers for its series and report.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -79,6 +79,12 @@ pub struct ScrapeLoop {
     status: Arc<Mutex<ScrapeStatus>>,
     /// Series of the last scrape without their own timestamps.
     previous: HashSet<Labels>,
+    /// The final labels (target labels joined, metric relabeling applied;
+    /// `None` if dropped) of each label set the last successful scrape
+    /// read. A target exposes the same series scrape after scrape, so
+    /// relabeling runs once per new series, not once per sample, as
+    /// Prometheus's scrape cache does.
+    label_cache: HashMap<Labels, Option<Labels>>,
 }
 
 /// What a successful fetch and parse produced.
@@ -104,6 +110,7 @@ impl ScrapeLoop {
             limits,
             status: Arc::default(),
             previous: HashSet::new(),
+            label_cache: HashMap::new(),
         }
     }
 
@@ -134,7 +141,9 @@ impl ScrapeLoop {
         let started = SystemTime::now();
         let clock = Instant::now();
         let timestamp = millis(started);
-        let outcome = self.fetch_and_parse(timestamp).await;
+        let mut cache = std::mem::take(&mut self.label_cache);
+        let outcome = self.fetch_and_parse(timestamp, &mut cache).await;
+        self.label_cache = cache;
         let elapsed = clock.elapsed();
         let result = match outcome {
             Ok(scraped) => {
@@ -192,7 +201,13 @@ impl ScrapeLoop {
         }
     }
 
-    async fn fetch_and_parse(&self, timestamp: i64) -> Result<Scraped, String> {
+    /// Fetches and parses one scrape; `cache` (see `label_cache`) is
+    /// replaced by this scrape's label sets when it succeeds.
+    async fn fetch_and_parse(
+        &self,
+        timestamp: i64,
+        cache: &mut HashMap<Labels, Option<Labels>>,
+    ) -> Result<Scraped, String> {
         let job = &self.job;
         let mut request = self
             .client
@@ -247,8 +262,14 @@ impl ScrapeLoop {
         let samples_scraped = exposition.samples.len();
         let mut series = Vec::with_capacity(samples_scraped);
         let mut seen = HashSet::with_capacity(samples_scraped);
-        for (labels, mut sample) in exposition.samples {
-            let Some(labels) = self.sample_labels(&labels)? else {
+        let mut next_cache = HashMap::with_capacity(samples_scraped);
+        for (scraped, mut sample) in exposition.samples {
+            let final_labels = match cache.remove(&scraped) {
+                Some(known) => known,
+                None => self.sample_labels(&scraped)?,
+            };
+            next_cache.insert(scraped, final_labels.clone());
+            let Some(labels) = final_labels else {
                 continue;
             };
             if job.label_limit > 0 && labels.len() > job.label_limit {
@@ -273,6 +294,7 @@ impl ScrapeLoop {
                 job.sample_limit
             ));
         }
+        *cache = next_cache;
         Ok(Scraped {
             series,
             metadata: exposition.metadata,

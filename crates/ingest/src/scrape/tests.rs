@@ -187,6 +187,51 @@ async fn sample_limit_fails_the_whole_scrape() {
     assert_eq!(value_of(&rows, "c"), None);
 }
 
+/// Relabeling results are cached per scraped label set across scrapes;
+/// every scrape must still store exactly what relabeling gives, for series
+/// seen before, new ones, and dropped ones.
+#[tokio::test]
+async fn repeated_scrapes_relabel_as_the_first_did() {
+    let reply: Reply = Arc::new(Mutex::new((200, TEXT.into(), "a{k=\"1\"} 1\nc 2\n".into())));
+    let address = serve(reply.clone()).await;
+    let appender = Arc::new(MemoryAppender::default());
+    let rules = "  metric_relabel_configs:\n  - {source_labels: [__name__], regex: c, action: drop}\n  - {source_labels: [k], target_label: kk}\n";
+    let mut l = scrape_loop(job(&address, rules), appender.clone());
+    let samples = |rows: &[(Labels, i64, f64)]| -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = rows
+            .iter()
+            .filter(|(l, _, _)| {
+                !l.metric_name()
+                    .is_some_and(|n| n == "up" || n.starts_with("scrape_"))
+            })
+            .map(|(l, _, v)| (l.to_string(), *v))
+            .collect();
+        out.sort_by(|x, y| x.0.cmp(&y.0));
+        out
+    };
+    let with_target = |name: &str, extra: &str| {
+        format!("{name}{{env=\"dev\", instance=\"{address}\", job=\"test\"{extra}}}")
+    };
+    l.scrape_once().await;
+    let first = samples(&appender.last_write());
+    assert_eq!(
+        first,
+        [(with_target("a", ", k=\"1\", kk=\"1\""), 1.0)],
+        "{first:?}"
+    );
+    reply.lock().unwrap().2 = "a{k=\"1\"} 5\nc 6\nd{k=\"2\"} 7\n".into();
+    l.scrape_once().await;
+    let second = samples(&appender.last_write());
+    assert_eq!(
+        second,
+        [
+            (with_target("a", ", k=\"1\", kk=\"1\""), 5.0),
+            (with_target("d", ", k=\"2\", kk=\"2\""), 7.0),
+        ],
+        "{second:?}"
+    );
+}
+
 #[tokio::test]
 async fn unreachable_target_is_down_and_conflicting_labels_are_exported() {
     // Bind then drop a listener to get a port nobody listens on.
