@@ -30,7 +30,7 @@ fn options() -> QueueOptions {
 }
 
 fn webhook_receiver(url: &str) -> ReceiverConfig {
-    serde_yaml::from_str(&format!(
+    ReceiverConfig::from_yaml(&format!(
         "name: hooks\nwebhook_configs:\n  - url: '{url}'\n"
     ))
     .unwrap()
@@ -455,3 +455,4 @@ async fn send_now_answers_with_the_outcome() {
         .unwrap();
     assert!(log.is_empty());
 }
+
