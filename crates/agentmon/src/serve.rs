@@ -12,7 +12,13 @@
 //! than the storage retention time every ten minutes. Health checks (the
 //! config file's `health_checks` and the targets stored in
 //! `health_targets.sqlite`) start once the database is open; their probe
-//! tasks stop before it closes.
+//! tasks stop before it closes. With an `alertmanager:` section the
+//! notification pipeline ([`Alerting`]: silences, notification log and
+//! delivery queue in the data directory) opens before the listener
+//! serves; on shutdown its flush task stops and the deliveries under way
+//! finish after the last request and before the databases close. SIGHUP
+//! and `POST /-/reload` reload the scrape jobs and the `alertmanager:`
+//! section.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,8 +29,9 @@ use agentmon_ingest::scrape::ScrapeManager;
 use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
+use agentmon_notify::deliver::QueueOptions;
 use agentmon_server::{
-    router, run_agent_metrics_writer, run_session_retention, AppState, Db, DbAppender,
+    router, run_agent_metrics_writer, run_session_retention, Alerting, AppState, Db, DbAppender,
     DbProbeWriter, Limits, Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
@@ -95,6 +102,28 @@ async fn serve(args: ServeArgs) -> Result<()> {
         manager: scrape_manager.clone(),
         config_path: config_path(args.config.as_deref()),
     }));
+    let alerting_tasks = match config.alertmanager_config().map_err(anyhow::Error::msg)? {
+        Some(alertmanager) => {
+            let data_dir = settings.data_dir.clone();
+            let external_url = format!("http://{address}");
+            let alerting = tokio::task::spawn_blocking(move || {
+                Alerting::open(
+                    &data_dir,
+                    alertmanager,
+                    &external_url,
+                    QueueOptions::default(),
+                )
+            })
+            .await
+            .context("notification pipeline open task failed")?
+            .context("cannot open the notification pipeline")?;
+            let alerting = Arc::new(alerting);
+            state.set_alerting(alerting.clone());
+            tracing::info!("notification pipeline started");
+            Some(alerting.start())
+        }
+        None => None,
+    };
     #[cfg(unix)]
     let reloader = tokio::spawn(reload_on_sighup(state.clone()));
     scrape_manager
@@ -135,6 +164,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_graceful_shutdown(stop)
         .await;
 
+    // No new notifications; deliveries under way finish.
+    if let Some(tasks) = alerting_tasks {
+        tasks.shutdown().await;
+    }
     // The agent-metrics writer finishes any write under way before the
     // database closes.
     let _ = stop_writer.send(());
@@ -221,7 +254,8 @@ fn config_path(path: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
-/// Reloads the scrape configuration on every SIGHUP, as Prometheus does.
+/// Reloads the scrape jobs and the `alertmanager` section on every
+/// SIGHUP, as Prometheus and Alertmanager do.
 #[cfg(unix)]
 async fn reload_on_sighup(state: AppState) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -230,10 +264,7 @@ async fn reload_on_sighup(state: AppState) {
         return;
     };
     while hangups.recv().await.is_some() {
-        let Some(scraping) = state.scraping() else {
-            continue;
-        };
-        if let Err(error) = scraping.reload().await {
+        if let Err(error) = state.reload().await {
             tracing::error!(%error, "SIGHUP: configuration not reloaded");
         }
     }

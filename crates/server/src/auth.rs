@@ -117,6 +117,7 @@ pub fn required_role(method: &Method, path: &str) -> Role {
     } else if changes_health_targets
         || path == "/api/v1/write"
         || path == "/api/v1/events"
+        || (path.starts_with("/api/v2/") && method != Method::GET && method != Method::HEAD)
         || path == "/api/v1/import"
         || path.starts_with("/api/v1/import/")
     {

@@ -1,6 +1,7 @@
 //! `GET /metrics`: agentmon's own metrics in Prometheus text format 0.0.4:
 //! storage (`agentmon_tsdb_*`, once the database is open), HTTP
-//! (`agentmon_http_*`), live stream (`agentmon_ws_connections`,
+//! (`agentmon_http_*`), notifications (`agentmon_notifications_*`, with
+//! an `alertmanager:` section), live stream (`agentmon_ws_connections`,
 //! `agentmon_sse_connections`) and process (`process_*`).
 
 use axum::extract::State;
@@ -20,6 +21,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     state.http_metrics().write_text(&mut out);
     state.live().write_metrics(&mut out);
+    if let Some(alerting) = state.alerting() {
+        alerting.queue().metrics().write_text(&mut out);
+    }
     write_process_metrics(&mut out);
     (
         [(
