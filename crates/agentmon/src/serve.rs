@@ -26,10 +26,10 @@ use std::time::Instant;
 
 use agentmon_agents::AgentMetricsOptions;
 use agentmon_ingest::scrape::ScrapeManager;
+use agentmon_notify::deliver::QueueOptions;
 use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
-use agentmon_notify::deliver::QueueOptions;
 use agentmon_server::{
     router, run_agent_metrics_writer, run_session_retention, Alerting, AppState, Db, DbAppender,
     DbProbeWriter, Limits, Scraping, ServerInfo,

@@ -16,14 +16,13 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::http::client;
-use common::prometheus::{prometheus_or_skip, start_prometheus};
+use common::prometheus::{peer_or_skip, prometheus_or_skip, start_prometheus};
 use common::server::{free_port, poll_until, Server};
 use serde_json::{json, Value};
 
@@ -93,7 +92,33 @@ fn config_text(hook_url: &str, extra_receiver: &str) -> String {
 }
 
 fn start(dir: &Path, config: &Path) -> Server {
-    Server::start_with(&dir.join("data"), &["--config", config.to_str().expect("utf-8")])
+    Server::start_with(
+        &dir.join("data"),
+        &["--config", config.to_str().expect("utf-8")],
+    )
+}
+
+/// A webhook receiver, a config file routing every alert to it, and
+/// agentmon running with that file.
+struct Setup {
+    webhook: Webhook,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    server: Server,
+}
+
+fn setup() -> Setup {
+    let webhook = Webhook::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("agentmon.yml");
+    std::fs::write(&config, config_text(&webhook.url, "")).expect("write config");
+    let server = start(dir.path(), &config);
+    Setup {
+        webhook,
+        dir,
+        config,
+        server,
+    }
 }
 
 fn post_json(server: &Server, path: &str, body: &Value) -> (u16, String) {
@@ -115,11 +140,12 @@ fn get_json(server: &Server, path: &str) -> Value {
 
 #[test]
 fn notifications_are_not_repeated_after_a_restart_and_silences_persist() {
-    let webhook = Webhook::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("agentmon.yml");
-    std::fs::write(&config, config_text(&webhook.url, "")).expect("write config");
-    let mut server = start(dir.path(), &config);
+    let Setup {
+        webhook,
+        dir,
+        config,
+        mut server,
+    } = setup();
 
     let alert = json!([{
         "labels": {"alertname": "AgentDown", "instance": "a1"},
@@ -155,8 +181,14 @@ fn notifications_are_not_repeated_after_a_restart_and_silences_persist() {
     std::fs::write(&config, config_text(&webhook.url, "    - name: hook\n")).expect("write");
     let (status, body) = post_json(&server, "/-/reload", &json!({}));
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("notification config name \\\"hook\\\" is not unique"), "{body}");
-    assert_eq!(get_json(&server, "/api/v2/receivers"), json!([{"name": "hook"}]));
+    assert!(
+        body.contains("notification config name \\\"hook\\\" is not unique"),
+        "{body}"
+    );
+    assert_eq!(
+        get_json(&server, "/api/v2/receivers"),
+        json!([{"name": "hook"}])
+    );
     std::fs::write(&config, config_text(&webhook.url, "    - name: second\n")).expect("write");
     let (status, body) = post_json(&server, "/-/reload", &json!({}));
     assert_eq!(status, 200, "{body}");
@@ -215,25 +247,6 @@ fn notifications_are_not_repeated_after_a_restart_and_silences_persist() {
     assert!(!shown.contains("e2e-s3cret"), "{shown}");
 }
 
-/// The `amtool` executable, or `None` after saying the test is skipped.
-fn amtool_or_skip() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("amtool"))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("amtool is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus-alertmanager)");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: amtool not installed (apt-get install prometheus-alertmanager)"
-        );
-    }
-    found
-}
-
 fn amtool(binary: &Path, server: &Server, args: &[&str]) -> String {
     let output = Command::new(binary)
         .arg(format!("--alertmanager.url={}", server.url("")))
@@ -251,14 +264,16 @@ fn amtool(binary: &Path, server: &Server, args: &[&str]) -> String {
 
 #[test]
 fn amtool_lists_alerts_and_manages_silences() {
-    let Some(binary) = amtool_or_skip() else {
+    let Some(binary) = peer_or_skip("amtool", "prometheus-alertmanager") else {
         return;
     };
-    let webhook = Webhook::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("agentmon.yml");
-    std::fs::write(&config, config_text(&webhook.url, "")).expect("write config");
-    let server = start(dir.path(), &config);
+    // `_dir` keeps the temporary directory until the test ends.
+    let Setup {
+        webhook,
+        dir: _dir,
+        server,
+        ..
+    } = setup();
     let alerts = json!([
         {"labels": {"alertname": "ToolLoop", "session": "s1", "severity": "warning"}},
         {"labels": {"alertname": "CostOverrun", "team": "infra"}},
@@ -305,12 +320,20 @@ fn amtool_lists_alerts_and_manages_silences() {
     assert!(!active_only.contains("ToolLoop"), "{active_only}");
 
     amtool(&binary, &server, &["silence", "expire", &id]);
-    assert_eq!(amtool(&binary, &server, &["silence", "query", "-q"]).trim(), "");
+    assert_eq!(
+        amtool(&binary, &server, &["silence", "query", "-q"]).trim(),
+        ""
+    );
     let expired = amtool(&binary, &server, &["silence", "query", "--expired", "-q"]);
     assert_eq!(expired.trim(), id);
     assert_eq!(
         get_json(&server, &format!("/api/v2/silence/{id}"))["status"]["state"],
         "expired"
+    );
+    // The unsilenced alert went out meanwhile.
+    assert_eq!(
+        webhook.wait_for("CostOverrun")["alerts"][0]["labels"]["team"],
+        "infra"
     );
 }
 
@@ -319,11 +342,12 @@ fn prometheus_sends_its_alerts_to_agentmon() {
     let Some(binary) = prometheus_or_skip() else {
         return;
     };
-    let webhook = Webhook::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("agentmon.yml");
-    std::fs::write(&config, config_text(&webhook.url, "")).expect("write config");
-    let server = start(dir.path(), &config);
+    let Setup {
+        webhook,
+        dir,
+        server,
+        ..
+    } = setup();
 
     let peer_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&peer_dir).expect("mkdir");

@@ -288,4 +288,3 @@ slack_configs: [{{api_url: '{}'}}]",
         theirs["attachments"][0]["color"]
     );
 }
-

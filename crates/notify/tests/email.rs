@@ -333,4 +333,3 @@ async fn starttls_is_used_when_required_and_refused_when_missing() {
         .unwrap();
     assert_eq!(tls_record.status, DeliveryStatus::Sent, "{tls_record:?}");
 }
-

@@ -60,4 +60,3 @@ async fn enqueue_to_receipt_latency() {
     );
     assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
 }
-

@@ -345,4 +345,3 @@ fn secrets_in_configs_do_not_print() {
     .unwrap();
     assert!(!format!("{deliveries:?}").contains("tok3n"));
 }
-

@@ -455,4 +455,3 @@ async fn send_now_answers_with_the_outcome() {
         .unwrap();
     assert!(log.is_empty());
 }
-

@@ -361,7 +361,9 @@ impl Config {
     pub fn alertmanager_config(&self) -> Result<Option<AlertmanagerConfig>, String> {
         self.alertmanager
             .clone()
-            .map(|value| AlertmanagerConfig::from_value(value).map_err(|e| format!("alertmanager: {e}")))
+            .map(|value| {
+                AlertmanagerConfig::from_value(value).map_err(|e| format!("alertmanager: {e}"))
+            })
             .transpose()
     }
 

@@ -118,7 +118,10 @@ fn future_sections_are_accepted_and_reported() {
          pricing: {}\nhealth_checks: []\n",
     )
     .unwrap();
-    assert_eq!(config.unsupported_sections(), ["rule_files", "remote_write"]);
+    assert_eq!(
+        config.unsupported_sections(),
+        ["rule_files", "remote_write"]
+    );
     let alertmanager = config.alertmanager_config().unwrap().expect("present");
     assert_eq!(alertmanager.receivers[0].name, "r");
     // An empty section is refused as Alertmanager refuses an empty file.

@@ -176,7 +176,9 @@ mod tests {
         let broken = "alertmanager:\n  route: {receiver: nobody}\n  receivers: [{name: hook}]\n";
         let error = Config::parse(broken, Path::new("agentmon.yml")).unwrap_err();
         assert!(
-            error.to_string().contains("undefined receiver \"nobody\" used in route"),
+            error
+                .to_string()
+                .contains("undefined receiver \"nobody\" used in route"),
             "{error}"
         );
     }

@@ -78,8 +78,8 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use crate::alerting::{AlertSink, Alerting, AlertingTasks};
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
+pub use crate::alerting::{AlertSink, Alerting, AlertingTasks};
 pub use crate::decode::Limits;
 pub use crate::probe_writer::DbProbeWriter;
 pub use crate::scrape::{DbAppender, Scraping};
@@ -161,7 +161,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/monitor/health/{service}",
             get(health_checks::service_health),
         )
-        .route("/api/v2/alerts", get(alertmanager::get_alerts).post(alertmanager::post_alerts))
+        .route(
+            "/api/v2/alerts",
+            get(alertmanager::get_alerts).post(alertmanager::post_alerts),
+        )
         .route("/api/v2/alerts/groups", get(alertmanager::get_alert_groups))
         .route(
             "/api/v2/silences",

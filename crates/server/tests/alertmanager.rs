@@ -120,7 +120,8 @@ async fn alertmanager_api_v2_and_the_delivery_log() {
          receivers:\n  - name: hook\n    webhook_configs: [{{url: '{hook_url}'}}]\n  - name: nobody\n"
     ))
     .unwrap();
-    let alerting = Arc::new(Alerting::open(dir.path(), config, "http://agentmon.test", options()).unwrap());
+    let alerting =
+        Arc::new(Alerting::open(dir.path(), config, "http://agentmon.test", options()).unwrap());
     let tasks = alerting.start();
     let state = AppState::new(tokens(), Limits::default());
     state.set_alerting(alerting.clone());
@@ -144,7 +145,12 @@ async fn alertmanager_api_v2_and_the_delivery_log() {
         .unwrap()
         .starts_with("parsing alerts body from \"\" failed"));
     let (status, body) = server
-        .call(Method::POST, "/api/v2/alerts", WRITER, Some(r#"[{"labels":{}}]"#))
+        .call(
+            Method::POST,
+            "/api/v2/alerts",
+            WRITER,
+            Some(r#"[{"labels":{}}]"#),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body, "\"at least one label pair required\"");
@@ -171,9 +177,7 @@ async fn alertmanager_api_v2_and_the_delivery_log() {
     assert_eq!(alerts[0]["receivers"][0]["name"], "hook");
     let fingerprint = alerts[0]["fingerprint"].as_str().unwrap().to_owned();
     assert_eq!(fingerprint.len(), 16);
-    let (_, none) = server
-        .get("/api/v2/alerts?filter=job%3D%22other%22")
-        .await;
+    let (_, none) = server.get("/api/v2/alerts?filter=job%3D%22other%22").await;
     assert_eq!(none, json!([]));
     let (_, by_receiver) = server.get("/api/v2/alerts?receiver=nob.*").await;
     assert_eq!(by_receiver, json!([]));
@@ -250,7 +254,10 @@ async fn alertmanager_api_v2_and_the_delivery_log() {
         .call(Method::POST, "/api/v2/silences", WRITER, Some(&backwards))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.contains("start time must be before end time"), "{body}");
+    assert!(
+        body.contains("start time must be before end time"),
+        "{body}"
+    );
     let (status, body) = server.get("/api/v2/silence/not-a-uuid").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], 602);
@@ -328,7 +335,11 @@ async fn alertmanager_api_v2_and_the_delivery_log() {
 #[tokio::test]
 async fn without_an_alertmanager_section_the_api_is_not_found() {
     let server = Server::start(AppState::new(tokens(), Limits::default())).await;
-    for path in ["/api/v2/alerts", "/api/v2/status", "/api/v1/monitor/notifications"] {
+    for path in [
+        "/api/v2/alerts",
+        "/api/v2/status",
+        "/api/v1/monitor/notifications",
+    ] {
         let (status, body) = server.get(path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(

@@ -89,7 +89,10 @@ pub fn inline_or_file(
     file: Option<&str>,
     field: &str,
 ) -> Result<Option<Secret>, String> {
-    match (inline.filter(|s| !s.is_empty()), file.filter(|f| !f.is_empty())) {
+    match (
+        inline.filter(|s| !s.is_empty()),
+        file.filter(|f| !f.is_empty()),
+    ) {
         (Some(secret), _) => Ok(Some(secret.clone())),
         (None, Some(path)) => read_secret_file(path, &format!("{field}_file")).map(Some),
         (None, None) => Ok(None),
@@ -322,7 +325,11 @@ impl HttpConfig {
                 "authorization credentials",
             )?
             .unwrap_or_default();
-            let scheme = if auth.kind.is_empty() { "Bearer" } else { &auth.kind };
+            let scheme = if auth.kind.is_empty() {
+                "Bearer"
+            } else {
+                &auth.kind
+            };
             return Ok(Some(format!("{scheme} {}", credentials.expose())));
         }
         Ok(inline_or_file(

@@ -95,8 +95,8 @@ impl ReceiverConfig {
         value: serde_yaml::Value,
         global: &super::GlobalConfig,
     ) -> Result<ReceiverConfig, crate::NotifyError> {
-        let mut receiver: ReceiverConfig = serde_yaml::from_value(value)
-            .map_err(|e| crate::NotifyError::Config(e.to_string()))?;
+        let mut receiver: ReceiverConfig =
+            serde_yaml::from_value(value).map_err(|e| crate::NotifyError::Config(e.to_string()))?;
         receiver.validate().map_err(crate::NotifyError::Config)?;
         super::apply_globals(&mut receiver, global)?;
         Ok(receiver)

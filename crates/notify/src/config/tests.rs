@@ -171,7 +171,11 @@ fn global_http_config_and_empty_smarthost() {
     assert!(c.global.smtp_smarthost.is_none());
     let hooks = &c.receivers[0].webhook_configs;
     assert_eq!(
-        hooks[0].http_config.bearer_token.as_ref().map(|t| t.expose()),
+        hooks[0]
+            .http_config
+            .bearer_token
+            .as_ref()
+            .map(|t| t.expose()),
         Some("t")
     );
     assert!(!hooks[0].http_config.follow_redirects);

@@ -11,7 +11,9 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
-use super::render::{custom, default_html, default_text, default_title, render_or_default, Renderer};
+use super::render::{
+    custom, default_html, default_text, default_title, render_or_default, Renderer,
+};
 use super::{alerts_to_send, Built, DeliveryRequest, EmailRequest, TemplateData};
 use crate::config::{inline_or_file, template, EmailConfig};
 use crate::notification::Notification;

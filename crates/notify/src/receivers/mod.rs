@@ -263,17 +263,12 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| format!("cannot encode the payload: {e}"))
 }
 
-/// A URL must parse and be http(s) before it is queued, so that a typo
-/// fails at once rather than after a day of retries.
+/// A URL must be http(s) with a host before it is queued, so that a
+/// typo (in a `*_file`, which the config loader does not read) fails at
+/// once rather than after a day of retries. Alertmanager's check, as the
+/// config loader applies it to inline URLs.
 pub(crate) fn check_url(url: &str, field: &str) -> Result<(), String> {
-    match url::Url::parse(url) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(()),
-        Ok(u) => Err(format!(
-            "{field}: scheme {:?} is not http or https",
-            u.scheme()
-        )),
-        Err(e) => Err(format!("{field} {}: {e}", crate::secrets::redact_url(url))),
-    }
+    crate::config::check_url(url).map_err(|e| format!("{field}: {e}"))
 }
 
 /// The URL of an integration, given inline or as a file, checked.

@@ -14,8 +14,13 @@ use sha2::{Digest, Sha256};
 use super::discord::truncate_chars;
 use super::render::{custom, default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
-use super::{alerts_to_send, auth_headers, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData};
-use crate::config::{inline_or_file, PagerdutyConfig, DEFAULT_PAGERDUTY_URL, PAGERDUTY_DEFAULT_DETAILS};
+use super::{
+    alerts_to_send, auth_headers, check_url, to_json, Built, DeliveryRequest, HttpRequest,
+    TemplateData,
+};
+use crate::config::{
+    inline_or_file, PagerdutyConfig, DEFAULT_PAGERDUTY_URL, PAGERDUTY_DEFAULT_DETAILS,
+};
 use crate::notification::Notification;
 use crate::secrets::redact_url;
 
@@ -120,7 +125,11 @@ impl PagerdutyConfig {
             &data,
             default_title,
         );
-        let severity = if self.severity.is_empty() { "error" } else { &self.severity };
+        let severity = if self.severity.is_empty() {
+            "error"
+        } else {
+            &self.severity
+        };
         let event = PagerdutyEvent {
             routing_key: routing_key.expose().to_owned(),
             event_action: match data.status {

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::render::{custom, default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
-use super::{alerts_to_send, auth_headers, endpoint, to_json, Built, DeliveryRequest, HttpRequest, TemplateData};
+use super::{
+    alerts_to_send, auth_headers, endpoint, to_json, Built, DeliveryRequest, HttpRequest,
+    TemplateData,
+};
 use crate::config::SlackConfig;
 use crate::notification::Notification;
 use crate::secrets::redact_url;

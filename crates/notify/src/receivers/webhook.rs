@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::gotime::{format_optional_ms, format_rfc3339_ms};
-use super::{alerts_to_send, auth_headers, endpoint, to_json, Built, DeliveryRequest, HttpRequest, TemplateData};
+use super::{
+    alerts_to_send, auth_headers, endpoint, to_json, Built, DeliveryRequest, HttpRequest,
+    TemplateData,
+};
 use crate::config::WebhookConfig;
 use crate::notification::Notification;
 use crate::secrets::redact_url;

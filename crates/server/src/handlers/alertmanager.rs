@@ -104,7 +104,11 @@ fn flag(params: &Params, name: &str) -> Result<bool, AmError> {
 }
 
 fn alert_filter(params: &Params) -> Result<AlertFilter, AmError> {
-    let filters: Vec<String> = params.all("filter").into_iter().map(str::to_owned).collect();
+    let filters: Vec<String> = params
+        .all("filter")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let mut filter = AlertFilter::parse(&filters, params.get("receiver"))
         .map_err(|e| bad_request(e.to_string()))?;
     filter.active = flag(params, "active")?;
@@ -191,7 +195,10 @@ pub async fn get_silences(State(state): State<AppState>, uri: Uri) -> Result<Res
 }
 
 #[instrument(skip_all)]
-pub async fn post_silences(State(state): State<AppState>, body: Bytes) -> Result<Response, AmError> {
+pub async fn post_silences(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, AmError> {
     let alerting = alerting(&state)?;
     let posted: PostableSilence = json_body(&body, "silence")?;
     let result = api::post_silence(&mut alerting.state().lock(), posted);
