@@ -129,6 +129,7 @@ impl Alerting {
                 file: agentmon_notify::deliver::store::FILE_NAME,
                 reason: e.to_string(),
             })?;
+        warn_unsupported(&config);
         let mut state = State::new(config, silences, Arc::new(SystemClock), external_url);
         let nflog_path = data_dir.join(NFLOG_FILE);
         match read_log(&nflog_path) {
@@ -170,6 +171,7 @@ impl Alerting {
     /// Applies a new configuration (already validated); the flush task
     /// picks up the rebuilt groups' times.
     pub fn apply(&self, config: AlertmanagerConfig) {
+        warn_unsupported(&config);
         self.state.lock().reload(config);
         self.wake.notify_one();
     }
@@ -258,6 +260,21 @@ impl Alerting {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "notification log not saved"),
             Err(error) => tracing::error!(%error, "notification log task failed"),
+        }
+    }
+}
+
+/// Logs the integrations that load but deliver nothing (`opsgenie_configs`
+/// and the like), once per configuration.
+fn warn_unsupported(config: &AlertmanagerConfig) {
+    for receiver in &config.receivers {
+        let unsupported = receiver.unsupported_integrations();
+        if !unsupported.is_empty() {
+            tracing::warn!(
+                receiver = %receiver.name,
+                integrations = ?unsupported,
+                "integrations not supported by agentmon: nothing is delivered to them"
+            );
         }
     }
 }
