@@ -196,6 +196,16 @@ fn notifications_are_not_repeated_after_a_restart_and_silences_persist() {
         get_json(&server, "/api/v2/receivers"),
         json!([{"name": "hook"}, {"name": "second"}])
     );
+    // SIGHUP reloads the section too.
+    std::fs::write(&config, config_text(&webhook.url, "    - name: third\n")).expect("write");
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    let sent = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) };
+    assert_eq!(sent, 0);
+    let reloaded = poll_until(DEADLINE, || {
+        let names = get_json(&server, "/api/v2/receivers");
+        (names == json!([{"name": "hook"}, {"name": "third"}])).then_some(())
+    });
+    assert!(reloaded.is_some(), "{}", server.log());
 
     let log = poll_until(DEADLINE, || {
         let log = get_json(&server, "/api/v1/monitor/notifications?status=sent");
