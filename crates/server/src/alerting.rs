@@ -82,7 +82,8 @@ pub struct AlertingTasks {
 
 impl AlertingTasks {
     /// Stops flushing (a flush under way finishes and its deliveries are
-    /// queued), then lets the attempts under way end. Call it before the
+    /// queued; groups due later wait for the next start), then lets the
+    /// attempts under way end. Call it before the
     /// databases are dropped.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -204,7 +205,8 @@ impl Alerting {
             .unwrap_or(GC_INTERVAL)
             .min(GC_INTERVAL);
             tokio::select! {
-                _ = stopped.changed() => {}
+                // Stopped, or the tasks' handle dropped without a shutdown.
+                _ = stopped.changed() => return,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
