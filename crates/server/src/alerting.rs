@@ -248,12 +248,18 @@ impl Alerting {
                     deliveries = ids.len(),
                     "notification queued"
                 ),
-                Err(error) => tracing::error!(
-                    receiver = %notification.receiver,
-                    group_key = %notification.group_key,
-                    %error,
-                    "notification not queued"
-                ),
+                Err(error) => {
+                    tracing::error!(
+                        receiver = %notification.receiver,
+                        group_key = %notification.group_key,
+                        %error,
+                        "notification not queued; the group's next flush tries again"
+                    );
+                    self.state
+                        .lock()
+                        .dispatcher
+                        .forget_notified(&notification.receiver, &notification.group_key);
+                }
             }
         }
         let entries = self.state.lock().dispatcher.log_entries();
