@@ -24,7 +24,7 @@ use std::time::Duration;
 use agentmon_model::Alert;
 use agentmon_notify::deliver::{DeliveryQueue, QueueOptions};
 use agentmon_notify::receivers::PlainRenderer;
-use agentmon_notify::silence::{Silences, SqliteSilenceStore};
+use agentmon_notify::silence::{SilenceState, Silences, SqliteSilenceStore};
 use agentmon_notify::{AlertmanagerConfig, Notification, NotificationLogEntry, State, SystemClock};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -161,6 +161,52 @@ impl Alerting {
     /// The delivery queue (log and metrics).
     pub fn queue(&self) -> &DeliveryQueue {
         &self.queue
+    }
+
+    /// The pipeline's metrics in text format: the delivery queue's
+    /// (`agentmon_notifications_total`,
+    /// `agentmon_notification_latency_seconds`), and the alerts and
+    /// silences held by state (`agentmon_alerts{state}`,
+    /// `agentmon_silences{state}`, as Alertmanager's `alertmanager_alerts`
+    /// and `alertmanager_silences`).
+    pub fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        self.queue.metrics().write_text(out);
+        let (alerts, silences) = {
+            let state = self.state.lock();
+            let now = state.now_ms();
+            let alerts = agentmon_notify::api::list_alerts(&state, &Default::default());
+            let mut silences = [0usize; 3];
+            for silence in state.silences.iter() {
+                silences[silence.state(now) as usize] += 1;
+            }
+            let suppressed = alerts
+                .iter()
+                .filter(|a| a.status.state == "suppressed")
+                .count();
+            ([alerts.len() - suppressed, suppressed], silences)
+        };
+        out.push_str(
+            "# HELP agentmon_alerts Alerts held by the notification pipeline, by state.\n",
+        );
+        out.push_str("# TYPE agentmon_alerts gauge\n");
+        for (state, count) in ["active", "suppressed"].iter().zip(alerts) {
+            let _ = writeln!(out, "agentmon_alerts{{state=\"{state}\"}} {count}");
+        }
+        out.push_str("# HELP agentmon_silences Silences by state.\n");
+        out.push_str("# TYPE agentmon_silences gauge\n");
+        for state in [
+            SilenceState::Active,
+            SilenceState::Pending,
+            SilenceState::Expired,
+        ] {
+            let _ = writeln!(
+                out,
+                "agentmon_silences{{state=\"{}\"}} {}",
+                state.as_str(),
+                silences[state as usize]
+            );
+        }
     }
 
     /// Makes the flush task look again at what is due (after a silence

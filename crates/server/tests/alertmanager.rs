@@ -329,6 +329,14 @@ async fn alertmanager_api_v2_and_the_delivery_log() {
         metrics.contains("agentmon_notifications_total{integration=\"webhook\",status=\"sent\"} 1"),
         "{metrics}"
     );
+    for line in [
+        "agentmon_alerts{state=\"active\"} 1",
+        "agentmon_alerts{state=\"suppressed\"} 0",
+        "agentmon_silences{state=\"expired\"} 1",
+        "agentmon_silences{state=\"active\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
     tasks.shutdown().await;
 }
 

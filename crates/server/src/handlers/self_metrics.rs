@@ -1,7 +1,8 @@
 //! `GET /metrics`: agentmon's own metrics in Prometheus text format 0.0.4:
 //! storage (`agentmon_tsdb_*`, once the database is open), HTTP
-//! (`agentmon_http_*`), notifications (`agentmon_notifications_*`, with
-//! an `alertmanager:` section), live stream (`agentmon_ws_connections`,
+//! (`agentmon_http_*`), notifications (`agentmon_notifications_*`,
+//! `agentmon_notification_latency_seconds`, `agentmon_alerts`,
+//! `agentmon_silences`, with an `alertmanager:` section), live stream (`agentmon_ws_connections`,
 //! `agentmon_sse_connections`) and process (`process_*`).
 
 use axum::extract::State;
@@ -22,7 +23,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     state.http_metrics().write_text(&mut out);
     state.live().write_metrics(&mut out);
     if let Some(alerting) = state.alerting() {
-        alerting.queue().metrics().write_text(&mut out);
+        alerting.write_metrics(&mut out);
     }
     write_process_metrics(&mut out);
     (
