@@ -15,7 +15,13 @@
 //! tasks stop before it closes. Rules (`rule_files`) start once the
 //! database is open, evaluate every `global.evaluation_interval`, reload
 //! with the scrape configuration (SIGHUP, `POST /-/reload`) and stop before
-//! the database closes; their alerts go to the `alert_sink`.
+//! the database closes; their alerts go to the notification pipeline, if
+//! there is one. With an `alertmanager:` section the notification pipeline ([`Alerting`]: silences, notification log and
+//! delivery queue in the data directory) opens before the listener
+//! serves; on shutdown its flush task stops and the deliveries under way
+//! finish after the last request and before the databases close. SIGHUP
+//! and `POST /-/reload` reload the scrape jobs, the `alertmanager:`
+//! section and the rule files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,12 +30,13 @@ use std::time::Instant;
 use agentmon_agents::AgentMetricsOptions;
 use agentmon_ingest::scrape::ScrapeManager;
 use agentmon_model::Alert;
+use agentmon_notify::deliver::QueueOptions;
 use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
 use agentmon_rules::AlertSender;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
 use agentmon_server::{
-    router, run_agent_metrics_writer, run_session_retention, AppState, Db, DbAppender,
+    router, run_agent_metrics_writer, run_session_retention, Alerting, AppState, Db, DbAppender,
     DbProbeWriter, Limits, RuleSettings, Rules, Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
@@ -100,6 +107,28 @@ async fn serve(args: ServeArgs) -> Result<()> {
         manager: scrape_manager.clone(),
         config_path: config_path(args.config.as_deref()),
     }));
+    let alerting_tasks = match config.alertmanager_config().map_err(anyhow::Error::msg)? {
+        Some(alertmanager) => {
+            let data_dir = settings.data_dir.clone();
+            let external_url = format!("http://{address}");
+            let alerting = tokio::task::spawn_blocking(move || {
+                Alerting::open(
+                    &data_dir,
+                    alertmanager,
+                    &external_url,
+                    QueueOptions::default(),
+                )
+            })
+            .await
+            .context("notification pipeline open task failed")?
+            .context("cannot open the notification pipeline")?;
+            let alerting = Arc::new(alerting);
+            state.set_alerting(alerting.clone());
+            tracing::info!("notification pipeline started");
+            Some(alerting.start())
+        }
+        None => None,
+    };
     #[cfg(unix)]
     let reloader = tokio::spawn(reload_on_sighup(state.clone()));
     scrape_manager
@@ -115,9 +144,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .map_err(anyhow::Error::msg)?,
         config_path: config_path(args.config.as_deref()),
         external_url: format!("http://{address}"),
-        // Where alerts leaving the rules go: the notification pipeline's
-        // handle plugs in here.
-        alert_sink: Arc::new(log_alerts),
+        // Alerts leaving the rules go to the notification pipeline.
+        alert_sink: match state.alert_sink() {
+            Some(sink) => Arc::new(move |alerts: &[Alert]| sink.send(alerts)),
+            None => Arc::new(log_alerts),
+        },
     };
     let opener = tokio::spawn(open_database(
         state.clone(),
@@ -153,6 +184,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_graceful_shutdown(stop)
         .await;
 
+    // No new notifications; deliveries under way finish.
+    if let Some(tasks) = alerting_tasks {
+        tasks.shutdown().await;
+    }
     // The agent-metrics writer finishes any write under way before the
     // database closes.
     let _ = stop_writer.send(());
@@ -251,8 +286,8 @@ struct RulesSetup {
     alert_sink: Arc<dyn AlertSender>,
 }
 
-/// The alert sink until the notification pipeline is connected: logs the
-/// alerts the rules send at debug level.
+/// The alert sink without an `alertmanager:` section: logs the alerts the
+/// rules send at debug level.
 fn log_alerts(alerts: &[Alert]) {
     for alert in alerts {
         tracing::debug!(labels = ?alert.labels, ends_at_ms = ?alert.ends_at_ms, "alert sent by rules");
@@ -282,7 +317,8 @@ async fn start_rules(state: &AppState, db: Arc<Db>, setup: RulesSetup) -> Result
     Ok(())
 }
 
-/// Reloads the scrape configuration on every SIGHUP, as Prometheus does.
+/// Reloads the scrape jobs, the `alertmanager` section and the rule files
+/// on every SIGHUP, as Prometheus and Alertmanager do.
 #[cfg(unix)]
 async fn reload_on_sighup(state: AppState) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -291,16 +327,8 @@ async fn reload_on_sighup(state: AppState) {
         return;
     };
     while hangups.recv().await.is_some() {
-        let Some(scraping) = state.scraping() else {
-            continue;
-        };
-        if let Err(error) = scraping.reload().await {
-            tracing::error!(%error, "SIGHUP: configuration not reloaded");
-        }
-        if let Some(rules) = state.rules() {
-            if let Err(error) = rules.reload().await {
-                tracing::error!(%error, "SIGHUP: rule files not reloaded; keeping the last good rules");
-            }
+        if let Err(error) = state.reload().await {
+            tracing::error!(%error, "SIGHUP: configuration not reloaded (a broken rule file keeps the last good rules)");
         }
     }
 }

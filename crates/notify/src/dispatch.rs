@@ -305,6 +305,14 @@ impl Dispatcher {
         self.log.retain(|_, e| e.at_ms + retention_ms > now_ms);
     }
 
+    /// Forgets what was notified to `receiver` for `group_key`, so that the
+    /// group's next flush notifies again: for a notification the caller
+    /// could not hand on (its delivery could not be queued).
+    pub fn forget_notified(&mut self, receiver: &str, group_key: &str) {
+        self.log
+            .remove(&(receiver.to_owned(), group_key.to_owned()));
+    }
+
     /// What was last notified per receiver and group, for the caller to
     /// persist (Alertmanager snapshots its notification log to disk so a
     /// restart does not notify again).

@@ -223,7 +223,7 @@ receivers:
         alerts: statuses,
         external_url: "http://agentmon.test:9093".to_owned(),
     };
-    let receiver_config: ReceiverConfig = serde_yaml::from_str(&format!(
+    let receiver_config: ReceiverConfig = ReceiverConfig::from_yaml(&format!(
         "name: hook\nwebhook_configs: [{{url: '{}'}}]",
         receiver.url("/hook")
     ))
@@ -252,7 +252,7 @@ fn check_other_integrations(
     receiver: &Receiver,
     body_at: &dyn Fn(&str) -> String,
 ) {
-    let config: ReceiverConfig = serde_yaml::from_str(&format!(
+    let config: ReceiverConfig = ReceiverConfig::from_yaml(&format!(
         "name: hook
 pagerduty_configs: [{{url: '{}', routing_key: R0UT1NG}}]
 discord_configs: [{{webhook_url: '{}'}}]

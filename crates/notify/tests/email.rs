@@ -103,7 +103,7 @@ fn options() -> QueueOptions {
 }
 
 fn email_receiver(port: u16, extra: &str) -> ReceiverConfig {
-    serde_yaml::from_str(&format!(
+    ReceiverConfig::from_yaml(&format!(
         "name: mail
 email_configs:
   - to: 'oncall@example.com, Backup <backup@example.com>'

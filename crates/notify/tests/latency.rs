@@ -27,7 +27,7 @@ async fn enqueue_to_receipt_latency() {
     )
     .unwrap();
     let dispatcher = queue.start();
-    let config: ReceiverConfig = serde_yaml::from_str(&format!(
+    let config: ReceiverConfig = ReceiverConfig::from_yaml(&format!(
         "name: hooks\nwebhook_configs: [{{url: '{}'}}]",
         receiver.url("/hook")
     ))

@@ -64,7 +64,7 @@ fn notification() -> Notification {
 }
 
 fn receiver(yaml: &str) -> ReceiverConfig {
-    serde_yaml::from_str(yaml).unwrap()
+    ReceiverConfig::from_yaml(yaml).unwrap()
 }
 
 fn http_body(request: &DeliveryRequest) -> (String, String, Vec<(String, String)>) {
@@ -292,10 +292,17 @@ fn pagerduty_dedup_key_is_sha256_of_the_group_key() {
 #[test]
 fn bad_configs_are_refused_before_queueing() {
     for (yaml, needle) in [
-        ("name: r\nwebhook_configs: [{url: 'ftp://x/y'}]", "scheme"),
+        (
+            "name: r\nwebhook_configs: [{url: 'ftp://x/y'}]",
+            "unsupported scheme \"ftp\" for URL",
+        ),
         (
             "name: r\nslack_configs: [{channel: x}]",
-            "api_url is missing",
+            "no global Slack API URL set",
+        ),
+        (
+            "name: r\nwebhook_configs: [{url_file: /nonexistent/agentmon-url}]",
+            "url_file \"/nonexistent/agentmon-url\"",
         ),
         (
             "name: r\npagerduty_configs: [{service_key: k}]",
@@ -303,14 +310,20 @@ fn bad_configs_are_refused_before_queueing() {
         ),
         (
             "name: r\nemail_configs: [{to: a@b.c, smarthost: 'nohost'}]",
-            "host:port",
+            "missing port in address",
         ),
         (
             "name: r\nemail_configs: [{to: a@b.c, smarthost: 'h:25'}]",
-            "from is missing",
+            "no global SMTP from set",
         ),
     ] {
-        let error = prepare(&notification(), &receiver(yaml), &PlainRenderer).unwrap_err();
+        // Refused when the config loads, or at the latest when prepared.
+        let error = match ReceiverConfig::from_yaml(yaml) {
+            Ok(config) => prepare(&notification(), &config, &PlainRenderer)
+                .unwrap_err()
+                .to_string(),
+            Err(e) => e.to_string(),
+        };
         assert!(error.to_string().contains(needle), "{yaml}: {error}");
     }
 }
@@ -318,7 +331,7 @@ fn bad_configs_are_refused_before_queueing() {
 #[test]
 fn secrets_in_configs_do_not_print() {
     let config = receiver(
-        "name: r\nwebhook_configs: [{url: 'http://h/tok3n'}]\nemail_configs: [{to: a@b.c, auth_password: pa55w0rd}]\npagerduty_configs: [{routing_key: rk-123}]",
+        "name: r\nwebhook_configs: [{url: 'http://h/tok3n'}]\nemail_configs: [{to: a@b.c, from: x@y.z, smarthost: 'h:25', auth_password: pa55w0rd}]\npagerduty_configs: [{routing_key: rk-123}]",
     );
     let shown = format!("{config:?}");
     for secret in ["tok3n", "pa55w0rd", "rk-123"] {

@@ -30,7 +30,7 @@ fn options() -> QueueOptions {
 }
 
 fn webhook_receiver(url: &str) -> ReceiverConfig {
-    serde_yaml::from_str(&format!(
+    ReceiverConfig::from_yaml(&format!(
         "name: hooks\nwebhook_configs:\n  - url: '{url}'\n"
     ))
     .unwrap()

@@ -120,6 +120,7 @@ pub fn required_role(method: &Method, path: &str) -> Role {
         || path == "/api/v1/events"
         || path == "/v1/metrics"
         || path == "/v1/traces"
+        || (path.starts_with("/api/v2/") && method != Method::GET && method != Method::HEAD)
         || path == "/api/v1/import"
         || path.starts_with("/api/v1/import/")
     {

@@ -11,10 +11,12 @@
 //! `scrape_configs` with prometheus.yml's schema (parsed and validated by
 //! [`agentmon_ingest::scrape::config`]; [`Config::scrape_jobs`]), and
 //! `health_checks` (a list of `agentmon_probes` targets, unique by
-//! `service_name`; [`Config::health_targets`]), and `rule_files` (globs of
-//! Prometheus rule files, evaluated every `global.evaluation_interval`).
-//! Sections planned for later (
-//! `remote_write`, `alertmanager`) are
+//! `service_name`; [`Config::health_targets`]), `rule_files` (globs of
+//! Prometheus rule files, evaluated every `global.evaluation_interval`),
+//! and `alertmanager` with alertmanager.yml's schema (parsed and validated
+//! by [`agentmon_notify::AlertmanagerConfig`];
+//! [`Config::alertmanager_config`]).
+//! Sections planned for later (`remote_write`) are
 //! accepted so a full config file loads, and reported by
 //! [`Config::unsupported_sections`]; any other key is an error naming it.
 //!
@@ -27,6 +29,7 @@ use std::time::Duration;
 use agentmon_agents::PriceTable;
 use agentmon_ingest::scrape::{resolve_jobs, GlobalConfig, ScrapeConfig, ScrapeJob};
 use agentmon_model::{duration, size};
+use agentmon_notify::AlertmanagerConfig;
 use agentmon_probes::{HealthTarget, TargetOrigin, TargetSpec};
 use agentmon_tsdb::{Options, WalFsync};
 use serde::Deserialize;
@@ -71,9 +74,11 @@ pub struct Config {
     /// directory (evaluated by `agentmon_rules`, see `docs/rules.md`).
     #[serde(default)]
     pub rule_files: Vec<String>,
+    /// alertmanager.yml's schema: the notification pipeline.
+    #[serde(default)]
+    pub alertmanager: Option<serde_yaml::Value>,
     // Sections of the target architecture that are not implemented yet.
     remote_write: Option<serde_yaml::Value>,
-    alertmanager: Option<serde_yaml::Value>,
 }
 
 /// The `agents` section: metrics derived from `POST /api/v1/events`.
@@ -280,6 +285,8 @@ pub struct Settings {
     pub agents: AgentsSettings,
     /// The effective price table (built-in and `pricing:`).
     pub prices: PriceTable,
+    /// The `alertmanager:` section with its secrets shown as `<secret>`.
+    pub alertmanager_redacted: Option<String>,
 }
 
 impl Config {
@@ -350,7 +357,18 @@ impl Config {
         self.scrape_jobs()?;
         check_agents_section(&self.agents)?;
         self.health_targets()?;
+        self.alertmanager_config()?;
         self.price_table().map(|_| ())
+    }
+
+    /// The validated `alertmanager` section, if the file has one.
+    pub fn alertmanager_config(&self) -> Result<Option<AlertmanagerConfig>, String> {
+        self.alertmanager
+            .clone()
+            .map(|value| {
+                AlertmanagerConfig::from_value(value).map_err(|e| format!("alertmanager: {e}"))
+            })
+            .transpose()
     }
 
     /// The built-in price table with this file's `pricing:` overrides.
@@ -395,10 +413,7 @@ impl Config {
     /// Top-level sections present in the file that agentmon does not act on
     /// yet; `serve` logs them as ignored.
     pub fn unsupported_sections(&self) -> Vec<&'static str> {
-        let sections = [
-            ("remote_write", self.remote_write.is_some()),
-            ("alertmanager", self.alertmanager.is_some()),
-        ];
+        let sections = [("remote_write", self.remote_write.is_some())];
         sections
             .iter()
             .filter(|(_, present)| *present)
@@ -504,6 +519,11 @@ impl Config {
             agents: self.agents_settings(),
             // Checked when the file was parsed; a default config has no overrides.
             prices: self.price_table().unwrap_or_default(),
+            alertmanager_redacted: self
+                .alertmanager_config()
+                .ok()
+                .flatten()
+                .map(|c| c.original),
         }
     }
 }

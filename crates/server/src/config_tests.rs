@@ -114,14 +114,17 @@ fn bad_values_say_what_is_wrong() {
 fn future_sections_are_accepted_and_reported() {
     let config = parse(
         "global:\n  scrape_interval: 15s\nscrape_configs: []\nrule_files: []\nremote_write: []\n\
-         alertmanager: {}\nagents: {namespace: hermes}\npricing: {}\nhealth_checks: []\n",
+         alertmanager: {route: {receiver: r}, receivers: [{name: r}]}\nagents: {namespace: hermes}\n\
+         pricing: {}\nhealth_checks: []\n",
     )
     .unwrap();
-    assert_eq!(
-        config.unsupported_sections(),
-        ["remote_write", "alertmanager"]
-    );
+    assert_eq!(config.unsupported_sections(), ["remote_write"]);
     assert!(config.rule_files.is_empty());
+    let alertmanager = config.alertmanager_config().unwrap().expect("present");
+    assert_eq!(alertmanager.receivers[0].name, "r");
+    // An empty section is refused as Alertmanager refuses an empty file.
+    let error = parse("alertmanager: {}\n").unwrap_err().to_string();
+    assert!(error.contains("no routes provided"), "{error}");
 }
 
 #[test]

@@ -21,6 +21,9 @@ struct View<'a> {
     agents: AgentsView<'a>,
     /// The `pricing:` overrides only; the whole table is `/api/v1/pricing`.
     pricing: std::collections::BTreeMap<&'a str, PriceView>,
+    /// alertmanager.yml's schema, secrets shown as `<secret>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alertmanager: Option<serde_yaml::Value>,
 }
 
 #[derive(Serialize)]
@@ -124,6 +127,10 @@ impl Settings {
                     (model, view)
                 })
                 .collect(),
+            alertmanager: self
+                .alertmanager_redacted
+                .as_deref()
+                .and_then(|text| serde_yaml::from_str(text).ok()),
         };
         serde_yaml::to_string(&view).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
@@ -156,5 +163,23 @@ mod tests {
         assert!(yaml.contains("retention_time: 30d"), "{yaml}");
         assert!(yaml.contains("max_samples: 1000"), "{yaml}");
         assert_eq!(settings.retention_description(), "30d");
+    }
+
+    #[test]
+    fn alertmanager_secrets_are_hidden() {
+        let text = "alertmanager:\n  route: {receiver: hook}\n  receivers:\n    - name: hook\n      webhook_configs: [{url: 'http://127.0.0.1:9/hook?token=s3cr3t'}]\n";
+        let config = Config::parse(text, Path::new("agentmon.yml")).unwrap();
+        let yaml = config.resolve(&Overrides::default()).to_yaml();
+        assert!(!yaml.contains("s3cr3t"), "{yaml}");
+        assert!(yaml.contains("url: <secret>"), "{yaml}");
+        assert!(yaml.contains("receiver: hook"), "{yaml}");
+        let broken = "alertmanager:\n  route: {receiver: nobody}\n  receivers: [{name: hook}]\n";
+        let error = Config::parse(broken, Path::new("agentmon.yml")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("undefined receiver \"nobody\" used in route"),
+            "{error}"
+        );
     }
 }

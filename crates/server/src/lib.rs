@@ -44,12 +44,18 @@
 //! by [`DbProbeWriter`]),
 //! `GET /api/v1/rules`, `GET /api/v1/alerts` (the rule manager of
 //! `agentmon_rules`, see [`Rules`]; `POST /-/reload` reloads its files),
+//! the notification pipeline of `agentmon_notify` ([`alerting`]): the
+//! Alertmanager API v2 (`/api/v2/alerts`, `/api/v2/alerts/groups`,
+//! `/api/v2/silences`, `/api/v2/silence/{id}`, `/api/v2/status`,
+//! `/api/v2/receivers`) and the delivery log
+//! (`GET /api/v1/monitor/notifications`),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
 //! `GET /health/ready`, and the live stream of accepted agent events
 //! ([`live`]): `GET /ws` (WebSocket) and `GET /api/v1/stream` (Server-Sent
 //! Events).
 
 mod agent_writer;
+pub mod alerting;
 pub mod auth;
 pub mod config;
 mod config_yaml;
@@ -78,6 +84,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
+pub use crate::alerting::{AlertSink, Alerting, AlertingTasks};
 pub use crate::decode::Limits;
 pub use crate::probe_writer::DbProbeWriter;
 pub use crate::rules::{RuleSettings, Rules, DEFAULT_EVALUATION_INTERVAL};
@@ -163,6 +170,25 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/monitor/health/{service}",
             get(health_checks::service_health),
+        )
+        .route(
+            "/api/v2/alerts",
+            get(alertmanager::get_alerts).post(alertmanager::post_alerts),
+        )
+        .route("/api/v2/alerts/groups", get(alertmanager::get_alert_groups))
+        .route(
+            "/api/v2/silences",
+            get(alertmanager::get_silences).post(alertmanager::post_silences),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(alertmanager::get_silence).delete(alertmanager::delete_silence),
+        )
+        .route("/api/v2/status", get(alertmanager::status))
+        .route("/api/v2/receivers", get(alertmanager::receivers))
+        .route(
+            "/api/v1/monitor/notifications",
+            get(alertmanager::notifications),
         )
         .route("/ws", get(crate::live::ws::websocket))
         .route("/api/v1/stream", get(crate::live::sse::stream))

@@ -46,26 +46,10 @@ impl SampleAppender for DbAppender {
 }
 
 /// The running scrape manager and the file its jobs came from, so that
-/// `POST /-/reload` and SIGHUP can read the jobs again.
+/// `POST /-/reload` and SIGHUP ([`crate::AppState::reload`]) can read the
+/// jobs again.
 pub struct Scraping {
     pub manager: std::sync::Arc<agentmon_ingest::scrape::ScrapeManager>,
     /// `None` when the server runs without a config file.
     pub config_path: Option<std::path::PathBuf>,
-}
-
-impl Scraping {
-    /// Reads the config file again and runs its `global` and
-    /// `scrape_configs`; returns the number of jobs. An unreadable or
-    /// invalid file changes nothing. Other sections need a restart.
-    pub async fn reload(&self) -> Result<usize, String> {
-        let Some(path) = &self.config_path else {
-            return Err("no configuration file to reload: start with --config".to_owned());
-        };
-        let config = crate::config::Config::load(path).map_err(|e| e.to_string())?;
-        let jobs = config.scrape_jobs()?;
-        let count = jobs.len();
-        self.manager.apply(jobs).await;
-        tracing::info!(path = %path.display(), jobs = count, "scrape configuration reloaded");
-        Ok(count)
-    }
 }

@@ -17,6 +17,7 @@ use agentmon_probes::HealthMonitor;
 use agentmon_promql::{Engine, EngineOptions};
 use agentmon_sessions::SessionStore;
 
+use crate::alerting::{AlertSink, Alerting};
 use crate::auth::Tokens;
 use crate::config::QuerySettings;
 use crate::decode::Limits;
@@ -54,6 +55,7 @@ struct Inner {
     scraping: OnceLock<Arc<Scraping>>,
     health: OnceLock<Arc<HealthMonitor>>,
     rules: OnceLock<Arc<Rules>>,
+    alerting: OnceLock<Arc<Alerting>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -129,6 +131,7 @@ impl AppState {
                 scraping: OnceLock::new(),
                 health: OnceLock::new(),
                 rules: OnceLock::new(),
+                alerting: OnceLock::new(),
             }),
         }
     }
@@ -155,6 +158,61 @@ impl AppState {
     /// then those endpoints answer 503. Later calls are ignored.
     pub fn set_health(&self, monitor: Arc<HealthMonitor>) {
         let _ = self.inner.health.set(monitor);
+    }
+
+    /// Sets the notification pipeline behind `/api/v2/*` and
+    /// `/api/v1/monitor/notifications`; until then those endpoints
+    /// answer 503. Later calls are ignored.
+    pub fn set_alerting(&self, alerting: Arc<Alerting>) {
+        let _ = self.inner.alerting.set(alerting);
+    }
+
+    /// The notification pipeline, if it is set.
+    pub fn alerting(&self) -> Option<&Arc<Alerting>> {
+        self.inner.alerting.get()
+    }
+
+    /// Where alerts go in (the rule evaluator's one line of wiring);
+    /// `None` without an `alertmanager:` section.
+    pub fn alert_sink(&self) -> Option<AlertSink> {
+        self.alerting().map(|a| a.sink())
+    }
+
+    /// Reads the config file again and applies what can change while
+    /// running: the scrape jobs, the `alertmanager` section and the rule
+    /// files. A file that does not load or validate changes nothing; a
+    /// broken rule file keeps the last good rules (as Prometheus does) and
+    /// fails the reload; the error says why.
+    pub async fn reload(&self) -> Result<serde_json::Value, String> {
+        let scraping = self
+            .scraping()
+            .ok_or_else(|| "scraping is not set up".to_owned())?;
+        let Some(path) = &scraping.config_path else {
+            return Err("no configuration file to reload: start with --config".to_owned());
+        };
+        let config = crate::config::Config::load(path).map_err(|e| e.to_string())?;
+        let alertmanager = config.alertmanager_config()?;
+        let jobs = config.scrape_jobs()?;
+        let count = jobs.len();
+        scraping.manager.apply(jobs).await;
+        let alerting = match (self.alerting(), alertmanager) {
+            (Some(alerting), Some(am)) => {
+                alerting.apply(am);
+                "reloaded"
+            }
+            (Some(_), None) => {
+                tracing::warn!("the alertmanager section was removed: the pipeline keeps its configuration until a restart");
+                "unchanged: section removed, restart to stop the pipeline"
+            }
+            (None, Some(_)) => "unchanged: section added, restart to start the pipeline",
+            (None, None) => "not configured",
+        };
+        tracing::info!(path = %path.display(), jobs = count, alertmanager = alerting, "configuration reloaded");
+        let mut report = serde_json::json!({ "scrapeJobs": count, "alertmanager": alerting });
+        if let Some(rules) = self.rules() {
+            report["ruleGroups"] = rules.reload().await?.into();
+        }
+        Ok(report)
     }
 
     /// The health monitor, if it is set.

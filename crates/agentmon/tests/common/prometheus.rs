@@ -42,32 +42,38 @@ impl Drop for PeerProcess {
     }
 }
 
-/// The `prometheus` executable on PATH, if any.
-pub fn find_prometheus() -> Option<PathBuf> {
+/// The executable `program` on PATH, if any.
+pub fn find_program(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|dir| dir.join("prometheus"))
+        .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
 
-/// The executable, or `None` after printing a `SKIPPED` line; panics
-/// instead when `AGENTMON_REQUIRE_PEERS=1`, so CI cannot skip silently.
-pub fn prometheus_or_skip() -> Option<PathBuf> {
-    if let Some(binary) = find_prometheus() {
+/// The executable `program`, or `None` after printing a `SKIPPED` line
+/// naming the Debian `package` to install; panics instead when
+/// `AGENTMON_REQUIRE_PEERS=1`, so CI cannot skip silently.
+pub fn peer_or_skip(program: &str, package: &str) -> Option<PathBuf> {
+    if let Some(binary) = find_program(program) {
         return Some(binary);
     }
     if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
         panic!(
-            "prometheus is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)"
+            "{program} is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install {package})"
         );
     }
     // Written to the stderr handle, not with eprintln!, so that the test
     // harness's output capture does not hide it.
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED: prometheus not installed (apt-get install prometheus)"
+        "SKIPPED: {program} not installed (apt-get install {package})"
     );
     None
+}
+
+/// [`peer_or_skip`] for Prometheus.
+pub fn prometheus_or_skip() -> Option<PathBuf> {
+    peer_or_skip("prometheus", "prometheus")
 }
 
 /// Starts `binary` with `config` (the text of `prometheus.yml`) on `port`,

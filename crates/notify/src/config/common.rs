@@ -7,6 +7,8 @@ use std::time::Duration;
 use agentmon_model::duration;
 use serde::{Deserialize, Deserializer};
 
+use crate::secrets::Secret;
+
 /// A Prometheus duration string (`30s`, `4h`) in YAML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct YamlDuration(pub Duration);
@@ -50,6 +52,50 @@ impl<'de> Deserialize<'de> for YamlUrl {
         let text = String::deserialize(d)?;
         check_url(&text).map_err(serde::de::Error::custom)?;
         Ok(YamlUrl(text))
+    }
+}
+
+/// A URL that is a credential (webhook URLs carry tokens): checked like
+/// [`YamlUrl`], held as a [`Secret`] so that it never prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUrl(pub Secret);
+
+impl SecretUrl {
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SecretUrl, D::Error> {
+        let text = String::deserialize(d)?;
+        check_url(&text).map_err(serde::de::Error::custom)?;
+        Ok(SecretUrl(Secret::new(text)))
+    }
+}
+
+/// Reads a `*_file` secret (trailing newline dropped), as Alertmanager
+/// does when it sends; `field` names the key in the error.
+pub fn read_secret_file(path: &str, field: &str) -> Result<Secret, String> {
+    std::fs::read_to_string(path)
+        .map(|text| Secret::new(text.trim_end_matches(['\n', '\r'])))
+        .map_err(|e| format!("{field} {path:?}: {e}"))
+}
+
+/// The value of a secret given inline or as `*_file` (inline first);
+/// `None` when neither is set.
+pub fn inline_or_file(
+    inline: Option<&Secret>,
+    file: Option<&str>,
+    field: &str,
+) -> Result<Option<Secret>, String> {
+    match (
+        inline.filter(|s| !s.is_empty()),
+        file.filter(|f| !f.is_empty()),
+    ) {
+        (Some(secret), _) => Ok(Some(secret.clone())),
+        (None, Some(path)) => read_secret_file(path, &format!("{field}_file")).map(Some),
+        (None, None) => Ok(None),
     }
 }
 
@@ -134,7 +180,7 @@ pub struct BasicAuth {
     #[serde(default)]
     pub username: String,
     #[serde(default)]
-    pub password: String,
+    pub password: Secret,
     #[serde(default)]
     pub password_file: String,
 }
@@ -147,7 +193,7 @@ pub struct Authorization {
     #[serde(rename = "type", default)]
     pub kind: String,
     #[serde(default)]
-    pub credentials: String,
+    pub credentials: Secret,
     #[serde(default)]
     pub credentials_file: String,
 }
@@ -176,7 +222,7 @@ pub struct TlsConfig {
 pub struct HttpConfig {
     pub basic_auth: Option<BasicAuth>,
     pub authorization: Option<Authorization>,
-    pub bearer_token: Option<String>,
+    pub bearer_token: Option<Secret>,
     pub bearer_token_file: Option<String>,
     pub proxy_url: Option<YamlUrl>,
     #[serde(default)]
@@ -255,6 +301,44 @@ impl HttpConfig {
         }
         Ok(())
     }
+
+    /// The `Authorization` header value this block asks for, if any
+    /// (basic auth, `authorization`, or the older `bearer_token`), with
+    /// `*_file` secrets read now.
+    pub fn authorization_header(&self) -> Result<Option<String>, String> {
+        use base64::Engine as _;
+        if let Some(basic) = &self.basic_auth {
+            let password = inline_or_file(
+                Some(&basic.password),
+                Some(&basic.password_file),
+                "basic_auth password",
+            )?
+            .unwrap_or_default();
+            let pair = format!("{}:{}", basic.username, password.expose());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            return Ok(Some(format!("Basic {encoded}")));
+        }
+        if let Some(auth) = &self.authorization {
+            let credentials = inline_or_file(
+                Some(&auth.credentials),
+                Some(&auth.credentials_file),
+                "authorization credentials",
+            )?
+            .unwrap_or_default();
+            let scheme = if auth.kind.is_empty() {
+                "Bearer"
+            } else {
+                &auth.kind
+            };
+            return Ok(Some(format!("{scheme} {}", credentials.expose())));
+        }
+        Ok(inline_or_file(
+            self.bearer_token.as_ref(),
+            self.bearer_token_file.as_deref(),
+            "bearer_token",
+        )?
+        .map(|token| format!("Bearer {}", token.expose())))
+    }
 }
 
 #[cfg(test)]
@@ -301,7 +385,29 @@ mod tests {
         let mut auth: HttpConfig =
             serde_yaml::from_str("authorization: {credentials: x}").expect("parses");
         auth.validate().expect("valid");
+        assert_eq!(
+            auth.authorization_header().expect("inline"),
+            Some("Bearer x".to_owned())
+        );
         assert_eq!(auth.authorization.expect("set").kind, "Bearer");
         assert!(auth.follow_redirects);
+        let basic: HttpConfig =
+            serde_yaml::from_str("basic_auth: {username: u, password: p}").expect("parses");
+        assert_eq!(
+            basic.authorization_header().expect("inline"),
+            Some("Basic dTpw".to_owned())
+        );
+        assert!(!format!("{basic:?}").contains("\"p\""));
+        let old: HttpConfig = serde_yaml::from_str("bearer_token: t2").expect("parses");
+        assert_eq!(
+            old.authorization_header().expect("inline"),
+            Some("Bearer t2".to_owned())
+        );
+        let missing: HttpConfig =
+            serde_yaml::from_str("bearer_token_file: /nonexistent/agentmon-token").expect("parses");
+        assert!(missing
+            .authorization_header()
+            .unwrap_err()
+            .starts_with("bearer_token_file \"/nonexistent/agentmon-token\""));
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{HostPort, HttpConfig, YamlDuration, YamlUrl};
+use super::common::{HostPort, HttpConfig, SecretUrl, YamlDuration, YamlUrl};
+use crate::secrets::Secret;
 
 /// PagerDuty's Events API v2 endpoint, Alertmanager's default.
 pub const DEFAULT_PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
@@ -46,16 +47,16 @@ pub struct GlobalConfig {
     #[serde(default)]
     pub smtp_auth_username: String,
     #[serde(default)]
-    pub smtp_auth_password: String,
+    pub smtp_auth_password: Secret,
     #[serde(default)]
     pub smtp_auth_password_file: String,
     #[serde(default)]
-    pub smtp_auth_secret: String,
+    pub smtp_auth_secret: Secret,
     #[serde(default)]
     pub smtp_auth_identity: String,
     #[serde(default = "yes")]
     pub smtp_require_tls: bool,
-    pub slack_api_url: Option<YamlUrl>,
+    pub slack_api_url: Option<SecretUrl>,
     pub slack_api_url_file: Option<String>,
     #[serde(default = "default_pagerduty_url")]
     pub pagerduty_url: YamlUrl,

@@ -24,10 +24,11 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 pub use common::{
-    check_url, is_label_name, Authorization, BasicAuth, HostPort, HttpConfig, TlsConfig,
-    YamlDuration, YamlUrl,
+    check_url, inline_or_file, is_label_name, read_secret_file, Authorization, BasicAuth, HostPort,
+    HttpConfig, SecretUrl, TlsConfig, YamlDuration, YamlUrl,
 };
 pub use global::{GlobalConfig, DEFAULT_PAGERDUTY_URL};
+pub(crate) use receivers::{template, PAGERDUTY_DEFAULT_DETAILS};
 pub use receivers::{
     DiscordConfig, EmailConfig, PagerdutyConfig, PagerdutyImage, PagerdutyLink, ReceiverConfig,
     SlackAction, SlackConfig, SlackField, WebhookConfig,
@@ -188,7 +189,10 @@ impl AlertmanagerConfig {
 /// Fills the integrations' global fallbacks, as Alertmanager's
 /// `Config.UnmarshalYAML` does. An integration without its own
 /// `http_config` takes `global.http_config`.
-fn apply_globals(receiver: &mut ReceiverConfig, global: &GlobalConfig) -> Result<(), NotifyError> {
+pub(crate) fn apply_globals(
+    receiver: &mut ReceiverConfig,
+    global: &GlobalConfig,
+) -> Result<(), NotifyError> {
     let unset = HttpConfig::default();
     let http_configs = receiver
         .webhook_configs

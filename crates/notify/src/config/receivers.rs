@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{HostPort, HttpConfig, TlsConfig, YamlDuration, YamlUrl};
+use super::common::{HostPort, HttpConfig, SecretUrl, TlsConfig, YamlDuration, YamlUrl};
+use crate::secrets::{is_sealed_text, Secret, SecretError, SecretKey};
 
 fn yes() -> bool {
     true
 }
 
-fn template(name: &str) -> String {
+pub(crate) fn template(name: &str) -> String {
     format!("{{{{ template \"{name}\" . }}}}")
 }
 
@@ -88,6 +89,89 @@ impl ReceiverConfig {
             || self.email_configs.iter().any(|c| c.send_resolved)
     }
 
+    /// One receiver on its own, as a `receivers:` entry would be read in
+    /// a whole configuration: validated, with `global`'s fallbacks.
+    pub fn parse(
+        value: serde_yaml::Value,
+        global: &super::GlobalConfig,
+    ) -> Result<ReceiverConfig, crate::NotifyError> {
+        let mut receiver: ReceiverConfig =
+            serde_yaml::from_value(value).map_err(|e| crate::NotifyError::Config(e.to_string()))?;
+        receiver.validate().map_err(crate::NotifyError::Config)?;
+        super::apply_globals(&mut receiver, global)?;
+        Ok(receiver)
+    }
+
+    /// [`ReceiverConfig::parse`] of YAML text, with `global`'s defaults.
+    pub fn from_yaml(text: &str) -> Result<ReceiverConfig, crate::NotifyError> {
+        let value =
+            serde_yaml::from_str(text).map_err(|e| crate::NotifyError::Config(e.to_string()))?;
+        ReceiverConfig::parse(value, &super::GlobalConfig::default())
+    }
+
+    /// Calls `f` on every inline secret of the receiver.
+    pub fn for_each_secret_mut(&mut self, mut f: impl FnMut(&mut Secret)) {
+        let http = |config: &mut HttpConfig, f: &mut dyn FnMut(&mut Secret)| {
+            if let Some(basic) = &mut config.basic_auth {
+                f(&mut basic.password);
+            }
+            if let Some(auth) = &mut config.authorization {
+                f(&mut auth.credentials);
+            }
+            config.bearer_token.iter_mut().for_each(f);
+        };
+        for c in &mut self.webhook_configs {
+            c.url.iter_mut().for_each(|u| f(&mut u.0));
+            http(&mut c.http_config, &mut f);
+        }
+        for c in &mut self.slack_configs {
+            c.api_url.iter_mut().for_each(|u| f(&mut u.0));
+            http(&mut c.http_config, &mut f);
+        }
+        for c in &mut self.discord_configs {
+            c.webhook_url.iter_mut().for_each(|u| f(&mut u.0));
+            http(&mut c.http_config, &mut f);
+        }
+        for c in &mut self.pagerduty_configs {
+            f(&mut c.routing_key);
+            f(&mut c.service_key);
+            http(&mut c.http_config, &mut f);
+        }
+        for c in &mut self.email_configs {
+            f(&mut c.auth_password);
+            f(&mut c.auth_secret);
+        }
+    }
+
+    /// Seals every non-empty secret in place (`enc:v1:...`), for writing
+    /// the receiver to disk or a database.
+    pub fn seal_secrets(&mut self, key: &SecretKey) -> Result<(), SecretError> {
+        let mut result = Ok(());
+        self.for_each_secret_mut(|secret| {
+            if result.is_ok() && !secret.is_empty() && !is_sealed_text(secret.expose()) {
+                match key.seal_text(secret) {
+                    Ok(sealed) => *secret = Secret::new(sealed),
+                    Err(e) => result = Err(e),
+                }
+            }
+        });
+        result
+    }
+
+    /// Opens every secret written sealed; secrets in the clear stay.
+    pub fn open_sealed_secrets(&mut self, key: &SecretKey) -> Result<(), SecretError> {
+        let mut result = Ok(());
+        self.for_each_secret_mut(|secret| {
+            if result.is_ok() && is_sealed_text(secret.expose()) {
+                match key.open_text(secret.expose()) {
+                    Ok(opened) => *secret = opened,
+                    Err(e) => result = Err(e),
+                }
+            }
+        });
+        result
+    }
+
     /// Checks each integration on its own (global defaults come later).
     pub(super) fn validate(&mut self) -> Result<(), String> {
         if self.name.is_empty() {
@@ -121,7 +205,8 @@ pub struct WebhookConfig {
     pub send_resolved: bool,
     #[serde(default)]
     pub http_config: HttpConfig,
-    pub url: Option<YamlUrl>,
+    /// A secret: such URLs often carry a token.
+    pub url: Option<SecretUrl>,
     pub url_file: Option<String>,
     /// At most this many alerts per payload; 0 means all.
     #[serde(default)]
@@ -187,7 +272,7 @@ pub struct SlackConfig {
     pub send_resolved: bool,
     pub http_config: HttpConfig,
     /// Falls back to `global.slack_api_url`.
-    pub api_url: Option<YamlUrl>,
+    pub api_url: Option<SecretUrl>,
     pub api_url_file: Option<String>,
     pub channel: String,
     pub username: String,
@@ -247,7 +332,7 @@ pub struct DiscordConfig {
     /// Defaults to true.
     pub send_resolved: bool,
     pub http_config: HttpConfig,
-    pub webhook_url: Option<YamlUrl>,
+    pub webhook_url: Option<SecretUrl>,
     pub webhook_url_file: Option<String>,
     pub title: String,
     pub message: String,
@@ -311,9 +396,9 @@ pub struct PagerdutyConfig {
     /// Defaults to true.
     pub send_resolved: bool,
     pub http_config: HttpConfig,
-    pub routing_key: String,
+    pub routing_key: Secret,
     pub routing_key_file: String,
-    pub service_key: String,
+    pub service_key: Secret,
     pub service_key_file: String,
     /// Falls back to `global.pagerduty_url`.
     pub url: Option<YamlUrl>,
@@ -338,9 +423,9 @@ impl Default for PagerdutyConfig {
         PagerdutyConfig {
             send_resolved: true,
             http_config: HttpConfig::default(),
-            routing_key: String::new(),
+            routing_key: Secret::default(),
             routing_key_file: String::new(),
-            service_key: String::new(),
+            service_key: Secret::default(),
             service_key_file: String::new(),
             url: None,
             client: template("pagerduty.default.client"),
@@ -373,19 +458,7 @@ impl PagerdutyConfig {
         if !self.service_key.is_empty() && !self.service_key_file.is_empty() {
             return Err("at most one of service_key & service_key_file must be configured".into());
         }
-        let defaults = [
-            (
-                "firing",
-                "{{ template \"pagerduty.default.instances\" .Alerts.Firing }}",
-            ),
-            (
-                "resolved",
-                "{{ template \"pagerduty.default.instances\" .Alerts.Resolved }}",
-            ),
-            ("num_firing", "{{ .Alerts.Firing | len }}"),
-            ("num_resolved", "{{ .Alerts.Resolved | len }}"),
-        ];
-        for (key, value) in defaults {
+        for (key, value) in PAGERDUTY_DEFAULT_DETAILS {
             self.details
                 .entry(key.to_owned())
                 .or_insert_with(|| value.to_owned());
@@ -393,6 +466,20 @@ impl PagerdutyConfig {
         self.http_config.validate()
     }
 }
+
+/// Alertmanager's default PagerDuty `details`, filled into every config.
+pub(crate) const PAGERDUTY_DEFAULT_DETAILS: [(&str, &str); 4] = [
+    (
+        "firing",
+        "{{ template \"pagerduty.default.instances\" .Alerts.Firing }}",
+    ),
+    (
+        "resolved",
+        "{{ template \"pagerduty.default.instances\" .Alerts.Resolved }}",
+    ),
+    ("num_firing", "{{ .Alerts.Firing | len }}"),
+    ("num_resolved", "{{ .Alerts.Resolved | len }}"),
+];
 
 /// `email_configs`: one message per notification over SMTP.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -409,9 +496,9 @@ pub struct EmailConfig {
     #[serde(deserialize_with = "super::common::optional_host_port")]
     pub smarthost: Option<HostPort>,
     pub auth_username: String,
-    pub auth_password: String,
+    pub auth_password: Secret,
     pub auth_password_file: String,
-    pub auth_secret: String,
+    pub auth_secret: Secret,
     pub auth_identity: String,
     /// Header names normalised to title case (`Subject`, `To`, ...);
     /// `Subject` defaults to Alertmanager's subject template.
@@ -432,9 +519,9 @@ impl Default for EmailConfig {
             hello: String::new(),
             smarthost: None,
             auth_username: String::new(),
-            auth_password: String::new(),
+            auth_password: Secret::default(),
             auth_password_file: String::new(),
-            auth_secret: String::new(),
+            auth_secret: Secret::default(),
             auth_identity: String::new(),
             headers: BTreeMap::new(),
             html: template("email.default.html"),

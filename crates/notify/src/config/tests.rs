@@ -91,7 +91,8 @@ fn full_sample_with_defaults() {
         mails.smarthost.as_ref().expect("global").to_string(),
         "smtp.example.org:587"
     );
-    assert_eq!(mails.auth_password, "hunter2");
+    assert_eq!(mails.auth_password.expose(), "hunter2");
+    assert!(!format!("{mails:?}").contains("hunter2"));
     assert_eq!(mails.require_tls, Some(true));
     assert!(!mails.send_resolved);
     assert_eq!(
@@ -120,7 +121,7 @@ fn full_sample_with_defaults() {
     let slack = &c.receiver("team-Y-pager").expect("exists").slack_configs[0];
     assert!(!slack.send_resolved);
     assert_eq!(
-        slack.api_url.as_ref().expect("global").0,
+        slack.api_url.as_ref().expect("global").expose(),
         "https://hooks.slack.com/services/T/B/X"
     );
     assert_eq!(slack.title, "custom");
@@ -169,7 +170,14 @@ fn global_http_config_and_empty_smarthost() {
     .expect("valid");
     assert!(c.global.smtp_smarthost.is_none());
     let hooks = &c.receivers[0].webhook_configs;
-    assert_eq!(hooks[0].http_config.bearer_token.as_deref(), Some("t"));
+    assert_eq!(
+        hooks[0]
+            .http_config
+            .bearer_token
+            .as_ref()
+            .map(|t| t.expose()),
+        Some("t")
+    );
     assert!(!hooks[0].http_config.follow_redirects);
     assert!(hooks[1].http_config.bearer_token.is_none());
     assert_eq!(
@@ -325,4 +333,31 @@ mod properties {
             let _ = AlertmanagerConfig::from_yaml(&with_route);
         }
     }
+}
+
+#[test]
+fn receiver_secrets_seal_and_open_in_place() {
+    use crate::secrets::{is_sealed_text, SecretKey};
+    let key = SecretKey::generate().expect("key");
+    let mut receiver = ReceiverConfig::from_yaml(
+        "name: r\nwebhook_configs: [{url: 'http://h/tok', http_config: {basic_auth: {username: u, password: pw}}}]\npagerduty_configs: [{routing_key: rk}]\nemail_configs: [{to: a@b.c, from: x@y.z, smarthost: 'h:25', auth_password: mailpw}]",
+    )
+    .expect("valid");
+    let original = receiver.clone();
+    receiver.seal_secrets(&key).expect("seals");
+    let mut sealed = 0;
+    receiver.for_each_secret_mut(|s| {
+        if !s.is_empty() {
+            assert!(is_sealed_text(s.expose()));
+            sealed += 1;
+        }
+    });
+    assert_eq!(sealed, 4);
+    assert_ne!(receiver, original);
+    let mut wrong = receiver.clone();
+    assert!(wrong
+        .open_sealed_secrets(&SecretKey::generate().expect("key"))
+        .is_err());
+    receiver.open_sealed_secrets(&key).expect("opens");
+    assert_eq!(receiver, original);
 }

@@ -410,6 +410,22 @@ fn notification_log_survives_a_restart() {
 }
 
 #[test]
+fn a_forgotten_notification_is_sent_again_at_the_next_flush() {
+    let mut remembered = Harness::new();
+    let mut forgotten = Harness::new();
+    for h in [&mut remembered, &mut forgotten] {
+        h.send(T0, alert(&[("alertname", "A")], T0, Some(T0 + 60 * MIN)));
+        assert_eq!(h.at(T0 + 30 * S).len(), 1);
+    }
+    forgotten
+        .state
+        .dispatcher
+        .forget_notified("hook", r#"{}:{alertname="A"}"#);
+    assert!(remembered.at(T0 + 30 * S + 5 * MIN).is_empty());
+    assert_eq!(forgotten.at(T0 + 30 * S + 5 * MIN).len(), 1);
+}
+
+#[test]
 fn active_time_interval_sends_only_inside_it() {
     let mut h = Harness::new();
     // Sent during the interval (Friday 12:00-12:10): goes out.

@@ -6,33 +6,21 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::http_config::HttpClientConfig;
-use super::render::{default_text, default_title, render_or_default, Renderer};
+use super::render::{custom, default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
 use super::{
-    alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData,
+    alerts_to_send, auth_headers, endpoint, to_json, Built, DeliveryRequest, HttpRequest,
+    TemplateData,
 };
+use crate::config::DiscordConfig;
 use crate::notification::Notification;
-use crate::secrets::{redact_url, Secret};
+use crate::secrets::redact_url;
 
 const MAX_TITLE_CHARS: usize = 256;
 const MAX_DESCRIPTION_CHARS: usize = 4096;
 /// Embed colours (RGB as an integer): firing, resolved.
 pub const COLOR_FIRING: u32 = 0x992D22;
 pub const COLOR_RESOLVED: u32 = 0x2ECC71;
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct DiscordConfig {
-    pub webhook_url: Secret,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub message: Option<String>,
-    #[serde(default = "super::default_true")]
-    pub send_resolved: bool,
-    #[serde(default)]
-    pub http_config: HttpClientConfig,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiscordMessage {
@@ -63,13 +51,28 @@ impl DiscordConfig {
         notification: &Notification,
         renderer: &dyn Renderer,
     ) -> Result<Option<Built>, String> {
-        check_url(self.webhook_url.expose(), "webhook_url")?;
+        let url = endpoint(
+            self.webhook_url.as_ref(),
+            self.webhook_url_file.as_deref(),
+            "webhook_url",
+        )?;
         let Some(alerts) = alerts_to_send(notification, self.send_resolved) else {
             return Ok(None);
         };
         let data = TemplateData::new(notification, &alerts);
-        let title = render_or_default(renderer, self.title.as_deref(), &data, default_title);
-        let description = render_or_default(renderer, self.message.as_deref(), &data, default_text);
+        let defaults = DiscordConfig::default();
+        let title = render_or_default(
+            renderer,
+            custom(&self.title, &defaults.title),
+            &data,
+            default_title,
+        );
+        let description = render_or_default(
+            renderer,
+            custom(&self.message, &defaults.message),
+            &data,
+            default_text,
+        );
         let message = DiscordMessage {
             content: String::new(),
             embeds: vec![DiscordEmbed {
@@ -81,22 +84,12 @@ impl DiscordConfig {
                 },
             }],
         };
-        let headers = self
-            .http_config
-            .authorization_header()
-            .map(|value| ("Authorization".to_owned(), value))
-            .into_iter()
-            .collect();
         let request = DeliveryRequest::Http(HttpRequest {
-            url: self.webhook_url.expose().to_owned(),
-            headers,
+            url: url.expose().to_owned(),
+            headers: auth_headers(&self.http_config)?,
             body: to_json(&message)?,
             timeout_ms: None,
         });
-        Ok(Some(Built::new(
-            &data,
-            redact_url(self.webhook_url.expose()),
-            request,
-        )))
+        Ok(Some(Built::new(&data, redact_url(url.expose()), request)))
     }
 }

@@ -10,54 +10,13 @@ use std::collections::BTreeMap;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
-use serde::Deserialize;
 
-use super::render::{default_html, default_text, default_title, render_or_default, Renderer};
+use super::render::{
+    custom, default_html, default_text, default_title, render_or_default, Renderer,
+};
 use super::{alerts_to_send, Built, DeliveryRequest, EmailRequest, TemplateData};
+use crate::config::{inline_or_file, template, EmailConfig};
 use crate::notification::Notification;
-use crate::secrets::Secret;
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct EmailConfig {
-    /// Recipients, comma-separated.
-    pub to: String,
-    #[serde(default)]
-    pub from: Option<String>,
-    /// `host:port` of the SMTP server.
-    #[serde(default)]
-    pub smarthost: Option<String>,
-    /// The name given in `EHLO`.
-    #[serde(default)]
-    pub hello: Option<String>,
-    #[serde(default)]
-    pub auth_username: Option<String>,
-    #[serde(default)]
-    pub auth_password: Option<Secret>,
-    /// Alertmanager's PLAIN authorization identity; lettre sends PLAIN
-    /// without one, so it is accepted and not used.
-    #[serde(default)]
-    pub auth_identity: Option<String>,
-    /// `None`: the global default, which is `true`.
-    #[serde(default)]
-    pub require_tls: Option<bool>,
-    #[serde(default)]
-    pub tls_config: EmailTlsConfig,
-    /// Extra or overriding headers (`Subject`, `From`, `To`, any other).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub html: Option<String>,
-    #[serde(default)]
-    pub text: Option<String>,
-    #[serde(default)]
-    pub send_resolved: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct EmailTlsConfig {
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
 
 /// Splits `host:port`, refusing anything else.
 pub fn split_smarthost(smarthost: &str) -> Result<(&str, u16), String> {
@@ -89,8 +48,10 @@ impl EmailConfig {
     ) -> Result<Option<Built>, String> {
         let smarthost = self
             .smarthost
-            .as_deref()
-            .ok_or("smarthost is missing (and no global.smtp_smarthost)")?;
+            .as_ref()
+            .ok_or("smarthost is missing (and no global.smtp_smarthost)")?
+            .to_string();
+        let smarthost = smarthost.as_str();
         split_smarthost(smarthost)?;
         let Some(alerts) = alerts_to_send(notification, self.send_resolved) else {
             return Ok(None);
@@ -104,20 +65,29 @@ impl EmailConfig {
         };
         let from_text = match header_lookup(&self.headers, "From") {
             Some(from) => render(from),
-            None => self
-                .from
-                .clone()
-                .ok_or("from is missing (and no global.smtp_from)")?,
+            None if self.from.is_empty() => {
+                return Err("from is missing (and no global.smtp_from)".into())
+            }
+            None => self.from.clone(),
         };
         let to_text = header_lookup(&self.headers, "To").map_or_else(|| render(&self.to), render);
         let subject = match header_lookup(&self.headers, "Subject") {
-            Some(subject) => render_or_default(renderer, Some(subject), &data, default_title),
+            Some(subject) => render_or_default(
+                renderer,
+                custom(subject, &template("email.default.subject")),
+                &data,
+                default_title,
+            ),
             None => default_title(&data),
         };
         let from: Mailbox = from_text
             .parse()
             .map_err(|e| format!("from {from_text:?} is not an address: {e}"))?;
-        let hello = self.hello.clone().unwrap_or_else(|| "localhost".to_owned());
+        let hello = if self.hello.is_empty() {
+            "localhost".to_owned()
+        } else {
+            self.hello.clone()
+        };
         let message_id = format!(
             "<{}.{:016x}@{hello}>",
             std::time::SystemTime::now()
@@ -140,8 +110,18 @@ impl EmailConfig {
         if recipients.is_empty() {
             return Err("to names no recipient".into());
         }
-        let text = render_or_default(renderer, self.text.as_deref(), &data, default_text);
-        let html = render_or_default(renderer, self.html.as_deref(), &data, default_html);
+        let text = render_or_default(renderer, custom(&self.text, ""), &data, default_text);
+        let html = render_or_default(
+            renderer,
+            custom(&self.html, &template("email.default.html")),
+            &data,
+            default_html,
+        );
+        let password = inline_or_file(
+            Some(&self.auth_password),
+            Some(&self.auth_password_file),
+            "auth_password",
+        )?;
         let mut message = builder
             .multipart(
                 MultiPart::alternative()
@@ -166,9 +146,9 @@ impl EmailConfig {
             hello,
             require_tls: self.require_tls.unwrap_or(true),
             insecure_skip_verify: self.tls_config.insecure_skip_verify,
-            auth_username: self.auth_username.clone().filter(|u| !u.is_empty()),
-            auth_password: self.auth_password.as_ref().map(|p| p.expose().to_owned()),
-            auth_identity: self.auth_identity.clone(),
+            auth_username: Some(self.auth_username.clone()).filter(|u| !u.is_empty()),
+            auth_password: password.map(|p| p.expose().to_owned()),
+            auth_identity: Some(self.auth_identity.clone()).filter(|i| !i.is_empty()),
             from: from.email.to_string(),
             to: recipients,
             message: formatted,

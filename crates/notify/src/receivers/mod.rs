@@ -1,15 +1,14 @@
-//! Receivers: the typed `receivers:` entries of alertmanager.yml (one
-//! config struct per integration, in its file, with Alertmanager 0.25's
-//! field names and defaults) and [`prepare`], which turns a
-//! [`Notification`] into one self-contained [`PreparedDelivery`] per
-//! integration: the exact request to send, rendered once, so that the
-//! queue can retry it after a restart without the config or the alerts.
+//! Receivers: [`prepare`] turns a [`Notification`] into one
+//! self-contained [`PreparedDelivery`] per integration of a
+//! [`ReceiverConfig`] (the validated `receivers:` entry of
+//! [`crate::config`]): the exact request to send, rendered once, so that
+//! the queue can retry it after a restart without the config or the
+//! alerts. Each integration's file holds its payload types and the
+//! `build` of its config struct.
 
 pub mod discord;
 pub mod email;
-pub mod globals;
 pub mod gotime;
-pub mod http_config;
 pub mod pagerduty;
 pub mod render;
 pub mod slack;
@@ -20,32 +19,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::{
+    DiscordConfig, EmailConfig, HttpConfig, PagerdutyConfig, ReceiverConfig, SlackConfig,
+    WebhookConfig,
+};
 use crate::notification::{AlertStatus, Notification};
-pub use discord::DiscordConfig;
-pub use email::EmailConfig;
-pub use globals::ReceiverDefaults;
-pub use http_config::HttpClientConfig;
-pub use pagerduty::PagerdutyConfig;
 pub use render::{PlainRenderer, RenderError, Renderer};
-pub use slack::SlackConfig;
 pub use template_data::TemplateData;
-pub use webhook::WebhookConfig;
-
-/// One `receivers:` entry.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct ReceiverConfig {
-    pub name: String,
-    #[serde(default)]
-    pub webhook_configs: Vec<WebhookConfig>,
-    #[serde(default)]
-    pub slack_configs: Vec<SlackConfig>,
-    #[serde(default)]
-    pub discord_configs: Vec<DiscordConfig>,
-    #[serde(default)]
-    pub pagerduty_configs: Vec<PagerdutyConfig>,
-    #[serde(default)]
-    pub email_configs: Vec<EmailConfig>,
-}
 
 /// The kinds of integration, as named in metrics and the delivery log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -283,19 +263,31 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| format!("cannot encode the payload: {e}"))
 }
 
-/// A URL must parse and be http(s) before it is queued, so that a typo
-/// fails at once rather than after a day of retries.
+/// A URL must be http(s) with a host before it is queued, so that a
+/// typo (in a `*_file`, which the config loader does not read) fails at
+/// once rather than after a day of retries. Alertmanager's check, as the
+/// config loader applies it to inline URLs.
 pub(crate) fn check_url(url: &str, field: &str) -> Result<(), String> {
-    match url::Url::parse(url) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(()),
-        Ok(u) => Err(format!(
-            "{field}: scheme {:?} is not http or https",
-            u.scheme()
-        )),
-        Err(e) => Err(format!("{field} {}: {e}", crate::secrets::redact_url(url))),
-    }
+    crate::config::check_url(url).map_err(|e| format!("{field}: {e}"))
 }
 
-pub(crate) fn default_true() -> bool {
-    true
+/// The URL of an integration, given inline or as a file, checked.
+pub(crate) fn endpoint(
+    inline: Option<&crate::config::SecretUrl>,
+    file: Option<&str>,
+    field: &str,
+) -> Result<crate::secrets::Secret, String> {
+    let url = crate::config::inline_or_file(inline.map(|u| &u.0), file, field)?
+        .ok_or_else(|| format!("{field} is missing"))?;
+    check_url(url.expose(), field)?;
+    Ok(url)
+}
+
+/// The headers an HTTP integration sends besides `Content-Type`.
+pub(crate) fn auth_headers(http: &HttpConfig) -> Result<Vec<(String, String)>, String> {
+    Ok(http
+        .authorization_header()?
+        .map(|value| ("Authorization".to_owned(), value))
+        .into_iter()
+        .collect())
 }

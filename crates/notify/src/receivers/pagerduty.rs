@@ -12,64 +12,20 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::discord::truncate_chars;
-use super::http_config::HttpClientConfig;
-use super::render::{default_text, default_title, render_or_default, Renderer};
+use super::render::{custom, default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
 use super::{
-    alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData,
+    alerts_to_send, auth_headers, check_url, to_json, Built, DeliveryRequest, HttpRequest,
+    TemplateData,
+};
+use crate::config::{
+    inline_or_file, PagerdutyConfig, DEFAULT_PAGERDUTY_URL, PAGERDUTY_DEFAULT_DETAILS,
 };
 use crate::notification::Notification;
-use crate::secrets::{redact_url, Secret};
+use crate::secrets::redact_url;
 
-/// Where Events API v2 events go unless `url` says otherwise.
-pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// PagerDuty's limit on `payload.summary`.
 const MAX_SUMMARY_CHARS: usize = 1024;
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PagerdutyConfig {
-    /// The integration key of an Events API v2 integration.
-    #[serde(default)]
-    pub routing_key: Option<Secret>,
-    /// The Events API v1 key: not supported, refused with a clear error.
-    #[serde(default)]
-    pub service_key: Option<Secret>,
-    #[serde(default = "default_url")]
-    pub url: String,
-    #[serde(default)]
-    pub client: Option<String>,
-    #[serde(default)]
-    pub client_url: Option<String>,
-    /// The summary; agentmon's default title when unset.
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default = "default_severity")]
-    pub severity: String,
-    #[serde(default)]
-    pub source: Option<String>,
-    #[serde(default)]
-    pub class: Option<String>,
-    #[serde(default)]
-    pub component: Option<String>,
-    #[serde(default)]
-    pub group: Option<String>,
-    /// Custom details; `firing`, `resolved`, `num_firing`, `num_resolved`
-    /// when unset.
-    #[serde(default)]
-    pub details: Option<BTreeMap<String, String>>,
-    #[serde(default = "super::default_true")]
-    pub send_resolved: bool,
-    #[serde(default)]
-    pub http_config: HttpClientConfig,
-}
-
-fn default_url() -> String {
-    DEFAULT_URL.to_owned()
-}
-
-fn default_severity() -> String {
-    "error".to_owned()
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PagerdutyEvent {
@@ -116,11 +72,22 @@ impl PagerdutyConfig {
         notification: &Notification,
         renderer: &dyn Renderer,
     ) -> Result<Option<Built>, String> {
-        if self.routing_key.is_none() && self.service_key.is_some() {
-            return Err("service_key (Events API v1) is not supported; use routing_key".into());
-        }
-        let routing_key = self.routing_key.as_ref().ok_or("routing_key is missing")?;
-        check_url(&self.url, "url")?;
+        let routing_key = inline_or_file(
+            Some(&self.routing_key),
+            Some(&self.routing_key_file),
+            "routing_key",
+        )?;
+        let Some(routing_key) = routing_key else {
+            if !self.service_key.is_empty() || !self.service_key_file.is_empty() {
+                return Err("service_key (Events API v1) is not supported; use routing_key".into());
+            }
+            return Err("routing_key is missing".into());
+        };
+        let url = self
+            .url
+            .as_ref()
+            .map_or(DEFAULT_PAGERDUTY_URL, |u| u.0.as_str());
+        check_url(url, "url")?;
         let Some(alerts) = alerts_to_send(notification, self.send_resolved) else {
             return Ok(None);
         };
@@ -131,24 +98,38 @@ impl PagerdutyConfig {
                 template.to_owned()
             })
         };
-        let optional = |field: &Option<String>| field.as_deref().map(render).unwrap_or_default();
-        let custom_details = match &self.details {
-            Some(details) => details
-                .iter()
-                .map(|(name, value)| (name.clone(), render(value)))
-                .collect(),
-            None => BTreeMap::from([
-                ("firing".to_owned(), text_of(&data, Status::Firing)),
-                ("resolved".to_owned(), text_of(&data, Status::Resolved)),
-                ("num_firing".to_owned(), data.firing().count().to_string()),
-                (
-                    "num_resolved".to_owned(),
-                    data.resolved().count().to_string(),
-                ),
-            ]),
+        let defaults = PagerdutyConfig::default();
+        let or_else = |field: &str, default_field: &str, fallback: String| {
+            custom(field, default_field).map_or(fallback, render)
         };
-        let summary =
-            render_or_default(renderer, self.description.as_deref(), &data, default_title);
+        let custom_details = self
+            .details
+            .iter()
+            .map(|(name, value)| {
+                let builtin = PAGERDUTY_DEFAULT_DETAILS
+                    .iter()
+                    .any(|(key, default)| key == name && default == value);
+                let text = match name.as_str() {
+                    "firing" if builtin => text_of(&data, Status::Firing),
+                    "resolved" if builtin => text_of(&data, Status::Resolved),
+                    "num_firing" if builtin => data.firing().count().to_string(),
+                    "num_resolved" if builtin => data.resolved().count().to_string(),
+                    _ => render(value),
+                };
+                (name.clone(), text)
+            })
+            .collect();
+        let summary = render_or_default(
+            renderer,
+            custom(&self.description, &defaults.description),
+            &data,
+            default_title,
+        );
+        let severity = if self.severity.is_empty() {
+            "error"
+        } else {
+            &self.severity
+        };
         let event = PagerdutyEvent {
             routing_key: routing_key.expose().to_owned(),
             event_action: match data.status {
@@ -159,37 +140,26 @@ impl PagerdutyConfig {
             dedup_key: group_key_hash(&notification.group_key),
             payload: PagerdutyPayload {
                 summary: truncate_chars(&summary, MAX_SUMMARY_CHARS),
-                source: self
-                    .source
-                    .as_deref()
-                    .map_or_else(|| "agentmon".to_owned(), render),
-                severity: render(&self.severity),
-                class: optional(&self.class),
-                component: optional(&self.component),
-                group: optional(&self.group),
+                source: or_else(&self.source, "", "agentmon".to_owned()),
+                severity: render(severity),
+                class: or_else(&self.class, "", String::new()),
+                component: or_else(&self.component, "", String::new()),
+                group: or_else(&self.group, "", String::new()),
                 custom_details,
             },
-            client: self
-                .client
-                .as_deref()
-                .map_or_else(|| "agentmon".to_owned(), render),
-            client_url: self
-                .client_url
-                .as_deref()
-                .map_or_else(|| data.external_url.clone(), render),
+            client: or_else(&self.client, &defaults.client, "agentmon".to_owned()),
+            client_url: or_else(
+                &self.client_url,
+                &defaults.client_url,
+                data.external_url.clone(),
+            ),
         };
-        let headers = self
-            .http_config
-            .authorization_header()
-            .map(|value| ("Authorization".to_owned(), value))
-            .into_iter()
-            .collect();
         let request = DeliveryRequest::Http(HttpRequest {
-            url: self.url.clone(),
-            headers,
+            url: url.to_owned(),
+            headers: auth_headers(&self.http_config)?,
             body: to_json(&event)?,
             timeout_ms: None,
         });
-        Ok(Some(Built::new(&data, redact_url(&self.url), request)))
+        Ok(Some(Built::new(&data, redact_url(url), request)))
     }
 }

@@ -99,6 +99,13 @@ pub fn render_or_default(
     }
 }
 
+/// A configured text, or `None` when it is empty or still the value the
+/// config fills in by default (Alertmanager's default template, which
+/// agentmon's default texts stand in for).
+pub fn custom<'a>(configured: &'a str, default: &str) -> Option<&'a str> {
+    (!configured.is_empty() && configured != default).then_some(configured)
+}
+
 /// `[FIRING:2] HighLatency (job="agent")`: status, count, and the group
 /// labels, which name what the notification is about.
 pub fn default_title(data: &TemplateData) -> String {

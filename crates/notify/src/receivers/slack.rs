@@ -6,42 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::http_config::HttpClientConfig;
-use super::render::{default_text, default_title, render_or_default, Renderer};
+use super::render::{custom, default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
 use super::{
-    alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData,
+    alerts_to_send, auth_headers, endpoint, to_json, Built, DeliveryRequest, HttpRequest,
+    TemplateData,
 };
+use crate::config::SlackConfig;
 use crate::notification::Notification;
-use crate::secrets::{redact_url, Secret};
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SlackConfig {
-    /// The incoming-webhook URL (it is the credential). Falls back to
-    /// `global.slack_api_url` when the core fills it in.
-    #[serde(default)]
-    pub api_url: Option<Secret>,
-    #[serde(default)]
-    pub channel: Option<String>,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub title_link: Option<String>,
-    #[serde(default)]
-    pub text: Option<String>,
-    #[serde(default)]
-    pub color: Option<String>,
-    #[serde(default)]
-    pub icon_emoji: Option<String>,
-    #[serde(default)]
-    pub icon_url: Option<String>,
-    #[serde(default)]
-    pub send_resolved: bool,
-    #[serde(default)]
-    pub http_config: HttpClientConfig,
-}
+use crate::secrets::redact_url;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlackMessage {
@@ -88,30 +61,35 @@ impl SlackConfig {
         notification: &Notification,
         renderer: &dyn Renderer,
     ) -> Result<Option<Built>, String> {
-        let url = self
-            .api_url
-            .as_ref()
-            .ok_or("api_url is missing (and no global.slack_api_url)")?;
-        check_url(url.expose(), "api_url")?;
+        let url = endpoint(
+            self.api_url.as_ref(),
+            self.api_url_file.as_deref(),
+            "api_url",
+        )?;
         let Some(alerts) = alerts_to_send(notification, self.send_resolved) else {
             return Ok(None);
         };
         let data = TemplateData::new(notification, &alerts);
-        let render = |field: &Option<String>, default| {
-            render_or_default(renderer, field.as_deref(), &data, default)
+        let defaults = SlackConfig::default();
+        let render = |field: &str, default_field: &str, default| {
+            render_or_default(renderer, custom(field, default_field), &data, default)
         };
-        let title = render(&self.title, default_title);
+        // Alertmanager's default icon templates render empty.
+        let optional = |field: &str, default_field: &str| {
+            custom(field, default_field).map(|text| render(text, default_field, |_| String::new()))
+        };
+        let title = render(&self.title, &defaults.title, default_title);
         let message = SlackMessage {
-            channel: self.channel.clone(),
-            username: render(&self.username, default_username),
-            icon_emoji: self.icon_emoji.clone(),
-            icon_url: self.icon_url.clone(),
+            channel: (!self.channel.is_empty()).then(|| self.channel.clone()),
+            username: render(&self.username, &defaults.username, default_username),
+            icon_emoji: optional(&self.icon_emoji, &defaults.icon_emoji),
+            icon_url: optional(&self.icon_url, &defaults.icon_url),
             attachments: vec![SlackAttachment {
                 fallback: title.clone(),
                 title,
-                title_link: render(&self.title_link, default_title_link),
-                text: render(&self.text, default_text),
-                color: render(&self.color, default_color),
+                title_link: render(&self.title_link, &defaults.title_link, default_title_link),
+                text: render(&self.text, &defaults.text, default_text),
+                color: render(&self.color, &defaults.color, default_color),
                 mrkdwn_in: vec![
                     "fallback".to_owned(),
                     "pretext".to_owned(),
@@ -119,15 +97,9 @@ impl SlackConfig {
                 ],
             }],
         };
-        let headers = self
-            .http_config
-            .authorization_header()
-            .map(|value| ("Authorization".to_owned(), value))
-            .into_iter()
-            .collect();
         let request = DeliveryRequest::Http(HttpRequest {
             url: url.expose().to_owned(),
-            headers,
+            headers: auth_headers(&self.http_config)?,
             body: to_json(&message)?,
             timeout_ms: None,
         });

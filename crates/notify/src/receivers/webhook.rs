@@ -11,33 +11,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::gotime::{format_optional_ms, format_rfc3339_ms};
-use super::http_config::{deserialize_duration_ms, HttpClientConfig};
 use super::{
-    alerts_to_send, check_url, to_json, Built, DeliveryRequest, HttpRequest, TemplateData,
+    alerts_to_send, auth_headers, endpoint, to_json, Built, DeliveryRequest, HttpRequest,
+    TemplateData,
 };
+use crate::config::WebhookConfig;
 use crate::notification::Notification;
-use crate::secrets::{redact_url, Secret};
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct WebhookConfig {
-    /// The endpoint; a secret, since such URLs often carry a token.
-    pub url: Secret,
-    #[serde(default = "super::default_true")]
-    pub send_resolved: bool,
-    /// At most this many alerts per payload (0: all); the rest are counted
-    /// in `truncatedAlerts`.
-    #[serde(default)]
-    pub max_alerts: u64,
-    /// Per-request timeout; unset: the queue's default.
-    #[serde(
-        default,
-        rename = "timeout",
-        deserialize_with = "deserialize_duration_ms"
-    )]
-    pub timeout_ms: Option<u64>,
-    #[serde(default)]
-    pub http_config: HttpClientConfig,
-}
+use crate::secrets::redact_url;
 
 /// The payload, version 4.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,7 +80,7 @@ pub fn webhook_message(data: &TemplateData, truncated: u64) -> WebhookMessage {
 
 impl WebhookConfig {
     pub(crate) fn build(&self, notification: &Notification) -> Result<Option<Built>, String> {
-        check_url(self.url.expose(), "url")?;
+        let url = endpoint(self.url.as_ref(), self.url_file.as_deref(), "url")?;
         let Some(mut alerts) = alerts_to_send(notification, self.send_resolved) else {
             return Ok(None);
         };
@@ -110,23 +90,12 @@ impl WebhookConfig {
             alerts.truncate(self.max_alerts as usize);
         }
         let data = TemplateData::new(notification, &alerts);
-        let body = to_json(&webhook_message(&data, truncated))?;
-        let headers = self
-            .http_config
-            .authorization_header()
-            .map(|value| ("Authorization".to_owned(), value))
-            .into_iter()
-            .collect();
         let request = DeliveryRequest::Http(HttpRequest {
-            url: self.url.expose().to_owned(),
-            headers,
-            body,
-            timeout_ms: self.timeout_ms,
+            url: url.expose().to_owned(),
+            headers: auth_headers(&self.http_config)?,
+            body: to_json(&webhook_message(&data, truncated))?,
+            timeout_ms: self.timeout.map(|t| t.as_millis() as u64),
         });
-        Ok(Some(Built::new(
-            &data,
-            redact_url(self.url.expose()),
-            request,
-        )))
+        Ok(Some(Built::new(&data, redact_url(url.expose()), request)))
     }
 }

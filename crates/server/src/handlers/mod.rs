@@ -3,6 +3,7 @@
 //! in the Prometheus envelope (`{"status":"success","data":...}`).
 
 pub mod admin;
+pub mod alertmanager;
 pub mod events;
 pub mod export;
 pub mod expression;

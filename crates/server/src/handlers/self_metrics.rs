@@ -1,6 +1,9 @@
 //! `GET /metrics`: agentmon's own metrics in Prometheus text format 0.0.4:
 //! storage (`agentmon_tsdb_*`, once the database is open), HTTP
-//! (`agentmon_http_*`), OTLP ingest (`agentmon_otlp_*`), live stream (`agentmon_ws_connections`,
+//! (`agentmon_http_*`), OTLP ingest (`agentmon_otlp_*`), notifications
+//! (`agentmon_notifications_*`, `agentmon_notification_latency_seconds`,
+//! `agentmon_alerts`, `agentmon_silences`, with an `alertmanager:`
+//! section), live stream (`agentmon_ws_connections`,
 //! `agentmon_sse_connections`), rules (`agentmon_rule_*`, once rules run)
 //! and process (`process_*`).
 
@@ -24,6 +27,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     state.live().write_metrics(&mut out);
     if let Some(rules) = state.rules() {
         rules.manager.write_metrics(&mut out);
+    }
+    if let Some(alerting) = state.alerting() {
+        alerting.write_metrics(&mut out);
     }
     write_process_metrics(&mut out);
     (

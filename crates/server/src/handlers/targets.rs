@@ -77,27 +77,16 @@ pub async fn targets(State(state): State<AppState>, uri: Uri) -> Result<Response
 }
 
 /// `POST /-/reload` (admin): reads the config file again and applies its
-/// scrape jobs; an invalid file is refused and changes nothing.
+/// scrape jobs, `alertmanager` section and rule files; an invalid file is
+/// refused and changes nothing, a broken rule file keeps the last good
+/// rules (see [`AppState::reload`]).
 #[instrument(skip_all)]
 pub async fn reload(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let scraping = state
-        .scraping()
-        .ok_or_else(|| ApiError::BadData("scraping is not set up".to_owned()))?;
-    let jobs = scraping
+    let report = state
         .reload()
         .await
         .map_err(|e| ApiError::BadData(format!("failed to reload config: {e}")))?;
-    let Some(rules) = state.rules() else {
-        return Ok(success(serde_json::json!({ "scrapeJobs": jobs })));
-    };
-    // A broken rule file keeps the last good rules; say so, as Prometheus.
-    let groups = rules
-        .reload()
-        .await
-        .map_err(|e| ApiError::BadData(format!("failed to reload config: {e}")))?;
-    Ok(success(
-        serde_json::json!({ "scrapeJobs": jobs, "ruleGroups": groups }),
-    ))
+    Ok(success(report))
 }
 
 fn render<'a>(
