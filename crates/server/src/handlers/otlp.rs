@@ -13,7 +13,7 @@
 //! semantic conventions become agent events ([`accept_traces`]).
 
 use agentmon_ingest::events::EventLimits;
-use agentmon_ingest::otlp::{self, TracesRequest, Translation};
+use agentmon_ingest::otlp::{self, TracesRequest};
 use agentmon_ingest::IngestError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -59,28 +59,71 @@ pub async fn post_metrics(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let encoding = match media_type(&headers) {
+    export(state, &headers, body, "rejectedDataPoints", metrics).await
+}
+
+/// Takes one OTLP trace export.
+#[instrument(skip_all)]
+pub async fn post_traces(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    export(state, &headers, body, "rejectedSpans", traces).await
+}
+
+/// What both endpoints share: the media type, the answer in the request's
+/// encoding (`rejected_field` names the partial success's count), and the
+/// body checks; `handle` decodes and keeps the export.
+async fn export<F, Fut>(
+    state: AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    rejected_field: &str,
+    handle: F,
+) -> Response
+where
+    F: FnOnce(AppState, Vec<u8>, Encoding) -> Fut,
+    Fut: std::future::Future<Output = Result<Accepted, ApiError>>,
+{
+    let encoding = match media_type(headers) {
         Ok(encoding) => encoding,
         Err(error) => return failure(Encoding::Protobuf, &error),
     };
-    match metrics(state, &headers, body, encoding).await {
-        Ok(accepted) => success(encoding, "rejectedDataPoints", &accepted),
+    let outcome = match inflated_body(&state, headers, body).await {
+        Ok(raw) => handle(state, raw, encoding).await,
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(accepted) => success(encoding, rejected_field, &accepted),
         Err(error) => failure(encoding, &error),
     }
 }
 
-async fn metrics(
-    state: AppState,
+/// The body, gunzipped if it says so, within the size limits.
+async fn inflated_body(
+    state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    encoding: Encoding,
-) -> Result<Accepted, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let gzip = content_encoding(headers)?;
     let body = body.map_err(|rejection| body_error(rejection, state.limits().max_body_bytes))?;
     let limits = *state.limits();
-    let counters = state.clone();
-    let translation = tokio::task::spawn_blocking(move || -> Result<Translation, ApiError> {
-        let raw = inflate(&body, gzip, &limits)?;
+    blocking(move || inflate(&body, gzip, &limits)).await
+}
+
+/// Runs CPU-bound work (decoding, mapping) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(format!("OTLP decoding task failed: {e}")))?
+}
+
+async fn metrics(state: AppState, raw: Vec<u8>, encoding: Encoding) -> Result<Accepted, ApiError> {
+    let limits = *state.limits();
+    let translation = blocking(move || {
         let request = match encoding {
             Encoding::Protobuf => otlp::decode_metrics(&raw),
             Encoding::Json => otlp::decode_metrics_json(&raw),
@@ -88,9 +131,8 @@ async fn metrics(
         .map_err(ingest_error)?;
         Ok(otlp::translate_metrics(&request, &limits))
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("OTLP decoding task failed: {e}")))??;
-    let metrics = counters.otlp_metrics();
+    .await?;
+    let metrics = state.otlp_metrics();
     metrics.received(Signal::Metrics, translation.data_points);
     for (reason, count) in &translation.rejected {
         metrics.rejected(Signal::Metrics, reason.as_str(), *count);
@@ -108,34 +150,8 @@ async fn metrics(
     Ok(Accepted { rejected, message })
 }
 
-/// Takes one OTLP trace export.
-#[instrument(skip_all)]
-pub async fn post_traces(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let encoding = match media_type(&headers) {
-        Ok(encoding) => encoding,
-        Err(error) => return failure(Encoding::Protobuf, &error),
-    };
-    match traces(state, &headers, body, encoding).await {
-        Ok(accepted) => success(encoding, "rejectedSpans", &accepted),
-        Err(error) => failure(encoding, &error),
-    }
-}
-
-async fn traces(
-    state: AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    encoding: Encoding,
-) -> Result<Accepted, ApiError> {
-    let gzip = content_encoding(headers)?;
-    let body = body.map_err(|rejection| body_error(rejection, state.limits().max_body_bytes))?;
-    let limits = *state.limits();
-    let request = tokio::task::spawn_blocking(move || -> Result<TracesRequest, ApiError> {
-        let raw = inflate(&body, gzip, &limits)?;
+async fn traces(state: AppState, raw: Vec<u8>, encoding: Encoding) -> Result<Accepted, ApiError> {
+    let request = blocking(move || {
         let request = match encoding {
             Encoding::Protobuf => otlp::decode_traces(&raw),
             Encoding::Json => otlp::decode_traces_json(&raw),
@@ -144,8 +160,7 @@ async fn traces(
         otlp::validate_traces(&request).map_err(ingest_error)?;
         Ok(request)
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("OTLP decoding task failed: {e}")))??;
+    .await?;
     let spans = otlp::span_count(&request);
     state.otlp_metrics().received(Signal::Traces, spans);
     accept_traces(&state, request).await
@@ -161,11 +176,13 @@ const SKIPPED_SPANS_LISTED: usize = 5;
 /// are accepted and not kept. GenAI spans that cannot be mapped are
 /// refused, counted and named in the partial success.
 async fn accept_traces(state: &AppState, request: TracesRequest) -> Result<Accepted, ApiError> {
-    let batch = tokio::task::spawn_blocking(move || {
-        agentmon_agents::map_spans(&request, &EventLimits::default())
+    let batch = blocking(move || {
+        Ok(agentmon_agents::map_spans(
+            &request,
+            &EventLimits::default(),
+        ))
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("GenAI span mapping failed: {e}")))?;
+    .await?;
     if !batch.skipped.is_empty() {
         state
             .otlp_metrics()
