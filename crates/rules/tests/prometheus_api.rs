@@ -10,10 +10,10 @@
 //! Skipped when `prometheus` (Debian package `prometheus`) is not installed,
 //! unless `AGENTMON_REQUIRE_PEERS=1`.
 
-use std::io::Write as _;
+mod common;
+
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use agentmon_rules::api::{alert_discovery, rule_discovery, RuleFilter};
 use agentmon_rules::{
     parse_rule_file, EngineQueryFunc, GoTemplateExpander, Group, MemoryStore, RuleContext,
 };
+use common::{peer_or_skip, Peer};
 use serde_json::Value;
 
 const RULES: &str = r#"
@@ -49,35 +50,6 @@ groups:
         expr: label_replace(vector(1), "a", "1", "", "") or label_replace(vector(2), "a", "2", "", "")
         labels: {a: same}
 "#;
-
-fn prometheus_or_skip() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    if let Some(found) = std::env::split_paths(&path)
-        .map(|dir| dir.join("prometheus"))
-        .find(|candidate| candidate.is_file())
-    {
-        return Some(found);
-    }
-    if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!(
-            "prometheus is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)"
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP: prometheus not installed (apt-get install prometheus)"
-    );
-    None
-}
-
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Times replaced by markers, so documents compare apart from them; panics
 /// if a time field is not a string or number where one is expected.
@@ -111,7 +83,7 @@ fn get(http: &reqwest::blocking::Client, url: &str) -> Option<Value> {
 
 #[test]
 fn rules_and_alerts_json_match_prometheus() {
-    let Some(binary) = prometheus_or_skip() else {
+    let Some(binary) = peer_or_skip("prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

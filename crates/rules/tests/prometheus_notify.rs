@@ -12,10 +12,11 @@
 //! Skipped when `prometheus` is not installed, unless
 //! `AGENTMON_REQUIRE_PEERS=1`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,39 +26,11 @@ use agentmon_promql::Engine;
 use agentmon_rules::{
     now_ms, parse_rule_file, EngineQueryFunc, GoTemplateExpander, Group, MemoryStore, RuleContext,
 };
+use common::{peer_or_skip, Peer};
 use parking_lot::Mutex;
 use serde_json::Value;
 
 const EXTERNAL_URL: &str = "http://agentmon.example:9090";
-
-fn prometheus_or_skip() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    if let Some(found) = std::env::split_paths(&path)
-        .map(|dir| dir.join("prometheus"))
-        .find(|candidate| candidate.is_file())
-    {
-        return Some(found);
-    }
-    if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!(
-            "prometheus is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)"
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP: prometheus not installed (apt-get install prometheus)"
-    );
-    None
-}
-
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A fake Alertmanager: answers every request 200 and hands on the bodies
 /// of `POST /api/v2/alerts`.
@@ -108,7 +81,7 @@ fn ms(value: &Value) -> i64 {
 
 #[test]
 fn sent_alerts_have_prometheus_times_and_urls() {
-    let Some(binary) = prometheus_or_skip() else {
+    let Some(binary) = peer_or_skip("prometheus") else {
         return;
     };
     // Fires from the first evaluation, resolves about twelve seconds later

@@ -19,10 +19,12 @@
 //! Skipped when `prometheus` is not installed, unless
 //! `AGENTMON_REQUIRE_PEERS=1`.
 
+mod common;
+
 use std::io::Write as _;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,31 +34,10 @@ use agentmon_rules::{
     now_ms, parse_rule_file, EngineQueryFunc, GoTemplateExpander, Group, MemoryStore, Rule,
     RuleContext,
 };
+use common::{peer_or_skip, Peer};
 use serde_json::Value;
 
 const RULES: &str = "groups:\n  - name: restore\n    interval: 1s\n    rules:\n      - alert: Slow\n        expr: vector(1)\n        for: 30s\n";
-
-fn prometheus_or_skip() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    if let Some(found) = std::env::split_paths(&path)
-        .map(|dir| dir.join("prometheus"))
-        .find(|candidate| candidate.is_file())
-    {
-        return Some(found);
-    }
-    if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!(
-            "prometheus is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)"
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP: prometheus not installed (apt-get install prometheus)"
-    );
-    None
-}
-
-struct Peer(Child);
 
 impl Peer {
     fn start(binary: &Path, dir: &Path, port: u16) -> Peer {
@@ -94,15 +75,6 @@ impl Peer {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("prometheus did not stop within 10 s");
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
     }
 }
 
@@ -158,7 +130,7 @@ fn ours(samples: &[Sample], labels: &Labels, now: i64) -> i64 {
 
 #[test]
 fn restored_for_state_matches_prometheus() {
-    let Some(binary) = prometheus_or_skip() else {
+    let Some(binary) = peer_or_skip("prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

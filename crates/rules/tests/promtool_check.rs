@@ -10,31 +10,12 @@
 //! Skipped when `promtool` (Debian package `prometheus`) is not installed,
 //! unless `AGENTMON_REQUIRE_PEERS=1`.
 
-use std::io::Write as _;
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
 use agentmon_rules::{check_files, GoTemplateExpander};
-
-fn promtool_or_skip() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    if let Some(found) = std::env::split_paths(&path)
-        .map(|dir| dir.join("promtool"))
-        .find(|candidate| candidate.is_file())
-    {
-        return Some(found);
-    }
-    if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!(
-            "promtool is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)"
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP: promtool not installed (apt-get install prometheus)"
-    );
-    None
-}
+use common::peer_or_skip;
 
 const FILES: [(&str, &str); 6] = [
     (
@@ -125,7 +106,7 @@ fn comparable(line: &str) -> String {
 
 #[test]
 fn verdicts_counts_and_messages_agree_with_promtool() {
-    let Some(promtool) = promtool_or_skip() else {
+    let Some(promtool) = peer_or_skip("promtool") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -17,9 +17,9 @@
 //! Skipped when `promtool` (Debian package `prometheus`) is not installed,
 //! unless `AGENTMON_REQUIRE_PEERS=1`.
 
+mod common;
+
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ use agentmon_rules::{
     load_rule_file, run_unit_tests, AlertState, EngineQueryFunc, GoTemplateExpander, Group,
     MemoryStore, QueryFunc, Rule, RuleContext,
 };
+use common::peer_or_skip;
 
 const MIN: i64 = 60_000;
 const STEPS: i64 = 40;
@@ -92,26 +93,6 @@ const INPUT: [(&str, &str); 7] = [
         "5 15 15 5 20 stale 30x5 _x3 stale _x4 12x20",
     ),
 ];
-
-fn promtool_or_skip() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    if let Some(found) = std::env::split_paths(&path)
-        .map(|dir| dir.join("promtool"))
-        .find(|candidate| candidate.is_file())
-    {
-        return Some(found);
-    }
-    if std::env::var("AGENTMON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!(
-            "promtool is not installed and AGENTMON_REQUIRE_PEERS=1 (apt-get install prometheus)"
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP: promtool not installed (apt-get install prometheus)"
-    );
-    None
-}
 
 fn load_input(store: &MemoryStore) {
     let mut script = String::from("load 1m\n");
@@ -264,7 +245,7 @@ fn unit_test_file() -> (String, usize, usize) {
 
 #[test]
 fn promtool_accepts_what_this_evaluator_computes() {
-    let Some(promtool) = promtool_or_skip() else {
+    let Some(promtool) = peer_or_skip("promtool") else {
         return;
     };
     let (tests, expectations, firing_seen) = unit_test_file();
@@ -306,7 +287,7 @@ fn promtool_accepts_what_this_evaluator_computes() {
 
 #[test]
 fn promtool_and_this_runner_reject_the_same_wrong_expectation() {
-    let Some(promtool) = promtool_or_skip() else {
+    let Some(promtool) = peer_or_skip("promtool") else {
         return;
     };
     let (tests, _, _) = unit_test_file();
@@ -341,7 +322,7 @@ fn promtool_and_this_runner_reject_the_same_wrong_expectation() {
 
 #[test]
 fn rule_errors_fail_promtool_and_this_runner_alike() {
-    let Some(promtool) = promtool_or_skip() else {
+    let Some(promtool) = peer_or_skip("promtool") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
