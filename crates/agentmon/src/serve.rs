@@ -110,10 +110,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let alerting_tasks = match config.alertmanager_config().map_err(anyhow::Error::msg)? {
         Some(alertmanager) => {
             let data_dir = settings.data_dir.clone();
+            // Relative `templates:` globs are read from the config file's
+            // directory, as Alertmanager does.
+            let config_dir = config_path(args.config.as_deref())
+                .and_then(|path| path.parent().map(Path::to_path_buf))
+                .unwrap_or_default();
             let external_url = format!("http://{address}");
             let alerting = tokio::task::spawn_blocking(move || {
                 Alerting::open(
                     &data_dir,
+                    &config_dir,
                     alertmanager,
                     &external_url,
                     QueueOptions::default(),

@@ -23,10 +23,10 @@ use std::time::Duration;
 
 use agentmon_model::Alert;
 use agentmon_notify::deliver::{DeliveryQueue, QueueOptions};
-use agentmon_notify::receivers::PlainRenderer;
+use agentmon_notify::receivers::GoTemplateRenderer;
 use agentmon_notify::silence::{SilenceState, Silences, SqliteSilenceStore};
 use agentmon_notify::{AlertmanagerConfig, Notification, NotificationLogEntry, State, SystemClock};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
@@ -43,6 +43,8 @@ const GC_INTERVAL: Duration = Duration::from_secs(15 * 60);
 pub enum AlertingError {
     #[error("cannot open {file}: {reason}")]
     Open { file: &'static str, reason: String },
+    #[error("alertmanager templates: {0}")]
+    Templates(String),
 }
 
 /// Hands alerts to the notification core; cheap to clone.
@@ -70,6 +72,11 @@ pub struct Alerting {
     wake: Arc<Notify>,
     queue: DeliveryQueue,
     nflog_path: PathBuf,
+    /// Receivers' texts are rendered with the `templates:` files.
+    renderer: RwLock<Arc<GoTemplateRenderer>>,
+    /// Relative `templates:` globs are read from here (the config file's
+    /// directory, as Alertmanager does).
+    config_dir: PathBuf,
 }
 
 /// The flush task and the queue's dispatcher, until
@@ -105,12 +112,15 @@ struct SavedLogEntry {
 impl Alerting {
     /// Opens the stores in `data_dir` (creating them) and restores the
     /// notification log. `external_url` is how notifications link back.
+    /// `config_dir` is where relative `templates:` globs are read from.
     pub fn open(
         data_dir: &Path,
+        config_dir: &Path,
         config: AlertmanagerConfig,
         external_url: &str,
         queue_options: QueueOptions,
     ) -> Result<Alerting, AlertingError> {
+        let renderer = load_templates(&config, config_dir).map_err(AlertingError::Templates)?;
         std::fs::create_dir_all(data_dir).map_err(|e| AlertingError::Open {
             file: "the data directory",
             reason: e.to_string(),
@@ -142,7 +152,18 @@ impl Alerting {
             wake: Arc::new(Notify::new()),
             queue,
             nflog_path,
+            renderer: RwLock::new(Arc::new(renderer)),
+            config_dir: config_dir.to_owned(),
         })
+    }
+
+    /// Reads and parses the `templates:` files of `config`, for
+    /// [`Alerting::apply`]; an error changes nothing.
+    pub fn load_templates(
+        &self,
+        config: &AlertmanagerConfig,
+    ) -> Result<GoTemplateRenderer, String> {
+        load_templates(config, &self.config_dir)
     }
 
     /// Where alerts go in.
@@ -215,10 +236,12 @@ impl Alerting {
         self.wake.notify_one();
     }
 
-    /// Applies a new configuration (already validated); the flush task
-    /// picks up the rebuilt groups' times.
-    pub fn apply(&self, config: AlertmanagerConfig) {
+    /// Applies a new configuration (already validated) with its templates
+    /// (from [`Alerting::load_templates`]); the flush task picks up the
+    /// rebuilt groups' times.
+    pub fn apply(&self, config: AlertmanagerConfig, templates: GoTemplateRenderer) {
         warn_unsupported(&config);
+        *self.renderer.write() = Arc::new(templates);
         self.state.lock().reload(config);
         self.wake.notify_one();
     }
@@ -278,6 +301,7 @@ impl Alerting {
         if notifications.is_empty() {
             return;
         }
+        let renderer = Arc::clone(&self.renderer.read());
         for notification in &notifications {
             let Some(receiver) = config.receiver(&notification.receiver) else {
                 tracing::error!(receiver = %notification.receiver, "notification for an unknown receiver dropped");
@@ -285,7 +309,7 @@ impl Alerting {
             };
             match self
                 .queue
-                .enqueue_notification(notification, receiver, &PlainRenderer)
+                .enqueue_notification(notification, receiver, renderer.as_ref())
                 .await
             {
                 Ok(ids) => tracing::debug!(
@@ -376,6 +400,15 @@ fn write_log(path: &Path, entries: &[NotificationLogEntry]) -> Result<(), String
         std::fs::rename(&temporary, path)
     };
     write().map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The renderer with `config`'s `templates:` files, relative globs read
+/// from `config_dir`.
+fn load_templates(
+    config: &AlertmanagerConfig,
+    config_dir: &Path,
+) -> Result<GoTemplateRenderer, String> {
+    GoTemplateRenderer::load(&config.templates, config_dir).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -192,12 +192,20 @@ impl AppState {
         };
         let config = crate::config::Config::load(path).map_err(|e| e.to_string())?;
         let alertmanager = config.alertmanager_config()?;
+        // Templates are read before anything changes: a broken one fails
+        // the reload whole.
+        let templates = match (self.alerting(), &alertmanager) {
+            (Some(alerting), Some(am)) => Some(alerting.load_templates(am)?),
+            _ => None,
+        };
         let jobs = config.scrape_jobs()?;
         let count = jobs.len();
         scraping.manager.apply(jobs).await;
         let alerting = match (self.alerting(), alertmanager) {
             (Some(alerting), Some(am)) => {
-                alerting.apply(am);
+                if let Some(templates) = templates {
+                    alerting.apply(am, templates);
+                }
                 "reloaded"
             }
             (Some(_), None) => {

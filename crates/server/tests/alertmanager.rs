@@ -120,8 +120,16 @@ async fn alertmanager_api_v2_and_the_delivery_log() {
          receivers:\n  - name: hook\n    webhook_configs: [{{url: '{hook_url}'}}]\n  - name: nobody\n"
     ))
     .unwrap();
-    let alerting =
-        Arc::new(Alerting::open(dir.path(), config, "http://agentmon.test", options()).unwrap());
+    let alerting = Arc::new(
+        Alerting::open(
+            dir.path(),
+            dir.path(),
+            config,
+            "http://agentmon.test",
+            options(),
+        )
+        .unwrap(),
+    );
     let tasks = alerting.start();
     let state = AppState::new(tokens(), Limits::default());
     state.set_alerting(alerting.clone());

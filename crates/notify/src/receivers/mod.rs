@@ -8,6 +8,7 @@
 
 pub mod discord;
 pub mod email;
+pub mod go_render;
 pub mod gotime;
 pub mod pagerduty;
 pub mod render;
@@ -24,6 +25,7 @@ pub use crate::config::{
     WebhookConfig,
 };
 use crate::notification::{AlertStatus, Notification};
+pub use go_render::GoTemplateRenderer;
 pub use render::{PlainRenderer, RenderError, Renderer};
 pub use template_data::TemplateData;
 

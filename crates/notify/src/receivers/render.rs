@@ -2,7 +2,7 @@
 //! configured texts (`title`, `text`, `subject`, ...) are rendered, and
 //! agentmon's own default texts for fields left unset.
 //!
-//! A Go-template engine plugs in as another [`Renderer`]. The built-in
+//! [`super::GoTemplateRenderer`] is the Go-template [`Renderer`]. The built-in
 //! [`PlainRenderer`] knows no templates: it takes text without `{{` as
 //! written and fills the simplest field references (`{{ .Status }}`,
 //! `{{ .Receiver }}`, `{{ .ExternalURL }}`, `{{ .GroupLabels.name }}`,
@@ -21,6 +21,8 @@ pub enum RenderError {
     Unsupported { template: String, construct: String },
     #[error("template {template:?} is malformed: {reason}")]
     Malformed { template: String, reason: String },
+    #[error("template {template:?}: {reason}")]
+    Template { template: String, reason: String },
 }
 
 /// Renders a configured text against a notification's data.
