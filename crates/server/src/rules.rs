@@ -112,15 +112,14 @@ impl Rules {
         Ok(self.manager.groups().len())
     }
 
-    /// Reads the config file's `rule_files` again and runs them; returns
-    /// the number of groups. An unreadable config or a broken rule file
-    /// changes nothing.
-    pub async fn reload(&self) -> Result<usize, String> {
+    /// Runs the `rule_files` of `config`, the config file read again by
+    /// a reload; returns the number of groups. A broken rule file changes
+    /// nothing.
+    pub async fn reload(&self, config: &Config) -> Result<usize, String> {
         let Some(path) = &self.config_path else {
             return Err("no configuration file to reload: start with --config".to_owned());
         };
-        let config = Config::load(path).map_err(|e| e.to_string())?;
-        let settings = RuleSettings::from_config(&config, Some(path))?;
+        let settings = RuleSettings::from_config(config, Some(path))?;
         let groups = self.load(&settings).await?;
         tracing::info!(path = %path.display(), groups, "rule files reloaded");
         Ok(groups)

@@ -218,7 +218,7 @@ impl AppState {
         tracing::info!(path = %path.display(), jobs = count, alertmanager = alerting, "configuration reloaded");
         let mut report = serde_json::json!({ "scrapeJobs": count, "alertmanager": alerting });
         if let Some(rules) = self.rules() {
-            report["ruleGroups"] = rules.reload().await?.into();
+            report["ruleGroups"] = rules.reload(&config).await?.into();
         }
         Ok(report)
     }
