@@ -3,8 +3,10 @@
 //! webhook request is captured by a loopback receiver, and agentmon's
 //! payload for the same group (with Alertmanager's group key and
 //! fingerprints, which the routing core computes) must be the same text
-//! field for field and in the same order. Skipped when Alertmanager is
-//! missing, unless AGENTMON_REQUIRE_PEERS=1.
+//! field for field and in the same order; so must its Slack, Discord and
+//! PagerDuty requests, rendered with the stock templates (the sender's
+//! name apart). Skipped when Alertmanager is missing, unless
+//! AGENTMON_REQUIRE_PEERS=1.
 
 mod support;
 
@@ -14,7 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use agentmon_model::{Alert, Labels};
 use agentmon_notify::notification::{AlertStatus, Notification};
 use agentmon_notify::receivers::gotime::format_rfc3339_ms;
-use agentmon_notify::receivers::{prepare, DeliveryRequest, PlainRenderer, ReceiverConfig};
+use agentmon_notify::receivers::{
+    prepare, DeliveryRequest, GoTemplateRenderer, PlainRenderer, ReceiverConfig,
+};
 use serde_json::{json, Value};
 use support::{ok, Receiver};
 
@@ -61,6 +65,7 @@ async fn webhook_payload_is_alertmanagers() {
     }
     let receiver = Receiver::start(vec![], ok()).await;
     let dir = tempfile::tempdir().unwrap();
+    let others = other_integrations(&receiver);
     let config = format!(
         "route:
   receiver: hook
@@ -72,18 +77,13 @@ receivers:
   - name: hook
     webhook_configs:
       - url: '{}'
-    pagerduty_configs:
-      - url: '{}'
-        routing_key: R0UT1NG
-    discord_configs:
-      - webhook_url: '{}'
-    slack_configs:
-      - api_url: '{}'
-",
+{}",
         receiver.url("/hook"),
-        receiver.url("/pagerduty"),
-        receiver.url("/discord"),
-        receiver.url("/slack"),
+        others
+            .lines()
+            .skip(1)
+            .map(|line| format!("    {line}\n"))
+            .collect::<String>(),
     );
     std::fs::write(dir.path().join("am.yml"), &config).unwrap();
     let port = free_port();
@@ -130,14 +130,14 @@ receivers:
     let alerts = json!([
         {
             "labels": {"alertname": "HighLatency", "instance": "agent-1:9100", "severity": "page"},
-            "annotations": {"summary": "p95 latency above 2s", "runbook_url": "http://runbooks/latency"},
+            "annotations": {"summary": "p95 latency > 2s & <rising>", "runbook_url": "http://runbooks/latency"},
             "startsAt": format_rfc3339_ms(firing_start),
             "endsAt": format_rfc3339_ms(now + 3_600_000),
             "generatorURL": "http://prometheus:9090/graph?g0.expr=latency"
         },
         {
             "labels": {"alertname": "HighLatency", "instance": "agent-2:9100", "severity": "page"},
-            "annotations": {"summary": "p95 latency above 2s"},
+            "annotations": {"summary": "p95 latency > 2s & <rising>"},
             "startsAt": format_rfc3339_ms(resolved_start),
             "endsAt": format_rfc3339_ms(resolved_end),
             "generatorURL": "http://prometheus:9090/graph?g0.expr=latency"
@@ -155,12 +155,12 @@ receivers:
     let deadline = Instant::now() + Duration::from_secs(30);
     let bodies = loop {
         let accepted = receiver.accepted();
-        if accepted.len() >= 4 {
+        if accepted.len() >= EXPECTED_REQUESTS {
             break accepted;
         }
         assert!(
             Instant::now() < deadline,
-            "Alertmanager sent {} of 4 requests",
+            "Alertmanager sent {} of {EXPECTED_REQUESTS} requests",
             accepted.len()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -232,7 +232,7 @@ receivers:
     let DeliveryRequest::Http(ours) = &deliveries[0].request else {
         panic!("expected HTTP");
     };
-    check_other_integrations(&notification, &receiver, &body_at);
+    check_other_integrations(&notification, &others, &body_at);
     // Go's encoder ends the body with a newline; otherwise the texts must
     // be identical: fields, order, times, fingerprints.
     assert_eq!(
@@ -244,47 +244,106 @@ receivers:
     );
 }
 
-/// The parts of the Slack, Discord and PagerDuty requests that agentmon
-/// means to share with Alertmanager (texts are agentmon's own): PagerDuty's
-/// dedup key and action, Discord's colour, Slack's colour.
+/// Requests Alertmanager sends for the alert group: the webhook and
+/// those of `other_integrations`.
+const EXPECTED_REQUESTS: usize = 6;
+
+/// The receiver's other integrations, as one receiver's YAML (its first
+/// line the name): each at its defaults, and Slack and PagerDuty again
+/// with their texts, fields, actions, images and links configured.
+fn other_integrations(receiver: &Receiver) -> String {
+    format!(
+        r#"name: hook
+pagerduty_configs:
+  - url: '{pagerduty}'
+    routing_key: R0UT1NG
+  - url: '{pagerduty2}'
+    routing_key: R0UT1NG
+    client: 'agents of {{{{ .Receiver }}}}'
+    description: '{{{{ .CommonAnnotations.summary }}}} ({{{{ len .Alerts }}}})'
+    class: latency
+    images:
+      - src: 'https://img.test/{{{{ .Status }}}}.png'
+        alt: graph
+        href: '{{{{ .ExternalURL }}}}'
+      - src: ''
+        alt: dropped
+    links:
+      - href: '{{{{ (index .Alerts 0).GeneratorURL }}}}'
+        text: source
+      - href: ''
+        text: dropped
+discord_configs:
+  - webhook_url: '{discord}'
+slack_configs:
+  - api_url: '{slack}'
+  - api_url: '{slack2}'
+    send_resolved: true
+    channel: '#agents'
+    icon_emoji: ':robot_face:'
+    link_names: true
+    title: '{{{{ template "slack.default.title" . }}}} & more'
+    text: '{{{{ template "__text_alert_list" .Alerts.Firing }}}}'
+    short_fields: true
+    fields:
+      - title: Severity
+        value: '{{{{ .CommonLabels.severity }}}}'
+      - title: Alerts
+        value: '{{{{ len .Alerts }}}}'
+        short: false
+    actions:
+      - type: button
+        text: Runbook
+        url: '{{{{ (index .Alerts 0).Annotations.runbook_url }}}}'
+        name: ignored
+      - type: button
+        text: Acknowledge
+        name: ack
+        value: '{{{{ .Status }}}}'
+        style: danger
+        confirm:
+          text: Sure?
+          ok_text: 'Yes'
+    mrkdwn_in: [text, title]
+"#,
+        pagerduty = receiver.url("/pagerduty"),
+        pagerduty2 = receiver.url("/pagerduty2"),
+        discord = receiver.url("/discord"),
+        slack = receiver.url("/slack"),
+        slack2 = receiver.url("/slack2"),
+    )
+}
+
+/// The Slack, Discord and PagerDuty requests: agentmon renders the same
+/// configuration with its stock templates, and the bodies must be
+/// Alertmanager's byte for byte, apart from the sender's name, which is
+/// agentmon's.
 fn check_other_integrations(
     notification: &Notification,
-    receiver: &Receiver,
+    receiver_yaml: &str,
     body_at: &dyn Fn(&str) -> String,
 ) {
-    let config: ReceiverConfig = ReceiverConfig::from_yaml(&format!(
-        "name: hook
-pagerduty_configs: [{{url: '{}', routing_key: R0UT1NG}}]
-discord_configs: [{{webhook_url: '{}'}}]
-slack_configs: [{{api_url: '{}'}}]",
-        receiver.url("/pagerduty"),
-        receiver.url("/discord"),
-        receiver.url("/slack")
-    ))
-    .unwrap();
-    let deliveries = prepare(notification, &config, &PlainRenderer).unwrap();
-    let ours: Vec<Value> = deliveries
-        .iter()
-        .map(|d| match &d.request {
-            DeliveryRequest::Http(http) => serde_json::from_str(&http.body).unwrap(),
-            DeliveryRequest::Email(_) => panic!("expected HTTP"),
-        })
-        .collect();
-    // prepare goes through integrations in a fixed order: slack, discord, pagerduty.
-    let (slack, discord, pagerduty) = (&ours[0], &ours[1], &ours[2]);
-    let theirs: Value = serde_json::from_str(&body_at("/pagerduty")).unwrap();
-    assert_eq!(pagerduty["dedup_key"], theirs["dedup_key"]);
-    assert_eq!(pagerduty["event_action"], theirs["event_action"]);
-    assert_eq!(pagerduty["routing_key"], theirs["routing_key"]);
-    assert_eq!(
-        pagerduty["payload"]["severity"],
-        theirs["payload"]["severity"]
-    );
-    let theirs: Value = serde_json::from_str(&body_at("/discord")).unwrap();
-    assert_eq!(discord["embeds"][0]["color"], theirs["embeds"][0]["color"]);
-    let theirs: Value = serde_json::from_str(&body_at("/slack")).unwrap();
-    assert_eq!(
-        slack["attachments"][0]["color"],
-        theirs["attachments"][0]["color"]
-    );
+    let config = ReceiverConfig::from_yaml(receiver_yaml).unwrap();
+    let renderer = GoTemplateRenderer::load(&[], std::path::Path::new(".")).unwrap();
+    let deliveries = prepare(notification, &config, &renderer).unwrap();
+    assert_eq!(deliveries.len(), EXPECTED_REQUESTS - 1);
+    for delivery in &deliveries {
+        let DeliveryRequest::Http(ours) = &delivery.request else {
+            panic!("expected HTTP");
+        };
+        let path = ours
+            .url
+            .rsplit_once('/')
+            .map(|(_, p)| format!("/{p}"))
+            .unwrap();
+        let theirs = body_at(&path);
+        let theirs = theirs
+            .trim_end()
+            .replace("\"Alertmanager\"", "\"agentmon\"");
+        assert_eq!(
+            ours.body, theirs,
+            "\n{path}\nours:   {}\ntheirs: {}",
+            ours.body, theirs
+        );
+    }
 }

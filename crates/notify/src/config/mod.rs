@@ -31,7 +31,7 @@ pub use global::{GlobalConfig, DEFAULT_PAGERDUTY_URL};
 pub(crate) use receivers::{template, PAGERDUTY_DEFAULT_DETAILS};
 pub use receivers::{
     DiscordConfig, EmailConfig, PagerdutyConfig, PagerdutyImage, PagerdutyLink, ReceiverConfig,
-    SlackAction, SlackConfig, SlackField, WebhookConfig,
+    SlackAction, SlackConfig, SlackConfirm, SlackField, WebhookConfig,
 };
 pub use route::{InhibitRuleConfig, MatcherList, RouteConfig};
 

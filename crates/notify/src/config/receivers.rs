@@ -181,7 +181,7 @@ impl ReceiverConfig {
             c.validate()?;
         }
         for c in &mut self.slack_configs {
-            c.http_config.validate()?;
+            c.validate()?;
         }
         for c in &mut self.discord_configs {
             c.validate()?;
@@ -261,7 +261,53 @@ pub struct SlackAction {
     pub name: String,
     #[serde(default)]
     pub value: String,
-    pub confirm: Option<serde_yaml::Value>,
+    pub confirm: Option<SlackConfirm>,
+}
+
+/// The `confirm` dialog of a Slack action.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfirm {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub ok_text: String,
+    #[serde(default)]
+    pub dismiss_text: String,
+}
+
+impl SlackConfig {
+    /// Alertmanager's checks of `fields` and `actions` (its messages); an
+    /// action with a `url` drops its `name`, as Alertmanager does.
+    fn validate(&mut self) -> Result<(), String> {
+        for field in &self.fields {
+            if field.title.is_empty() {
+                return Err("missing title in Slack field configuration".to_owned());
+            }
+            if field.value.is_empty() {
+                return Err("missing value in Slack field configuration".to_owned());
+            }
+        }
+        for action in &mut self.actions {
+            if action.kind.is_empty() {
+                return Err("missing type in Slack action configuration".to_owned());
+            }
+            if action.text.is_empty() {
+                return Err("missing text in Slack action configuration".to_owned());
+            }
+            if !action.url.is_empty() {
+                action.name.clear();
+            } else if action.name.is_empty() {
+                return Err("missing name or url in Slack action configuration".to_owned());
+            }
+            if action.confirm.as_ref().is_some_and(|c| c.text.is_empty()) {
+                return Err("missing text in Slack confirmation field configuration".to_owned());
+            }
+        }
+        self.http_config.validate()
+    }
 }
 
 /// `slack_configs`: an incoming-webhook message with one attachment.

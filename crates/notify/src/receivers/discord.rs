@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::render::{custom, default_text, default_title, render_or_default, Renderer};
+use super::render::{configured, default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
 use super::{
     alerts_to_send, auth_headers, endpoint, to_json, Built, DeliveryRequest, HttpRequest,
@@ -63,13 +63,13 @@ impl DiscordConfig {
         let defaults = DiscordConfig::default();
         let title = render_or_default(
             renderer,
-            custom(&self.title, &defaults.title),
+            configured(renderer, &self.title, &defaults.title),
             &data,
             default_title,
         );
         let description = render_or_default(
             renderer,
-            custom(&self.message, &defaults.message),
+            configured(renderer, &self.message, &defaults.message),
             &data,
             default_text,
         );

@@ -12,7 +12,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use super::render::{
-    custom, default_html, default_text, default_title, render_or_default, Renderer,
+    configured, default_html, default_text, default_title, render_or_default, Renderer,
 };
 use super::{alerts_to_send, Built, DeliveryRequest, EmailRequest, TemplateData};
 use crate::config::{inline_or_file, template, EmailConfig};
@@ -74,7 +74,7 @@ impl EmailConfig {
         let subject = match header_lookup(&self.headers, "Subject") {
             Some(subject) => render_or_default(
                 renderer,
-                custom(subject, &template("email.default.subject")),
+                configured(renderer, subject, &template("email.default.subject")),
                 &data,
                 default_title,
             ),
@@ -110,10 +110,15 @@ impl EmailConfig {
         if recipients.is_empty() {
             return Err("to names no recipient".into());
         }
-        let text = render_or_default(renderer, custom(&self.text, ""), &data, default_text);
+        let text = render_or_default(
+            renderer,
+            configured(renderer, &self.text, ""),
+            &data,
+            default_text,
+        );
         let html = render_or_default(
             renderer,
-            custom(&self.html, &template("email.default.html")),
+            configured(renderer, &self.html, &template("email.default.html")),
             &data,
             default_html,
         );

@@ -11,7 +11,14 @@ use agentmon_template::{FuncMap, Template};
 use super::render::{RenderError, Renderer};
 use super::template_data::TemplateData;
 
-/// Renders with the template files' definitions in scope.
+/// The stock templates (`stock.tmpl`): Alertmanager's template names with
+/// agentmon's texts, read before the configuration's files, which may
+/// redefine them.
+const STOCK_TEMPLATES: &str = include_str!("stock.tmpl");
+const STOCK_NAME: &str = "agentmon-stock.tmpl";
+
+/// Renders with the stock templates and the template files' definitions
+/// in scope.
 #[derive(Debug, Clone)]
 pub struct GoTemplateRenderer {
     templates: Template,
@@ -20,14 +27,20 @@ pub struct GoTemplateRenderer {
 
 impl GoTemplateRenderer {
     /// Reads every file matching `patterns` (globs, relative to `base_dir`
-    /// unless absolute), in name order per pattern; a file that does not
-    /// read or parse is an error naming it. No patterns: no definitions.
+    /// unless absolute), in name order per pattern, after the stock
+    /// templates; a file that does not read or parse is an error naming it.
     pub fn load(patterns: &[String], base_dir: &Path) -> Result<GoTemplateRenderer, RenderError> {
         let funcs = alertmanager::funcs();
         let mut templates = Template::parse("", "", &funcs).map_err(|e| RenderError::Template {
             template: String::new(),
             reason: e.to_string(),
         })?;
+        templates
+            .add(STOCK_NAME, STOCK_TEMPLATES, &funcs)
+            .map_err(|e| RenderError::Template {
+                template: STOCK_NAME.to_owned(),
+                reason: e.to_string(),
+            })?;
         for pattern in patterns {
             let full = base_dir.join(pattern);
             let full = full.to_string_lossy();
@@ -69,6 +82,10 @@ impl Renderer for GoTemplateRenderer {
             &self.funcs,
         )
         .map_err(failed)
+    }
+
+    fn has_stock_templates(&self) -> bool {
+        true
     }
 }
 
@@ -149,5 +166,84 @@ mod tests {
         // So is a template file that does not parse.
         std::fs::write(dir.path().join("broken.tmpl"), "{{ end }}").unwrap();
         assert!(GoTemplateRenderer::load(&["*.tmpl".to_owned()], dir.path()).is_err());
+    }
+
+    fn data() -> TemplateData {
+        let mut hostile = alert("<script>x</script>", Status::Firing);
+        hostile.generator_url = "javascript:alert(1)".to_owned();
+        let mut linked = alert("b", Status::Resolved);
+        linked.generator_url = "http://prom/graph?g0.expr=a&b".to_owned();
+        linked.ends_at_ms = Some(1_700_000_600_000);
+        TemplateData {
+            receiver: "team a".to_owned(),
+            status: Status::Firing,
+            alerts: vec![hostile, linked],
+            group_labels: BTreeMap::from([("alertname".to_owned(), "HighLatency".to_owned())]),
+            common_labels: BTreeMap::from([("alertname".to_owned(), "HighLatency".to_owned())]),
+            common_annotations: BTreeMap::new(),
+            external_url: "http://agentmon:9090".to_owned(),
+            group_key: "{}:{}".to_owned(),
+        }
+    }
+
+    #[test]
+    fn stock_templates_are_defined_and_may_be_redefined() {
+        let renderer = GoTemplateRenderer::load(&[], Path::new(".")).unwrap();
+        assert!(renderer.has_stock_templates());
+        let data = data();
+        let subject = renderer
+            .render("{{ template \"__subject\" . }}", &data)
+            .unwrap();
+        assert_eq!(subject, "[FIRING:1] HighLatency ");
+        let link = renderer
+            .render("{{ template \"slack.default.titlelink\" . }}", &data)
+            .unwrap();
+        assert_eq!(link, "http://agentmon:9090/#/alerts?receiver=team+a");
+        let list = renderer
+            .render(
+                "{{ template \"__text_alert_list\" .Alerts.Resolved }}",
+                &data,
+            )
+            .unwrap();
+        assert_eq!(
+            list,
+            "Labels:\n - alertname = HighLatency\n - instance = b\nAnnotations:\n - summary = b is slow\n\
+             Source: http://prom/graph?g0.expr=a&b\n"
+        );
+        // A template file read after the stock ones replaces a definition.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mine.tmpl"),
+            "{{ define \"__alertmanager\" }}Fleet monitor{{ end }}",
+        )
+        .unwrap();
+        let renderer = GoTemplateRenderer::load(&["*.tmpl".to_owned()], dir.path()).unwrap();
+        let name = renderer
+            .render("{{ template \"slack.default.username\" . }}", &data)
+            .unwrap();
+        assert_eq!(name, "Fleet monitor");
+    }
+
+    #[test]
+    fn the_stock_email_escapes_every_value_and_links_only_http() {
+        let renderer = GoTemplateRenderer::load(&[], Path::new(".")).unwrap();
+        let html = renderer
+            .render("{{ template \"email.default.html\" . }}", &data())
+            .unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"), "{html}");
+        assert!(!html.contains("href=\"javascript:"), "{html}");
+        assert!(html.contains("<td>javascript:alert(1)</td>"), "{html}");
+        assert!(
+            html.contains("<a href=\"http://prom/graph?g0.expr=a&amp;b\">"),
+            "{html}"
+        );
+        assert!(html.contains("1 firing, 1 resolved"), "{html}");
+        assert!(html.contains("until</td>"), "{html}");
+        assert!(
+            html.contains("href=\"http://agentmon:9090/#/alerts?receiver=team+a\""),
+            "{html}"
+        );
     }
 }

@@ -261,8 +261,28 @@ impl Built {
 
 /// A JSON body; serializing our own payload types cannot fail, but an
 /// error is reported rather than assumed away.
+/// JSON as Go's `encoding/json` writes it, which Alertmanager's requests
+/// are: `<`, `>`, `&`, U+2028 and U+2029 escaped as `\uXXXX`. Those
+/// characters can only occur inside strings of the encoded text, so they
+/// are replaced after encoding.
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, String> {
-    serde_json::to_string(value).map_err(|e| format!("cannot encode the payload: {e}"))
+    let text =
+        serde_json::to_string(value).map_err(|e| format!("cannot encode the payload: {e}"))?;
+    if !text.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
 }
 
 /// A URL must be http(s) with a host before it is queued, so that a

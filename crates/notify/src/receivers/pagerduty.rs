@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::discord::truncate_chars;
-use super::render::{custom, default_text, default_title, render_or_default, Renderer};
+use super::render::{configured, default_text, default_title, render_or_default, Renderer};
 use super::template_data::Status;
 use super::{
     alerts_to_send, auth_headers, check_url, to_json, Built, DeliveryRequest, HttpRequest,
@@ -30,13 +30,32 @@ const MAX_SUMMARY_CHARS: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PagerdutyEvent {
     pub routing_key: String,
-    pub event_action: String,
     pub dedup_key: String,
+    pub event_action: String,
     pub payload: PagerdutyPayload,
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub client: String,
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub client_url: String,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub images: Vec<PagerdutyEventImage>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub links: Vec<PagerdutyEventLink>,
+}
+
+/// An image of the event (`images`), rendered; kept only with a `src`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PagerdutyEventImage {
+    pub src: String,
+    pub alt: String,
+    pub href: String,
+}
+
+/// A link of the event (`links`), rendered; kept only with an `href`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PagerdutyEventLink {
+    pub href: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,7 +119,7 @@ impl PagerdutyConfig {
         };
         let defaults = PagerdutyConfig::default();
         let or_else = |field: &str, default_field: &str, fallback: String| {
-            custom(field, default_field).map_or(fallback, render)
+            configured(renderer, field, default_field).map_or(fallback, render)
         };
         let custom_details = self
             .details
@@ -110,10 +129,11 @@ impl PagerdutyConfig {
                     .iter()
                     .any(|(key, default)| key == name && default == value);
                 let text = match name.as_str() {
-                    "firing" if builtin => text_of(&data, Status::Firing),
-                    "resolved" if builtin => text_of(&data, Status::Resolved),
-                    "num_firing" if builtin => data.firing().count().to_string(),
-                    "num_resolved" if builtin => data.resolved().count().to_string(),
+                    _ if !builtin || renderer.has_stock_templates() => render(value),
+                    "firing" => text_of(&data, Status::Firing),
+                    "resolved" => text_of(&data, Status::Resolved),
+                    "num_firing" => data.firing().count().to_string(),
+                    "num_resolved" => data.resolved().count().to_string(),
                     _ => render(value),
                 };
                 (name.clone(), text)
@@ -121,10 +141,11 @@ impl PagerdutyConfig {
             .collect();
         let summary = render_or_default(
             renderer,
-            custom(&self.description, &defaults.description),
+            configured(renderer, &self.description, &defaults.description),
             &data,
             default_title,
         );
+        let client = or_else(&self.client, &defaults.client, "agentmon".to_owned());
         let severity = if self.severity.is_empty() {
             "error"
         } else {
@@ -140,14 +161,34 @@ impl PagerdutyConfig {
             dedup_key: group_key_hash(&notification.group_key),
             payload: PagerdutyPayload {
                 summary: truncate_chars(&summary, MAX_SUMMARY_CHARS),
-                source: or_else(&self.source, "", "agentmon".to_owned()),
+                // Alertmanager's source defaults to the client's text.
+                source: or_else(&self.source, "", client.clone()),
                 severity: render(severity),
                 class: or_else(&self.class, "", String::new()),
                 component: or_else(&self.component, "", String::new()),
                 group: or_else(&self.group, "", String::new()),
                 custom_details,
             },
-            client: or_else(&self.client, &defaults.client, "agentmon".to_owned()),
+            client,
+            images: self
+                .images
+                .iter()
+                .map(|image| PagerdutyEventImage {
+                    src: render(&image.src),
+                    alt: render(&image.alt),
+                    href: render(&image.href),
+                })
+                .filter(|image| !image.src.is_empty())
+                .collect(),
+            links: self
+                .links
+                .iter()
+                .map(|link| PagerdutyEventLink {
+                    href: render(&link.href),
+                    text: render(&link.text),
+                })
+                .filter(|link| !link.href.is_empty())
+                .collect(),
             client_url: or_else(
                 &self.client_url,
                 &defaults.client_url,

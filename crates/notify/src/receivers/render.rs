@@ -28,6 +28,13 @@ pub enum RenderError {
 /// Renders a configured text against a notification's data.
 pub trait Renderer: Send + Sync {
     fn render(&self, template: &str, data: &TemplateData) -> Result<String, RenderError>;
+
+    /// Whether the stock templates (`__subject`, `slack.default.title`,
+    /// ...) are defined, so a field left at its default can be rendered
+    /// as Alertmanager renders it.
+    fn has_stock_templates(&self) -> bool {
+        false
+    }
 }
 
 /// The built-in renderer (see the module documentation).
@@ -101,11 +108,17 @@ pub fn render_or_default(
     }
 }
 
-/// A configured text, or `None` when it is empty or still the value the
-/// config fills in by default (Alertmanager's default template, which
-/// agentmon's default texts stand in for).
-pub fn custom<'a>(configured: &'a str, default: &str) -> Option<&'a str> {
-    (!configured.is_empty() && configured != default).then_some(configured)
+/// The text to render for a field: `None` when it is empty, or still the
+/// value the config fills in by default (a stock template) and the
+/// renderer has no stock templates — agentmon's default text then stands
+/// in for it.
+pub fn configured<'a>(
+    renderer: &dyn Renderer,
+    configured: &'a str,
+    default: &str,
+) -> Option<&'a str> {
+    let usable = configured != default || renderer.has_stock_templates();
+    (!configured.is_empty() && usable).then_some(configured)
 }
 
 /// `[FIRING:2] HighLatency (job="agent")`: status, count, and the group
