@@ -303,7 +303,7 @@ impl SlackConfig {
                 return Err("missing name or url in Slack action configuration".to_owned());
             }
             if action.confirm.as_ref().is_some_and(|c| c.text.is_empty()) {
-                return Err("missing text in Slack confirmation field configuration".to_owned());
+                return Err("missing text in Slack confirmation configuration".to_owned());
             }
         }
         self.http_config.validate()
