@@ -100,6 +100,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub listen: Option<String>,
 
+    /// The URL agentmon is reached at from outside, for links in alerts and
+    /// notifications [default: http://<listen address>].
+    #[arg(long = "web.external-url", value_name = "URL", value_parser = parse_external_url)]
+    pub external_url: Option<String>,
+
     /// Delete blocks older than this, e.g. 15d [default: 15d].
     #[arg(long = "retention.time", value_name = "DURATION", value_parser = parse_duration)]
     pub retention_time: Option<Duration>,
@@ -144,6 +149,7 @@ impl ServeArgs {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             listen: self.listen.clone(),
+            external_url: self.external_url.clone(),
             data_dir: self.data_dir.clone(),
             retention_time: self.retention_time,
             retention_size: self.retention_size,
@@ -177,6 +183,10 @@ impl ServeArgs {
             ("config", config),
             ("data-dir", settings.data_dir.display().to_string()),
             ("listen", settings.listen.clone()),
+            (
+                "web.external-url",
+                settings.external_url.clone().unwrap_or_default(),
+            ),
             ("retention.time", millis(tsdb.retention_time)),
             (
                 "retention.size",
@@ -203,6 +213,10 @@ impl ServeArgs {
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
     }
+}
+
+fn parse_external_url(text: &str) -> Result<String, String> {
+    agentmon_server::config::check_external_url(text)
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

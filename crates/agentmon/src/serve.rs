@@ -34,7 +34,7 @@ use agentmon_notify::deliver::QueueOptions;
 use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
 use agentmon_rules::AlertSender;
 use agentmon_server::auth::Tokens;
-use agentmon_server::config::{Config, Settings};
+use agentmon_server::config::{default_external_url, Config, Settings};
 use agentmon_server::{
     router, run_agent_metrics_writer, run_session_retention, Alerting, AppState, Db, DbAppender,
     DbProbeWriter, Limits, RuleSettings, Rules, Scraping, ServerInfo,
@@ -107,6 +107,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         manager: scrape_manager.clone(),
         config_path: config_path(args.config.as_deref()),
     }));
+    let external_url = settings
+        .external_url
+        .clone()
+        .unwrap_or_else(|| default_external_url(address));
     let alerting_tasks = match config.alertmanager_config().map_err(anyhow::Error::msg)? {
         Some(alertmanager) => {
             let data_dir = settings.data_dir.clone();
@@ -115,7 +119,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             let config_dir = config_path(args.config.as_deref())
                 .and_then(|path| path.parent().map(Path::to_path_buf))
                 .unwrap_or_default();
-            let external_url = format!("http://{address}");
+            let external_url = external_url.clone();
             let alerting = tokio::task::spawn_blocking(move || {
                 Alerting::open(
                     &data_dir,
@@ -149,7 +153,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         )
         .map_err(anyhow::Error::msg)?,
         config_path: config_path(args.config.as_deref()),
-        external_url: format!("http://{address}"),
+        external_url: external_url.clone(),
         // Alerts leaving the rules go to the notification pipeline.
         alert_sink: match state.alert_sink() {
             Some(sink) => Arc::new(move |alerts: &[Alert]| sink.send(alerts)),

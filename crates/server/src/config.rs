@@ -1,6 +1,6 @@
 //! The `agentmon.yml` configuration file.
 //!
-//! Every key is optional. Known sections: `listen`, `data_dir`, `storage`
+//! Every key is optional. Known sections: `listen`, `external_url`, `data_dir`, `storage`
 //! (`retention_time`, `retention_size`, `wal_fsync`, `wal_segment_size`,
 //! `out_of_order_window`, `head_block_duration`), `query` (`timeout`,
 //! `max_samples`, `lookback_delta`, `max_concurrency`, `rollup_cache_values`)
@@ -48,6 +48,10 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub struct Config {
     /// `host:port` to listen on.
     pub listen: Option<String>,
+    /// The URL agentmon is reached at from outside (behind a proxy, under
+    /// a path): alerts' generator URLs and notifications link to it.
+    /// Default: `http://<listen address>`.
+    pub external_url: Option<String>,
     /// The one directory holding all data.
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
@@ -258,10 +262,42 @@ pub fn parse_wal_fsync(text: &str) -> Result<WalFsync, String> {
     Ok(WalFsync::Interval(interval))
 }
 
+/// Checks an external URL (absolute `http`/`https` with a host, no query
+/// or fragment) and returns it without a trailing `/`.
+pub fn check_external_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{text:?} must use http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{text:?} must not have a query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The external URL when none is configured: the listening address, or
+/// the machine's host name when it listens on every address.
+pub fn default_external_url(address: std::net::SocketAddr) -> String {
+    if address.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("http://{host}:{}", address.port())
+    } else {
+        format!("http://{address}")
+    }
+}
+
 /// Settings given on the command line, which win over the file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub listen: Option<String>,
+    pub external_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub retention_time: Option<Duration>,
     /// `Some(0)` means no size limit.
@@ -278,6 +314,9 @@ pub struct Overrides {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: String,
+    /// Checked and without a trailing `/`; `None`: derived from the
+    /// listening address once it is bound ([`default_external_url`]).
+    pub external_url: Option<String>,
     pub data_dir: PathBuf,
     pub tsdb: Options,
     pub query: QuerySettings,
@@ -320,6 +359,9 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.external_url {
+            check_external_url(url).map_err(|e| format!("external_url: {e}"))?;
+        }
         for (i, token) in self.auth.tokens.iter().enumerate() {
             if token.name.is_empty() {
                 return Err(format!("auth.tokens[{i}]: name must not be empty"));
@@ -508,6 +550,12 @@ impl Config {
                 .clone()
                 .or_else(|| self.listen.clone())
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            // Checked by the flag's parser and when the file was parsed.
+            external_url: overrides
+                .external_url
+                .as_deref()
+                .or(self.external_url.as_deref())
+                .and_then(|url| check_external_url(url).ok()),
             data_dir: overrides
                 .data_dir
                 .clone()

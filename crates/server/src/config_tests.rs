@@ -359,3 +359,48 @@ fn scrape_configs_are_read_and_validated() {
         .to_string();
     assert!(error.contains("scrape_intervall"), "{error}");
 }
+
+#[test]
+fn external_url_is_checked_and_the_flag_wins() {
+    let config = parse("external_url: https://mon.example.com/agentmon/\n").unwrap();
+    let settings = config.resolve(&Overrides::default());
+    assert_eq!(
+        settings.external_url.as_deref(),
+        Some("https://mon.example.com/agentmon")
+    );
+    let flagged = config.resolve(&Overrides {
+        external_url: Some("http://proxy:80".to_owned()),
+        ..Overrides::default()
+    });
+    assert_eq!(flagged.external_url.as_deref(), Some("http://proxy"));
+    assert_eq!(
+        parse("")
+            .unwrap()
+            .resolve(&Overrides::default())
+            .external_url,
+        None
+    );
+    for (bad, why) in [
+        ("ftp://x/", "must use http or https"),
+        ("/relative", "is not a URL"),
+        ("http://x/?a=b", "must not have a query or fragment"),
+        ("http://x/#top", "must not have a query or fragment"),
+    ] {
+        let error = parse(&format!("external_url: '{bad}'\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("external_url") && error.contains(why),
+            "{bad}: {error}"
+        );
+    }
+    let local: std::net::SocketAddr = "127.0.0.1:9090".parse().unwrap();
+    assert_eq!(default_external_url(local), "http://127.0.0.1:9090");
+    let any: std::net::SocketAddr = "0.0.0.0:9090".parse().unwrap();
+    let derived = default_external_url(any);
+    assert!(
+        derived.starts_with("http://") && derived.ends_with(":9090"),
+        "{derived}"
+    );
+    assert!(!derived.contains("0.0.0.0"), "{derived}");
+}
