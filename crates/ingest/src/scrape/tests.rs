@@ -85,13 +85,13 @@ fn job(address: &str, extra: &str) -> ScrapeJob {
         "- job_name: test\n  scrape_interval: 1h\n  scrape_timeout: 2s\n  static_configs: [{{targets: ['{address}'], labels: {{env: dev}}}}]\n{extra}"
     );
     let configs: Vec<ScrapeConfig> = serde_yaml::from_str(&yaml).unwrap();
-    resolve_jobs(&GlobalConfig::default(), &configs)
+    resolve_jobs(&GlobalConfig::default(), &configs, std::path::Path::new(""))
         .unwrap()
         .remove(0)
 }
 
 fn scrape_loop(job: ScrapeJob, appender: Arc<MemoryAppender>) -> scrape_loop::ScrapeLoop {
-    let (mut targets, _) = target::build_targets(&job);
+    let (mut targets, _) = target::build_targets(&job, &target::static_groups(&job));
     scrape_loop::ScrapeLoop::new(
         Arc::new(job),
         targets.remove(0),
@@ -287,7 +287,7 @@ async fn manager_runs_loops_and_stopping_writes_stale_markers() {
     );
     let configs: Vec<ScrapeConfig> = serde_yaml::from_str(&yaml).unwrap();
     manager
-        .apply(resolve_jobs(&GlobalConfig::default(), &configs).unwrap())
+        .apply(resolve_jobs(&GlobalConfig::default(), &configs, std::path::Path::new("")).unwrap())
         .await;
     let mut up = false;
     for _ in 0..100 {
