@@ -86,7 +86,7 @@ fn invalid_configs_are_refused_precisely() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("mutually exclusive"), "{e}");
+    assert!(e.contains("at most one of basic_auth, oauth2 & authorization"), "{e}");
     let unknown: Result<Vec<ScrapeConfig>, _> =
         serde_yaml::from_str("- job_name: a\n  scrape_intervall: 5s\n");
     assert!(unknown
