@@ -2,11 +2,16 @@
 //! (written, changed, broken, removed) in `/api/v1/targets` and `up`
 //! without a reload; HTTPS scraping with a CA and server certificate made
 //! in the test (`server_name`, a wrong CA fails with `up 0`);
-//! `basic_auth.password_file` read at each scrape; `body_size_limit`; and
-//! the rendered `scrape_configs` at `/api/v1/status/config`.
+//! `basic_auth.password_file` read at each scrape; `body_size_limit`; the
+//! rendered `scrape_configs` at `/api/v1/status/config`; and a
+//! differential run against a real Prometheus (Debian's 2.42) reading the
+//! same `file_sd_configs` file and scraping the same target: the same
+//! target labels, discovered labels and scraped series (skipped when
+//! `prometheus` is not installed, unless `AGENTMON_REQUIRE_PEERS=1`).
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::http::{client, metric_value, metrics};
+use common::prometheus::{labels_of, prometheus_data, prometheus_or_skip, start_prometheus};
+use common::server::free_port;
 use common::server::{poll_until, Server};
 use serde_json::Value;
 
@@ -176,7 +183,10 @@ fn file_sd_targets_follow_their_file_without_a_reload() {
     let sd_file = dir.path().join("sd").join("targets.json");
     std::fs::write(
         &sd_file,
-        format!(r#"[{{"targets": ["{}"], "labels": {{"team": "x"}}}}]"#, a.address),
+        format!(
+            r#"[{{"targets": ["{}"], "labels": {{"team": "x"}}}}]"#,
+            a.address
+        ),
     )
     .unwrap();
     let config = dir.path().join("agentmon.yml");
@@ -221,9 +231,11 @@ fn file_sd_targets_follow_their_file_without_a_reload() {
     .expect("up for both targets");
 
     // Broken: the last good targets stay, the failure is counted.
-    let errors_before =
-        metric_value(&metrics(&client(), &server), "agentmon_sd_file_read_errors_total")
-            .expect("the read-error counter is exposed");
+    let errors_before = metric_value(
+        &metrics(&client(), &server),
+        "agentmon_sd_file_read_errors_total",
+    )
+    .expect("the read-error counter is exposed");
     write_atomically(&sd_file, "[{\"targets\": [");
     poll_until(DEADLINE, || {
         let page = metrics(&client(), &server);
@@ -297,10 +309,7 @@ fn make_pki() -> Pki {
 fn https_password_file_and_body_size_limit() {
     let pki = make_pki();
     let other_ca = make_pki().ca_pem;
-    let expected = format!(
-        "Authorization: Basic {}",
-        base64(b"scraper:s3cret")
-    );
+    let expected = format!("Authorization: Basic {}", base64(b"scraper:s3cret"));
     let seen_headers: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = seen_headers.clone();
     let secure = TestServer::start(
@@ -349,8 +358,14 @@ fn https_password_file_and_body_size_limit() {
     );
 
     let target = wait_health(&server, "secure", &secure.address, "up");
-    assert_eq!(target["scrapeUrl"], format!("https://{}/metrics", secure.address));
-    assert_eq!(up_by_instance(&server, "secure"), [(secure.address.clone(), 1.0)]);
+    assert_eq!(
+        target["scrapeUrl"],
+        format!("https://{}/metrics", secure.address)
+    );
+    assert_eq!(
+        up_by_instance(&server, "secure"),
+        [(secure.address.clone(), 1.0)]
+    );
     let value = get_json(&server, "/api/v1/query", &[("query", "secure_metric")]);
     assert_eq!(value["result"][0]["value"][1], "42", "{value}");
     let headers = seen_headers.lock().unwrap().clone();
@@ -364,13 +379,19 @@ fn https_password_file_and_body_size_limit() {
     let wrong = wait_health(&server, "wrong_ca", &secure.address, "down");
     let error = wrong["lastError"].as_str().unwrap();
     assert!(error.to_lowercase().contains("certificate"), "{error}");
-    assert_eq!(up_by_instance(&server, "wrong_ca"), [(secure.address.clone(), 0.0)]);
+    assert_eq!(
+        up_by_instance(&server, "wrong_ca"),
+        [(secure.address.clone(), 0.0)]
+    );
 
     // The password file is read at each scrape: a wrong one gives 401, a
     // missing one a clear error, the right one up again.
     std::fs::write(&password, "wrong").unwrap();
     let down = wait_health(&server, "secure", &secure.address, "down");
-    assert!(down["lastError"].as_str().unwrap().contains("401"), "{down}");
+    assert!(
+        down["lastError"].as_str().unwrap().contains("401"),
+        "{down}"
+    );
     std::fs::remove_file(&password).unwrap();
     let missing = poll_until(DEADLINE, || {
         active_targets(&server, "secure").into_iter().find(|t| {
@@ -403,7 +424,11 @@ fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -414,4 +439,104 @@ fn base64(input: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The label sets of the latest samples of `job` in an instant query
+/// answer's `result`.
+fn label_sets(result: &Value) -> BTreeSet<BTreeMap<String, String>> {
+    result
+        .as_array()
+        .map(|series| series.iter().map(|s| labels_of(&s["metric"])).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn file_sd_targets_and_series_match_prometheus() {
+    let Some(prometheus) = prometheus_or_skip() else {
+        return;
+    };
+    let exposition = plain(
+        "# TYPE demo_total counter\ndemo_total{path=\"/a\"} 3\ndemo_gauge{instance=\"inner\"} 1.5\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sd")).unwrap();
+    write_atomically(
+        &dir.path().join("sd").join("targets.json"),
+        &format!(
+            r#"[{{"targets": ["{}"], "labels": {{"team": "x"}}}}, {{"targets": ["drop.invalid:1"]}}]"#,
+            exposition.address
+        ),
+    );
+    // Prometheus 2.42's keys only, so both read the same text.
+    let config = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+         scrape_configs:\n  - job_name: files\n    file_sd_configs:\n      - files: ['sd/*.json']\n\
+         \x20   relabel_configs:\n\
+         \x20     - {source_labels: [__address__], regex: 'drop.*', action: drop}\n\
+         \x20     - {source_labels: [__meta_filepath], regex: '.*/(.*)[.]json', target_label: sd_file}\n";
+    std::fs::write(dir.path().join("agentmon.yml"), config).unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &[
+            "--config",
+            dir.path().join("agentmon.yml").to_str().unwrap(),
+        ],
+    );
+    let mut peer = start_prometheus(&prometheus, dir.path(), free_port(), config, &[]);
+    let http = client();
+    let peer_targets = poll_until(Duration::from_secs(60), || {
+        if peer.has_exited() {
+            panic!("prometheus exited:\n{}", peer.log());
+        }
+        let data = prometheus_data(&http, &peer.url("/api/v1/targets"), &[])?;
+        let active = data["activeTargets"].as_array()?.clone();
+        (active.len() == 1 && active[0]["health"] == "up").then_some(data)
+    })
+    .unwrap_or_else(|| panic!("prometheus never scraped the target:\n{}", peer.log()));
+    let ours = get_json(&server, "/api/v1/targets", &[]);
+    wait_health(&server, "files", &exposition.address, "up");
+    let ours_active = &ours["activeTargets"];
+    let theirs_active = &peer_targets["activeTargets"];
+    assert_eq!(
+        labels_of(&ours_active[0]["labels"]),
+        labels_of(&theirs_active[0]["labels"]),
+        "target labels"
+    );
+    assert_eq!(
+        labels_of(&ours_active[0]["discoveredLabels"]),
+        labels_of(&theirs_active[0]["discoveredLabels"]),
+        "discovered labels"
+    );
+    assert_eq!(ours_active[0]["scrapeUrl"], theirs_active[0]["scrapeUrl"]);
+    let count = |data: &Value| data["droppedTargets"].as_array().map_or(0, Vec::len);
+    assert_eq!(count(&ours), count(&peer_targets), "dropped targets");
+
+    // The same series, once both have scraped twice (scrape_series_added
+    // settles).
+    let query = [("query", "{job=\"files\"}".to_owned())];
+    let matched = poll_until(DEADLINE, || {
+        let theirs = prometheus_data(&http, &peer.url("/api/v1/query"), &query)?;
+        let ours = get_json(&server, "/api/v1/query", &[("query", "{job=\"files\"}")]);
+        let (theirs, ours) = (label_sets(&theirs["result"]), label_sets(&ours["result"]));
+        (!ours.is_empty() && ours == theirs).then_some(ours)
+    });
+    let Some(series) = matched else {
+        let theirs = prometheus_data(&http, &peer.url("/api/v1/query"), &query);
+        let ours = get_json(&server, "/api/v1/query", &[("query", "{job=\"files\"}")]);
+        panic!("series differ:\nagentmon: {ours}\nprometheus: {theirs:?}");
+    };
+    let names: BTreeSet<&str> = series
+        .iter()
+        .filter_map(|l| l.get("__name__"))
+        .map(String::as_str)
+        .collect();
+    assert!(
+        names.contains("demo_total") && names.contains("up"),
+        "{names:?}"
+    );
+    assert!(
+        series
+            .iter()
+            .any(|l| l.get("exported_instance").map(String::as_str) == Some("inner")),
+        "{series:?}"
+    );
 }

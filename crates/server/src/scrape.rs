@@ -77,11 +77,8 @@ impl Scraping {
         config: &crate::config::Config,
         jobs: Vec<agentmon_ingest::scrape::ScrapeJob>,
     ) {
-        let yaml = agentmon_ingest::scrape::render::status_yaml(
-            &config.global,
-            &config.rule_files,
-            &jobs,
-        );
+        let yaml =
+            agentmon_ingest::scrape::render::status_yaml(&config.global, &config.rule_files, &jobs);
         *self.status_yaml.lock().unwrap_or_else(|p| p.into_inner()) = yaml;
         self.manager.apply(jobs).await;
     }
@@ -90,8 +87,10 @@ impl Scraping {
     pub fn write_metrics(&self, out: &mut String) {
         out.push_str("# HELP agentmon_sd_file_read_errors_total The number of file_sd_configs files that could not be read or parsed (as prometheus_sd_file_read_errors_total).
 ");
-        out.push_str("# TYPE agentmon_sd_file_read_errors_total counter
-");
+        out.push_str(
+            "# TYPE agentmon_sd_file_read_errors_total counter
+",
+        );
         out.push_str(&format!(
             "agentmon_sd_file_read_errors_total {}\n",
             self.manager.sd_file_read_errors()

@@ -203,9 +203,15 @@ impl Secret {
 /// How a job authenticates its scrapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScrapeAuth {
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
     /// `Authorization: <kind> <credentials>`.
-    Credentials { kind: String, credentials: Secret },
+    Credentials {
+        kind: String,
+        credentials: Secret,
+    },
 }
 
 impl ScrapeAuth {
@@ -504,8 +510,7 @@ pub fn resolve_jobs(
         for sd in &config.file_sd_configs {
             if sd.files.is_empty() {
                 return Err(err(
-                    "file service discovery config must contain at least one path name"
-                        .to_owned(),
+                    "file service discovery config must contain at least one path name".to_owned(),
                 ));
             }
             for pattern in &sd.files {
@@ -516,14 +521,8 @@ pub fn resolve_jobs(
                 }
             }
             file_sd.push(FileSd {
-                files: sd
-                    .files
-                    .iter()
-                    .map(|f| resolve_path(base_dir, f))
-                    .collect(),
-                refresh_interval: sd
-                    .refresh_interval
-                    .map_or(DEFAULT_FILE_SD_REFRESH, |d| d.0),
+                files: sd.files.iter().map(|f| resolve_path(base_dir, f)).collect(),
+                refresh_interval: sd.refresh_interval.map_or(DEFAULT_FILE_SD_REFRESH, |d| d.0),
             });
         }
         let scrape_protocols = match &config.scrape_protocols {
@@ -602,9 +601,14 @@ pub fn resolve_jobs(
 /// (same messages).
 fn resolve_auth(config: &ScrapeConfig, base_dir: &Path) -> Result<Option<ScrapeAuth>, String> {
     let bearer = config.bearer_token.as_deref().filter(|t| !t.is_empty());
-    let bearer_file = config.bearer_token_file.as_deref().filter(|t| !t.is_empty());
+    let bearer_file = config
+        .bearer_token_file
+        .as_deref()
+        .filter(|t| !t.is_empty());
     if bearer.is_some() && bearer_file.is_some() {
-        return Err("at most one of bearer_token & bearer_token_file must be configured".to_owned());
+        return Err(
+            "at most one of bearer_token & bearer_token_file must be configured".to_owned(),
+        );
     }
     if config.basic_auth.is_some() && (bearer.is_some() || bearer_file.is_some()) {
         return Err(
@@ -613,7 +617,12 @@ fn resolve_auth(config: &ScrapeConfig, base_dir: &Path) -> Result<Option<ScrapeA
         );
     }
     if let Some(basic) = &config.basic_auth {
-        if !basic.password.is_empty() && basic.password_file.as_deref().is_some_and(|f| !f.is_empty()) {
+        if !basic.password.is_empty()
+            && basic
+                .password_file
+                .as_deref()
+                .is_some_and(|f| !f.is_empty())
+        {
             return Err(
                 "at most one of basic_auth password & password_file must be configured".to_owned(),
             );
@@ -626,14 +635,21 @@ fn resolve_auth(config: &ScrapeConfig, base_dir: &Path) -> Result<Option<ScrapeA
             );
         }
         if !auth.credentials.is_empty()
-            && auth.credentials_file.as_deref().is_some_and(|f| !f.is_empty())
+            && auth
+                .credentials_file
+                .as_deref()
+                .is_some_and(|f| !f.is_empty())
         {
             return Err(
                 "at most one of authorization credentials & credentials_file must be configured"
                     .to_owned(),
             );
         }
-        if auth.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("basic")) {
+        if auth
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("basic"))
+        {
             return Err(
                 "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
                     .to_owned(),
@@ -661,7 +677,10 @@ fn resolve_auth(config: &ScrapeConfig, base_dir: &Path) -> Result<Option<ScrapeA
             .filter(|k| !k.is_empty())
             .unwrap_or_else(|| "Bearer".to_owned());
         let has_credentials = !auth.credentials.is_empty()
-            || auth.credentials_file.as_deref().is_some_and(|f| !f.is_empty());
+            || auth
+                .credentials_file
+                .as_deref()
+                .is_some_and(|f| !f.is_empty());
         has_credentials.then(|| ScrapeAuth::Credentials {
             kind,
             credentials: file_or(&auth.credentials, auth.credentials_file.as_deref()),
@@ -674,12 +693,24 @@ fn resolve_auth(config: &ScrapeConfig, base_dir: &Path) -> Result<Option<ScrapeA
     } else {
         None
     };
-    if let Some(ScrapeAuth::Basic { username, password: Secret::Inline(password) }) = &auth {
-        if username.chars().chain(password.chars()).any(|c| c.is_control()) {
+    if let Some(ScrapeAuth::Basic {
+        username,
+        password: Secret::Inline(password),
+    }) = &auth
+    {
+        if username
+            .chars()
+            .chain(password.chars())
+            .any(|c| c.is_control())
+        {
             return Err("credentials must not contain control characters".to_owned());
         }
     }
-    if let Some(ScrapeAuth::Credentials { kind, credentials: Secret::Inline(c) }) = &auth {
+    if let Some(ScrapeAuth::Credentials {
+        kind,
+        credentials: Secret::Inline(c),
+    }) = &auth
+    {
         if kind.chars().chain(c.chars()).any(|c| c.is_control()) {
             return Err("credentials must not contain control characters".to_owned());
         }
@@ -709,9 +740,9 @@ fn resolve_tls(config: Option<&TlsConfig>, base_dir: &Path) -> Result<TlsSetting
     }
     let min_version = match config.min_version.as_deref().filter(|v| !v.is_empty()) {
         None => None,
-        Some(name) => Some(
-            TlsVersion::parse(name).ok_or_else(|| format!("unknown TLS version: {name}"))?,
-        ),
+        Some(name) => {
+            Some(TlsVersion::parse(name).ok_or_else(|| format!("unknown TLS version: {name}"))?)
+        }
     };
     Ok(TlsSettings {
         ca_file: nonempty(&config.ca_file).map(|f| resolve_path(base_dir, &f)),

@@ -86,7 +86,10 @@ fn invalid_configs_are_refused_precisely() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("at most one of basic_auth, oauth2 & authorization"), "{e}");
+    assert!(
+        e.contains("at most one of basic_auth, oauth2 & authorization"),
+        "{e}"
+    );
     let unknown: Result<Vec<ScrapeConfig>, _> =
         serde_yaml::from_str("- job_name: a\n  scrape_intervall: 5s\n");
     assert!(unknown
@@ -111,7 +114,10 @@ fn credentials_become_an_authorization_header() {
         j[0].authorization_header().unwrap().as_deref(),
         Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
     );
-    assert_eq!(j[1].authorization_header().unwrap().as_deref(), Some("Bearer tok"));
+    assert_eq!(
+        j[1].authorization_header().unwrap().as_deref(),
+        Some("Bearer tok")
+    );
 }
 
 /// Each refused combination and Prometheus 2.42's message for it (checked
@@ -203,9 +209,15 @@ fn credential_files_are_read_at_each_call_and_trimmed() {
     )
     .unwrap();
     let j = resolve_jobs(&GlobalConfig::default(), &configs, &dir).unwrap();
-    assert_eq!(j[0].authorization_header().unwrap().as_deref(), Some("Bearer first"));
+    assert_eq!(
+        j[0].authorization_header().unwrap().as_deref(),
+        Some("Bearer first")
+    );
     std::fs::write(dir.join("tok"), "second").unwrap();
-    assert_eq!(j[1].authorization_header().unwrap().as_deref(), Some("Token second"));
+    assert_eq!(
+        j[1].authorization_header().unwrap().as_deref(),
+        Some("Token second")
+    );
     std::fs::remove_file(dir.join("tok")).unwrap();
     assert!(j[0].authorization_header().is_err());
     let _ = std::fs::remove_dir_all(&dir);

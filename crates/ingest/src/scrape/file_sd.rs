@@ -224,7 +224,11 @@ mod tests {
         assert_eq!(sd.groups()[0].targets, ["a:1", "b:22"]);
         assert_eq!(errors.load(Ordering::Relaxed), 1);
         assert!(!sd.refresh(true));
-        assert_eq!(errors.load(Ordering::Relaxed), 2, "forced re-reads count again");
+        assert_eq!(
+            errors.load(Ordering::Relaxed),
+            2,
+            "forced re-reads count again"
+        );
         std::fs::remove_file(&file).unwrap();
         assert!(sd.refresh(false));
         assert!(sd.groups().is_empty());

@@ -81,13 +81,16 @@ struct Running {
 /// What the targets snapshot reads of a running loop.
 type LoopView = (Arc<ScrapeJob>, Target, Arc<Mutex<ScrapeStatus>>);
 
+/// The dropped targets (as kept) and every pool's dropped count.
+type DroppedView = (Vec<(String, DroppedTarget)>, BTreeMap<String, usize>);
+
 struct Inner {
     appender: Arc<dyn SampleAppender>,
     client: reqwest::Client,
     limits: Limits,
     running: tokio::sync::Mutex<Running>,
     snapshot: Mutex<Vec<LoopView>>,
-    dropped_snapshot: Mutex<(Vec<(String, DroppedTarget)>, BTreeMap<String, usize>)>,
+    dropped_snapshot: Mutex<DroppedView>,
     sd_file_read_errors: Arc<AtomicU64>,
     poll: Duration,
 }

@@ -5,7 +5,9 @@
 
 use serde_yaml::{Mapping, Value};
 
-use super::config::{GlobalConfig, ScrapeJob, Secret, ScrapeAuth, DEFAULT_SCRAPE_INTERVAL, DEFAULT_SCRAPE_TIMEOUT};
+use super::config::{
+    GlobalConfig, ScrapeAuth, ScrapeJob, Secret, DEFAULT_SCRAPE_INTERVAL, DEFAULT_SCRAPE_TIMEOUT,
+};
 use super::relabel::RelabelConfig;
 use agentmon_model::duration::format_millis;
 
@@ -16,7 +18,9 @@ fn text(s: impl Into<String>) -> Value {
 }
 
 fn dur(d: std::time::Duration) -> Value {
-    text(format_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+    text(format_millis(
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+    ))
 }
 
 fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
@@ -55,7 +59,9 @@ pub fn base2_bytes(bytes: u64) -> String {
 
 /// The `global` section's scrape and evaluation keys with their defaults.
 pub fn global_yaml(global: &GlobalConfig) -> Value {
-    let interval = global.scrape_interval.map_or(DEFAULT_SCRAPE_INTERVAL, |d| d.0);
+    let interval = global
+        .scrape_interval
+        .map_or(DEFAULT_SCRAPE_INTERVAL, |d| d.0);
     let timeout = global
         .scrape_timeout
         .map_or(DEFAULT_SCRAPE_TIMEOUT.min(interval), |d| d.0);
@@ -144,7 +150,12 @@ pub fn job_yaml(job: &ScrapeJob) -> Value {
     put("scrape_timeout", dur(job.scrape_timeout));
     put(
         "scrape_protocols",
-        Value::Sequence(job.scrape_protocols.iter().map(|p| text(p.clone())).collect()),
+        Value::Sequence(
+            job.scrape_protocols
+                .iter()
+                .map(|p| text(p.clone()))
+                .collect(),
+        ),
     );
     put("metrics_path", text(job.metrics_path.clone()));
     put("scheme", text(job.scheme.clone()));
@@ -169,9 +180,7 @@ pub fn job_yaml(job: &ScrapeJob) -> Value {
         Secret::Inline(s) if s.is_empty() => None,
         Secret::Inline(_) => Some(text(SECRET)),
         Secret::File(p) => Some(text(
-            written
-                .cloned()
-                .unwrap_or_else(|| p.display().to_string()),
+            written.cloned().unwrap_or_else(|| p.display().to_string()),
         )),
     };
     match &job.auth {
@@ -181,7 +190,9 @@ pub fn job_yaml(job: &ScrapeJob) -> Value {
             let basic = source.basic_auth.as_ref();
             match password {
                 Secret::File(_) => {
-                    if let Some(v) = written_file(password, basic.and_then(|b| b.password_file.as_ref())) {
+                    if let Some(v) =
+                        written_file(password, basic.and_then(|b| b.password_file.as_ref()))
+                    {
                         b.insert(text("password_file"), v);
                     }
                 }

@@ -246,9 +246,7 @@ impl ScrapeLoop {
             request = request.header(reqwest::header::AUTHORIZATION, auth);
         }
         // As Prometheus: a body of `body_size_limit` bytes or more fails.
-        let body_limit = usize::try_from(job.body_size_limit)
-            .ok()
-            .filter(|l| *l > 0);
+        let body_limit = usize::try_from(job.body_size_limit).ok().filter(|l| *l > 0);
         let fetch = async {
             let mut response = request.send().await.map_err(describe_reqwest)?;
             if !response.status().is_success() {
@@ -482,7 +480,12 @@ impl ScrapeLoop {
 /// Prometheus's checks of `label_name_length_limit` and
 /// `label_value_length_limit` (its messages; names and values cut to 50).
 fn check_label_lengths(job: &ScrapeJob, labels: &Labels) -> Result<(), String> {
-    let metric: String = labels.metric_name().unwrap_or("").chars().take(50).collect();
+    let metric: String = labels
+        .metric_name()
+        .unwrap_or("")
+        .chars()
+        .take(50)
+        .collect();
     for label in labels.iter() {
         let name: String = label.name.chars().take(50).collect();
         let name_len = label.name.len();

@@ -372,10 +372,18 @@ async fn gzip_is_asked_for_and_decoded_and_the_accept_header_follows_scrape_prot
         appender.clone(),
     );
     l.scrape_once().await;
-    assert_eq!(value_of(&appender.last_write(), "g"), Some(5.0), "{}", last_error(&l));
+    assert_eq!(
+        value_of(&appender.last_write(), "g"),
+        Some(5.0),
+        "{}",
+        last_error(&l)
+    );
     let headers = seen.lock().unwrap().clone().unwrap();
     assert_eq!(headers[header::ACCEPT_ENCODING], "gzip");
-    assert_eq!(headers[header::ACCEPT], "text/plain;version=0.0.4;q=0.5,*/*;q=0.4");
+    assert_eq!(
+        headers[header::ACCEPT],
+        "text/plain;version=0.0.4;q=0.5,*/*;q=0.4"
+    );
 
     let mut plain = scrape_loop(
         job(&address, "  enable_compression: false\n"),
@@ -402,11 +410,20 @@ async fn body_size_limit_fails_the_scrape_plain_or_gzipped() {
         let exact = format!("  body_size_limit: {}\n", body.len());
         let mut at_limit = scrape_loop(job(&address, &exact), appender.clone());
         at_limit.scrape_once().await;
-        assert_eq!(last_error(&at_limit), scrape_loop::BODY_SIZE_LIMIT_ERROR, "gzip {gzip}");
+        assert_eq!(
+            last_error(&at_limit),
+            scrape_loop::BODY_SIZE_LIMIT_ERROR,
+            "gzip {gzip}"
+        );
         let above = format!("  body_size_limit: {}\n", body.len() + 1);
         let mut fits = scrape_loop(job(&address, &above), appender.clone());
         fits.scrape_once().await;
-        assert_eq!(value_of(&appender.last_write(), "up"), Some(1.0), "{}", last_error(&fits));
+        assert_eq!(
+            value_of(&appender.last_write(), "up"),
+            Some(1.0),
+            "{}",
+            last_error(&fits)
+        );
     }
 }
 
@@ -415,15 +432,22 @@ async fn label_length_limits_fail_the_scrape_with_prometheus_messages() {
     let (address, _) = recording_server(
         "metric{long_name=\"v\",k=\"a value longer than any address\"} 1\n".into(),
         false,
-    ).await;
+    )
+    .await;
     let appender = Arc::new(MemoryAppender::default());
-    let mut names = scrape_loop(job(&address, "  label_name_length_limit: 8\n"), appender.clone());
+    let mut names = scrape_loop(
+        job(&address, "  label_name_length_limit: 8\n"),
+        appender.clone(),
+    );
     names.scrape_once().await;
     assert_eq!(
         last_error(&names),
         "label_name_length_limit exceeded (metric: metric, label name: long_name, length: 9, limit: 8)"
     );
-    let mut values = scrape_loop(job(&address, "  label_value_length_limit: 30\n"), appender.clone());
+    let mut values = scrape_loop(
+        job(&address, "  label_value_length_limit: 30\n"),
+        appender.clone(),
+    );
     values.scrape_once().await;
     assert_eq!(
         last_error(&values),
@@ -431,11 +455,19 @@ async fn label_length_limits_fail_the_scrape_with_prometheus_messages() {
     );
     assert_eq!(value_of(&appender.last_write(), "up"), Some(0.0));
     let mut fine = scrape_loop(
-        job(&address, "  label_name_length_limit: 9\n  label_value_length_limit: 31\n"),
+        job(
+            &address,
+            "  label_name_length_limit: 9\n  label_value_length_limit: 31\n",
+        ),
         appender.clone(),
     );
     fine.scrape_once().await;
-    assert_eq!(value_of(&appender.last_write(), "up"), Some(1.0), "{}", last_error(&fine));
+    assert_eq!(
+        value_of(&appender.last_write(), "up"),
+        Some(1.0),
+        "{}",
+        last_error(&fine)
+    );
 }
 
 #[tokio::test]
@@ -445,7 +477,11 @@ async fn file_sd_targets_and_target_limit_through_the_manager() {
     let dir = std::env::temp_dir().join(format!("agentmon-manager-sd-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("t.yml"), format!("- targets: ['{a}']\n  labels: {{k: v}}\n")).unwrap();
+    std::fs::write(
+        dir.join("t.yml"),
+        format!("- targets: ['{a}']\n  labels: {{k: v}}\n"),
+    )
+    .unwrap();
     let appender = Arc::new(MemoryAppender::default());
     let manager = ScrapeManager::with_file_sd_poll(
         appender.clone(),
