@@ -475,7 +475,8 @@ fn file_sd_targets_and_series_match_prometheus() {
          \x20     - {source_labels: [__meta_filepath], regex: '.*/(.*)[.]json', target_label: sd_file}\n";
     std::fs::write(dir.path().join("agentmon.yml"), config).unwrap();
     let server = Server::start_with(
-        &dir.path().join("data"),
+        // Prometheus keeps its data in `data`.
+        &dir.path().join("agentmon-data"),
         &[
             "--config",
             dir.path().join("agentmon.yml").to_str().unwrap(),
