@@ -185,3 +185,49 @@ impl ServerCertVerifier for JobVerifier {
             .supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusable_tls_files_are_reported_by_path() {
+        let dir = std::env::temp_dir().join(format!("agentmon-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = TlsSettings {
+            ca_file: Some(dir.join("missing.pem")),
+            ..TlsSettings::default()
+        };
+        let e = build_client(&missing).unwrap_err();
+        assert!(
+            e.contains("unable to load specified CA cert") && e.contains("missing.pem"),
+            "{e}"
+        );
+        std::fs::write(dir.join("empty.pem"), "not a certificate\n").unwrap();
+        let empty = TlsSettings {
+            ca_file: Some(dir.join("empty.pem")),
+            ..TlsSettings::default()
+        };
+        let e = build_client(&empty).unwrap_err();
+        assert!(e.contains("no certificate"), "{e}");
+        let key = TlsSettings {
+            cert_file: Some(dir.join("empty.pem")),
+            key_file: Some(dir.join("missing-key.pem")),
+            ..TlsSettings::default()
+        };
+        let e = build_client(&key).unwrap_err();
+        assert!(e.contains("unable to use specified client cert"), "{e}");
+        let bad_name = TlsSettings {
+            server_name: Some("not a name!".into()),
+            ..TlsSettings::default()
+        };
+        assert!(build_client(&bad_name).unwrap_err().contains("server_name"));
+        let insecure = TlsSettings {
+            insecure_skip_verify: true,
+            min_version: Some(TlsVersion::Tls13),
+            ..TlsSettings::default()
+        };
+        assert!(build_client(&insecure).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
