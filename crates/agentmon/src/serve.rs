@@ -103,10 +103,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Arc::new(DbAppender::new(state.clone())),
         Limits::default(),
     ));
-    state.set_scraping(Arc::new(Scraping {
-        manager: scrape_manager.clone(),
-        config_path: config_path(args.config.as_deref()),
-    }));
+    let scraping = Arc::new(Scraping::new(
+        scrape_manager.clone(),
+        config_path(args.config.as_deref()),
+    ));
+    state.set_scraping(scraping.clone());
     let external_url = settings
         .external_url
         .clone()
@@ -141,8 +142,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     #[cfg(unix)]
     let reloader = tokio::spawn(reload_on_sighup(state.clone()));
-    scrape_manager
-        .apply(config.scrape_jobs().map_err(anyhow::Error::msg)?)
+    scraping
+        .apply(&config, config.scrape_jobs().map_err(anyhow::Error::msg)?)
         .await;
     let (failed_tx, failed_rx) = oneshot::channel::<()>();
     let health_targets = config.health_targets().map_err(anyhow::Error::msg)?;

@@ -83,6 +83,10 @@ pub struct Config {
     pub alertmanager: Option<serde_yaml::Value>,
     // Sections of the target architecture that are not implemented yet.
     remote_write: Option<serde_yaml::Value>,
+    /// The config file's directory: relative paths of `scrape_configs`
+    /// (`file_sd_configs` files, credential and TLS files) are under it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 /// The `agents` section: metrics derived from `POST /api/v1/events`.
@@ -339,7 +343,8 @@ impl Config {
         Config::parse(&text, path)
     }
 
-    /// Parses configuration text; `path` is only used in error messages.
+    /// Parses configuration text; `path` names the file in error messages
+    /// and its directory is where relative scrape paths are resolved.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let is_blank = text
             .lines()
@@ -347,10 +352,12 @@ impl Config {
         if is_blank {
             return Ok(Config::default());
         }
-        let config: Config = serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
+        let mut config: Config =
+            serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.validate().map_err(|reason| ConfigError::Invalid {
             path: path.to_owned(),
             reason,
@@ -428,7 +435,7 @@ impl Config {
     /// The scrape jobs of `global` and `scrape_configs`, validated, with
     /// Prometheus's defaults applied.
     pub fn scrape_jobs(&self) -> Result<Vec<ScrapeJob>, String> {
-        resolve_jobs(&self.global, &self.scrape_configs).map_err(|e| e.to_string())
+        resolve_jobs(&self.global, &self.scrape_configs, &self.base_dir).map_err(|e| e.to_string())
     }
 
     /// The validated `health_checks` targets; service names must be unique.

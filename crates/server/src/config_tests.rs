@@ -338,6 +338,23 @@ fn query_section_sets_limits_and_flags_win() {
 }
 
 #[test]
+fn relative_scrape_paths_are_under_the_config_files_directory() {
+    let config = Config::parse(
+        "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password_file: pw}\n    \
+         file_sd_configs: [{files: ['sd/*.json']}]\n",
+        Path::new("/etc/agentmon/agentmon.yml"),
+    )
+    .unwrap();
+    let job = config.scrape_jobs().unwrap().remove(0);
+    assert_eq!(
+        job.file_sd[0].files,
+        [PathBuf::from("/etc/agentmon/sd/*.json")]
+    );
+    let error = job.authorization_header().unwrap_err();
+    assert!(error.contains("/etc/agentmon/pw"), "{error}");
+}
+
+#[test]
 fn scrape_configs_are_read_and_validated() {
     let config = parse(
         "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: node\n    \

@@ -52,4 +52,48 @@ pub struct Scraping {
     pub manager: std::sync::Arc<agentmon_ingest::scrape::ScrapeManager>,
     /// `None` when the server runs without a config file.
     pub config_path: Option<std::path::PathBuf>,
+    /// `global`, `rule_files` and `scrape_configs` of the configuration in
+    /// effect as Prometheus renders them, for `/api/v1/status/config`.
+    pub status_yaml: std::sync::Mutex<String>,
+}
+
+impl Scraping {
+    /// Scraping by `manager`, its jobs read from `config_path`.
+    pub fn new(
+        manager: std::sync::Arc<agentmon_ingest::scrape::ScrapeManager>,
+        config_path: Option<std::path::PathBuf>,
+    ) -> Scraping {
+        Scraping {
+            manager,
+            config_path,
+            status_yaml: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Applies the scrape jobs of `config` (already validated into `jobs`)
+    /// and remembers its rendering for the status endpoint.
+    pub async fn apply(
+        &self,
+        config: &crate::config::Config,
+        jobs: Vec<agentmon_ingest::scrape::ScrapeJob>,
+    ) {
+        let yaml =
+            agentmon_ingest::scrape::render::status_yaml(&config.global, &config.rule_files, &jobs);
+        *self.status_yaml.lock().unwrap_or_else(|p| p.into_inner()) = yaml;
+        self.manager.apply(jobs).await;
+    }
+
+    /// Appends the scrape families (`agentmon_sd_file_read_errors_total`).
+    pub fn write_metrics(&self, out: &mut String) {
+        out.push_str("# HELP agentmon_sd_file_read_errors_total The number of file_sd_configs files that could not be read or parsed (as prometheus_sd_file_read_errors_total).
+");
+        out.push_str(
+            "# TYPE agentmon_sd_file_read_errors_total counter
+",
+        );
+        out.push_str(&format!(
+            "agentmon_sd_file_read_errors_total {}\n",
+            self.manager.sd_file_read_errors()
+        ));
+    }
 }

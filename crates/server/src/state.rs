@@ -200,7 +200,7 @@ impl AppState {
         };
         let jobs = config.scrape_jobs()?;
         let count = jobs.len();
-        scraping.manager.apply(jobs).await;
+        scraping.apply(&config, jobs).await;
         let alerting = match (self.alerting(), alertmanager) {
             (Some(alerting), Some(am)) => {
                 if let Some(templates) = templates {

@@ -4,20 +4,28 @@
 //! - [`config`]: the `global` and `scrape_configs` YAML and its validation
 //!   into [`ScrapeJob`]s.
 //! - [`relabel`]: `relabel_configs` / `metric_relabel_configs`, every action.
-//! - [`target`]: static targets through relabeling to labels and URL.
+//! - [`file_sd`]: `file_sd_configs` target groups from JSON/YAML files.
+//! - [`target`]: static and discovered targets through relabeling to labels
+//!   and URL.
+//! - [`tls`]: a job's HTTPS client from its `tls_config`.
+//! - [`render`]: the resolved jobs as YAML for `/api/v1/status/config`.
 //! - [`scrape_loop`]: one target's fetch, parse, label, limit and atomic
 //!   append, with report series and stale markers.
-//! - [`manager`]: one loop task per target, reloads, the targets snapshot.
+//! - [`manager`]: one loop task per target, file discovery tasks, reloads,
+//!   the targets snapshot.
 //!
 //! The manager writes through the narrow [`SampleAppender`] seam, so this
 //! crate needs no storage: the server implements it on the database.
 
 pub mod config;
+pub mod file_sd;
 pub mod manager;
 mod md5;
 pub mod relabel;
+pub mod render;
 pub mod scrape_loop;
 pub mod target;
+pub mod tls;
 
 pub use config::{resolve_jobs, GlobalConfig, ScrapeConfig, ScrapeJob};
 pub use manager::{ActiveTarget, ScrapeManager, TargetsSnapshot};

@@ -9,7 +9,9 @@
 //! in Prometheus); and the report series `up`, `scrape_duration_seconds`,
 //! `scrape_samples_scraped`, `scrape_samples_post_metric_relabeling` and
 //! `scrape_series_added`. A failed scrape (HTTP error, timeout, parse error,
-//! `sample_limit` or `label_limit` exceeded, refused append) stores none of
+//! `sample_limit`, `label_limit`, `label_name_length_limit`,
+//! `label_value_length_limit` or `body_size_limit` exceeded, unreadable
+//! credentials file, `target_limit` of the job exceeded, refused append) stores none of
 //! its samples: it writes `up 0`, its report, and stale markers for all
 //! series of the previous scrape. When a loop stops (target gone, config
 //! reloaded, shutdown), it writes stale markers for its series and report.
@@ -26,7 +28,8 @@ use super::target::Target;
 use super::SampleAppender;
 use crate::{text, Limits};
 
-/// What Prometheus sends: OpenMetrics 1.0 first, then the 0.0.4 text format.
+/// What Prometheus sends by default (and what the default
+/// `scrape_protocols` build): OpenMetrics 1.0 first, then the 0.0.4 text format.
 pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0;q=0.5,\
 application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
@@ -85,7 +88,13 @@ pub struct ScrapeLoop {
     /// relabeling runs once per new series, not once per sample, as
     /// Prometheus's scrape cache does.
     label_cache: HashMap<Labels, Option<Labels>>,
+    /// When set, every scrape fails with this error without fetching
+    /// (`target_limit` exceeded, the job's HTTPS client not buildable).
+    forced_error: Option<String>,
 }
+
+/// Prometheus's error for a body over `body_size_limit`.
+pub const BODY_SIZE_LIMIT_ERROR: &str = "body size limit exceeded";
 
 /// What a successful fetch and parse produced.
 struct Scraped {
@@ -111,7 +120,14 @@ impl ScrapeLoop {
             status: Arc::default(),
             previous: HashSet::new(),
             label_cache: HashMap::new(),
+            forced_error: None,
         }
+    }
+
+    /// Makes every scrape fail with `error` (none: scrape normally).
+    pub fn with_forced_error(mut self, error: Option<String>) -> ScrapeLoop {
+        self.forced_error = error;
+        self
     }
 
     /// The status handle, updated after each scrape.
@@ -209,18 +225,28 @@ impl ScrapeLoop {
         cache: &mut HashMap<Labels, Option<Labels>>,
     ) -> Result<Scraped, String> {
         let job = &self.job;
+        if let Some(error) = &self.forced_error {
+            return Err(error.clone());
+        }
         let mut request = self
             .client
             .get(&self.target.scrape_url)
-            .header(reqwest::header::ACCEPT, ACCEPT_HEADER)
+            .header(reqwest::header::ACCEPT, &job.accept_header)
             .header(
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 format!("{}", job.scrape_timeout.as_secs_f64()),
             )
             .timeout(job.scrape_timeout);
-        if let Some(auth) = &job.authorization_header {
+        if job.enable_compression {
+            request = request.header(reqwest::header::ACCEPT_ENCODING, "gzip");
+        } else {
+            request = request.header(reqwest::header::ACCEPT_ENCODING, "identity");
+        }
+        if let Some(auth) = job.authorization_header()? {
             request = request.header(reqwest::header::AUTHORIZATION, auth);
         }
+        // As Prometheus: a body of `body_size_limit` bytes or more fails.
+        let body_limit = usize::try_from(job.body_size_limit).ok().filter(|l| *l > 0);
         let fetch = async {
             let mut response = request.send().await.map_err(describe_reqwest)?;
             if !response.status().is_success() {
@@ -232,8 +258,16 @@ impl ScrapeLoop {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned();
+            let gzipped = response
+                .headers()
+                .get(reqwest::header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(describe_reqwest)? {
+                if !gzipped && body_limit.is_some_and(|l| body.len() + chunk.len() >= l) {
+                    return Err(BODY_SIZE_LIMIT_ERROR.to_owned());
+                }
                 if body.len() + chunk.len() > self.limits.max_body_bytes {
                     return Err(format!(
                         "response body exceeds the limit of {} bytes",
@@ -241,6 +275,9 @@ impl ScrapeLoop {
                     ));
                 }
                 body.extend_from_slice(&chunk);
+            }
+            if gzipped {
+                body = gunzip(&body, body_limit, self.limits.max_decompressed_bytes)?;
             }
             Ok((content_type, body))
         };
@@ -278,6 +315,9 @@ impl ScrapeLoop {
                     labels.len(),
                     job.label_limit
                 ));
+            }
+            if job.label_name_length_limit > 0 || job.label_value_length_limit > 0 {
+                check_label_lengths(job, &labels)?;
             }
             if !job.honor_timestamps {
                 sample.t = timestamp;
@@ -435,6 +475,57 @@ impl ScrapeLoop {
         .await
         .map_err(|e| format!("append task failed: {e}"))?
     }
+}
+
+/// Prometheus's checks of `label_name_length_limit` and
+/// `label_value_length_limit` (its messages; names and values cut to 50).
+fn check_label_lengths(job: &ScrapeJob, labels: &Labels) -> Result<(), String> {
+    let metric: String = labels
+        .metric_name()
+        .unwrap_or("")
+        .chars()
+        .take(50)
+        .collect();
+    for label in labels.iter() {
+        let name: String = label.name.chars().take(50).collect();
+        let name_len = label.name.len();
+        if job.label_name_length_limit > 0 && name_len > job.label_name_length_limit {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {metric}, label name: {name}, length: {name_len}, limit: {})",
+                job.label_name_length_limit
+            ));
+        }
+        let value_len = label.value.len();
+        if job.label_value_length_limit > 0 && value_len > job.label_value_length_limit {
+            let value: String = label.value.chars().take(50).collect();
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {metric}, label name: {name}, value: {value:?}, length: {value_len}, limit: {})",
+                job.label_value_length_limit
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a gzip body; `body_limit` (as for a plain body) and
+/// `max_bytes` bound what it may grow to.
+fn gunzip(body: &[u8], body_limit: Option<usize>, max_bytes: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cap = body_limit.map_or(max_bytes, |l| l.min(max_bytes));
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(cap as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("decompressing the gzip body: {e}"))?;
+    if body_limit.is_some_and(|l| out.len() >= l) {
+        return Err(BODY_SIZE_LIMIT_ERROR.to_owned());
+    }
+    if out.len() >= max_bytes {
+        return Err(format!(
+            "decompressed body exceeds the limit of {max_bytes} bytes"
+        ));
+    }
+    Ok(out)
 }
 
 fn millis(t: SystemTime) -> i64 {

@@ -1,4 +1,5 @@
-//! Targets of a scrape job: from `static_configs` through `relabel_configs`
+//! Targets of a scrape job: from `static_configs` and discovered groups
+//! (`file_sd_configs`) through `relabel_configs`
 //! to the label set and URL of each scrape, as Prometheus's
 //! `scrape/target.go` (`PopulateLabels`) does.
 //!
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use agentmon_model::{duration, Labels};
 
 use super::config::ScrapeJob;
+use super::file_sd::TargetGroup;
 use super::relabel::relabel;
 
 /// A target that survived relabeling.
@@ -37,11 +39,25 @@ pub struct DroppedTarget {
     pub reason: String,
 }
 
-/// The targets of `job`: active ones in configuration order, then dropped ones.
-pub fn build_targets(job: &ScrapeJob) -> (Vec<Target>, Vec<DroppedTarget>) {
+/// The `static_configs` of `job` as target groups.
+pub fn static_groups(job: &ScrapeJob) -> Vec<TargetGroup> {
+    job.static_configs
+        .iter()
+        .enumerate()
+        .map(|(i, group)| TargetGroup {
+            source: i.to_string(),
+            targets: group.targets.clone(),
+            labels: group.labels.clone(),
+        })
+        .collect()
+}
+
+/// The targets of `groups` in `job`: active ones in group order, then
+/// dropped ones.
+pub fn build_targets(job: &ScrapeJob, groups: &[TargetGroup]) -> (Vec<Target>, Vec<DroppedTarget>) {
     let mut active = Vec::new();
     let mut dropped = Vec::new();
-    for group in &job.static_configs {
+    for group in groups {
         for address in &group.targets {
             let discovered = discovered_labels(job, &group.labels, address);
             match populate(job, &discovered) {
@@ -100,8 +116,10 @@ fn populate(job: &ScrapeJob, discovered: &BTreeMap<String, String>) -> Result<Ta
         return Err(format!("__address__ {address:?} is not host:port"));
     }
     let scheme = labels.get("__scheme__").cloned().unwrap_or_default();
-    if scheme != "http" {
-        return Err(format!("__scheme__ {scheme:?} is not supported: use http"));
+    if scheme != "http" && scheme != "https" {
+        return Err(format!(
+            "__scheme__ {scheme:?} is not supported: use http or https"
+        ));
     }
     let path = labels.get("__metrics_path__").cloned().unwrap_or_default();
     if !path.starts_with('/') {
@@ -163,7 +181,7 @@ mod tests {
 
     fn job(yaml: &str) -> ScrapeJob {
         let configs: Vec<ScrapeConfig> = serde_yaml::from_str(yaml).unwrap();
-        resolve_jobs(&GlobalConfig::default(), &configs)
+        resolve_jobs(&GlobalConfig::default(), &configs, std::path::Path::new(""))
             .unwrap()
             .remove(0)
     }
@@ -171,7 +189,7 @@ mod tests {
     #[test]
     fn static_targets_get_job_and_instance_and_a_url() {
         let j = job("- job_name: node\n  params: {module: [a b]}\n  static_configs:\n  - targets: ['h:1', 'h:2']\n    labels: {env: prod}\n");
-        let (active, dropped) = build_targets(&j);
+        let (active, dropped) = build_targets(&j, &static_groups(&j));
         assert!(dropped.is_empty());
         assert_eq!(active.len(), 2);
         assert_eq!(active[0].scrape_url, "http://h:1/metrics?module=a%20b");
@@ -203,7 +221,7 @@ mod tests {
              \x20 - {target_label: __metrics_path__, replacement: /probe}\n\
              \x20 - {source_labels: [__address__], regex: '(.*):1', target_label: instance, replacement: '$1'}\n",
         );
-        let (active, dropped) = build_targets(&j);
+        let (active, dropped) = build_targets(&j, &static_groups(&j));
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].scrape_url, "http://a:1/probe");
         assert_eq!(active[0].labels.get("instance"), Some("a"));

@@ -85,13 +85,13 @@ fn job(address: &str, extra: &str) -> ScrapeJob {
         "- job_name: test\n  scrape_interval: 1h\n  scrape_timeout: 2s\n  static_configs: [{{targets: ['{address}'], labels: {{env: dev}}}}]\n{extra}"
     );
     let configs: Vec<ScrapeConfig> = serde_yaml::from_str(&yaml).unwrap();
-    resolve_jobs(&GlobalConfig::default(), &configs)
+    resolve_jobs(&GlobalConfig::default(), &configs, std::path::Path::new(""))
         .unwrap()
         .remove(0)
 }
 
 fn scrape_loop(job: ScrapeJob, appender: Arc<MemoryAppender>) -> scrape_loop::ScrapeLoop {
-    let (mut targets, _) = target::build_targets(&job);
+    let (mut targets, _) = target::build_targets(&job, &target::static_groups(&job));
     scrape_loop::ScrapeLoop::new(
         Arc::new(job),
         targets.remove(0),
@@ -287,7 +287,7 @@ async fn manager_runs_loops_and_stopping_writes_stale_markers() {
     );
     let configs: Vec<ScrapeConfig> = serde_yaml::from_str(&yaml).unwrap();
     manager
-        .apply(resolve_jobs(&GlobalConfig::default(), &configs).unwrap())
+        .apply(resolve_jobs(&GlobalConfig::default(), &configs, std::path::Path::new("")).unwrap())
         .await;
     let mut up = false;
     for _ in 0..100 {
@@ -312,4 +312,244 @@ async fn manager_runs_loops_and_stopping_writes_stale_markers() {
     let last = appender.last_write();
     assert!(is_stale_nan(value_of(&last, "a").unwrap()), "{last:?}");
     assert!(is_stale_nan(value_of(&last, "up").unwrap()));
+}
+
+/// A server that records the request headers and answers `body`, gzipped
+/// when `gzip` is set and the request accepts it.
+async fn recording_server(
+    body: String,
+    gzip: bool,
+) -> (String, Arc<Mutex<Option<axum::http::HeaderMap>>>) {
+    let seen: Arc<Mutex<Option<axum::http::HeaderMap>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            let body = body.clone();
+            async move {
+                let accepts_gzip = headers
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("gzip"));
+                *record.lock().unwrap() = Some(headers);
+                if gzip && accepts_gzip {
+                    use std::io::Write;
+                    let mut encoder =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    encoder.write_all(body.as_bytes()).unwrap();
+                    let compressed = encoder.finish().unwrap();
+                    (
+                        [
+                            (header::CONTENT_TYPE, TEXT),
+                            (header::CONTENT_ENCODING, "gzip"),
+                        ],
+                        compressed,
+                    )
+                        .into_response()
+                } else {
+                    ([(header::CONTENT_TYPE, TEXT)], body.into_bytes()).into_response()
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (address, seen)
+}
+
+fn last_error(l: &scrape_loop::ScrapeLoop) -> String {
+    l.status().lock().unwrap().last_error.clone()
+}
+
+#[tokio::test]
+async fn gzip_is_asked_for_and_decoded_and_the_accept_header_follows_scrape_protocols() {
+    let (address, seen) = recording_server("g 5\n".into(), true).await;
+    let appender = Arc::new(MemoryAppender::default());
+    let mut l = scrape_loop(
+        job(&address, "  scrape_protocols: [PrometheusText0.0.4]\n"),
+        appender.clone(),
+    );
+    l.scrape_once().await;
+    assert_eq!(
+        value_of(&appender.last_write(), "g"),
+        Some(5.0),
+        "{}",
+        last_error(&l)
+    );
+    let headers = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(headers[header::ACCEPT_ENCODING], "gzip");
+    assert_eq!(
+        headers[header::ACCEPT],
+        "text/plain;version=0.0.4;q=0.5,*/*;q=0.4"
+    );
+
+    let mut plain = scrape_loop(
+        job(&address, "  enable_compression: false\n"),
+        appender.clone(),
+    );
+    plain.scrape_once().await;
+    assert_eq!(value_of(&appender.last_write(), "g"), Some(5.0));
+    let headers = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(headers[header::ACCEPT_ENCODING], "identity");
+    assert_eq!(headers[header::ACCEPT], scrape_loop::ACCEPT_HEADER);
+}
+
+#[tokio::test]
+async fn body_size_limit_fails_the_scrape_plain_or_gzipped() {
+    let body = format!("m{{pad=\"{}\"}} 1\n", "x".repeat(200));
+    for gzip in [false, true] {
+        let (address, _) = recording_server(body.clone(), gzip).await;
+        let appender = Arc::new(MemoryAppender::default());
+        let mut small = scrape_loop(job(&address, "  body_size_limit: 100B\n"), appender.clone());
+        small.scrape_once().await;
+        assert_eq!(value_of(&appender.last_write(), "up"), Some(0.0));
+        assert_eq!(last_error(&small), scrape_loop::BODY_SIZE_LIMIT_ERROR);
+        // Exactly the body's size still fails, as in Prometheus; one more passes.
+        let exact = format!("  body_size_limit: {}\n", body.len());
+        let mut at_limit = scrape_loop(job(&address, &exact), appender.clone());
+        at_limit.scrape_once().await;
+        assert_eq!(
+            last_error(&at_limit),
+            scrape_loop::BODY_SIZE_LIMIT_ERROR,
+            "gzip {gzip}"
+        );
+        let above = format!("  body_size_limit: {}\n", body.len() + 1);
+        let mut fits = scrape_loop(job(&address, &above), appender.clone());
+        fits.scrape_once().await;
+        assert_eq!(
+            value_of(&appender.last_write(), "up"),
+            Some(1.0),
+            "{}",
+            last_error(&fits)
+        );
+    }
+}
+
+#[tokio::test]
+async fn label_length_limits_fail_the_scrape_with_prometheus_messages() {
+    let (address, _) = recording_server(
+        "metric{long_name=\"v\",k=\"a value longer than any address\"} 1\n".into(),
+        false,
+    )
+    .await;
+    let appender = Arc::new(MemoryAppender::default());
+    let mut names = scrape_loop(
+        job(&address, "  label_name_length_limit: 8\n"),
+        appender.clone(),
+    );
+    names.scrape_once().await;
+    assert_eq!(
+        last_error(&names),
+        "label_name_length_limit exceeded (metric: metric, label name: long_name, length: 9, limit: 8)"
+    );
+    let mut values = scrape_loop(
+        job(&address, "  label_value_length_limit: 30\n"),
+        appender.clone(),
+    );
+    values.scrape_once().await;
+    assert_eq!(
+        last_error(&values),
+        "label_value_length_limit exceeded (metric: metric, label name: k, value: \"a value longer than any address\", length: 31, limit: 30)"
+    );
+    assert_eq!(value_of(&appender.last_write(), "up"), Some(0.0));
+    let mut fine = scrape_loop(
+        job(
+            &address,
+            "  label_name_length_limit: 9\n  label_value_length_limit: 31\n",
+        ),
+        appender.clone(),
+    );
+    fine.scrape_once().await;
+    assert_eq!(
+        value_of(&appender.last_write(), "up"),
+        Some(1.0),
+        "{}",
+        last_error(&fine)
+    );
+}
+
+#[tokio::test]
+async fn file_sd_targets_and_target_limit_through_the_manager() {
+    let (a, _) = recording_server("x 1\n".into(), false).await;
+    let (b, _) = recording_server("x 2\n".into(), false).await;
+    let dir = std::env::temp_dir().join(format!("agentmon-manager-sd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("t.yml"),
+        format!("- targets: ['{a}']\n  labels: {{k: v}}\n"),
+    )
+    .unwrap();
+    let appender = Arc::new(MemoryAppender::default());
+    let manager = ScrapeManager::with_file_sd_poll(
+        appender.clone(),
+        Limits::default(),
+        std::time::Duration::from_millis(20),
+    );
+    let configs: Vec<ScrapeConfig> = serde_yaml::from_str(
+        "- job_name: sd\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\n  target_limit: 1\n  \
+         file_sd_configs: [{files: ['*.yml']}]\n  \
+         relabel_configs: [{source_labels: [k], regex: drop, action: drop}]\n",
+    )
+    .unwrap();
+    let jobs = resolve_jobs(&GlobalConfig::default(), &configs, &dir).unwrap();
+    manager.apply(jobs).await;
+    // The file was read by apply itself.
+    let snapshot = manager.targets();
+    assert_eq!(snapshot.active.len(), 1);
+    assert_eq!(snapshot.active[0].target.labels.get("k"), Some("v"));
+    let wait = |want: usize| {
+        let manager = &manager;
+        async move {
+            for _ in 0..250 {
+                if manager.targets().active.len() == want {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            false
+        }
+    };
+    // Two targets over a limit of one: both scrape as failed.
+    write_atomically(
+        &dir.join("t.yml"),
+        &format!("- targets: ['{a}', '{b}']\n- targets: ['h:1']\n  labels: {{k: drop}}\n"),
+    );
+    assert!(wait(2).await, "{:?}", manager.targets().active.len());
+    assert_eq!(manager.targets().dropped_counts.get("sd"), Some(&1));
+    let mut limited = false;
+    for _ in 0..250 {
+        if manager.targets().active.iter().all(|t| {
+            t.status.last_error == "target_limit exceeded (number of targets: 2, limit: 1)"
+        }) {
+            limited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(limited, "{:?}", manager.targets().active);
+    // A broken file keeps its targets and is counted; removing it drops them.
+    write_atomically(&dir.join("t.yml"), "- targets: [unclosed\n");
+    for _ in 0..250 {
+        if manager.sd_file_read_errors() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(manager.sd_file_read_errors(), 1);
+    assert_eq!(manager.targets().active.len(), 2);
+    std::fs::remove_file(dir.join("t.yml")).unwrap();
+    assert!(wait(0).await);
+    manager.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes through a temporary file and a rename, so that discovery never
+/// sees a half-written file.
+fn write_atomically(path: &std::path::Path, content: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }

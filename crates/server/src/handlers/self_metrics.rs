@@ -4,7 +4,8 @@
 //! (`agentmon_notifications_*`, `agentmon_notification_latency_seconds`,
 //! `agentmon_alerts`, `agentmon_silences`, with an `alertmanager:`
 //! section), live stream (`agentmon_ws_connections`,
-//! `agentmon_sse_connections`), rules (`agentmon_rule_*`, once rules run)
+//! `agentmon_sse_connections`), rules (`agentmon_rule_*`, once rules run),
+//! scraping (`agentmon_sd_file_read_errors_total`)
 //! and process (`process_*`).
 
 use axum::extract::State;
@@ -30,6 +31,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     if let Some(alerting) = state.alerting() {
         alerting.write_metrics(&mut out);
+    }
+    if let Some(scraping) = state.scraping() {
+        scraping.write_metrics(&mut out);
     }
     write_process_metrics(&mut out);
     (

@@ -101,16 +101,29 @@ pub async fn runtime_info(State(state): State<AppState>) -> Result<Response, Api
 }
 
 #[derive(Serialize)]
-struct ConfigYaml<'a> {
-    yaml: &'a str,
+struct ConfigYaml {
+    yaml: String,
 }
 
-/// Answers the configuration in effect as YAML.
+/// Answers the configuration in effect as YAML: agentmon's sections, then
+/// `global`, `rule_files` and `scrape_configs` as Prometheus renders them
+/// (defaults filled in, secrets as `<secret>`), as of the last load or
+/// reload.
 #[instrument(skip_all)]
 pub async fn config(State(state): State<AppState>) -> Response {
-    success(ConfigYaml {
-        yaml: &state.server_info().config_yaml,
-    })
+    let mut yaml = state.server_info().config_yaml.clone();
+    if let Some(scraping) = state.scraping() {
+        let prometheus = scraping
+            .status_yaml
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if !yaml.is_empty() && !yaml.ends_with('\n') {
+            yaml.push('\n');
+        }
+        yaml.push_str(&prometheus);
+    }
+    success(ConfigYaml { yaml })
 }
 
 /// Answers every flag of `serve` with its value.

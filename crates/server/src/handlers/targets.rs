@@ -5,7 +5,10 @@
 //! `state` is `active`, `dropped` or `any` (the default); another value is
 //! refused. `scrapePool` keeps one job's targets. A target not scraped yet
 //! has health `unknown` and `lastScrape` `0001-01-01T00:00:00Z`, as in
-//! Prometheus. Without `scrape_configs` both lists are empty.
+//! Prometheus. Without `scrape_configs` both lists are empty. Targets of
+//! `file_sd_configs` come and go as their files change, without a reload;
+//! `droppedTargetCounts` counts every dropped target even when
+//! `keep_dropped_targets` lists fewer.
 
 use std::collections::BTreeMap;
 
@@ -117,15 +120,17 @@ fn render<'a>(
             scrape_timeout: duration::format_millis(t.scrape_timeout.as_millis() as u64),
         })
         .collect();
-    let mut dropped_target_counts = BTreeMap::new();
+    let dropped_target_counts = snapshot
+        .dropped_counts
+        .iter()
+        .filter(|(pool, _)| in_pool(pool))
+        .map(|(pool, count)| (pool.as_str(), *count))
+        .collect();
     let mut dropped_targets = Vec::new();
     for (scrape_pool, dropped) in &snapshot.dropped {
         if !in_pool(scrape_pool) {
             continue;
         }
-        *dropped_target_counts
-            .entry(scrape_pool.as_str())
-            .or_insert(0) += 1;
         if show_dropped {
             dropped_targets.push(DroppedTargetJson {
                 discovered_labels: &dropped.discovered_labels,
