@@ -128,9 +128,6 @@ impl AlertRules {
             alerting,
             rules: tokio::sync::Mutex::new(BTreeMap::new()),
         };
-        let (group, routes) = this.prepare(&rules)?;
-        this.apply(group, routes).await?;
-        *this.rules.lock().await = rules;
         if let Some(alerting) = &this.alerting {
             alerting.state().lock().restore_acknowledgements(acks.into_iter().map(|a| {
                 (
@@ -149,6 +146,10 @@ impl AlertRules {
                 }
             }));
         }
+        // Acknowledgements are back before the rules send their alerts.
+        let (group, routes) = this.prepare(&rules)?;
+        this.apply(group, routes).await?;
+        *this.rules.lock().await = rules;
         Ok(this)
     }
 
