@@ -36,8 +36,8 @@ use agentmon_rules::AlertSender;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{Config, Settings};
 use agentmon_server::{
-    router, run_agent_metrics_writer, run_session_retention, AlertRules, Alerting, AppState, Db, DbAppender,
-    DbProbeWriter, Limits, RuleSettings, Rules, Scraping, ServerInfo,
+    router, run_agent_metrics_writer, run_session_retention, AlertRules, Alerting, AppState, Db,
+    DbAppender, DbProbeWriter, Limits, RuleSettings, Rules, Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
 use anyhow::{bail, Context, Result};

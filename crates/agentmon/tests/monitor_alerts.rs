@@ -153,10 +153,26 @@ fn presets_fire_notify_acknowledge_survive_a_restart_and_resolve() {
 
     // Refused input, each with a precise message.
     let refused = [
-        (json!({"name": "x", "type": "low_balance"}), 400, "needs a threshold"),
-        (json!({"name": "x", "type": "disk_full"}), 400, "unknown alert type"),
-        (json!({"name": "x y", "type": "instance_down"}), 400, "invalid alert name"),
-        (json!({"name": "x", "type": "instance_down", "colour": 1}), 400, "unknown field"),
+        (
+            json!({"name": "x", "type": "low_balance"}),
+            400,
+            "needs a threshold",
+        ),
+        (
+            json!({"name": "x", "type": "disk_full"}),
+            400,
+            "unknown alert type",
+        ),
+        (
+            json!({"name": "x y", "type": "instance_down"}),
+            400,
+            "invalid alert name",
+        ),
+        (
+            json!({"name": "x", "type": "instance_down", "colour": 1}),
+            400,
+            "unknown field",
+        ),
         (
             json!({"name": "x", "type": "instance_down", "notification": "nobody"}),
             400,
@@ -180,7 +196,13 @@ fn presets_fire_notify_acknowledge_survive_a_restart_and_resolve() {
         Some(&json!({"name": "broken", "condition": "rate(x[5m]"})),
     );
     assert_eq!(got, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap_or("").contains("invalid condition"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid condition"),
+        "{answer}"
+    );
 
     // The preset of seed 000, with its own webhook.
     let (got, created) = send(
@@ -312,7 +334,12 @@ fn presets_fire_notify_acknowledge_survive_a_restart_and_resolve() {
     });
     assert!(repeated.is_some(), "{:?}\n{}", hooks.all(), server.log());
     // ... the acknowledged one does not.
-    assert_eq!(hooks.count("acked", "firing"), acked_before, "{:?}", hooks.all());
+    assert_eq!(
+        hooks.count("acked", "firing"),
+        acked_before,
+        "{:?}",
+        hooks.all()
+    );
     let shown = active_named(&server, "low-balance").expect("still firing");
     assert_eq!(shown["acknowledgement"]["by"], "anonymous");
     assert_eq!(shown["acknowledgement"]["comment"], "topping up");
@@ -356,7 +383,10 @@ fn presets_fire_notify_acknowledge_survive_a_restart_and_resolve() {
         None,
     );
     assert_eq!(got, 200, "{answer}");
-    assert_eq!(answer["data"], json!({"status": "sent", "response_code": 200}));
+    assert_eq!(
+        answer["data"],
+        json!({"status": "sent", "response_code": 200})
+    );
     assert!(hooks
         .all()
         .iter()
@@ -380,9 +410,19 @@ fn presets_fire_notify_acknowledge_survive_a_restart_and_resolve() {
     assert_eq!(got, 409, "{answer}");
 
     // Deleting a rule.
-    let (got, _) = send(&server, "DELETE", "/api/v1/monitor/alerts/balance-watch", None);
+    let (got, _) = send(
+        &server,
+        "DELETE",
+        "/api/v1/monitor/alerts/balance-watch",
+        None,
+    );
     assert_eq!(got, 200);
-    let (got, _) = send(&server, "DELETE", "/api/v1/monitor/alerts/balance-watch", None);
+    let (got, _) = send(
+        &server,
+        "DELETE",
+        "/api/v1/monitor/alerts/balance-watch",
+        None,
+    );
     assert_eq!(got, 404);
     let (_, list) = send(&server, "GET", "/api/v1/monitor/alerts/rules", None);
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");

@@ -237,8 +237,8 @@ impl State {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::matcher::{parse_matchers, Matchers};
     use crate::fingerprint::fingerprint;
+    use crate::matcher::{parse_matchers, Matchers};
     use crate::silence::{MemorySilenceStore, Silence};
 
     /// The server keeps the state under a mutex shared across tasks.
@@ -348,7 +348,11 @@ mod tests {
             .expect("firing");
         assert_eq!(ack.at_ms, t0);
         clock.advance(40_000);
-        assert_eq!(flushed(&mut state), ["Other:firing"], "only the other repeats");
+        assert_eq!(
+            flushed(&mut state),
+            ["Other:firing"],
+            "only the other repeats"
+        );
         clock.advance(40_000);
         assert_eq!(flushed(&mut state), ["Other:firing"]);
         // It resolves: the resolved notification goes out, the ack ends.

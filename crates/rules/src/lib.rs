@@ -56,7 +56,8 @@ pub use check::{check_files, CheckReport, FileCheck};
 pub use context::{RuleContext, SeriesReader};
 pub use error::{EvalError, RulesError};
 pub use file::{
-    load_rule_file, parse_rule_file, validate_spec, GroupDefinition, RuleDefinition, RuleKind};
+    load_rule_file, parse_rule_file, validate_spec, GroupDefinition, RuleDefinition, RuleKind,
+};
 pub use group::{generator_url, EvaluationStatus, Group, Rule, RuleEntry, RuleHealth};
 pub use manager::{expand_rule_files, load_groups, now_ms, RuleManager};
 pub use memory::MemoryStore;

@@ -224,7 +224,9 @@ pub fn validate_name(name: &str) -> Result<(), PresetError> {
 /// parser's message.
 pub fn validate_condition(expr: &str) -> Result<(), PresetError> {
     if expr.trim().is_empty() {
-        return Err(PresetError::InvalidCondition("condition is empty".to_owned()));
+        return Err(PresetError::InvalidCondition(
+            "condition is empty".to_owned(),
+        ));
     }
     agentmon_promql::parse_expr(expr)
         .map(|_| ())
@@ -283,7 +285,10 @@ pub fn compile(
         }
         PresetType::JobFailed => {
             let count = positive(need()?)?;
-            format!("sum(increase(aitbc_jobs_failed_total[1h])) >= {}", number(count))
+            format!(
+                "sum(increase(aitbc_jobs_failed_total[1h])) >= {}",
+                number(count)
+            )
         }
         PresetType::LowBalance => {
             let limit = need()?;
@@ -381,7 +386,8 @@ impl ApiRule {
             if validate_label_name(name).is_err() || name == "__name__" {
                 return Err(PresetError::InvalidLabel(name.clone()));
             }
-            if [ALERT_NAME_LABEL, ALERT_TYPE_LABEL, "severity", "alertname"].contains(&name.as_str())
+            if [ALERT_NAME_LABEL, ALERT_TYPE_LABEL, "severity", "alertname"]
+                .contains(&name.as_str())
             {
                 return Err(PresetError::ReservedLabel(name.clone()));
             }
@@ -396,7 +402,9 @@ impl ApiRule {
         labels.insert(ALERT_NAME_LABEL.to_owned(), self.name.clone());
         labels.insert(
             ALERT_TYPE_LABEL.to_owned(),
-            self.preset.map_or("condition", PresetType::as_str).to_owned(),
+            self.preset
+                .map_or("condition", PresetType::as_str)
+                .to_owned(),
         );
         labels
     }

@@ -28,8 +28,7 @@ fn every_type_compiles_to_an_expression_the_parser_accepts() {
             let expr = compile(kind, sample_threshold(kind), namespace)
                 .unwrap_or_else(|e| panic!("{kind}: {e}"));
             agentmon_promql::parse_expr(&expr).unwrap_or_else(|e| panic!("{kind}: {expr}: {e}"));
-            let agent_family = expr.contains("_total")
-                && !expr.contains("aitbc_")
+            let agent_family = expr.contains("_total") && !expr.contains("aitbc_")
                 || expr.contains("_seconds")
                 || expr.contains("_active_sessions");
             if agent_family {
@@ -80,11 +79,9 @@ fn names_and_conditions_are_validated() {
     let err = validate_condition("rate(x[5m]").unwrap_err();
     assert!(matches!(err, PresetError::InvalidCondition(_)), "{err}");
     assert!(validate_condition("cpu_usage > 80").is_ok());
-    assert!(ApiRule::check_labels(&BTreeMap::from([(
-        "severity".to_owned(),
-        "x".to_owned()
-    )]))
-    .is_err());
+    assert!(
+        ApiRule::check_labels(&BTreeMap::from([("severity".to_owned(), "x".to_owned())])).is_err()
+    );
     assert!(ApiRule::check_labels(&BTreeMap::from([("2x".to_owned(), "x".to_owned())])).is_err());
     assert!(ApiRule::check_labels(&BTreeMap::from([("team".to_owned(), "a".to_owned())])).is_ok());
 }
@@ -130,7 +127,12 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 }
 
 /// Adds `value(minute)` at each minute of `minutes` to the series.
-fn put(store: &MemoryStore, series: &[(&str, &str)], minutes: std::ops::Range<i64>, value: impl Fn(i64) -> f64) {
+fn put(
+    store: &MemoryStore,
+    series: &[(&str, &str)],
+    minutes: std::ops::Range<i64>,
+    value: impl Fn(i64) -> f64,
+) {
     for m in minutes {
         store
             .add(labels(series), Sample::new(m * MIN, value(m)))
@@ -151,8 +153,18 @@ fn evaluate(store: &Arc<MemoryStore>, expr: &str, at_minute: i64) -> Vec<(Labels
 #[test]
 fn low_balance_fires_below_the_threshold_only() {
     let store = Arc::new(MemoryStore::new());
-    put(&store, &[("__name__", "aitbc_wallet_balance"), ("wallet", "a")], 0..10, |_| 50.0);
-    put(&store, &[("__name__", "aitbc_wallet_balance"), ("wallet", "b")], 0..10, |_| 500.0);
+    put(
+        &store,
+        &[("__name__", "aitbc_wallet_balance"), ("wallet", "a")],
+        0..10,
+        |_| 50.0,
+    );
+    put(
+        &store,
+        &[("__name__", "aitbc_wallet_balance"), ("wallet", "b")],
+        0..10,
+        |_| 500.0,
+    );
     let expr = compile(PresetType::LowBalance, Some(100.0), "hermes").unwrap();
     let result = evaluate(&store, &expr, 9);
     assert_eq!(result.len(), 1, "{result:?}");
@@ -172,9 +184,13 @@ fn tool_error_rate_is_a_ratio_per_tool() {
         ]
     };
     // search: 3 errors for 1 success per minute (75% errors); fetch: all fine.
-    put(&store, &series("search", "error"), 0..11, |m| 3.0 * m as f64);
+    put(&store, &series("search", "error"), 0..11, |m| {
+        3.0 * m as f64
+    });
     put(&store, &series("search", "success"), 0..11, |m| m as f64);
-    put(&store, &series("fetch", "success"), 0..11, |m| 10.0 * m as f64);
+    put(&store, &series("fetch", "success"), 0..11, |m| {
+        10.0 * m as f64
+    });
     let expr = compile(PresetType::ToolErrorRate, Some(0.5), "hermes").unwrap();
     let result = evaluate(&store, &expr, 10);
     assert_eq!(result.len(), 1, "{result:?}");

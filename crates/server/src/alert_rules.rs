@@ -111,15 +111,10 @@ impl AlertRules {
         let store = Arc::new(store);
         let mut rules = BTreeMap::new();
         for rule in stored {
-            let expr = compile_stored(&rule, namespace)
-                .map_err(|e| AlertRulesError::Invalid(format!("stored rule {:?}: {e}", rule.name)))?;
-            rules.insert(
-                rule.name.clone(),
-                AlertRule {
-                    stored: rule,
-                    expr,
-                },
-            );
+            let expr = compile_stored(&rule, namespace).map_err(|e| {
+                AlertRulesError::Invalid(format!("stored rule {:?}: {e}", rule.name))
+            })?;
+            rules.insert(rule.name.clone(), AlertRule { stored: rule, expr });
         }
         let this = AlertRules {
             store: store.clone(),
@@ -129,16 +124,19 @@ impl AlertRules {
             rules: tokio::sync::Mutex::new(BTreeMap::new()),
         };
         if let Some(alerting) = &this.alerting {
-            alerting.state().lock().restore_acknowledgements(acks.into_iter().map(|a| {
-                (
-                    a.fingerprint,
-                    Acknowledgement {
-                        by: a.by,
-                        at_ms: a.at_ms,
-                        comment: a.comment,
-                    },
-                )
-            }));
+            alerting
+                .state()
+                .lock()
+                .restore_acknowledgements(acks.into_iter().map(|a| {
+                    (
+                        a.fingerprint,
+                        Acknowledgement {
+                            by: a.by,
+                            at_ms: a.at_ms,
+                            comment: a.comment,
+                        },
+                    )
+                }));
             let forget = store.clone();
             alerting.set_cleared_acks_hook(Arc::new(move |fingerprints: Vec<u64>| {
                 if let Err(error) = forget.delete_acknowledgements(&fingerprints) {

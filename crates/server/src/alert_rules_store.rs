@@ -55,7 +55,9 @@ pub enum StoreError {
         doing: &'static str,
         source: rusqlite::Error,
     },
-    #[error("alert rule store: schema version {found} is newer than this agentmon knows ({known})")]
+    #[error(
+        "alert rule store: schema version {found} is newer than this agentmon knows ({known})"
+    )]
     SchemaTooNew { found: i64, known: i64 },
     #[error("alert rule store: {0}")]
     Corrupt(String),
@@ -162,8 +164,19 @@ impl AlertRuleStore {
             .doing("read the rules")?;
         let mut rules = Vec::new();
         for row in rows {
-            let (name, preset_type, condition, threshold, hold_ms, severity, webhook, notification, labels, created_at_ms, enabled) =
-                row.doing("read a rule")?;
+            let (
+                name,
+                preset_type,
+                condition,
+                threshold,
+                hold_ms,
+                severity,
+                webhook,
+                notification,
+                labels,
+                created_at_ms,
+                enabled,
+            ) = row.doing("read a rule")?;
             let webhook = match webhook {
                 Some(sealed) => Some(self.key.open_text(&sealed).map_err(|e| {
                     StoreError::Corrupt(format!("rule {name:?}: cannot open its webhook URL: {e}"))
@@ -191,14 +204,13 @@ impl AlertRuleStore {
 
     /// Stores a new rule; [`StoreError::Duplicate`] if the name is taken.
     pub fn insert(&self, rule: &StoredRule) -> Result<(), StoreError> {
-        let webhook = match &rule.webhook {
-            Some(url) => Some(
-                self.key
-                    .seal_text(url)
-                    .map_err(|e| StoreError::Corrupt(format!("cannot seal the webhook URL: {e}")))?,
-            ),
-            None => None,
-        };
+        let webhook =
+            match &rule.webhook {
+                Some(url) => Some(self.key.seal_text(url).map_err(|e| {
+                    StoreError::Corrupt(format!("cannot seal the webhook URL: {e}"))
+                })?),
+                None => None,
+            };
         let labels = serde_json::to_string(&rule.labels)
             .map_err(|e| StoreError::Corrupt(format!("labels: {e}")))?;
         let inserted = self.connection.lock().execute(
@@ -263,7 +275,9 @@ impl AlertRuleStore {
         for row in rows {
             let (fingerprint, by, at_ms, comment) = row.doing("read an acknowledgement")?;
             let fingerprint = u64::from_str_radix(&fingerprint, 16).map_err(|_| {
-                StoreError::Corrupt(format!("acknowledgement of {fingerprint:?}: not a fingerprint"))
+                StoreError::Corrupt(format!(
+                    "acknowledgement of {fingerprint:?}: not a fingerprint"
+                ))
             })?;
             acks.push(StoredAck {
                 fingerprint,
@@ -361,7 +375,9 @@ mod tests {
         let acks = store.acknowledgements().expect("acks");
         assert_eq!(acks.len(), 1);
         assert_eq!(acks[0].fingerprint, 0xdead_beef);
-        store.delete_acknowledgements(&[0xdead_beef]).expect("deleted");
+        store
+            .delete_acknowledgements(&[0xdead_beef])
+            .expect("deleted");
         assert!(store.acknowledgements().expect("acks").is_empty());
         assert!(store.delete("a").expect("deleted"));
         assert!(!store.delete("a").expect("deleted"));

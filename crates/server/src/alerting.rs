@@ -22,10 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentmon_model::Alert;
+use agentmon_notify::config::SidecarRoute;
 use agentmon_notify::deliver::{DeliveryQueue, QueueOptions};
 use agentmon_notify::receivers::GoTemplateRenderer;
 use agentmon_notify::silence::{SilenceState, Silences, SqliteSilenceStore};
-use agentmon_notify::config::SidecarRoute;
 use agentmon_notify::{AlertmanagerConfig, Notification, NotificationLogEntry, State, SystemClock};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};

@@ -303,6 +303,22 @@ mod tests {
             required_role(&Method::POST, "/api/v1/monitor/health"),
             Role::Read
         );
+        for (method, path) in [
+            (Method::POST, "/api/v1/monitor/alerts"),
+            (Method::POST, "/api/v1/monitor/alerts/rules"),
+            (Method::DELETE, "/api/v1/monitor/alerts/low-balance"),
+            (
+                Method::POST,
+                "/api/v1/monitor/alerts/0123456789abcdef/acknowledge",
+            ),
+            (Method::POST, "/api/v1/monitor/alerts/low-balance/test"),
+        ] {
+            assert_eq!(required_role(&method, path), Role::Write, "{method} {path}");
+        }
+        assert_eq!(
+            required_role(&Method::GET, "/api/v1/monitor/alerts/active"),
+            Role::Read
+        );
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
     }
 

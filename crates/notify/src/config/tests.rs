@@ -404,7 +404,10 @@ fn sidecar_routes_deliver_beside_the_configured_tree() {
     );
     assert_eq!(receivers(&[("agentmon_alert", "down")]), ["root", "team"]);
     assert_eq!(receivers(&[("alertname", "x")]), ["root"]);
-    assert_eq!(with.original, config.original, "the shown config is as written");
+    assert_eq!(
+        with.original, config.original,
+        "the shown config is as written"
+    );
     let hook = with.receiver("agentmon-alert-low-balance").expect("added");
     assert!(hook.webhook_configs[0].send_resolved);
     let err = config
@@ -415,7 +418,10 @@ fn sidecar_routes_deliver_beside_the_configured_tree() {
             webhook_url: None,
         }])
         .unwrap_err();
-    assert!(err.to_string().contains("unknown receiver \"nope\""), "{err}");
+    assert!(
+        err.to_string().contains("unknown receiver \"nope\""),
+        "{err}"
+    );
     let err = config
         .with_sidecar_routes(&[SidecarRoute {
             label: "agentmon_alert".into(),

@@ -326,7 +326,9 @@ pub async fn test_rule(
         .config()
         .receiver(&receiver_name)
         .cloned()
-        .ok_or_else(|| ApiError::Internal(format!("receiver {receiver_name:?} is not in effect")))?;
+        .ok_or_else(|| {
+            ApiError::Internal(format!("receiver {receiver_name:?} is not in effect"))
+        })?;
     let mut labels: BTreeMap<String, String> = rule.stored.labels.clone();
     labels.insert("alertname".to_owned(), name.clone());
     labels.insert("severity".to_owned(), rule.stored.severity.clone());
@@ -416,7 +418,10 @@ fn parse_duration(value: &Value) -> Result<u64, ApiError> {
     };
     match value {
         Value::Number(n) => {
-            let seconds = n.as_f64().filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(invalid)?;
+            let seconds = n
+                .as_f64()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .ok_or_else(invalid)?;
             if seconds > 365.0 * 86_400.0 {
                 return Err(invalid());
             }
