@@ -189,6 +189,9 @@ fn presets_fire_notify_acknowledge_survive_a_restart_and_resolve() {
         assert_eq!(got, status, "{body}: {answer}");
         assert!(answer.to_string().contains(needle), "{body}: {answer}");
     }
+    let huge = json!({"name": "x", "type": "instance_down", "labels": {"big": "y".repeat(70_000)}});
+    let (got, answer) = send(&server, "POST", "/api/v1/monitor/alerts", Some(&huge));
+    assert_eq!(got, 413, "{answer}");
     let (got, answer) = send(
         &server,
         "POST",
