@@ -5,7 +5,8 @@
 //! acknowledged one is not repeated while the other is; a restart keeps
 //! the rules and the acknowledgement; a test notification goes out at
 //! once; resolving sends the resolved notification and ends the
-//! acknowledgement.
+//! acknowledgement. With tokens, changes need the write role and an
+//! acknowledgement is made in the token's name.
 
 mod common;
 
@@ -429,4 +430,79 @@ fn presets_fire_notify_acknowledge_survive_a_restart_and_resolve() {
     assert_eq!(got, 404);
     let (_, list) = send(&server, "GET", "/api/v1/monitor/alerts/rules", None);
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
+}
+
+/// With tokens: changes need the write role, and an acknowledgement
+/// without `by` is made in the token's name.
+#[test]
+fn writes_need_the_write_role_and_acknowledgements_name_the_token() {
+    const READ: &str = "read-token-0123456789";
+    const WRITE: &str = "write-token-0123456789";
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("agentmon.yml"),
+        format!(
+            "auth:\n  tokens:\n    - {{name: dashboard, token: \"{READ}\", role: read}}\n    \
+             - {{name: ops-bot, token: \"{WRITE}\", role: write}}\nglobal:\n  \
+             evaluation_interval: 1s\nalertmanager:\n  route:\n    receiver: root\n    \
+             group_wait: 0s\n  receivers:\n    - name: root\n"
+        ),
+    )
+    .expect("config");
+    let server = start(dir.path());
+    let call = |method: &str, path: &str, token: &str, body: Option<Value>| -> (u16, Value) {
+        let http = client();
+        let request = match method {
+            "POST" => http.post(server.url(path)),
+            _ => http.get(server.url(path)),
+        }
+        .bearer_auth(token);
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+            None => request,
+        };
+        let response = request.send().expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    };
+    let rule = json!({"name": "always", "condition": "vector(1) > 0", "duration": 0});
+    let (got, _) = call(
+        "POST",
+        "/api/v1/monitor/alerts/rules",
+        READ,
+        Some(rule.clone()),
+    );
+    assert_eq!(got, 403);
+    let (got, answer) = call("POST", "/api/v1/monitor/alerts/rules", WRITE, Some(rule));
+    assert_eq!(got, 201, "{answer}");
+    // Without a webhook or receiver there is nothing to test.
+    let (got, answer) = call("POST", "/api/v1/monitor/alerts/always/test", WRITE, None);
+    assert_eq!(got, 400, "{answer}");
+    assert!(answer.to_string().contains("neither a webhook"), "{answer}");
+    let id = poll_until(DEADLINE, || {
+        let (_, active) = call("GET", "/api/v1/monitor/alerts/active", READ, None);
+        active["data"]
+            .as_array()?
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "always" && a["state"] == "firing")
+            .and_then(|a| a["id"].as_str().map(str::to_owned))
+    })
+    .unwrap_or_else(|| panic!("not firing\n{}", server.log()));
+    // Firing in the rules is not enough: the pipeline must hold it.
+    let path = format!("/api/v1/monitor/alerts/{id}/acknowledge");
+    let (got, _) = call("POST", &path, READ, None);
+    assert_eq!(got, 403);
+    let acked = poll_until(DEADLINE, || {
+        let (got, answer) = call("POST", &path, WRITE, None);
+        (got == 200).then_some(answer)
+    })
+    .unwrap_or_else(|| panic!("not acknowledged\n{}", server.log()));
+    assert_eq!(acked["data"]["acknowledgement"]["by"], "ops-bot");
+    assert_eq!(acked["data"]["acknowledgement"]["comment"], "");
 }

@@ -188,6 +188,10 @@ impl Alerting {
     /// after a reload (what was notified is remembered). Fails, changing
     /// nothing, if they do not fit ([`Alerting::check_sidecars`]).
     pub fn set_sidecars(&self, routes: Vec<SidecarRoute>) -> Result<(), String> {
+        if *self.sidecars.read() == routes {
+            // Nothing to rebuild: the groups keep their timers.
+            return Ok(());
+        }
         let config = self
             .base_config
             .read()
