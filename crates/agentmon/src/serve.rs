@@ -36,8 +36,8 @@ use agentmon_rules::AlertSender;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{default_external_url, Config, Settings};
 use agentmon_server::{
-    router, run_agent_metrics_writer, run_session_retention, Alerting, AppState, Db, DbAppender,
-    DbProbeWriter, Limits, RuleSettings, Rules, Scraping, ServerInfo,
+    router, run_agent_metrics_writer, run_session_retention, AlertRules, Alerting, AppState, Db,
+    DbAppender, DbProbeWriter, Limits, RuleSettings, Rules, Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
 use anyhow::{bail, Context, Result};
@@ -307,7 +307,12 @@ fn log_alerts(alerts: &[Alert]) {
 
 /// Starts the rule manager over the open database and loads the rule
 /// files. A broken rule file at start-up is an error, as in Prometheus.
-async fn start_rules(state: &AppState, db: Arc<Db>, setup: RulesSetup) -> Result<()> {
+async fn start_rules(
+    state: &AppState,
+    db: Arc<Db>,
+    setup: RulesSetup,
+    settings: &Settings,
+) -> Result<()> {
     let rules = Rules::new(
         db,
         state.promql_engine(),
@@ -324,7 +329,19 @@ async fn start_rules(state: &AppState, db: Arc<Db>, setup: RulesSetup) -> Result
     if groups > 0 {
         tracing::info!(groups, "rule groups started");
     }
+    // The rules made through the API (`alert_rules.sqlite`) join as the
+    // `agentmon-api` group.
+    let alert_rules = AlertRules::open(
+        &settings.data_dir,
+        &settings.agents.namespace,
+        rules.manager.clone(),
+        state.alerting().cloned(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))
+    .context("cannot load the alert rules made through the API")?;
     state.set_rules(Arc::new(rules));
+    state.set_alert_rules(Arc::new(alert_rules));
     Ok(())
 }
 
@@ -393,7 +410,7 @@ async fn open_database(
         stores = start_health_checks(&state, &settings, health_targets).await;
     }
     if stores.is_ok() {
-        stores = start_rules(&state, db.clone(), rules).await;
+        stores = start_rules(&state, db.clone(), rules, &settings).await;
     }
     if let Err(error) = stores {
         // Stop the server, and close the database cleanly first.

@@ -10,7 +10,8 @@
 //! alert not notified before, all alerts now resolved, or (when the
 //! receiver sends resolved notifications) a newly resolved alert — or when
 //! `repeat_interval` has passed since it. Inhibited and silenced alerts
-//! are left out first; during a route's mute time interval (or outside its
+//! are left out first; a group whose firing alerts are all acknowledged
+//! is not repeated (a new or resolved alert is still notified); during a route's mute time interval (or outside its
 //! active time intervals) nothing is sent. Resolved alerts leave the group
 //! once a flush has handled them, and an empty group is removed.
 //!
@@ -29,9 +30,17 @@ use crate::order::compare_alert_labels;
 use crate::route::{group_key, Route};
 use crate::store::StoredAlert;
 
-/// Decides whether an alert is muted (inhibited or silenced) at a time.
+/// Decides whether an alert is muted (inhibited or silenced) at a time,
+/// and whether it was acknowledged.
 pub trait Muter {
     fn mutes(&self, labels: &Labels, now_ms: i64) -> bool;
+
+    /// Whether the alert with this fingerprint was acknowledged: it is
+    /// still notified when it starts firing and when it resolves, but not
+    /// repeated every `repeat_interval`.
+    fn acknowledged(&self, _fingerprint: u64) -> bool {
+        false
+    }
 }
 
 /// Mutes nothing.
@@ -256,7 +265,9 @@ impl Dispatcher {
                     } else if send_resolved && !resolved.is_subset(&entry.resolved) {
                         true
                     } else {
+                        // Only alerts nobody acknowledged are repeated.
                         entry.at_ms < now_ms - repeat_ms
+                            && firing.iter().any(|fp| !muter.acknowledged(*fp))
                     }
                 }
             };

@@ -30,6 +30,8 @@
 //!   sealed with the data directory's key ([`secrets`]), before sending it,
 //!   retries it with backoff until it is sent, refused or too old, and keeps
 //!   the delivery log and metrics.
+//! - [`ack`]nowledgements stop an alert's repeated notifications until
+//!   it resolves.
 //! - [`State`] holds all of it behind one value with an injectable
 //!   [`Clock`]; [`api`] computes Alertmanager API v2 answers from it.
 //!
@@ -37,6 +39,7 @@
 //! ([`silence::SqliteSilenceStore`]); time is always passed in or read
 //! from the clock, so tests drive it with a [`ManualClock`].
 
+pub mod ack;
 pub mod api;
 pub mod clock;
 pub mod config;
@@ -56,6 +59,7 @@ mod state;
 pub mod store;
 pub mod timeinterval;
 
+pub use ack::{AckError, Acknowledgement};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AlertmanagerConfig;
 pub use dispatch::{Dispatcher, NotificationLogEntry};

@@ -53,6 +53,9 @@ pub struct Route {
     /// This node's own matchers, sorted as Alertmanager sorts them.
     pub matchers: Matchers,
     pub continue_matching: bool,
+    /// Matches in addition to its siblings and parent (see
+    /// [`RouteConfig::sidecar`]).
+    pub sidecar: bool,
     pub opts: RouteOpts,
     pub routes: Vec<Route>,
     key: String,
@@ -181,6 +184,7 @@ impl Route {
         Ok(Route {
             matchers,
             continue_matching: config.continue_matching,
+            sidecar: config.sidecar,
             opts,
             routes,
             key,
@@ -199,13 +203,14 @@ impl Route {
         &self.key
     }
 
-    /// The routes an alert with these labels goes to, in tree order.
+    /// The routes an alert with these labels goes to, in tree order, then
+    /// the matching sidecar routes.
     pub fn match_labels(&self, labels: &Labels) -> Vec<&Route> {
         if !self.matchers.matches(labels) {
             return Vec::new();
         }
         let mut all = Vec::new();
-        for child in &self.routes {
+        for child in self.routes.iter().filter(|c| !c.sidecar) {
             let matched = child.match_labels(labels);
             let any = !matched.is_empty();
             all.extend(matched);
@@ -215,6 +220,9 @@ impl Route {
         }
         if all.is_empty() {
             all.push(self);
+        }
+        for sidecar in self.routes.iter().filter(|c| c.sidecar) {
+            all.extend(sidecar.match_labels(labels));
         }
         all
     }

@@ -4,10 +4,12 @@
 //! [`State::receive`]; [`State::flush`] hands due notifications out; the
 //! API functions in [`crate::api`] read it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agentmon_model::{Alert, Labels};
 
+use crate::ack::{AckError, Acknowledgement};
 use crate::clock::Clock;
 use crate::config::AlertmanagerConfig;
 use crate::dispatch::{Dispatcher, Muter};
@@ -29,18 +31,28 @@ pub struct State {
     pub dispatcher: Dispatcher,
     clock: Arc<dyn Clock>,
     started_at_ms: i64,
+    /// Acknowledged alerts by fingerprint.
+    acknowledgements: BTreeMap<u64, Acknowledgement>,
+    /// Acknowledgements ended since [`State::take_cleared_acknowledgements`]
+    /// was last called (for the caller's store).
+    cleared: Vec<u64>,
 }
 
 /// Mutes what inhibition rules or active silences mute.
 struct StateMuter<'a> {
     inhibitor: Inhibitor<'a>,
     silences: &'a Silences,
+    acknowledgements: &'a BTreeMap<u64, Acknowledgement>,
 }
 
 impl Muter for StateMuter<'_> {
     fn mutes(&self, labels: &Labels, now_ms: i64) -> bool {
         self.inhibitor.inhibited_by(labels).is_some()
             || !self.silences.silenced_by(labels, now_ms).is_empty()
+    }
+
+    fn acknowledged(&self, fingerprint: u64) -> bool {
+        self.acknowledgements.contains_key(&fingerprint)
     }
 }
 
@@ -61,6 +73,8 @@ impl State {
             silences,
             started_at_ms: clock.now_ms(),
             clock,
+            acknowledgements: BTreeMap::new(),
+            cleared: Vec::new(),
         }
     }
 
@@ -88,6 +102,62 @@ impl State {
                 .put(StoredAlert::received(alert, now, timeout), now);
             self.dispatcher.insert(&stored, now);
         }
+        self.clear_resolved_acknowledgements(now);
+    }
+
+    /// Acknowledges the firing alert with this fingerprint (again: the
+    /// newer acknowledgement replaces the older).
+    pub fn acknowledge(
+        &mut self,
+        fingerprint: u64,
+        by: String,
+        comment: String,
+    ) -> Result<Acknowledgement, AckError> {
+        let now = self.now_ms();
+        let alert = self
+            .alerts
+            .get(fingerprint)
+            .ok_or(AckError::NotFound(fingerprint))?;
+        if alert.resolved_at(now) {
+            return Err(AckError::NotFiring(fingerprint));
+        }
+        let ack = Acknowledgement {
+            by,
+            at_ms: now,
+            comment,
+        };
+        self.acknowledgements.insert(fingerprint, ack.clone());
+        Ok(ack)
+    }
+
+    /// The acknowledgement of the alert with this fingerprint.
+    pub fn acknowledgement(&self, fingerprint: u64) -> Option<&Acknowledgement> {
+        self.acknowledgements.get(&fingerprint)
+    }
+
+    /// Puts back acknowledgements kept across a restart.
+    pub fn restore_acknowledgements(
+        &mut self,
+        acknowledgements: impl IntoIterator<Item = (u64, Acknowledgement)>,
+    ) {
+        self.acknowledgements.extend(acknowledgements);
+    }
+
+    /// The fingerprints whose acknowledgement ended since the last call.
+    pub fn take_cleared_acknowledgements(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.cleared)
+    }
+
+    fn clear_resolved_acknowledgements(&mut self, now_ms: i64) {
+        let alerts = &self.alerts;
+        let cleared = &mut self.cleared;
+        self.acknowledgements.retain(|fp, _| {
+            let resolved = alerts.get(*fp).is_some_and(|a| a.resolved_at(now_ms));
+            if resolved {
+                cleared.push(*fp);
+            }
+            !resolved
+        });
     }
 
     /// When [`State::flush`] next has something to do.
@@ -98,9 +168,11 @@ impl State {
     /// Flushes the groups that are due now.
     pub fn flush(&mut self, notify: &mut dyn FnMut(Notification)) {
         let now = self.now_ms();
+        self.clear_resolved_acknowledgements(now);
         let muter = StateMuter {
             inhibitor: Inhibitor::new(&self.config.inhibit_rules, self.alerts.iter(), now),
             silences: &self.silences,
+            acknowledgements: &self.acknowledgements,
         };
         self.dispatcher.flush_due(now, &muter, notify);
     }
@@ -123,7 +195,19 @@ impl State {
     /// entries (Alertmanager does this every 30 minutes and 15 minutes).
     pub fn gc(&mut self) -> Result<(), crate::NotifyError> {
         let now = self.now_ms();
+        self.clear_resolved_acknowledgements(now);
         self.alerts.gc(now);
+        // An acknowledged alert that is gone altogether (it resolved while
+        // agentmon was down, say) has nothing left to acknowledge.
+        let alerts = &self.alerts;
+        let cleared = &mut self.cleared;
+        self.acknowledgements.retain(|fp, _| {
+            let present = alerts.get(*fp).is_some();
+            if !present {
+                cleared.push(*fp);
+            }
+            present
+        });
         self.silences.gc(now)?;
         self.dispatcher.gc_log(now, LOG_RETENTION_MS);
         Ok(())
@@ -153,6 +237,7 @@ impl State {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::fingerprint::fingerprint;
     use crate::matcher::{parse_matchers, Matchers};
     use crate::silence::{MemorySilenceStore, Silence};
 
@@ -205,5 +290,80 @@ mod tests {
         clock.advance(crate::silence::DEFAULT_RETENTION_MS);
         state.gc().expect("gc");
         assert!(state.silences.get(&id).is_none());
+    }
+
+    fn firing(name: &str, t0: i64, ends_at_ms: Option<i64>) -> Alert {
+        Alert {
+            labels: Labels::new([("alertname", name)]).expect("valid"),
+            annotations: Labels::default(),
+            starts_at_ms: t0,
+            ends_at_ms,
+            generator_url: String::new(),
+        }
+    }
+
+    /// An acknowledged alert is not repeated, a non-acknowledged one is;
+    /// the resolved notification still goes out and ends the
+    /// acknowledgement.
+    #[test]
+    fn acknowledged_alerts_are_not_repeated_until_they_resolve() {
+        let t0 = 1_710_504_000_000;
+        let clock = Arc::new(ManualClock::new(t0));
+        let config = AlertmanagerConfig::from_yaml(
+            "route: {receiver: r, group_by: [alertname], group_wait: 0s, group_interval: 10s, repeat_interval: 30s}\nreceivers: [{name: r, webhook_configs: [{url: 'http://127.0.0.1:1/'}]}]",
+        )
+        .expect("valid");
+        let silences = Silences::open(Box::new(MemorySilenceStore::default())).expect("opens");
+        let mut state = State::new(config, silences, clock.clone(), "");
+        let far = Some(t0 + 3_600_000);
+        state.receive([firing("Acked", t0, far), firing("Other", t0, far)]);
+        let flushed = |state: &mut State| {
+            let mut sent = Vec::new();
+            state.flush(&mut |n: Notification| {
+                sent.push(
+                    n.alerts
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "{}:{}",
+                                a.alert.labels.get("alertname").unwrap_or(""),
+                                if a.resolved { "resolved" } else { "firing" }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )
+            });
+            sent.sort();
+            sent
+        };
+        assert_eq!(flushed(&mut state), ["Acked:firing", "Other:firing"]);
+        let acked = fingerprint(&Labels::new([("alertname", "Acked")]).expect("valid"));
+        assert_eq!(
+            state.acknowledge(42, "x".into(), String::new()),
+            Err(AckError::NotFound(42))
+        );
+        let ack = state
+            .acknowledge(acked, "alice".into(), "on it".into())
+            .expect("firing");
+        assert_eq!(ack.at_ms, t0);
+        clock.advance(40_000);
+        assert_eq!(
+            flushed(&mut state),
+            ["Other:firing"],
+            "only the other repeats"
+        );
+        clock.advance(40_000);
+        assert_eq!(flushed(&mut state), ["Other:firing"]);
+        // It resolves: the resolved notification goes out, the ack ends.
+        state.receive([firing("Acked", t0, Some(clock.now_ms()))]);
+        assert!(state.acknowledgement(acked).is_none());
+        assert_eq!(state.take_cleared_acknowledgements(), vec![acked]);
+        clock.advance(10_000);
+        assert_eq!(flushed(&mut state), ["Acked:resolved"]);
+        assert_eq!(
+            state.acknowledge(acked, "bob".into(), String::new()),
+            Err(AckError::NotFiring(acked))
+        );
     }
 }

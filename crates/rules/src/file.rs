@@ -200,6 +200,16 @@ pub fn load_rule_file(
     parse_rule_file(path, &text, expander)
 }
 
+/// Validates groups built in code (the API-made rules of
+/// [`crate::presets`]) exactly as a rule file's; `file` names them.
+pub fn validate_spec(
+    file: &str,
+    spec: &RuleFileSpec,
+    expander: &dyn Expander,
+) -> Result<Vec<GroupDefinition>, RulesError> {
+    validate(file, spec, expander)
+}
+
 fn parse_duration(text: &Scalar) -> Result<Duration, String> {
     duration::parse(&text.0).map_err(|_| format!("not a valid duration string: {:?}", text.0))
 }

@@ -25,6 +25,10 @@
 //!   `agentmon-template` and Prometheus's functions; [`PlainTextExpander`]
 //!   accepts text without `{{` only.
 //!   [`TsdbAppender`] writes rule output into agentmon's own store.
+//! - [`presets`] compiles alert presets (`low_balance`, `high_latency`,
+//!   ...) to PromQL and builds the `agentmon-api` group of API-made rules,
+//!   which the manager runs beside the files' groups
+//!   ([`RuleManager::set_api_group`]).
 //! - [`MemoryStore`] keeps series in memory for rule unit tests;
 //!   [`unittest`] runs promtool's rule unit-test files (`agentmon rules
 //!   test`).
@@ -39,6 +43,7 @@ mod group;
 mod manager;
 mod memory;
 mod metrics;
+pub mod presets;
 mod query;
 pub mod recording;
 mod template;
@@ -50,7 +55,9 @@ pub use alerting::{ActiveAlert, AlertState, AlertingRule};
 pub use check::{check_files, CheckReport, FileCheck};
 pub use context::{RuleContext, SeriesReader};
 pub use error::{EvalError, RulesError};
-pub use file::{load_rule_file, parse_rule_file, GroupDefinition, RuleDefinition, RuleKind};
+pub use file::{
+    load_rule_file, parse_rule_file, validate_spec, GroupDefinition, RuleDefinition, RuleKind,
+};
 pub use group::{generator_url, EvaluationStatus, Group, Rule, RuleEntry, RuleHealth};
 pub use manager::{expand_rule_files, load_groups, now_ms, RuleManager};
 pub use memory::MemoryStore;

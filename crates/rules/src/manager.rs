@@ -88,6 +88,13 @@ struct ManagerState {
     /// their `for` state).
     loaded: bool,
     last_error: Option<String>,
+    /// The last good groups of the rule files.
+    file_groups: Vec<GroupDefinition>,
+    /// The group of API-made rules, run after the files' groups.
+    api_group: Option<GroupDefinition>,
+    /// Whether the API group ran once (its first run restores `for` state,
+    /// whenever it comes).
+    api_started: bool,
 }
 
 /// Runs rule groups and reloads them.
@@ -139,10 +146,30 @@ impl RuleManager {
         Ok(())
     }
 
-    /// Runs exactly `definitions` (already validated), keeping the state of
-    /// groups that stay.
+    /// Runs `definitions` (already validated) as the rule files' groups,
+    /// beside the API group, keeping the state of groups that stay.
     pub async fn apply(&self, definitions: Vec<GroupDefinition>) {
         let mut state = self.state.lock().await;
+        state.file_groups = definitions;
+        self.apply_locked(&mut state).await;
+    }
+
+    /// Replaces the group of API-made rules (`None`: no such group),
+    /// keeping the files' groups and the state of rules that stay. A
+    /// reload of the rule files keeps it.
+    pub async fn set_api_group(&self, group: Option<GroupDefinition>) {
+        let mut state = self.state.lock().await;
+        state.api_group = group;
+        self.apply_locked(&mut state).await;
+    }
+
+    async fn apply_locked(&self, state: &mut ManagerState) {
+        let mut definitions = state.file_groups.clone();
+        let api_key = state
+            .api_group
+            .as_ref()
+            .map(|g| (g.file.clone(), g.name.clone()));
+        definitions.extend(state.api_group.clone());
         let restore = !state.loaded;
         let mut old = std::mem::take(&mut state.groups);
         let mut next = BTreeMap::new();
@@ -158,7 +185,8 @@ impl RuleManager {
                 group.copy_state(&previous);
                 next.insert(key, self.start(definition, group));
             } else {
-                let group = Group::new(definition.clone(), &self.ctx, restore);
+                let first_api_run = Some(&key) == api_key.as_ref() && !state.api_started;
+                let group = Group::new(definition.clone(), &self.ctx, restore || first_api_run);
                 next.insert(key, self.start(definition, group));
             }
         }
@@ -174,6 +202,7 @@ impl RuleManager {
         *self.published.lock() = next.values().map(|r| r.group.clone()).collect();
         state.groups = next;
         state.loaded = true;
+        state.api_started |= api_key.is_some();
         state.last_error = None;
         *self.last_error.lock() = None;
     }

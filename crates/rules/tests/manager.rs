@@ -175,3 +175,64 @@ fn check_files_prints_like_promtool() {
     );
     assert!(check_files(&[good], &GoTemplateExpander).passed());
 }
+
+/// The API group runs beside the files' groups, survives reloads of the
+/// files and goes when it is set to `None`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_group_runs_beside_the_files_and_survives_reloads() {
+    use agentmon_rules::presets::{api_group, ApiRule, Severity, API_GROUP_NAME};
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.rules.yml"), GOOD).unwrap();
+    // The API group has no interval of its own: the global one.
+    let store = Arc::new(MemoryStore::new());
+    let query = Arc::new(EngineQueryFunc::new(Engine::default(), store.clone()));
+    let sent = Arc::new(Mutex::new(Vec::<Alert>::new()));
+    let sink = sent.clone();
+    let mut ctx = RuleContext::new(
+        query,
+        store,
+        Arc::new(move |alerts: &[Alert]| sink.lock().extend_from_slice(alerts)),
+    );
+    ctx.evaluation_interval = Duration::from_millis(100);
+    let manager = RuleManager::new(ctx);
+    let rule = ApiRule {
+        name: "from-api".to_owned(),
+        expr: "vector(5) > 1".to_owned(),
+        hold: Duration::ZERO,
+        severity: Severity::Warning,
+        preset: None,
+        labels: Default::default(),
+    };
+    let group = api_group(&[rule], &GoTemplateExpander).unwrap();
+    manager.set_api_group(group).await;
+    let patterns = vec!["*.rules.yml".to_owned()];
+    manager.update(&patterns, Some(dir.path())).await.unwrap();
+    let names = |m: &RuleManager| -> Vec<String> {
+        let mut names: Vec<String> = m.groups().iter().map(|g| g.name().to_owned()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&manager), [API_GROUP_NAME, "fast"]);
+    // A reload of the files keeps it.
+    manager.update(&patterns, Some(dir.path())).await.unwrap();
+    assert_eq!(names(&manager), [API_GROUP_NAME, "fast"]);
+    assert!(
+        eventually(|| sent.lock().iter().any(|a| a.name() == "from-api")).await,
+        "the API rule's alert is sent"
+    );
+    let sent_alert = sent
+        .lock()
+        .iter()
+        .find(|a| a.name() == "from-api")
+        .cloned()
+        .unwrap();
+    assert_eq!(sent_alert.labels.get("agentmon_alert"), Some("from-api"));
+    assert_eq!(
+        sent_alert.labels.get("agentmon_alert_type"),
+        Some("condition")
+    );
+    manager.set_api_group(None).await;
+    assert_eq!(names(&manager), ["fast"]);
+    manager.stop().await;
+}

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentmon_model::Alert;
+use agentmon_notify::config::SidecarRoute;
 use agentmon_notify::deliver::{DeliveryQueue, QueueOptions};
 use agentmon_notify::receivers::GoTemplateRenderer;
 use agentmon_notify::silence::{SilenceState, Silences, SqliteSilenceStore};
@@ -77,7 +78,19 @@ pub struct Alerting {
     /// Relative `templates:` globs are read from here (the config file's
     /// directory, as Alertmanager does).
     config_dir: PathBuf,
+    /// The configuration as written (before sidecar routes are added).
+    base_config: RwLock<AlertmanagerConfig>,
+    /// The routes of API-made alert rules, added beside the configured
+    /// tree at every apply.
+    sidecars: RwLock<Vec<SidecarRoute>>,
+    /// Told the fingerprints whose acknowledgement ended (to forget them
+    /// in `alert_rules.sqlite`).
+    cleared_acks: std::sync::OnceLock<ClearedAcksHook>,
 }
+
+/// Called, on the blocking pool, with the fingerprints whose
+/// acknowledgement ended.
+pub type ClearedAcksHook = Arc<dyn Fn(Vec<u64>) + Send + Sync>;
 
 /// The flush task and the queue's dispatcher, until
 /// [`AlertingTasks::shutdown`].
@@ -141,6 +154,7 @@ impl Alerting {
                 reason: e.to_string(),
             })?;
         warn_unsupported(&config);
+        let base_config = config.clone();
         let mut state = State::new(config, silences, Arc::new(SystemClock), external_url);
         let nflog_path = data_dir.join(NFLOG_FILE);
         match read_log(&nflog_path) {
@@ -154,7 +168,67 @@ impl Alerting {
             nflog_path,
             renderer: RwLock::new(Arc::new(renderer)),
             config_dir: config_dir.to_owned(),
+            base_config: RwLock::new(base_config),
+            sidecars: RwLock::new(Vec::new()),
+            cleared_acks: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Checks that `routes` fit the configuration in effect (receivers
+    /// named exist, new receiver names are free, URLs are valid).
+    pub fn check_sidecars(&self, routes: &[SidecarRoute]) -> Result<(), String> {
+        self.base_config
+            .read()
+            .with_sidecar_routes(routes)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Replaces the routes of API-made alert rules; groups are rebuilt as
+    /// after a reload (what was notified is remembered). Fails, changing
+    /// nothing, if they do not fit ([`Alerting::check_sidecars`]).
+    pub fn set_sidecars(&self, routes: Vec<SidecarRoute>) -> Result<(), String> {
+        if *self.sidecars.read() == routes {
+            // Nothing to rebuild: the groups keep their timers.
+            return Ok(());
+        }
+        let config = self
+            .base_config
+            .read()
+            .with_sidecar_routes(&routes)
+            .map_err(|e| e.to_string())?;
+        *self.sidecars.write() = routes;
+        self.state.lock().reload(config);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Sets what is told about ended acknowledgements; later calls are
+    /// ignored.
+    pub fn set_cleared_acks_hook(&self, hook: ClearedAcksHook) {
+        let _ = self.cleared_acks.set(hook);
+    }
+
+    /// `config` with the sidecar routes; those that no longer fit (their
+    /// receiver was removed by a reload) are left out with an error log.
+    fn with_sidecars(&self, config: &AlertmanagerConfig) -> AlertmanagerConfig {
+        let routes = self.sidecars.read().clone();
+        if let Ok(combined) = config.with_sidecar_routes(&routes) {
+            return combined;
+        }
+        let fitting: Vec<SidecarRoute> = routes
+            .into_iter()
+            .filter(|route| match config.with_sidecar_routes(std::slice::from_ref(route)) {
+                Ok(_) => true,
+                Err(error) => {
+                    tracing::error!(rule = %route.value, %error, "alert rule route dropped: it does not fit the reloaded configuration");
+                    false
+                }
+            })
+            .collect();
+        config
+            .with_sidecar_routes(&fitting)
+            .unwrap_or_else(|_| config.clone())
     }
 
     /// Reads and parses the `templates:` files of `config`, for
@@ -177,6 +251,11 @@ impl Alerting {
     /// The core's state, for the API v2 handlers.
     pub fn state(&self) -> &Arc<Mutex<State>> {
         &self.state
+    }
+
+    /// The renderer of receivers' texts (for test notifications).
+    pub fn renderer(&self) -> Arc<GoTemplateRenderer> {
+        Arc::clone(&self.renderer.read())
     }
 
     /// The delivery queue (log and metrics).
@@ -242,7 +321,9 @@ impl Alerting {
     pub fn apply(&self, config: AlertmanagerConfig, templates: GoTemplateRenderer) {
         warn_unsupported(&config);
         *self.renderer.write() = Arc::new(templates);
-        self.state.lock().reload(config);
+        let combined = self.with_sidecars(&config);
+        *self.base_config.write() = config;
+        self.state.lock().reload(combined);
         self.wake.notify_one();
     }
 
@@ -293,11 +374,21 @@ impl Alerting {
     /// notification log.
     async fn flush(&self) {
         let mut notifications: Vec<Notification> = Vec::new();
-        let config = {
+        let (config, cleared) = {
             let mut state = self.state.lock();
             state.flush(&mut |n| notifications.push(n));
-            Arc::clone(state.config())
+            (
+                Arc::clone(state.config()),
+                state.take_cleared_acknowledgements(),
+            )
         };
+        if !cleared.is_empty() {
+            if let Some(hook) = self.cleared_acks.get().cloned() {
+                if let Err(error) = tokio::task::spawn_blocking(move || hook(cleared)).await {
+                    tracing::error!(%error, "forgetting ended acknowledgements failed");
+                }
+            }
+        }
         if notifications.is_empty() {
             return;
         }

@@ -7,8 +7,10 @@
 //! needs is decided from its path (and, for health check targets, its
 //! method), in [`required_role`]: `/api/v1/admin/*` needs admin, ingest
 //! (`/api/v1/write`, `/api/v1/import*`, `/api/v1/events`, OTLP's
-//! `/v1/metrics` and `/v1/traces`) and changing health check targets
-//! (`POST`/`DELETE /api/v1/monitor/health/targets*`) need write, everything
+//! `/v1/metrics` and `/v1/traces`), changing health check targets
+//! (`POST`/`DELETE /api/v1/monitor/health/targets*`) and alert rules
+//! (`POST`/`DELETE /api/v1/monitor/alerts*`, acknowledgements and test
+//! notifications included) need write, everything
 //! else needs read.
 //!
 //! The token travels in `Authorization: Bearer <token>`; only the live
@@ -108,14 +110,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Where health check targets are changed (POST, DELETE: write role).
 const HEALTH_TARGETS_PATH: &str = "/api/v1/monitor/health/targets";
+/// Where API-made alert rules are changed and alerts acknowledged (POST,
+/// DELETE: write role).
+const MONITOR_ALERTS_PATH: &str = "/api/v1/monitor/alerts";
 
 /// The role a request with `method` to `path` needs.
 pub fn required_role(method: &Method, path: &str) -> Role {
     let changes_health_targets =
         path.starts_with(HEALTH_TARGETS_PATH) && method != Method::GET && method != Method::HEAD;
+    let changes_alert_rules =
+        path.starts_with(MONITOR_ALERTS_PATH) && method != Method::GET && method != Method::HEAD;
     if path.starts_with("/api/v1/admin/") || path == "/-/reload" {
         Role::Admin
     } else if changes_health_targets
+        || changes_alert_rules
         || path == "/api/v1/write"
         || path == "/api/v1/events"
         || path == "/v1/metrics"
@@ -293,6 +301,22 @@ mod tests {
         );
         assert_eq!(
             required_role(&Method::POST, "/api/v1/monitor/health"),
+            Role::Read
+        );
+        for (method, path) in [
+            (Method::POST, "/api/v1/monitor/alerts"),
+            (Method::POST, "/api/v1/monitor/alerts/rules"),
+            (Method::DELETE, "/api/v1/monitor/alerts/low-balance"),
+            (
+                Method::POST,
+                "/api/v1/monitor/alerts/0123456789abcdef/acknowledge",
+            ),
+            (Method::POST, "/api/v1/monitor/alerts/low-balance/test"),
+        ] {
+            assert_eq!(required_role(&method, path), Role::Write, "{method} {path}");
+        }
+        assert_eq!(
+            required_role(&Method::GET, "/api/v1/monitor/alerts/active"),
             Role::Read
         );
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);

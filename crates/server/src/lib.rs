@@ -48,13 +48,19 @@
 //! Alertmanager API v2 (`/api/v2/alerts`, `/api/v2/alerts/groups`,
 //! `/api/v2/silences`, `/api/v2/silence/{id}`, `/api/v2/status`,
 //! `/api/v2/receivers`) and the delivery log
-//! (`GET /api/v1/monitor/notifications`),
+//! (`GET /api/v1/monitor/notifications`), the API-made alert rules of
+//! [`alert_rules`] (`/api/v1/monitor/alerts`, `/api/v1/monitor/alerts/rules`,
+//! `/api/v1/monitor/alerts/{name}`, `/api/v1/monitor/alerts/active`,
+//! `/api/v1/monitor/alerts/{id}/acknowledge`,
+//! `/api/v1/monitor/alerts/{name}/test`; see `docs/alert-presets.md`),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
 //! `GET /health/ready`, and the live stream of accepted agent events
 //! ([`live`]): `GET /ws` (WebSocket) and `GET /api/v1/stream` (Server-Sent
 //! Events).
 
 mod agent_writer;
+pub mod alert_rules;
+mod alert_rules_store;
 pub mod alerting;
 pub mod auth;
 pub mod config;
@@ -84,6 +90,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use crate::agent_writer::{run_agent_metrics_writer, write_agent_metrics};
+pub use crate::alert_rules::{AlertRules, AlertRulesError};
 pub use crate::alerting::{AlertSink, Alerting, AlertingTasks};
 pub use crate::decode::Limits;
 pub use crate::probe_writer::DbProbeWriter;
@@ -189,6 +196,31 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/monitor/notifications",
             get(alertmanager::notifications),
+        )
+        // API-made alert rules (presets and PromQL conditions).
+        .route(
+            "/api/v1/monitor/alerts",
+            get(monitor_alerts::list_rules).post(monitor_alerts::create_preset),
+        )
+        .route(
+            "/api/v1/monitor/alerts/rules",
+            get(monitor_alerts::list_rules).post(monitor_alerts::create_rule),
+        )
+        .route(
+            "/api/v1/monitor/alerts/active",
+            get(monitor_alerts::active_alerts),
+        )
+        .route(
+            "/api/v1/monitor/alerts/{name}",
+            axum::routing::delete(monitor_alerts::delete_rule),
+        )
+        .route(
+            "/api/v1/monitor/alerts/{name}/acknowledge",
+            post(monitor_alerts::acknowledge),
+        )
+        .route(
+            "/api/v1/monitor/alerts/{name}/test",
+            post(monitor_alerts::test_rule),
         )
         .route("/ws", get(crate::live::ws::websocket))
         .route("/api/v1/stream", get(crate::live::sse::stream))

@@ -17,6 +17,7 @@ use agentmon_probes::HealthMonitor;
 use agentmon_promql::{Engine, EngineOptions};
 use agentmon_sessions::SessionStore;
 
+use crate::alert_rules::AlertRules;
 use crate::alerting::{AlertSink, Alerting};
 use crate::auth::Tokens;
 use crate::config::QuerySettings;
@@ -56,6 +57,7 @@ struct Inner {
     health: OnceLock<Arc<HealthMonitor>>,
     rules: OnceLock<Arc<Rules>>,
     alerting: OnceLock<Arc<Alerting>>,
+    alert_rules: OnceLock<Arc<AlertRules>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -132,6 +134,7 @@ impl AppState {
                 health: OnceLock::new(),
                 rules: OnceLock::new(),
                 alerting: OnceLock::new(),
+                alert_rules: OnceLock::new(),
             }),
         }
     }
@@ -221,6 +224,17 @@ impl AppState {
             report["ruleGroups"] = rules.reload(&config).await?.into();
         }
         Ok(report)
+    }
+
+    /// Sets the API-made alert rules behind `/api/v1/monitor/alerts*`;
+    /// until then those endpoints answer 503. Later calls are ignored.
+    pub fn set_alert_rules(&self, rules: Arc<AlertRules>) {
+        let _ = self.inner.alert_rules.set(rules);
+    }
+
+    /// The API-made alert rules, once they run.
+    pub fn alert_rules(&self) -> Option<&Arc<AlertRules>> {
+        self.inner.alert_rules.get()
     }
 
     /// The health monitor, if it is set.

@@ -57,6 +57,19 @@ struct RawConfig {
     templates: Vec<String>,
 }
 
+/// A route agentmon adds beside the configured tree (see
+/// [`AlertmanagerConfig::with_sidecar_routes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SidecarRoute {
+    /// The label and value the route matches.
+    pub label: String,
+    pub value: String,
+    /// The receiver's name: a new one when `webhook_url` is set, else an
+    /// existing one.
+    pub receiver: String,
+    pub webhook_url: Option<String>,
+}
+
 /// A validated alertmanager configuration.
 #[derive(Debug, Clone)]
 pub struct AlertmanagerConfig {
@@ -106,6 +119,60 @@ impl AlertmanagerConfig {
     /// The receiver with this name.
     pub fn receiver(&self, name: &str) -> Option<&ReceiverConfig> {
         self.receivers.iter().find(|r| r.name == name)
+    }
+
+    /// This configuration with `routes` added as sidecars of the root
+    /// route: each one matches `label="value"` and delivers to its receiver
+    /// in addition to whatever the configured tree does with the alert.
+    /// A route with a webhook URL gets a new receiver of that name
+    /// (webhook payload v4, resolved notifications sent); one without must
+    /// name an existing receiver. `original` (shown by `/api/v2/status`)
+    /// stays the configuration as written.
+    pub fn with_sidecar_routes(
+        &self,
+        routes: &[SidecarRoute],
+    ) -> Result<AlertmanagerConfig, NotifyError> {
+        let mut config = self.clone();
+        for sidecar in routes {
+            if let Some(url) = &sidecar.webhook_url {
+                if config.receiver(&sidecar.receiver).is_some() {
+                    return Err(invalid(format!(
+                        "receiver {:?} already exists",
+                        sidecar.receiver
+                    )));
+                }
+                check_url(url).map_err(|e| invalid(format!("webhook URL: {e}")))?;
+                let mut receiver = ReceiverConfig {
+                    name: sidecar.receiver.clone(),
+                    webhook_configs: vec![WebhookConfig {
+                        send_resolved: true,
+                        http_config: HttpConfig::default(),
+                        url: Some(SecretUrl(crate::secrets::Secret::new(url.clone()))),
+                        url_file: None,
+                        max_alerts: 0,
+                        timeout: None,
+                    }],
+                    ..ReceiverConfig::default()
+                };
+                receiver.validate().map_err(invalid)?;
+                apply_globals(&mut receiver, &config.global)?;
+                config.receivers.push(receiver);
+            } else if config.receiver(&sidecar.receiver).is_none() {
+                return Err(invalid(format!(
+                    "unknown receiver {:?}: not in the alertmanager configuration",
+                    sidecar.receiver
+                )));
+            }
+            config.route_config.routes.push(RouteConfig {
+                receiver: Some(sidecar.receiver.clone()),
+                match_eq: BTreeMap::from([(sidecar.label.clone(), sidecar.value.clone())]),
+                sidecar: true,
+                ..RouteConfig::default()
+            });
+        }
+        let route = Route::build(&config.route_config).map_err(invalid)?;
+        config.route = Arc::new(route);
+        Ok(config)
     }
 
     fn validate(raw: RawConfig, original: String) -> Result<AlertmanagerConfig, NotifyError> {

@@ -53,6 +53,12 @@ pub struct RouteConfig {
     pub repeat_interval: Option<YamlDuration>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Added by agentmon, never read from YAML: a route whose match neither
+    /// stops the search nor keeps the parent from matching, so it delivers
+    /// in addition to the configured tree (the routes of API-made alerts,
+    /// see [`crate::AlertmanagerConfig::with_sidecar_routes`]).
+    #[serde(skip)]
+    pub sidecar: bool,
 }
 
 impl RouteConfig {

@@ -367,3 +367,74 @@ fn receiver_secrets_seal_and_open_in_place() {
     receiver.open_sealed_secrets(&key).expect("opens");
     assert_eq!(receiver, original);
 }
+
+#[test]
+fn sidecar_routes_deliver_beside_the_configured_tree() {
+    let config = AlertmanagerConfig::from_yaml(
+        "route: {receiver: root, routes: [{receiver: team, matchers: ['severity=\"critical\"']}]}\nreceivers: [{name: root}, {name: team}]",
+    )
+    .expect("valid");
+    let with = config
+        .with_sidecar_routes(&[
+            SidecarRoute {
+                label: "agentmon_alert".into(),
+                value: "low-balance".into(),
+                receiver: "agentmon-alert-low-balance".into(),
+                webhook_url: Some("http://127.0.0.1:9/hook".into()),
+            },
+            SidecarRoute {
+                label: "agentmon_alert".into(),
+                value: "down".into(),
+                receiver: "team".into(),
+                webhook_url: None,
+            },
+        ])
+        .expect("valid");
+    let receivers = |pairs: &[(&str, &str)]| -> Vec<String> {
+        let labels = agentmon_model::Labels::new(pairs.iter().copied()).expect("valid");
+        with.route
+            .match_labels(&labels)
+            .iter()
+            .map(|r| r.opts.receiver.clone())
+            .collect()
+    };
+    // In addition to the tree: the root still gets what no child takes,
+    // and a matching child still stops nothing.
+    assert_eq!(
+        receivers(&[("agentmon_alert", "low-balance")]),
+        ["root", "agentmon-alert-low-balance"]
+    );
+    assert_eq!(
+        receivers(&[("agentmon_alert", "low-balance"), ("severity", "critical")]),
+        ["team", "agentmon-alert-low-balance"]
+    );
+    assert_eq!(receivers(&[("agentmon_alert", "down")]), ["root", "team"]);
+    assert_eq!(receivers(&[("alertname", "x")]), ["root"]);
+    assert_eq!(
+        with.original, config.original,
+        "the shown config is as written"
+    );
+    let hook = with.receiver("agentmon-alert-low-balance").expect("added");
+    assert!(hook.webhook_configs[0].send_resolved);
+    let err = config
+        .with_sidecar_routes(&[SidecarRoute {
+            label: "agentmon_alert".into(),
+            value: "x".into(),
+            receiver: "nope".into(),
+            webhook_url: None,
+        }])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown receiver \"nope\""),
+        "{err}"
+    );
+    let err = config
+        .with_sidecar_routes(&[SidecarRoute {
+            label: "agentmon_alert".into(),
+            value: "x".into(),
+            receiver: "root".into(),
+            webhook_url: Some("http://127.0.0.1:9/".into()),
+        }])
+        .unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+}

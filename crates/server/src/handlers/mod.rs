@@ -12,6 +12,7 @@ pub mod health_checks;
 pub mod import;
 pub mod labels;
 pub mod metadata;
+pub mod monitor_alerts;
 pub mod otlp;
 pub mod pricing;
 pub mod query;
