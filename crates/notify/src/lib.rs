@@ -30,6 +30,8 @@
 //!   sealed with the data directory's key ([`secrets`]), before sending it,
 //!   retries it with backoff until it is sent, refused or too old, and keeps
 //!   the delivery log and metrics.
+//! - [`webhooks`]: event webhooks (agentmon's own events, not alerts,
+//!   sent as JSON through the same queue), their store and payloads.
 //! - [`State`] holds all of it behind one value with an injectable
 //!   [`Clock`]; [`api`] computes Alertmanager API v2 answers from it.
 //!
@@ -55,6 +57,7 @@ pub mod silence;
 mod state;
 pub mod store;
 pub mod timeinterval;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AlertmanagerConfig;
