@@ -48,7 +48,10 @@
 //! Alertmanager API v2 (`/api/v2/alerts`, `/api/v2/alerts/groups`,
 //! `/api/v2/silences`, `/api/v2/silence/{id}`, `/api/v2/status`,
 //! `/api/v2/receivers`) and the delivery log
-//! (`GET /api/v1/monitor/notifications`),
+//! (`GET /api/v1/monitor/notifications`), the event webhooks ([`webhooks`]:
+//! `GET|POST /api/v1/monitor/webhooks`,
+//! `GET|DELETE /api/v1/monitor/webhooks/{name}`,
+//! `POST /api/v1/monitor/webhooks/{name}/test`),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
 //! `GET /health/ready`, and the live stream of accepted agent events
 //! ([`live`]): `GET /ws` (WebSocket) and `GET /api/v1/stream` (Server-Sent
@@ -77,6 +80,7 @@ mod session_retention;
 mod state;
 mod storage;
 mod timestamp;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
@@ -92,6 +96,7 @@ pub use crate::scrape::{DbAppender, Scraping};
 pub use crate::session_retention::run_session_retention;
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
 pub use crate::storage::Db;
+pub use crate::webhooks::{EventWebhooks, HealthChangesToWebhooks};
 
 /// Builds the HTTP app. Every route except `/health/*` goes through the auth
 /// layer; every route is counted in `agentmon_http_*` metrics.
@@ -190,6 +195,16 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/monitor/notifications",
             get(alertmanager::notifications),
         )
+        // Event webhooks.
+        .route(
+            "/api/v1/monitor/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/monitor/webhooks/{name}",
+            get(webhooks::get_one).delete(webhooks::delete),
+        )
+        .route("/api/v1/monitor/webhooks/{name}/test", post(webhooks::test))
         .route("/ws", get(crate::live::ws::websocket))
         .route("/api/v1/stream", get(crate::live::sse::stream))
         .route("/metrics", get(self_metrics::metrics))

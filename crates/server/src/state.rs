@@ -18,6 +18,7 @@ use agentmon_promql::{Engine, EngineOptions};
 use agentmon_sessions::SessionStore;
 
 use crate::alerting::{AlertSink, Alerting};
+use crate::webhooks::EventWebhooks;
 use crate::auth::Tokens;
 use crate::config::QuerySettings;
 use crate::decode::Limits;
@@ -56,6 +57,7 @@ struct Inner {
     health: OnceLock<Arc<HealthMonitor>>,
     rules: OnceLock<Arc<Rules>>,
     alerting: OnceLock<Arc<Alerting>>,
+    webhooks: OnceLock<Arc<EventWebhooks>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -132,6 +134,7 @@ impl AppState {
                 health: OnceLock::new(),
                 rules: OnceLock::new(),
                 alerting: OnceLock::new(),
+                webhooks: OnceLock::new(),
             }),
         }
     }
@@ -170,6 +173,25 @@ impl AppState {
     /// The notification pipeline, if it is set.
     pub fn alerting(&self) -> Option<&Arc<Alerting>> {
         self.inner.alerting.get()
+    }
+
+    /// Sets the event webhooks behind `/api/v1/monitor/webhooks*`; until
+    /// then those endpoints answer 503. Later calls are ignored.
+    pub fn set_webhooks(&self, webhooks: Arc<EventWebhooks>) {
+        let _ = self.inner.webhooks.set(webhooks);
+    }
+
+    /// The event webhooks, if they are set.
+    pub fn webhooks(&self) -> Option<&Arc<EventWebhooks>> {
+        self.inner.webhooks.get()
+    }
+
+    /// The delivery queue behind the delivery log: the event webhooks'
+    /// (shared with the alert pipeline), else the alert pipeline's.
+    pub fn delivery_queue(&self) -> Option<&agentmon_notify::deliver::DeliveryQueue> {
+        self.webhooks()
+            .map(|w| w.queue())
+            .or_else(|| self.alerting().map(|a| a.queue()))
     }
 
     /// Where alerts go in (the rule evaluator's one line of wiring);
