@@ -5,7 +5,8 @@
 //!   asked for: sessions that complete and fail (`POST /api/v1/events`), a
 //!   health check target and a scrape target served by a local service the
 //!   test stops (`health_changed`, `instance_offline`), and an alert
-//!   posted to `/api/v2/alerts` (`alert`); payloads carry the type, an
+//!   posted to `/api/v2/alerts` (`alert`), a session silent past the
+//!   timeout (`session_abandoned`); payloads carry the type, an
 //!   RFC 3339 timestamp and the data; a signed webhook's signature checks.
 //! - A receiver that answers 500 twice and then recovers still gets its
 //!   event (the delivery log shows three attempts).
@@ -64,29 +65,27 @@ impl Receiver {
             runtime.block_on(async move {
                 let app = axum::Router::new().route(
                     "/hook",
-                    axum::routing::post(
-                        move |headers: axum::http::HeaderMap, raw: String| {
-                            let (kept, failures) = (kept.clone(), failures.clone());
-                            async move {
-                                if failures.load(Ordering::SeqCst) < fail_first {
-                                    failures.fetch_add(1, Ordering::SeqCst);
-                                    return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
-                                }
-                                let headers = headers
-                                    .iter()
-                                    .map(|(n, v)| {
-                                        (n.to_string(), v.to_str().unwrap_or("").to_owned())
-                                    })
-                                    .collect();
-                                let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-                                kept.lock().expect("lock").push(Received { headers, raw, body });
-                                (
-                                    axum::http::StatusCode::from_u16(status).expect("status"),
-                                    "ok",
-                                )
+                    axum::routing::post(move |headers: axum::http::HeaderMap, raw: String| {
+                        let (kept, failures) = (kept.clone(), failures.clone());
+                        async move {
+                            if failures.load(Ordering::SeqCst) < fail_first {
+                                failures.fetch_add(1, Ordering::SeqCst);
+                                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
                             }
-                        },
-                    ),
+                            let headers = headers
+                                .iter()
+                                .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+                                .collect();
+                            let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                            kept.lock()
+                                .expect("lock")
+                                .push(Received { headers, raw, body });
+                            (
+                                axum::http::StatusCode::from_u16(status).expect("status"),
+                                "ok",
+                            )
+                        }
+                    }),
                 );
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 let _ = axum::serve(listener, app).await;
@@ -154,7 +153,10 @@ impl Service {
             runtime.block_on(async move {
                 let app = axum::Router::new()
                     .route("/health", axum::routing::get(|| async { "ok" }))
-                    .route("/metrics", axum::routing::get(|| async { "miner_hashrate 42\n" }));
+                    .route(
+                        "/metrics",
+                        axum::routing::get(|| async { "miner_hashrate 42\n" }),
+                    );
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 tokio::spawn(async move {
                     let _ = axum::serve(listener, app).await;
@@ -193,7 +195,10 @@ fn config_text(service: &str) -> String {
 fn start(dir: &Path) -> Server {
     Server::start_with(
         &dir.join("data"),
-        &["--config", dir.join("agentmon.yml").to_str().expect("utf-8")],
+        &[
+            "--config",
+            dir.join("agentmon.yml").to_str().expect("utf-8"),
+        ],
     )
 }
 
@@ -214,7 +219,10 @@ fn request(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (
     let response = builder.send().expect("request");
     let status = response.status().as_u16();
     let text = response.text().expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn create(server: &Server, body: Value) -> Value {
@@ -259,7 +267,12 @@ fn post_events(server: &Server, body: String) {
         .body(body)
         .send()
         .expect("events");
-    assert_eq!(response.status().as_u16(), 200, "{}", response.text().unwrap_or_default());
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.text().unwrap_or_default()
+    );
 }
 
 fn is_rfc3339(text: &str) -> bool {
@@ -270,8 +283,11 @@ fn is_rfc3339(text: &str) -> bool {
 fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
     let mut service = Service::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("agentmon.yml"), config_text(&service.address))
-        .expect("config");
+    std::fs::write(
+        dir.path().join("agentmon.yml"),
+        config_text(&service.address),
+    )
+    .expect("config");
     let mut server = start(dir.path());
 
     let sessions = Receiver::start(200, 0);
@@ -287,16 +303,28 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
         json!({"name": "slack", "url": seed.url, "events": ["job_completed", "miner_offline", "alert"]}),
     );
     assert_eq!(answer["name"], "slack");
-    assert_eq!(answer["events"], json!(["job_completed", "miner_offline", "alert"]));
+    assert_eq!(
+        answer["events"],
+        json!(["job_completed", "miner_offline", "alert"])
+    );
     assert_eq!(answer["enabled"], true);
-    assert!(is_rfc3339(answer["created_at"].as_str().unwrap_or("")), "{answer}");
+    assert!(
+        is_rfc3339(answer["created_at"].as_str().unwrap_or("")),
+        "{answer}"
+    );
     let shown_url = answer["url"].as_str().expect("url");
-    assert!(shown_url.ends_with("/<secret>") && !shown_url.contains(TOKEN), "{shown_url}");
+    assert!(
+        shown_url.ends_with("/<secret>") && !shown_url.contains(TOKEN),
+        "{shown_url}"
+    );
     create(
         &server,
         json!({"name": "sessions", "url": sessions.url, "events": ["session_completed", "session_failed"]}),
     );
-    create(&server, json!({"name": "health", "url": health.url, "events": ["health_changed"]}));
+    create(
+        &server,
+        json!({"name": "health", "url": health.url, "events": ["health_changed"]}),
+    );
     let signed = create(
         &server,
         json!({"name": "all.signed", "url": everything.url, "events": ["all"],
@@ -304,21 +332,52 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
     );
     assert_eq!(signed["signed"], true);
     assert_eq!(signed["headers"], json!({"Authorization": "<secret>"}));
-    create(&server, json!({"name": "flaky", "url": flaky.url, "events": ["session_failed"]}));
-    create(&server, json!({"name": "broken", "url": broken.url, "events": ["alert"], "enabled": false}));
+    create(
+        &server,
+        json!({"name": "flaky", "url": flaky.url, "events": ["session_failed"]}),
+    );
+    create(
+        &server,
+        json!({"name": "broken", "url": broken.url, "events": ["alert"], "enabled": false}),
+    );
 
     // Refusals.
-    refused(&server, json!({"name": "slack", "url": seed.url}), 409, "already exists");
-    refused(&server, json!({"name": "no spaces", "url": seed.url}), 400, "[A-Za-z0-9_.-]{1,128}");
+    refused(
+        &server,
+        json!({"name": "slack", "url": seed.url}),
+        409,
+        "already exists",
+    );
+    refused(
+        &server,
+        json!({"name": "no spaces", "url": seed.url}),
+        400,
+        "[A-Za-z0-9_.-]{1,128}",
+    );
     refused(
         &server,
         json!({"name": "x", "url": seed.url, "events": ["job_started"]}),
         400,
         "valid types are session_completed, session_failed, session_abandoned, instance_offline, health_changed, alert, all",
     );
-    refused(&server, json!({"name": "x", "url": format!("ftp://h/{TOKEN}")}), 400, "scheme");
-    refused(&server, json!({"name": "x", "url": "/relative"}), 400, "absolute");
-    refused(&server, json!({"name": "x", "url": seed.url, "colour": 1}), 400, "unknown field `colour`");
+    refused(
+        &server,
+        json!({"name": "x", "url": format!("ftp://h/{TOKEN}")}),
+        400,
+        "scheme",
+    );
+    refused(
+        &server,
+        json!({"name": "x", "url": "/relative"}),
+        400,
+        "absolute",
+    );
+    refused(
+        &server,
+        json!({"name": "x", "url": seed.url, "colour": 1}),
+        400,
+        "unknown field `colour`",
+    );
 
     let (status, list) = request(&server, "GET", "/api/v1/monitor/webhooks", None);
     assert_eq!(status, 200);
@@ -328,12 +387,25 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
         .iter()
         .map(|w| w["name"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(names, ["all.signed", "broken", "flaky", "health", "sessions", "slack"]);
+    assert_eq!(
+        names,
+        [
+            "all.signed",
+            "broken",
+            "flaky",
+            "health",
+            "sessions",
+            "slack"
+        ]
+    );
     assert!(!list.to_string().contains(TOKEN));
     assert!(!list.to_string().contains("sig-key-123") && !list.to_string().contains("hdr-456"));
     let (status, one) = request(&server, "GET", "/api/v1/monitor/webhooks/slack", None);
     assert_eq!((status, &one), (200, &answer));
-    assert_eq!(request(&server, "GET", "/api/v1/monitor/webhooks/nope", None).0, 404);
+    assert_eq!(
+        request(&server, "GET", "/api/v1/monitor/webhooks/nope", None).0,
+        404
+    );
 
     // A health check target on the service; both it and the scrape target
     // must be up before the service stops.
@@ -341,8 +413,10 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
         &server,
         "POST",
         "/api/v1/monitor/health/targets",
-        Some(&json!({"service_name": "rig-api", "endpoint": format!("http://{}/health", service.address),
-                     "interval": "1s", "timeout": "500ms"})),
+        Some(
+            &json!({"service_name": "rig-api", "endpoint": format!("http://{}/health", service.address),
+                     "interval": "1s", "timeout": "500ms"}),
+        ),
     );
     assert_eq!(status, 201, "{body}");
     poll_until(DEADLINE, || {
@@ -354,23 +428,32 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
     .expect("health and scrape targets up");
 
     // Sessions that complete and fail, and an alert.
+    // A session silent for longer than the 30-minute timeout is closed
+    // (abandoned) by the newer events of the same batch.
     let now = now_ms();
+    let stale = format!(
+        "{{\"type\":\"session_start\",\"session_id\":\"s-stale\",\"agent\":\"miner-agent\",\
+         \"instance\":\"rig-2\",\"timestamp\":{}}}\n",
+        now - 31 * 60_000
+    );
     post_events(
         &server,
-        session_events("s-ok", "completed", now) + &session_events("s-bad", "failed", now),
+        stale + &session_events("s-ok", "completed", now) + &session_events("s-bad", "failed", now),
     );
     let (status, body) = request(
         &server,
         "POST",
         "/api/v2/alerts",
-        Some(&json!([{"labels": {"alertname": "MinerDown", "severity": "page"},
-                      "annotations": {"summary": "rig-1 is down"}}])),
+        Some(
+            &json!([{"labels": {"alertname": "MinerDown", "severity": "page"},
+                      "annotations": {"summary": "rig-1 is down"}}]),
+        ),
     );
     assert_eq!(status, 200, "{body}");
     service.stop();
 
     // Every receiver gets what it asked for.
-    everything.wait_for(5);
+    everything.wait_for(6);
     seed.wait_for(3);
     sessions.wait_for(2);
     health.wait_for(1);
@@ -384,18 +467,33 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
     };
     assert_eq!(
         sorted(&everything),
-        ["alert", "health_changed", "instance_offline", "session_completed", "session_failed"]
+        [
+            "alert",
+            "health_changed",
+            "instance_offline",
+            "session_abandoned",
+            "session_completed",
+            "session_failed"
+        ]
     );
-    assert_eq!(sorted(&seed), ["alert", "instance_offline", "session_completed"]);
+    assert_eq!(
+        sorted(&seed),
+        ["alert", "instance_offline", "session_completed"]
+    );
     assert_eq!(sorted(&sessions), ["session_completed", "session_failed"]);
     assert_eq!(health.events(), ["health_changed"]);
     assert_eq!(flaky.events(), ["session_failed"]);
     assert_eq!(flaky.refused.load(Ordering::SeqCst), 2);
-    assert!(broken.received().is_empty(), "a disabled webhook gets nothing");
+    assert!(
+        broken.received().is_empty(),
+        "a disabled webhook gets nothing"
+    );
 
     // Payloads.
     let completed = seed.only("session_completed");
-    assert!(is_rfc3339(completed.body["timestamp"].as_str().unwrap_or("")));
+    assert!(is_rfc3339(
+        completed.body["timestamp"].as_str().unwrap_or("")
+    ));
     let data = &completed.body["data"];
     assert_eq!(data["session_id"], "s-ok");
     assert_eq!(data["agent"], "miner-agent");
@@ -406,14 +504,31 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
     assert_eq!(data["totals"]["cost_usd"], 0.5);
     assert_eq!(data["duration_seconds"], 2.0);
     assert_eq!(completed.headers["x-agentmon-event"], "session_completed");
+    let abandoned = everything.only("session_abandoned");
+    let data = &abandoned.body["data"];
+    assert_eq!(
+        (data["session_id"].as_str(), data["instance"].as_str()),
+        (Some("s-stale"), Some("rig-2"))
+    );
+    assert_eq!(data["status"], "abandoned");
+    assert_eq!(
+        agentmon_model::calendar::parse_rfc3339_ms(data["last_seen_at"].as_str().unwrap_or("")),
+        Some(now - 31 * 60_000)
+    );
     let failed = sessions.only("session_failed");
     assert_eq!(failed.body["data"]["session_id"], "s-bad");
     assert_eq!(failed.body["data"]["status"], "failed");
     let change = health.only("health_changed");
     let data = &change.body["data"];
     assert_eq!(data["service"], "rig-api");
-    assert_eq!((data["old_state"].as_str(), data["new_state"].as_str()), (Some("healthy"), Some("unhealthy")));
-    assert!(data["error"].as_str().is_some_and(|e| !e.is_empty()), "{data}");
+    assert_eq!(
+        (data["old_state"].as_str(), data["new_state"].as_str()),
+        (Some("healthy"), Some("unhealthy"))
+    );
+    assert!(
+        data["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{data}"
+    );
     let offline = seed.only("instance_offline");
     assert_eq!(offline.body["data"]["job"], "miners");
     assert_eq!(offline.body["data"]["instance"], service.address);
@@ -427,11 +542,17 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
     // The signed webhook: every body verifies, the extra header is sent,
     // and the same event has the same id for every webhook.
     for received in everything.received() {
-        let expected = format!("sha256={}", hex(&hmac_sha256(b"sig-key-123", received.raw.as_bytes())));
+        let expected = format!(
+            "sha256={}",
+            hex(&hmac_sha256(b"sig-key-123", received.raw.as_bytes()))
+        );
         assert_eq!(received.headers["x-agentmon-signature"], expected);
         assert_eq!(received.headers["authorization"], "Bearer hdr-456");
     }
-    assert!(seed.received()[0].headers.get("x-agentmon-signature").is_none());
+    assert!(seed.received()[0]
+        .headers
+        .get("x-agentmon-signature")
+        .is_none());
     assert_eq!(
         everything.only("alert").headers["x-agentmon-event-id"],
         alert.headers["x-agentmon-event-id"]
@@ -446,7 +567,10 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
         None,
     );
     assert_eq!(status, 200, "{log}");
-    let deliveries = log["data"]["deliveries"].as_array().expect("deliveries").clone();
+    let deliveries = log["data"]["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .clone();
     assert_eq!(deliveries.len(), 1, "{log}");
     assert_eq!(deliveries[0]["status"], "sent");
     assert_eq!(deliveries[0]["attempts"], 3);
@@ -454,42 +578,93 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
     assert!(!log.to_string().contains(TOKEN));
     let page = metrics(&client(), &server);
     assert_eq!(
-        metric_value(&page, "agentmon_webhook_events_total{event=\"session_completed\"}"),
+        metric_value(
+            &page,
+            "agentmon_webhook_events_total{event=\"session_completed\"}"
+        ),
         Some(1.0)
     );
-    // 5 + 3 + 2 + 1 + 1 deliveries; the flaky one's failures are retries.
+    // 6 + 3 + 2 + 1 + 1 deliveries; the flaky one's failures are retries.
     assert_eq!(
-        metric_value(&page, "agentmon_notifications_total{integration=\"event_webhook\",status=\"sent\"}"),
-        Some(12.0)
+        metric_value(
+            &page,
+            "agentmon_notifications_total{integration=\"event_webhook\",status=\"sent\"}"
+        ),
+        Some(13.0)
     );
     assert_eq!(
-        metric_value(&page, "agentmon_notifications_total{integration=\"event_webhook\",status=\"retried\"}"),
+        metric_value(
+            &page,
+            "agentmon_notifications_total{integration=\"event_webhook\",status=\"retried\"}"
+        ),
         Some(2.0)
     );
-    assert_eq!(metric_value(&page, "agentmon_webhook_events_dropped_total"), Some(0.0));
+    assert_eq!(
+        metric_value(&page, "agentmon_webhook_events_dropped_total"),
+        Some(0.0)
+    );
 
     // The test endpoint: 200, 500, a refused port, an unknown name.
-    let (status, answer) = request(&server, "POST", "/api/v1/monitor/webhooks/sessions/test", None);
-    assert_eq!((status, answer), (200, json!({"status": "sent", "response_code": 200})));
+    let (status, answer) = request(
+        &server,
+        "POST",
+        "/api/v1/monitor/webhooks/sessions/test",
+        None,
+    );
+    assert_eq!(
+        (status, answer),
+        (200, json!({"status": "sent", "response_code": 200}))
+    );
     let test = sessions.wait_for(3).pop().expect("test event");
     assert_eq!(test.body["event"], "test");
     assert_eq!(test.body["data"]["webhook"], "sessions");
-    let (status, answer) = request(&server, "POST", "/api/v1/monitor/webhooks/broken/test", None);
+    let (status, answer) = request(
+        &server,
+        "POST",
+        "/api/v1/monitor/webhooks/broken/test",
+        None,
+    );
     assert_eq!(status, 200);
-    assert_eq!((&answer["status"], &answer["response_code"]), (&json!("failed"), &json!(500)));
-    assert!(answer["error"].as_str().is_some_and(|e| e.contains("500")), "{answer}");
+    assert_eq!(
+        (&answer["status"], &answer["response_code"]),
+        (&json!("failed"), &json!(500))
+    );
+    assert!(
+        answer["error"].as_str().is_some_and(|e| e.contains("500")),
+        "{answer}"
+    );
     let closed = format!("http://127.0.0.1:{}/hook?token={TOKEN}", free_port());
     create(&server, json!({"name": "nowhere", "url": closed}));
-    let (status, answer) = request(&server, "POST", "/api/v1/monitor/webhooks/nowhere/test", None);
+    let (status, answer) = request(
+        &server,
+        "POST",
+        "/api/v1/monitor/webhooks/nowhere/test",
+        None,
+    );
     assert_eq!(status, 200);
-    assert_eq!((&answer["status"], &answer["response_code"]), (&json!("failed"), &Value::Null));
+    assert_eq!(
+        (&answer["status"], &answer["response_code"]),
+        (&json!("failed"), &Value::Null)
+    );
     let error = answer["error"].as_str().unwrap_or("");
-    assert!(error.contains("connect") && !error.contains(TOKEN), "{answer}");
-    assert_eq!(request(&server, "POST", "/api/v1/monitor/webhooks/nope/test", None).0, 404);
+    assert!(
+        error.contains("connect") && !error.contains(TOKEN),
+        "{answer}"
+    );
+    assert_eq!(
+        request(&server, "POST", "/api/v1/monitor/webhooks/nope/test", None).0,
+        404
+    );
 
     // Deleting.
-    assert_eq!(request(&server, "DELETE", "/api/v1/monitor/webhooks/nowhere", None).0, 200);
-    assert_eq!(request(&server, "DELETE", "/api/v1/monitor/webhooks/nowhere", None).0, 404);
+    assert_eq!(
+        request(&server, "DELETE", "/api/v1/monitor/webhooks/nowhere", None).0,
+        200
+    );
+    assert_eq!(
+        request(&server, "DELETE", "/api/v1/monitor/webhooks/nowhere", None).0,
+        404
+    );
 
     // A restart keeps the webhooks, their filters and secrets.
     let created_at = answer_of(&server, "slack")["created_at"].clone();
@@ -509,7 +684,10 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
             .find(|r| r.body["data"]["session_id"] == "s-later")
     })
     .expect("the signed webhook gets the event after the restart");
-    let expected = format!("sha256={}", hex(&hmac_sha256(b"sig-key-123", signed.raw.as_bytes())));
+    let expected = format!(
+        "sha256={}",
+        hex(&hmac_sha256(b"sig-key-123", signed.raw.as_bytes()))
+    );
     assert_eq!(signed.headers["x-agentmon-signature"], expected);
 
     // No token, header value or secret in the server's log.
@@ -520,7 +698,12 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
 }
 
 fn answer_of(server: &Server, name: &str) -> Value {
-    let (status, answer) = request(server, "GET", &format!("/api/v1/monitor/webhooks/{name}"), None);
+    let (status, answer) = request(
+        server,
+        "GET",
+        &format!("/api/v1/monitor/webhooks/{name}"),
+        None,
+    );
     assert_eq!(status, 200, "{answer}");
     answer
 }

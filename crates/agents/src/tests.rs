@@ -303,7 +303,10 @@ fn silent_sessions_time_out_without_counting_as_completed() {
     // A batch whose event time is past the deadline closes it too.
     let closed = metrics.apply_with_observations(&[start("s3", 200_000)], &[]);
     assert_eq!(closed.len(), 1, "{closed:?}");
-    assert_eq!((closed[0].session_id.as_str(), closed[0].last_seen_ms), ("s2", 105_000));
+    assert_eq!(
+        (closed[0].session_id.as_str(), closed[0].last_seen_ms),
+        ("s2", 105_000)
+    );
     assert_eq!(closed[0].steps, 1);
 }
 

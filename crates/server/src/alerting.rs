@@ -145,7 +145,8 @@ impl Alerting {
                 file: agentmon_notify::deliver::store::FILE_NAME,
                 reason: e.to_string(),
             })?;
-        let mut alerting = Alerting::open_with_queue(data_dir, config_dir, config, external_url, queue)?;
+        let mut alerting =
+            Alerting::open_with_queue(data_dir, config_dir, config, external_url, queue)?;
         alerting.owns_queue = true;
         Ok(alerting)
     }

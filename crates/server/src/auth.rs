@@ -118,8 +118,8 @@ const WEBHOOKS_PATH: &str = "/api/v1/monitor/webhooks";
 pub fn required_role(method: &Method, path: &str) -> Role {
     let reads = method == Method::GET || method == Method::HEAD;
     let changes_health_targets = path.starts_with(HEALTH_TARGETS_PATH) && !reads;
-    let changes_webhooks = (path == WEBHOOKS_PATH || path.starts_with("/api/v1/monitor/webhooks/"))
-        && !reads;
+    let changes_webhooks =
+        (path == WEBHOOKS_PATH || path.starts_with("/api/v1/monitor/webhooks/")) && !reads;
     if path.starts_with("/api/v1/admin/") || path == "/-/reload" {
         Role::Admin
     } else if changes_health_targets

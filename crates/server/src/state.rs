@@ -18,7 +18,6 @@ use agentmon_promql::{Engine, EngineOptions};
 use agentmon_sessions::SessionStore;
 
 use crate::alerting::{AlertSink, Alerting};
-use crate::webhooks::EventWebhooks;
 use crate::auth::Tokens;
 use crate::config::QuerySettings;
 use crate::decode::Limits;
@@ -30,6 +29,7 @@ use crate::otlp_metrics::OtlpMetrics;
 use crate::rules::Rules;
 use crate::scrape::Scraping;
 use crate::storage::Db;
+use crate::webhooks::EventWebhooks;
 
 /// Why data endpoints answer 503 before the database is set.
 pub const NOT_READY_REASON: &str = "WAL replay in progress";

@@ -206,7 +206,10 @@ mod tests {
             .expect_err("case matters")
             .to_string();
         assert!(error.contains("\"Session_Completed\""), "{error}");
-        assert!(error.contains("session_completed, session_failed"), "{error}");
+        assert!(
+            error.contains("session_completed, session_failed"),
+            "{error}"
+        );
         assert!(error.contains("job_completed"), "{error}");
         let error = EventFilter::parse(&[]).expect_err("empty").to_string();
         assert!(error.contains("at least one"), "{error}");

@@ -72,7 +72,15 @@ impl WebhookStore {
 
     /// Every webhook, by name.
     pub fn load(&self) -> Result<Vec<Webhook>, WebhookError> {
-        type Row = (String, Vec<u8>, String, bool, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+        type Row = (
+            String,
+            Vec<u8>,
+            String,
+            bool,
+            i64,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+        );
         let rows: Vec<Row> = {
             let connection = self.connection.lock();
             let mut statement = connection
@@ -97,36 +105,40 @@ impl WebhookStore {
             rows.collect::<Result<_, _>>().doing("read a webhook")?
         };
         rows.into_iter()
-            .map(|(name, url, events, enabled, created_at_ms, headers, secret)| {
-                let corrupt = |what: &str| {
-                    WebhookError::Invalid(format!("stored webhook {name:?} has a malformed {what}"))
-                };
-                let names: Vec<String> =
-                    serde_json::from_str(&events).map_err(|_| corrupt("event filter"))?;
-                let filter = EventFilter::parse(&names)?;
-                let url = self.open_text(&name, &url)?;
-                let headers = match headers {
-                    None => Vec::new(),
-                    Some(sealed) => {
-                        let text = self.open_text(&name, &sealed)?;
-                        let map: BTreeMap<String, String> = serde_json::from_str(text.expose())
-                            .map_err(|_| corrupt("header set"))?;
-                        map.into_iter().map(|(n, v)| (n, Secret::new(v))).collect()
-                    }
-                };
-                let secret = secret
-                    .map(|sealed| self.open_text(&name, &sealed))
-                    .transpose()?;
-                Ok(Webhook {
-                    name,
-                    url,
-                    filter,
-                    enabled,
-                    created_at_ms,
-                    headers,
-                    secret,
-                })
-            })
+            .map(
+                |(name, url, events, enabled, created_at_ms, headers, secret)| {
+                    let corrupt = |what: &str| {
+                        WebhookError::Invalid(format!(
+                            "stored webhook {name:?} has a malformed {what}"
+                        ))
+                    };
+                    let names: Vec<String> =
+                        serde_json::from_str(&events).map_err(|_| corrupt("event filter"))?;
+                    let filter = EventFilter::parse(&names)?;
+                    let url = self.open_text(&name, &url)?;
+                    let headers = match headers {
+                        None => Vec::new(),
+                        Some(sealed) => {
+                            let text = self.open_text(&name, &sealed)?;
+                            let map: BTreeMap<String, String> = serde_json::from_str(text.expose())
+                                .map_err(|_| corrupt("header set"))?;
+                            map.into_iter().map(|(n, v)| (n, Secret::new(v))).collect()
+                        }
+                    };
+                    let secret = secret
+                        .map(|sealed| self.open_text(&name, &sealed))
+                        .transpose()?;
+                    Ok(Webhook {
+                        name,
+                        url,
+                        filter,
+                        enabled,
+                        created_at_ms,
+                        headers,
+                        secret,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -176,7 +188,9 @@ impl WebhookStore {
         );
         match inserted {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::ConstraintViolation =>
+            {
                 Err(WebhookError::Duplicate(webhook.name.clone()))
             }
             Err(e) => Err(WebhookError::Store {
@@ -256,7 +270,10 @@ mod tests {
         let store = WebhookStore::open(&path, key).expect("reopen");
         assert_eq!(store.load().expect("load"), vec![full, plain.clone()]);
         store.delete("full").expect("delete");
-        assert!(matches!(store.delete("full"), Err(WebhookError::NotFound(_))));
+        assert!(matches!(
+            store.delete("full"),
+            Err(WebhookError::NotFound(_))
+        ));
         assert_eq!(store.load().expect("load"), vec![plain]);
         // Another key cannot open the rows.
         drop(store);

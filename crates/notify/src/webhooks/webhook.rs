@@ -119,9 +119,8 @@ pub fn validate_name(name: &str) -> Result<(), WebhookError> {
 /// An absolute `http` or `https` URL with a host. The message never
 /// repeats the URL, which may hold a token.
 fn validate_url(raw: &str) -> Result<(), WebhookError> {
-    let url = url::Url::parse(raw).map_err(|e| {
-        WebhookError::Invalid(format!("url is not an absolute URL: {e}"))
-    })?;
+    let url = url::Url::parse(raw)
+        .map_err(|e| WebhookError::Invalid(format!("url is not an absolute URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(WebhookError::Invalid(format!(
             "url scheme {:?} is not supported: use http or https",

@@ -6,7 +6,10 @@ fn spec(body: Value) -> Result<WebhookSpec, serde_json::Error> {
 }
 
 fn valid(body: Value) -> Webhook {
-    spec(body).expect("parses").validate(1_780_000_000_000).expect("valid")
+    spec(body)
+        .expect("parses")
+        .validate(1_780_000_000_000)
+        .expect("valid")
 }
 
 fn invalid(body: Value) -> String {
@@ -18,7 +21,8 @@ fn invalid(body: Value) -> String {
 
 #[test]
 fn defaults_are_all_events_and_enabled() {
-    let webhook = valid(json!({"name": "slack", "url": "https://hooks.example.com/services/T/B/x"}));
+    let webhook =
+        valid(json!({"name": "slack", "url": "https://hooks.example.com/services/T/B/x"}));
     assert!(webhook.enabled);
     assert_eq!(webhook.filter.names(), ["all"]);
     assert!(webhook.filter.matches(EventType::HealthChanged));
@@ -29,25 +33,61 @@ fn defaults_are_all_events_and_enabled() {
 fn names_urls_headers_and_fields_are_checked() {
     let url = "https://hooks.example.com/x";
     for (body, expected) in [
-        (json!({"name": "", "url": url}), "webhook name \"\" is invalid"),
-        (json!({"name": "a b", "url": url}), "must match [A-Za-z0-9_.-]{1,128}"),
+        (
+            json!({"name": "", "url": url}),
+            "webhook name \"\" is invalid",
+        ),
+        (
+            json!({"name": "a b", "url": url}),
+            "must match [A-Za-z0-9_.-]{1,128}",
+        ),
         (json!({"name": "x".repeat(129), "url": url}), "is invalid"),
-        (json!({"name": "w", "url": "hooks.example.com/x"}), "not an absolute URL"),
-        (json!({"name": "w", "url": "ftp://example.com/x"}), "scheme \"ftp\""),
-        (json!({"name": "w", "url": url, "events": ["nope"]}), "unknown event type \"nope\""),
-        (json!({"name": "w", "url": url, "events": []}), "at least one"),
-        (json!({"name": "w", "url": url, "colour": "red"}), "unknown field `colour`"),
-        (json!({"name": "w", "url": url, "headers": {"Content-Type": "x"}}), "set by agentmon"),
-        (json!({"name": "w", "url": url, "headers": {"bad name": "x"}}), "not a valid HTTP header name"),
-        (json!({"name": "w", "url": url, "headers": {"X-A": "a\nb"}}), "not a valid HTTP header value"),
-        (json!({"name": "w", "url": url, "secret": ""}), "secret must not be empty"),
+        (
+            json!({"name": "w", "url": "hooks.example.com/x"}),
+            "not an absolute URL",
+        ),
+        (
+            json!({"name": "w", "url": "ftp://example.com/x"}),
+            "scheme \"ftp\"",
+        ),
+        (
+            json!({"name": "w", "url": url, "events": ["nope"]}),
+            "unknown event type \"nope\"",
+        ),
+        (
+            json!({"name": "w", "url": url, "events": []}),
+            "at least one",
+        ),
+        (
+            json!({"name": "w", "url": url, "colour": "red"}),
+            "unknown field `colour`",
+        ),
+        (
+            json!({"name": "w", "url": url, "headers": {"Content-Type": "x"}}),
+            "set by agentmon",
+        ),
+        (
+            json!({"name": "w", "url": url, "headers": {"bad name": "x"}}),
+            "not a valid HTTP header name",
+        ),
+        (
+            json!({"name": "w", "url": url, "headers": {"X-A": "a\nb"}}),
+            "not a valid HTTP header value",
+        ),
+        (
+            json!({"name": "w", "url": url, "secret": ""}),
+            "secret must not be empty",
+        ),
         (json!({"url": url}), "missing field `name`"),
     ] {
         let error = invalid(body.clone());
         assert!(error.contains(expected), "{body}: {error}");
     }
     let name = "A-z_0.9".to_owned() + &"n".repeat(121);
-    assert_eq!(valid(json!({"name": name, "url": "http://127.0.0.1:9/"})).name, name);
+    assert_eq!(
+        valid(json!({"name": name, "url": "http://127.0.0.1:9/"})).name,
+        name
+    );
 }
 
 #[test]

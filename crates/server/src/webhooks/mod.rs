@@ -42,7 +42,10 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 #[derive(Debug, Clone)]
 pub enum SourceEvent {
     SessionEnded(SessionEnded),
-    SessionAbandoned { session: ExpiredSession, at_ms: i64 },
+    SessionAbandoned {
+        session: ExpiredSession,
+        at_ms: i64,
+    },
     /// Built by the source (health, scrape, alert).
     Ready(WebhookEvent),
 }
@@ -88,8 +91,8 @@ impl EventWebhooks {
     /// `secret.key`) and loads the webhooks; deliveries go to `queue`.
     pub fn open(data_dir: &Path, queue: DeliveryQueue) -> Result<EventWebhooks, String> {
         let key = SecretKey::load_or_create(data_dir).map_err(|e| e.to_string())?;
-        let store = WebhookStore::open(&data_dir.join(store::FILE_NAME), key)
-            .map_err(|e| e.to_string())?;
+        let store =
+            WebhookStore::open(&data_dir.join(store::FILE_NAME), key).map_err(|e| e.to_string())?;
         let loaded = store.load().map_err(|e| e.to_string())?;
         let (events, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         Ok(EventWebhooks {
@@ -151,7 +154,11 @@ impl EventWebhooks {
         let owned = name.to_owned();
         blocking(move || store.delete(&owned)).await?;
         let mut webhooks = self.webhooks.lock();
-        let next: Vec<Arc<Webhook>> = webhooks.iter().filter(|w| w.name != name).cloned().collect();
+        let next: Vec<Arc<Webhook>> = webhooks
+            .iter()
+            .filter(|w| w.name != name)
+            .cloned()
+            .collect();
         *webhooks = Arc::new(next);
         tracing::info!(webhook = %name, "event webhook deleted");
         Ok(())
@@ -293,7 +300,9 @@ impl EventWebhooks {
 
     /// `agentmon_webhook_*` in text format.
     pub fn write_metrics(&self, out: &mut String) {
-        out.push_str("# HELP agentmon_webhook_events_total Events handed to event webhooks, by type.\n");
+        out.push_str(
+            "# HELP agentmon_webhook_events_total Events handed to event webhooks, by type.\n",
+        );
         out.push_str("# TYPE agentmon_webhook_events_total counter\n");
         for (kind, count) in EventType::FILTERABLE.iter().zip(&self.counters.emitted) {
             let _ = writeln!(

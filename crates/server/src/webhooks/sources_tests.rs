@@ -148,9 +148,15 @@ fn an_alert_notification_lists_its_alerts() {
     let event = alert_notification(&notification, 3_000);
     assert_eq!(event.kind, EventType::Alert);
     assert_eq!(event.data["status"], "firing");
-    assert_eq!((event.data["firing"].clone(), event.data["resolved"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (event.data["firing"].clone(), event.data["resolved"].clone()),
+        (json!(1), json!(1))
+    );
     assert_eq!(event.data["alerts"][0]["labels"]["severity"], "page");
-    assert_eq!(event.data["alerts"][0]["annotations"]["summary"], "it broke");
+    assert_eq!(
+        event.data["alerts"][0]["annotations"]["summary"],
+        "it broke"
+    );
     assert_eq!(event.data["alerts"][0]["ends_at"], Value::Null);
     assert_eq!(event.data["alerts"][1]["status"], "resolved");
     assert_eq!(event.data["alerts"][1]["fingerprint"], "0000000000000abc");
