@@ -90,11 +90,20 @@ impl EventWebhooks {
     /// Opens `webhooks.sqlite` in `data_dir` (sealed with its
     /// `secret.key`) and loads the webhooks; deliveries go to `queue`.
     pub fn open(data_dir: &Path, queue: DeliveryQueue) -> Result<EventWebhooks, String> {
+        EventWebhooks::open_with_capacity(data_dir, queue, CHANNEL_CAPACITY)
+    }
+
+    /// [`EventWebhooks::open`] with a channel of `capacity` events.
+    pub fn open_with_capacity(
+        data_dir: &Path,
+        queue: DeliveryQueue,
+        capacity: usize,
+    ) -> Result<EventWebhooks, String> {
         let key = SecretKey::load_or_create(data_dir).map_err(|e| e.to_string())?;
         let store =
             WebhookStore::open(&data_dir.join(store::FILE_NAME), key).map_err(|e| e.to_string())?;
         let loaded = store.load().map_err(|e| e.to_string())?;
-        let (events, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let (events, receiver) = mpsc::channel(capacity.max(1));
         Ok(EventWebhooks {
             store: Arc::new(store),
             webhooks: Mutex::new(Arc::new(loaded.into_iter().map(Arc::new).collect())),
