@@ -13,7 +13,8 @@
 //! - The test endpoint against a 200 receiver, a 500 receiver and a
 //!   refused port; bad webhooks are refused with precise messages; URLs
 //!   are redacted in answers and in the log.
-//! - A restart keeps the webhooks, their filters and their secrets.
+//! - A restart keeps the webhooks, their filters and their secrets; an
+//!   agent run sent as an OTLP span ends a session like the events API.
 
 mod common;
 
@@ -676,6 +677,35 @@ fn webhooks_get_exactly_their_events_with_retries_tests_and_restarts() {
     post_events(&server, session_events("s-later", "completed", now_ms()));
     let later = sessions.wait_for(4).pop().expect("later");
     assert_eq!(later.body["data"]["session_id"], "s-later");
+    // An agent run sent as an OTLP span ends a session too.
+    let end_ns = now_ms() * 1_000_000;
+    let trace = json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "otel-agent"}},
+            {"key": "service.instance.id", "value": {"stringValue": "pod-7"}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": "0707070707070707070707070707070b", "spanId": "0202020202020202",
+            "name": "invoke_agent planner", "kind": "SPAN_KIND_INTERNAL",
+            "startTimeUnixNano": (end_ns - 3_000_000_000).to_string(),
+            "endTimeUnixNano": end_ns.to_string(),
+            "attributes": [
+                {"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}},
+                {"key": "gen_ai.conversation.id", "value": {"stringValue": "otlp-run"}},
+                {"key": "gen_ai.agent.name", "value": {"stringValue": "planner"}}]}]}]}]});
+    let (status, body) = request(&server, "POST", "/v1/traces", Some(&trace));
+    assert_eq!(status, 200, "{body}");
+    let traced = sessions.wait_for(5).pop().expect("traced");
+    assert_eq!(traced.body["event"], "session_completed");
+    let data = &traced.body["data"];
+    assert_eq!(
+        (
+            data["session_id"].as_str(),
+            data["agent"].as_str(),
+            data["instance"].as_str()
+        ),
+        (Some("otlp-run"), Some("planner"), Some("pod-7"))
+    );
+    assert_eq!(data["duration_seconds"], 3.0);
     let signed = poll_until(DEADLINE, || {
         everything
             .received()
