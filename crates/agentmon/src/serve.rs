@@ -19,7 +19,13 @@
 //! there is one. With an `alertmanager:` section the notification pipeline ([`Alerting`]: silences, notification log and
 //! delivery queue in the data directory) opens before the listener
 //! serves; on shutdown its flush task stops and the deliveries under way
-//! finish after the last request and before the databases close. SIGHUP
+//! finish after the last request and before the databases close. The
+//! delivery queue (`notifications.sqlite`) and the event webhooks
+//! (`webhooks.sqlite`) open before the listener serves, whether or not
+//! there is an `alertmanager:` section; the queue and its one dispatcher
+//! are shared by both, and on shutdown the webhook task queues the events
+//! already reported (scrape loops and probes stop first) before the
+//! dispatcher stops. SIGHUP
 //! and `POST /-/reload` reload the scrape jobs, the `alertmanager:`
 //! section and the rule files.
 
@@ -30,19 +36,20 @@ use std::time::Instant;
 use agentmon_agents::AgentMetricsOptions;
 use agentmon_ingest::scrape::ScrapeManager;
 use agentmon_model::Alert;
-use agentmon_notify::deliver::QueueOptions;
+use agentmon_notify::deliver::{DeliveryQueue, QueueOptions};
 use agentmon_probes::{HealthMonitor, HealthTarget, TargetStore};
 use agentmon_rules::AlertSender;
 use agentmon_server::auth::Tokens;
 use agentmon_server::config::{default_external_url, Config, Settings};
 use agentmon_server::{
     router, run_agent_metrics_writer, run_session_retention, AlertRules, Alerting, AppState, Db,
-    DbAppender, DbProbeWriter, Limits, RuleSettings, Rules, Scraping, ServerInfo,
+    DbAppender, DbProbeWriter, EventWebhooks, HealthChangesToWebhooks, Limits, RuleSettings,
+    Rules, Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
 use anyhow::{bail, Context, Result};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::cli::ServeArgs;
 
@@ -112,6 +119,27 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .external_url
         .clone()
         .unwrap_or_else(|| default_external_url(address));
+    // One delivery queue (notifications.sqlite) for the alert pipeline and
+    // the event webhooks, with one dispatcher.
+    let (queue, webhooks) = {
+        let data_dir = settings.data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            let queue = DeliveryQueue::open_in(&data_dir, QueueOptions::default())
+                .context("cannot open the delivery queue")?;
+            let webhooks = EventWebhooks::open(&data_dir, queue.clone())
+                .map_err(anyhow::Error::msg)
+                .context("cannot open the event webhooks")?;
+            Ok::<_, anyhow::Error>((queue, Arc::new(webhooks)))
+        })
+        .await
+        .context("delivery queue open task failed")??
+    };
+    let deliveries = queue.start();
+    state.set_webhooks(webhooks.clone());
+    let (stop_webhooks, webhooks_stopped) = watch::channel(false);
+    let webhook_task = tokio::spawn(webhooks.clone().run(state.clone(), webhooks_stopped));
     let alerting_tasks = match config.alertmanager_config().map_err(anyhow::Error::msg)? {
         Some(alertmanager) => {
             let data_dir = settings.data_dir.clone();
@@ -121,19 +149,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 .and_then(|path| path.parent().map(Path::to_path_buf))
                 .unwrap_or_default();
             let external_url = external_url.clone();
+            let shared_queue = queue.clone();
             let alerting = tokio::task::spawn_blocking(move || {
-                Alerting::open(
+                Alerting::open_with_queue(
                     &data_dir,
                     &config_dir,
                     alertmanager,
                     &external_url,
-                    QueueOptions::default(),
+                    shared_queue,
                 )
             })
             .await
             .context("notification pipeline open task failed")?
             .context("cannot open the notification pipeline")?;
             let alerting = Arc::new(alerting);
+            // Each notification is also an `alert` event for the webhooks.
+            let alert_events = webhooks.clone();
+            alerting.on_notification(Arc::new(move |notification| {
+                alert_events.emit_alert(notification)
+            }));
             state.set_alerting(alerting.clone());
             tracing::info!("notification pipeline started");
             Some(alerting.start())
@@ -223,6 +257,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(rules) = state.rules() {
         rules.manager.stop().await;
     }
+    // Events already reported are queued, then the deliveries under way
+    // finish.
+    let _ = stop_webhooks.send(true);
+    let _ = webhook_task.await;
+    deliveries.shutdown().await;
     served.context("HTTP server failed")?;
     let db = opened?;
     tokio::task::spawn_blocking(move || db.close())
@@ -262,10 +301,13 @@ async fn start_health_checks(
     .await
     .context("health target store open task failed")?
     .context("cannot open the health target store")?;
-    let monitor = HealthMonitor::new(
+    let mut monitor = HealthMonitor::new(
         Arc::new(DbProbeWriter::new(state.clone())),
         Some(Arc::new(store)),
     );
+    if let Some(webhooks) = state.webhooks() {
+        monitor = monitor.with_listener(Arc::new(HealthChangesToWebhooks(webhooks.clone())));
+    }
     let mut targets = config_targets;
     targets.extend(stored);
     let count = targets.len();

@@ -49,7 +49,7 @@ pub mod semconv;
 
 pub use genai::{map_spans, GenAiBatch, SkippedSpan};
 pub use pricing::{Price, PriceSource, PriceTable};
-pub use registry::{AgentMetrics, AgentMetricsOptions};
+pub use registry::{AgentMetrics, AgentMetricsOptions, ExpiredSession};
 pub use semconv::{Instrument, Observation, TokenType};
 
 #[cfg(test)]

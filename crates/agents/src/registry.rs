@@ -57,6 +57,17 @@ struct Session {
 /// (agent, instance, session_id)
 type SessionKey = (String, String, String);
 
+/// A session closed because no event came for the session timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredSession {
+    pub agent: String,
+    pub instance: String,
+    pub session_id: String,
+    pub started_ms: i64,
+    pub last_seen_ms: i64,
+    pub steps: u64,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct State {
     /// Indexed like [`families::ALL`].
@@ -96,7 +107,7 @@ impl AgentMetrics {
     /// of a session never started (or already closed) update the families
     /// but not the session gauge or the per-session histograms.
     pub fn apply(&self, events: &[AgentEvent]) {
-        self.apply_with_observations(events, &[]);
+        let _ = self.apply_with_observations(events, &[]);
     }
 
     /// Records GenAI semconv observations (from
@@ -104,19 +115,24 @@ impl AgentMetrics {
     /// lock. Observations whose value is negative or not finite are
     /// ignored.
     pub fn observe(&self, observations: &[Observation]) {
-        self.apply_with_observations(&[], observations);
+        let _ = self.apply_with_observations(&[], observations);
     }
 
     /// Folds a mapped span batch in whole: its events as [`Self::apply`]
     /// does, then its observations as [`Self::observe`], under one lock so
     /// readers see all of the batch or none of it.
     pub fn apply_genai(&self, batch: &GenAiBatch) {
-        self.apply_with_observations(&batch.events, &batch.observations);
+        let _ = self.apply_with_observations(&batch.events, &batch.observations);
     }
 
     /// [`Self::apply`] and [`Self::observe`] under one lock, for a caller
-    /// that holds a batch's events and observations apart.
-    pub fn apply_with_observations(&self, events: &[AgentEvent], observations: &[Observation]) {
+    /// that holds a batch's events and observations apart. Returns the
+    /// sessions the batch's newest event time closed for silence.
+    pub fn apply_with_observations(
+        &self,
+        events: &[AgentEvent],
+        observations: &[Observation],
+    ) -> Vec<ExpiredSession> {
         let mut state = self.state.lock();
         for event in events {
             state.apply(event, &self.options.prices);
@@ -124,16 +140,18 @@ impl AgentMetrics {
         for observation in observations {
             state.observe_semconv(observation);
         }
-        if let Some(newest) = events.iter().map(|e| e.timestamp_ms).max() {
-            state.expire(newest, self.options.session_timeout_ms);
+        match events.iter().map(|e| e.timestamp_ms).max() {
+            Some(newest) => state.expire(newest, self.options.session_timeout_ms),
+            None => Vec::new(),
         }
     }
 
-    /// Closes sessions silent since before `now_ms - session_timeout`.
-    pub fn expire_sessions(&self, now_ms: i64) {
+    /// Closes sessions silent since before `now_ms - session_timeout`, and
+    /// returns them.
+    pub fn expire_sessions(&self, now_ms: i64) -> Vec<ExpiredSession> {
         self.state
             .lock()
-            .expire(now_ms, self.options.session_timeout_ms);
+            .expire(now_ms, self.options.session_timeout_ms)
     }
 
     /// The models seen without a price, with their unpriced tokens (prompt
@@ -300,7 +318,7 @@ impl State {
         }
     }
 
-    fn expire(&mut self, now_ms: i64, timeout_ms: i64) {
+    fn expire(&mut self, now_ms: i64, timeout_ms: i64) -> Vec<ExpiredSession> {
         let cutoff = now_ms.saturating_sub(timeout_ms);
         let expired: Vec<SessionKey> = self
             .sessions
@@ -308,10 +326,23 @@ impl State {
             .filter(|(_, s)| s.last_seen_ms < cutoff)
             .map(|(k, _)| k.clone())
             .collect();
+        let mut closed = Vec::with_capacity(expired.len());
         for key in expired {
-            self.sessions.remove(&key);
+            let Some(session) = self.sessions.remove(&key) else {
+                continue;
+            };
             self.add(families::ACTIVE_SESSIONS, &[&key.0, &key.1], &[], -1.0);
+            let (agent, instance, session_id) = key;
+            closed.push(ExpiredSession {
+                agent,
+                instance,
+                session_id,
+                started_ms: session.started_ms,
+                last_seen_ms: session.last_seen_ms,
+                steps: session.steps,
+            });
         }
+        closed
     }
 
     fn series_of(&mut self, family: Family, common: &[&str], labels: &[&str]) -> &mut Value {

@@ -288,15 +288,26 @@ fn silent_sessions_time_out_without_counting_as_completed() {
     });
     metrics.apply(&[start("s1", 0), start("s2", 50_000)]);
     assert_eq!(metrics.open_sessions(), 2);
-    metrics.expire_sessions(100_000);
+    let expired = metrics.expire_sessions(100_000);
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(expired[0].session_id, "s1");
+    assert_eq!((expired[0].started_ms, expired[0].last_seen_ms), (0, 0));
     assert_eq!(metrics.open_sessions(), 1);
     let text = metrics.render();
     assert_eq!(value(&text, &format!("fleet_active_sessions{{{L}}}")), 1.0);
     assert!(!text.contains("fleet_session_steps_total"), "{text}");
     // An event of a session moves its deadline.
     metrics.apply(&[step("s2", 105_000, 1.0)]);
-    metrics.expire_sessions(160_000);
+    assert!(metrics.expire_sessions(160_000).is_empty());
     assert_eq!(metrics.open_sessions(), 1);
+    // A batch whose event time is past the deadline closes it too.
+    let closed = metrics.apply_with_observations(&[start("s3", 200_000)], &[]);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(
+        (closed[0].session_id.as_str(), closed[0].last_seen_ms),
+        ("s2", 105_000)
+    );
+    assert_eq!(closed[0].steps, 1);
 }
 
 #[test]

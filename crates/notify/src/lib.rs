@@ -32,6 +32,8 @@
 //!   the delivery log and metrics.
 //! - [`ack`]nowledgements stop an alert's repeated notifications until
 //!   it resolves.
+//! - [`webhooks`]: event webhooks (agentmon's own events, not alerts,
+//!   sent as JSON through the same queue), their store and payloads.
 //! - [`State`] holds all of it behind one value with an injectable
 //!   [`Clock`]; [`api`] computes Alertmanager API v2 answers from it.
 //!
@@ -58,6 +60,7 @@ pub mod silence;
 mod state;
 pub mod store;
 pub mod timeinterval;
+pub mod webhooks;
 
 pub use ack::{AckError, Acknowledgement};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -8,7 +8,8 @@
 //! the answer has the expected status. Every result is kept as the target's
 //! latest [`ServiceState`] and handed to a [`ProbeWriter`] (the server writes
 //! `probe_success`, `probe_duration_seconds` and `probe_http_status_code`
-//! into the TSDB). Targets made through the API are kept in SQLite by
+//! into the TSDB); a change between up and down is also told to a
+//! [`HealthChangeListener`] (the server's event webhooks). Targets made through the API are kept in SQLite by
 //! [`TargetStore`] so that they come back after a restart; targets from the
 //! config file are not stored and cannot be deleted through the API.
 
@@ -19,7 +20,10 @@ mod store;
 mod target;
 
 pub use error::ProbeError;
-pub use monitor::{overall, HealthMonitor, ProbeWriter, ServiceState, ServiceStatus};
+pub use monitor::{
+    overall, HealthChange, HealthChangeListener, HealthMonitor, ProbeWriter, ServiceState,
+    ServiceStatus,
+};
 pub use probe::ProbeOutcome;
 pub use store::{TargetStore, FILE_NAME};
 pub use target::{validate_service_name, DurationSpec, HealthTarget, TargetOrigin, TargetSpec};

@@ -20,6 +20,25 @@ pub trait ProbeWriter: Send + Sync + 'static {
     fn write(&self, target: &HealthTarget, outcome: &ProbeOutcome, timestamp_ms: i64);
 }
 
+/// A target whose probes went from success to failure or back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthChange {
+    pub service_name: String,
+    pub endpoint: String,
+    /// Whether the previous probe succeeded.
+    pub was_up: bool,
+    /// The probe that changed it.
+    pub outcome: ProbeOutcome,
+    pub timestamp_ms: i64,
+}
+
+/// Told when a target's state changes between up and down (not on its
+/// first probe, whose previous state is unknown). Called on the probing
+/// task; keep it short (hand the change to a channel).
+pub trait HealthChangeListener: Send + Sync + 'static {
+    fn changed(&self, change: HealthChange);
+}
+
 /// The latest probe of a target; both `None` before the first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceState {
@@ -58,6 +77,7 @@ pub struct HealthMonitor {
     client: reqwest::Client,
     writer: Arc<dyn ProbeWriter>,
     store: Option<Arc<TargetStore>>,
+    listener: Option<Arc<dyn HealthChangeListener>>,
     entries: Mutex<BTreeMap<String, Entry>>,
     changes: tokio::sync::Mutex<()>,
 }
@@ -74,9 +94,17 @@ impl HealthMonitor {
             client,
             writer,
             store,
+            listener: None,
             entries: Mutex::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Tells `listener` of every change between up and down, for the
+    /// targets started after this call.
+    pub fn with_listener(mut self, listener: Arc<dyn HealthChangeListener>) -> HealthMonitor {
+        self.listener = Some(listener);
+        self
     }
 
     /// Starts probing targets that are already validated (and, for API
@@ -172,6 +200,7 @@ impl HealthMonitor {
             target.clone(),
             state.clone(),
             self.writer.clone(),
+            self.listener.clone(),
         ));
         Entry {
             target,
@@ -193,6 +222,7 @@ async fn run_prober(
     target: HealthTarget,
     state: Arc<Mutex<ServiceState>>,
     writer: Arc<dyn ProbeWriter>,
+    listener: Option<Arc<dyn HealthChangeListener>>,
 ) {
     let mut ticks = tokio::time::interval(target.interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -206,10 +236,25 @@ async fn run_prober(
             tracing::debug!(service = %target.service_name, %error, "health probe failed");
         }
         writer.write(&target, &outcome, now_ms);
-        *state.lock() = ServiceState {
-            last_check_ms: Some(now_ms),
-            last_outcome: Some(outcome),
-        };
+        let previous = std::mem::replace(
+            &mut *state.lock(),
+            ServiceState {
+                last_check_ms: Some(now_ms),
+                last_outcome: Some(outcome.clone()),
+            },
+        );
+        let was_up = previous.last_outcome.map(|o| o.success);
+        if let (Some(listener), Some(was_up)) = (&listener, was_up) {
+            if was_up != outcome.success {
+                listener.changed(HealthChange {
+                    service_name: target.service_name.clone(),
+                    endpoint: target.endpoint.to_string(),
+                    was_up,
+                    outcome,
+                    timestamp_ms: now_ms,
+                });
+            }
+        }
     }
 }
 

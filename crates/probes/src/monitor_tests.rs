@@ -206,3 +206,77 @@ fn overall_status_words() {
     assert_eq!(word, "degraded");
     assert!((percent - 100.0 / 3.0).abs() < 1e-9);
 }
+
+struct ChannelListener(mpsc::UnboundedSender<HealthChange>);
+
+impl HealthChangeListener for ChannelListener {
+    fn changed(&self, change: HealthChange) {
+        let _ = self.0.send(change);
+    }
+}
+
+#[tokio::test]
+async fn the_listener_hears_each_change_between_up_and_down_only() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let healthy = Arc::new(AtomicBool::new(true));
+    let flag = healthy.clone();
+    let app = Router::new().route(
+        "/flip",
+        get(move || {
+            let flag = flag.clone();
+            async move {
+                if flag.load(Ordering::SeqCst) {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (written, mut probes) = mpsc::unbounded_channel();
+    let (told, mut changes) = mpsc::unbounded_channel();
+    let monitor = HealthMonitor::new(Arc::new(ChannelWriter(written)), None)
+        .with_listener(Arc::new(ChannelListener(told)));
+    monitor.start(vec![target(
+        "flip",
+        &format!("http://{address}/flip"),
+        "1s",
+        TargetOrigin::Config,
+    )]);
+    // The first probe (unknown → up) is no change.
+    assert!(next_probe(&mut probes).await);
+    healthy.store(false, Ordering::SeqCst);
+    while next_probe(&mut probes).await {}
+    let change = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.service_name, "flip");
+    assert!(change.was_up);
+    assert!(!change.outcome.success);
+    assert_eq!(change.outcome.status_code, Some(503));
+    // Still down: no second change.
+    assert!(!next_probe(&mut probes).await);
+    healthy.store(true, Ordering::SeqCst);
+    while !next_probe(&mut probes).await {}
+    let change = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!change.was_up);
+    assert!(change.outcome.success);
+    assert!(changes.try_recv().is_err(), "exactly two changes");
+    monitor.stop();
+}
+
+async fn next_probe(probes: &mut mpsc::UnboundedReceiver<(String, bool)>) -> bool {
+    tokio::time::timeout(Duration::from_secs(10), probes.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+}

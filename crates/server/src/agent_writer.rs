@@ -52,7 +52,10 @@ pub async fn run_agent_metrics_writer(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let metrics = state.agent_metrics().clone();
-        metrics.expire_sessions(now);
+        let abandoned = metrics.expire_sessions(now);
+        if let Some(webhooks) = state.webhooks() {
+            webhooks.emit_abandoned(abandoned);
+        }
         let Some(db) = state.ready_db() else {
             continue;
         };

@@ -13,6 +13,10 @@
 //! between sends again rather than never, and a restart does not notify
 //! again what was already notified.
 //!
+//! The delivery queue is opened here, or shared with the event webhooks
+//! ([`Alerting::open_with_queue`]); each notification queued is also told
+//! to an [`Alerting::on_notification`] hook (the `alert` webhook event).
+//!
 //! Alerts come in through an [`AlertSink`] (`POST /api/v2/alerts`, and
 //! later the rule evaluator): a cheap clone that stores the alerts and
 //! wakes the task.
@@ -72,6 +76,12 @@ pub struct Alerting {
     state: Arc<Mutex<State>>,
     wake: Arc<Notify>,
     queue: DeliveryQueue,
+    /// Whether the queue was opened here (and its dispatcher is started by
+    /// [`Alerting::start`]) or shared ([`Alerting::open_with_queue`]).
+    owns_queue: bool,
+    /// Told of every notification once its deliveries are queued (the
+    /// `alert` event of the event webhooks).
+    on_notification: std::sync::OnceLock<NotificationHook>,
     nflog_path: PathBuf,
     /// Receivers' texts are rendered with the `templates:` files.
     renderer: RwLock<Arc<GoTemplateRenderer>>,
@@ -97,7 +107,8 @@ pub type ClearedAcksHook = Arc<dyn Fn(Vec<u64>) + Send + Sync>;
 pub struct AlertingTasks {
     stop: watch::Sender<bool>,
     flusher: tokio::task::JoinHandle<()>,
-    deliveries: agentmon_notify::deliver::Dispatcher,
+    /// `None` when the queue is shared and its dispatcher runs elsewhere.
+    deliveries: Option<agentmon_notify::deliver::Dispatcher>,
 }
 
 impl AlertingTasks {
@@ -108,9 +119,14 @@ impl AlertingTasks {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.flusher.await;
-        self.deliveries.shutdown().await;
+        if let Some(deliveries) = self.deliveries {
+            deliveries.shutdown().await;
+        }
     }
 }
+
+/// See [`Alerting::on_notification`].
+pub type NotificationHook = Arc<dyn Fn(&Notification) + Send + Sync>;
 
 /// One notification-log entry as `nflog.json` holds it.
 #[derive(Serialize, Deserialize)]
@@ -133,6 +149,30 @@ impl Alerting {
         external_url: &str,
         queue_options: QueueOptions,
     ) -> Result<Alerting, AlertingError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| AlertingError::Open {
+            file: "the data directory",
+            reason: e.to_string(),
+        })?;
+        let queue =
+            DeliveryQueue::open_in(data_dir, queue_options).map_err(|e| AlertingError::Open {
+                file: agentmon_notify::deliver::store::FILE_NAME,
+                reason: e.to_string(),
+            })?;
+        let mut alerting =
+            Alerting::open_with_queue(data_dir, config_dir, config, external_url, queue)?;
+        alerting.owns_queue = true;
+        Ok(alerting)
+    }
+
+    /// [`Alerting::open`] with a delivery queue opened (and dispatched) by
+    /// the caller, shared with the event webhooks.
+    pub fn open_with_queue(
+        data_dir: &Path,
+        config_dir: &Path,
+        config: AlertmanagerConfig,
+        external_url: &str,
+        queue: DeliveryQueue,
+    ) -> Result<Alerting, AlertingError> {
         let renderer = load_templates(&config, config_dir).map_err(AlertingError::Templates)?;
         std::fs::create_dir_all(data_dir).map_err(|e| AlertingError::Open {
             file: "the data directory",
@@ -148,11 +188,6 @@ impl Alerting {
             file: SILENCES_FILE,
             reason: e.to_string(),
         })?;
-        let queue =
-            DeliveryQueue::open_in(data_dir, queue_options).map_err(|e| AlertingError::Open {
-                file: agentmon_notify::deliver::store::FILE_NAME,
-                reason: e.to_string(),
-            })?;
         warn_unsupported(&config);
         let base_config = config.clone();
         let mut state = State::new(config, silences, Arc::new(SystemClock), external_url);
@@ -165,6 +200,8 @@ impl Alerting {
             state: Arc::new(Mutex::new(state)),
             wake: Arc::new(Notify::new()),
             queue,
+            owns_queue: false,
+            on_notification: std::sync::OnceLock::new(),
             nflog_path,
             renderer: RwLock::new(Arc::new(renderer)),
             config_dir: config_dir.to_owned(),
@@ -240,6 +277,12 @@ impl Alerting {
         load_templates(config, &self.config_dir)
     }
 
+    /// Sets what is told of each notification after its deliveries are
+    /// queued; later calls are ignored.
+    pub fn on_notification(&self, hook: NotificationHook) {
+        let _ = self.on_notification.set(hook);
+    }
+
     /// Where alerts go in.
     pub fn sink(&self) -> AlertSink {
         AlertSink {
@@ -271,7 +314,10 @@ impl Alerting {
     /// and `alertmanager_silences`).
     pub fn write_metrics(&self, out: &mut String) {
         use std::fmt::Write as _;
-        self.queue.metrics().write_text(out);
+        // A shared queue's metrics are written by its owner.
+        if self.owns_queue {
+            self.queue.metrics().write_text(out);
+        }
         let (alerts, silences) = {
             let state = self.state.lock();
             let now = state.now_ms();
@@ -331,7 +377,7 @@ impl Alerting {
     /// current runtime.
     pub fn start(self: &Arc<Self>) -> AlertingTasks {
         let (stop, stopped) = watch::channel(false);
-        let deliveries = self.queue.start();
+        let deliveries = self.owns_queue.then(|| self.queue.start());
         let flusher = tokio::spawn(Arc::clone(self).run(stopped));
         AlertingTasks {
             stop,
@@ -403,12 +449,17 @@ impl Alerting {
                 .enqueue_notification(notification, receiver, renderer.as_ref())
                 .await
             {
-                Ok(ids) => tracing::debug!(
-                    receiver = %notification.receiver,
-                    group_key = %notification.group_key,
-                    deliveries = ids.len(),
-                    "notification queued"
-                ),
+                Ok(ids) => {
+                    tracing::debug!(
+                        receiver = %notification.receiver,
+                        group_key = %notification.group_key,
+                        deliveries = ids.len(),
+                        "notification queued"
+                    );
+                    if let Some(hook) = self.on_notification.get() {
+                        hook(notification);
+                    }
+                }
                 Err(error) => {
                     tracing::error!(
                         receiver = %notification.receiver,

@@ -8,10 +8,11 @@
 //! method), in [`required_role`]: `/api/v1/admin/*` needs admin, ingest
 //! (`/api/v1/write`, `/api/v1/import*`, `/api/v1/events`, OTLP's
 //! `/v1/metrics` and `/v1/traces`), changing health check targets
-//! (`POST`/`DELETE /api/v1/monitor/health/targets*`) and alert rules
+//! (`POST`/`DELETE /api/v1/monitor/health/targets*`), alert rules
 //! (`POST`/`DELETE /api/v1/monitor/alerts*`, acknowledgements and test
-//! notifications included) need write, everything
-//! else needs read.
+//! notifications included) and event webhooks
+//! (`POST`/`DELETE /api/v1/monitor/webhooks*`, tests included) need write,
+//! everything else needs read.
 //!
 //! The token travels in `Authorization: Bearer <token>`; only the live
 //! stream (`/ws`, `/api/v1/stream`) also accepts it as the `token` query
@@ -114,16 +115,22 @@ const HEALTH_TARGETS_PATH: &str = "/api/v1/monitor/health/targets";
 /// DELETE: write role).
 const MONITOR_ALERTS_PATH: &str = "/api/v1/monitor/alerts";
 
+/// Where event webhooks are made, deleted and tested (all but GET: write
+/// role).
+const WEBHOOKS_PATH: &str = "/api/v1/monitor/webhooks";
+
 /// The role a request with `method` to `path` needs.
 pub fn required_role(method: &Method, path: &str) -> Role {
-    let changes_health_targets =
-        path.starts_with(HEALTH_TARGETS_PATH) && method != Method::GET && method != Method::HEAD;
-    let changes_alert_rules =
-        path.starts_with(MONITOR_ALERTS_PATH) && method != Method::GET && method != Method::HEAD;
+    let reads = method == Method::GET || method == Method::HEAD;
+    let changes_health_targets = path.starts_with(HEALTH_TARGETS_PATH) && !reads;
+    let changes_alert_rules = path.starts_with(MONITOR_ALERTS_PATH) && !reads;
+    let changes_webhooks =
+        (path == WEBHOOKS_PATH || path.starts_with("/api/v1/monitor/webhooks/")) && !reads;
     if path.starts_with("/api/v1/admin/") || path == "/-/reload" {
         Role::Admin
     } else if changes_health_targets
         || changes_alert_rules
+        || changes_webhooks
         || path == "/api/v1/write"
         || path == "/api/v1/events"
         || path == "/v1/metrics"
@@ -317,6 +324,20 @@ mod tests {
         }
         assert_eq!(
             required_role(&Method::GET, "/api/v1/monitor/alerts/active"),
+            Role::Read
+        );
+        let webhooks = "/api/v1/monitor/webhooks";
+        assert_eq!(required_role(&Method::GET, webhooks), Role::Read);
+        assert_eq!(required_role(&Method::POST, webhooks), Role::Write);
+        let one = "/api/v1/monitor/webhooks/slack";
+        assert_eq!(required_role(&Method::GET, one), Role::Read);
+        assert_eq!(required_role(&Method::DELETE, one), Role::Write);
+        assert_eq!(
+            required_role(&Method::POST, "/api/v1/monitor/webhooks/slack/test"),
+            Role::Write
+        );
+        assert_eq!(
+            required_role(&Method::POST, "/api/v1/monitor/webhooksx"),
             Role::Read
         );
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);

@@ -53,6 +53,10 @@
 //! `/api/v1/monitor/alerts/{name}`, `/api/v1/monitor/alerts/active`,
 //! `/api/v1/monitor/alerts/{id}/acknowledge`,
 //! `/api/v1/monitor/alerts/{name}/test`; see `docs/alert-presets.md`),
+//! (`GET /api/v1/monitor/notifications`), the event webhooks ([`webhooks`]:
+//! `GET|POST /api/v1/monitor/webhooks`,
+//! `GET|DELETE /api/v1/monitor/webhooks/{name}`,
+//! `POST /api/v1/monitor/webhooks/{name}/test`),
 //! `GET /metrics`, `GET /metrics/agents`, `GET /health/live`,
 //! `GET /health/ready`, and the live stream of accepted agent events
 //! ([`live`]): `GET /ws` (WebSocket) and `GET /api/v1/stream` (Server-Sent
@@ -83,6 +87,7 @@ mod session_retention;
 mod state;
 mod storage;
 mod timestamp;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
@@ -99,6 +104,7 @@ pub use crate::scrape::{DbAppender, Scraping};
 pub use crate::session_retention::run_session_retention;
 pub use crate::state::{AppState, ServerInfo, NOT_READY_REASON};
 pub use crate::storage::Db;
+pub use crate::webhooks::{EventWebhooks, HealthChangesToWebhooks};
 
 /// Builds the HTTP app. Every route except `/health/*` goes through the auth
 /// layer; every route is counted in `agentmon_http_*` metrics.
@@ -222,6 +228,16 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/monitor/alerts/{name}/test",
             post(monitor_alerts::test_rule),
         )
+        // Event webhooks.
+        .route(
+            "/api/v1/monitor/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/monitor/webhooks/{name}",
+            get(webhooks::get_one).delete(webhooks::delete),
+        )
+        .route("/api/v1/monitor/webhooks/{name}/test", post(webhooks::test))
         .route("/ws", get(crate::live::ws::websocket))
         .route("/api/v1/stream", get(crate::live::sse::stream))
         .route("/metrics", get(self_metrics::metrics))

@@ -4,7 +4,8 @@
 //! of order, a different value at a stored time) are dropped and counted,
 //! not the whole scrape. Until the WAL replay has
 //! finished there is no database, and scrapes are refused (the target's
-//! `lastError` says so).
+//! `lastError` says so). A target whose scrapes start failing is handed to
+//! the event webhooks as `instance_offline`.
 
 use agentmon_ingest::scrape::SampleAppender;
 use agentmon_model::{MetricMetadata, SeriesBatch};
@@ -42,6 +43,19 @@ impl SampleAppender for DbAppender {
             tracing::debug!(rejected = ?summary.samples_rejected, "scraped samples dropped");
         }
         Ok(summary.series_created)
+    }
+
+    /// A target going down is the event webhooks' `instance_offline`.
+    fn target_health_changed(
+        &self,
+        labels: &agentmon_model::Labels,
+        _scrape_url: &str,
+        health: agentmon_ingest::scrape::Health,
+        error: &str,
+    ) {
+        if let Some(webhooks) = self.state.webhooks() {
+            webhooks.emit_target_health(labels, health, error);
+        }
     }
 }
 

@@ -30,6 +30,7 @@ use crate::otlp_metrics::OtlpMetrics;
 use crate::rules::Rules;
 use crate::scrape::Scraping;
 use crate::storage::Db;
+use crate::webhooks::EventWebhooks;
 
 /// Why data endpoints answer 503 before the database is set.
 pub const NOT_READY_REASON: &str = "WAL replay in progress";
@@ -58,6 +59,7 @@ struct Inner {
     rules: OnceLock<Arc<Rules>>,
     alerting: OnceLock<Arc<Alerting>>,
     alert_rules: OnceLock<Arc<AlertRules>>,
+    webhooks: OnceLock<Arc<EventWebhooks>>,
 }
 
 /// What `/api/v1/status/config` and `/api/v1/status/flags` report.
@@ -135,6 +137,7 @@ impl AppState {
                 rules: OnceLock::new(),
                 alerting: OnceLock::new(),
                 alert_rules: OnceLock::new(),
+                webhooks: OnceLock::new(),
             }),
         }
     }
@@ -173,6 +176,25 @@ impl AppState {
     /// The notification pipeline, if it is set.
     pub fn alerting(&self) -> Option<&Arc<Alerting>> {
         self.inner.alerting.get()
+    }
+
+    /// Sets the event webhooks behind `/api/v1/monitor/webhooks*`; until
+    /// then those endpoints answer 503. Later calls are ignored.
+    pub fn set_webhooks(&self, webhooks: Arc<EventWebhooks>) {
+        let _ = self.inner.webhooks.set(webhooks);
+    }
+
+    /// The event webhooks, if they are set.
+    pub fn webhooks(&self) -> Option<&Arc<EventWebhooks>> {
+        self.inner.webhooks.get()
+    }
+
+    /// The delivery queue behind the delivery log: the event webhooks'
+    /// (shared with the alert pipeline), else the alert pipeline's.
+    pub fn delivery_queue(&self) -> Option<&agentmon_notify::deliver::DeliveryQueue> {
+        self.webhooks()
+            .map(|w| w.queue())
+            .or_else(|| self.alerting().map(|a| a.queue()))
     }
 
     /// Where alerts go in (the rule evaluator's one line of wiring);

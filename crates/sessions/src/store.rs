@@ -232,6 +232,24 @@ impl SessionStore {
         })
     }
 
+    /// One session's summary (status and totals) without its events, or
+    /// `None` if the id is unknown.
+    pub fn summary(
+        &self,
+        session_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<SessionSummary>, SessionError> {
+        self.connection
+            .lock()
+            .query_row(
+                &format!("SELECT {SUMMARY_COLUMNS} FROM sessions WHERE session_id = ?2"),
+                params![self.abandon_cutoff(now_ms), session_id],
+                summary_of_row,
+            )
+            .optional()
+            .doing("read a session")
+    }
+
     /// One session's timeline, or `None` if the id is unknown.
     pub fn timeline(
         &self,

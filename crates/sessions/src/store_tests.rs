@@ -256,6 +256,11 @@ fn a_late_event_after_the_timeout_makes_abandonment_permanent() {
         .unwrap();
     let timeline = store.timeline("s", 31 * MINUTE).unwrap().unwrap();
     assert_eq!(timeline.session.status, "abandoned");
+    assert_eq!(
+        store.summary("s", 31 * MINUTE).unwrap().as_ref(),
+        Some(&timeline.session)
+    );
+    assert_eq!(store.summary("nope", 0).unwrap(), None);
     assert_eq!(timeline.session.ended_ms, None);
     assert_eq!(timeline.events.len(), 2);
 }

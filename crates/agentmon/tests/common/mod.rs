@@ -3,7 +3,8 @@
 //! [`http`] wraps the API calls, [`writer`] is a remote-write load
 //! generator that records exactly which samples were acknowledged,
 //! [`prometheus`] runs a real Prometheus, [`exposition`] reads exposition
-//! pages independently of the server's own parser.
+//! pages independently of the server's own parser, [`receiver`] runs webhook
+//! receivers and a stoppable service on loopback.
 //!
 //! Each test binary uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -11,5 +12,6 @@
 pub mod exposition;
 pub mod http;
 pub mod prometheus;
+pub mod receiver;
 pub mod server;
 pub mod writer;

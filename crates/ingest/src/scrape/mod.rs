@@ -44,6 +44,20 @@ pub trait SampleAppender: Send + Sync + 'static {
         batch: &SeriesBatch<'_>,
         metadata: &[(&str, MetricMetadata)],
     ) -> Result<usize, String>;
+
+    /// Told when a target's health changes between up and down (not on
+    /// its first scrape): `labels` are the target's labels (`job`,
+    /// `instance`, ...), `error` why the scrape failed (empty when it came
+    /// back up). Called on the scrape loop; keep it short. Does nothing
+    /// unless implemented.
+    fn target_health_changed(
+        &self,
+        _labels: &agentmon_model::Labels,
+        _scrape_url: &str,
+        _health: Health,
+        _error: &str,
+    ) {
+    }
 }
 
 #[cfg(test)]

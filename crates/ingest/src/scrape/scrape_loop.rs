@@ -202,18 +202,30 @@ impl ScrapeLoop {
             }
             self.previous.clear();
         }
-        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        status.last_scrape = Some(started);
-        status.last_scrape_duration = elapsed;
-        match result {
-            Ok(()) => {
-                status.health = Health::Up;
-                status.last_error.clear();
+        let (previous, health, error) = {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.last_scrape = Some(started);
+            status.last_scrape_duration = elapsed;
+            let previous = status.health;
+            match result {
+                Ok(()) => {
+                    status.health = Health::Up;
+                    status.last_error.clear();
+                }
+                Err(e) => {
+                    status.health = Health::Down;
+                    status.last_error = e;
+                }
             }
-            Err(e) => {
-                status.health = Health::Down;
-                status.last_error = e;
-            }
+            (previous, status.health, status.last_error.clone())
+        };
+        if previous != Health::Unknown && previous != health {
+            self.appender.target_health_changed(
+                &self.target.labels,
+                &self.target.scrape_url,
+                health,
+                &error,
+            );
         }
     }
 

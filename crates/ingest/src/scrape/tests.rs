@@ -15,6 +15,8 @@ use crate::Limits;
 #[derive(Default)]
 struct MemoryAppender {
     writes: Mutex<Vec<Vec<(Labels, i64, f64)>>>,
+    /// Health changes told: (instance label, health, error).
+    changes: Mutex<Vec<(String, Health, String)>>,
 }
 
 impl SampleAppender for MemoryAppender {
@@ -35,6 +37,14 @@ impl SampleAppender for MemoryAppender {
             .collect();
         self.writes.lock().unwrap().push(rows);
         Ok(0)
+    }
+
+    fn target_health_changed(&self, labels: &Labels, _url: &str, health: Health, error: &str) {
+        let instance = labels.get("instance").unwrap_or_default().to_owned();
+        self.changes
+            .lock()
+            .unwrap()
+            .push((instance, health, error.to_owned()));
     }
 }
 
@@ -151,6 +161,18 @@ async fn series_that_disappear_get_stale_markers_and_reports_are_written() {
     let status = l.status().lock().unwrap().clone();
     assert_eq!(status.health, Health::Down);
     assert!(status.last_error.contains("500"), "{}", status.last_error);
+
+    // Up → down was told once (the first scrape, from unknown, was not);
+    // down → down is not a change; down → up is.
+    l.scrape_once().await;
+    reply.lock().unwrap().0 = 200;
+    l.scrape_once().await;
+    let changes = appender.changes.lock().unwrap().clone();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[0].0, address);
+    assert_eq!(changes[0].1, Health::Down);
+    assert!(changes[0].2.contains("500"), "{changes:?}");
+    assert_eq!((changes[1].1, changes[1].2.as_str()), (Health::Up, ""));
 }
 
 #[tokio::test]

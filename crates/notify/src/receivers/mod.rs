@@ -31,22 +31,25 @@ pub use template_data::TemplateData;
 
 /// The kinds of integration, as named in metrics and the delivery log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum IntegrationKind {
     Webhook,
     Slack,
     Discord,
     Pagerduty,
     Email,
+    /// An event webhook ([`crate::webhooks`]), not an Alertmanager receiver.
+    EventWebhook,
 }
 
 impl IntegrationKind {
-    pub const ALL: [IntegrationKind; 5] = [
+    pub const ALL: [IntegrationKind; 6] = [
         IntegrationKind::Webhook,
         IntegrationKind::Slack,
         IntegrationKind::Discord,
         IntegrationKind::Pagerduty,
         IntegrationKind::Email,
+        IntegrationKind::EventWebhook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +59,7 @@ impl IntegrationKind {
             IntegrationKind::Discord => "discord",
             IntegrationKind::Pagerduty => "pagerduty",
             IntegrationKind::Email => "email",
+            IntegrationKind::EventWebhook => "event_webhook",
         }
     }
 

@@ -282,14 +282,16 @@ pub async fn receivers(State(state): State<AppState>) -> Result<Response, AmErro
 /// `GET /api/v1/monitor/notifications`.
 #[instrument(skip_all)]
 pub async fn notifications(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
-    let alerting = state.alerting().cloned().ok_or_else(not_configured)?;
+    let queue = state.delivery_queue().cloned().ok_or_else(not_configured)?;
     let params = Params::from_uri(&uri)?;
     let integration = params
         .get("integration")
         .map(|text| {
             IntegrationKind::parse(text).ok_or_else(|| {
+                let known: Vec<&str> = IntegrationKind::ALL.iter().map(|k| k.as_str()).collect();
                 ApiError::BadData(format!(
-                    "unknown integration {text:?}: one of webhook, slack, discord, pagerduty, email"
+                    "unknown integration {text:?}: one of {}",
+                    known.join(", ")
                 ))
             })
         })
@@ -332,7 +334,7 @@ pub async fn notifications(State(state): State<AppState>, uri: Uri) -> Result<Re
         limit: limit as usize,
         before_id,
     };
-    let queue = alerting.queue().clone();
+
     let records = tokio::task::spawn_blocking(move || queue.store().list_deliveries(&filter, page))
         .await
         .map_err(|e| ApiError::Internal(format!("delivery log task failed: {e}")))?

@@ -7,8 +7,8 @@
 //!   every bad index and why, and nothing is applied. Otherwise the events
 //!   are written to the session store in one transaction (if that fails
 //!   the answer is 500 and nothing is applied), then update the registry in
-//!   one step, are published to the live stream in order, and the answer is
-//!   `{"accepted": N}`.
+//!   one step, are published to the live stream in order, session ends go
+//!   to the event webhooks, and the answer is `{"accepted": N}`.
 //! - `GET /metrics/agents`: the registry in the Prometheus text format.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -88,7 +88,9 @@ pub async fn post_events(
 /// Keeps a validated batch of events, from the events API or from OTLP
 /// spans: the session store first (if it fails, nothing is applied), then
 /// the derived metrics (with the GenAI histograms' `observations`, if the
-/// events came from spans) in one step, then the live stream in order.
+/// events came from spans) in one step, then the live stream in order,
+/// then the event webhooks (session ends, and sessions the batch closed for
+/// silence; handed to a channel, never waited for).
 /// Answers how many events were kept.
 pub(crate) async fn accept_events(
     state: &AppState,
@@ -97,10 +99,14 @@ pub(crate) async fn accept_events(
 ) -> Result<usize, ApiError> {
     let events = keep_in_sessions(state, events).await?;
     let metrics = state.agent_metrics();
-    metrics.apply_with_observations(&events, observations);
+    let abandoned = metrics.apply_with_observations(&events, observations);
     state
         .live()
         .publish(&events, &|kind| metrics.step_cost(kind));
+    if let Some(webhooks) = state.webhooks() {
+        webhooks.emit_session_ends(&events);
+        webhooks.emit_abandoned(abandoned);
+    }
     tracing::debug!(events = events.len(), "agent events accepted");
     Ok(events.len())
 }

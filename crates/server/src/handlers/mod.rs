@@ -23,6 +23,7 @@ pub mod server_status;
 pub mod sessions;
 pub mod status;
 pub mod targets;
+pub mod webhooks;
 pub mod write;
 
 use std::collections::BTreeMap;

@@ -380,7 +380,8 @@ pub async fn test_rule(
             }
         }
     }
-    Ok(success(answer))
+    // The seed's shape as it is, like the webhooks' test.
+    Ok(axum::Json(answer).into_response())
 }
 
 fn alert_rules(state: &AppState) -> Result<Arc<AlertRules>, ApiError> {

@@ -3,7 +3,7 @@
 //! (`agentmon_http_*`), OTLP ingest (`agentmon_otlp_*`), notifications
 //! (`agentmon_notifications_*`, `agentmon_notification_latency_seconds`,
 //! `agentmon_alerts`, `agentmon_silences`, with an `alertmanager:`
-//! section), live stream (`agentmon_ws_connections`,
+//! section or event webhooks), event webhooks (`agentmon_webhook_*`), live stream (`agentmon_ws_connections`,
 //! `agentmon_sse_connections`), rules (`agentmon_rule_*`, once rules run),
 //! scraping (`agentmon_sd_file_read_errors_total`)
 //! and process (`process_*`).
@@ -34,6 +34,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     if let Some(scraping) = state.scraping() {
         scraping.write_metrics(&mut out);
+    }
+    if let Some(webhooks) = state.webhooks() {
+        webhooks.queue().metrics().write_text(&mut out);
+        webhooks.write_metrics(&mut out);
     }
     write_process_metrics(&mut out);
     (
