@@ -159,7 +159,8 @@ pub(crate) fn collect_burst(
         Err(RecvError::Lagged(dropped)) => Err(TryRecvError::Lagged(dropped)),
         Err(RecvError::Closed) => Err(TryRecvError::Closed),
     };
-    for _ in 0..MAX_MESSAGES_PER_FLUSH {
+    let mut taken = 0;
+    loop {
         match next {
             Ok(message) => {
                 if subscriptions.matches(&message) {
@@ -170,9 +171,14 @@ pub(crate) fn collect_burst(
             Err(TryRecvError::Empty) => return true,
             Err(TryRecvError::Closed) => return false,
         }
+        taken += 1;
+        // Stop before taking a message off the ring that this burst
+        // would not send.
+        if taken == MAX_MESSAGES_PER_FLUSH {
+            return true;
+        }
         next = receiver.try_recv();
     }
-    true
 }
 
 /// The `lagged` message telling a reader how many messages it lost.
