@@ -528,7 +528,12 @@ async fn a_burst_takes_the_waiting_messages_in_order_and_is_bounded() {
 
     let mut burst = Vec::new();
     let first = receiver.recv().await;
-    assert!(collect_burst(first, &mut receiver, &subscriptions, &mut burst));
+    assert!(collect_burst(
+        first,
+        &mut receiver,
+        &subscriptions,
+        &mut burst
+    ));
     let timestamps: Vec<i64> = burst_json(&burst)
         .iter()
         .map(|m| m["timestamp"].as_i64().unwrap())
@@ -540,7 +545,12 @@ async fn a_burst_takes_the_waiting_messages_in_order_and_is_bounded() {
 
     burst.clear();
     let first = receiver.recv().await;
-    assert!(collect_burst(first, &mut receiver, &subscriptions, &mut burst));
+    assert!(collect_burst(
+        first,
+        &mut receiver,
+        &subscriptions,
+        &mut burst
+    ));
     let timestamps: Vec<i64> = burst_json(&burst)
         .iter()
         .map(|m| m["timestamp"].as_i64().unwrap())

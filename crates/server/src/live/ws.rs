@@ -167,7 +167,9 @@ pub(crate) fn collect_burst(
                     burst.push(Message::Text(message.json.clone()));
                 }
             }
-            Err(TryRecvError::Lagged(dropped)) => burst.push(Message::Text(lagged_message(dropped).into())),
+            Err(TryRecvError::Lagged(dropped)) => {
+                burst.push(Message::Text(lagged_message(dropped).into()))
+            }
             Err(TryRecvError::Empty) => return true,
             Err(TryRecvError::Closed) => return false,
         }
@@ -188,7 +190,11 @@ pub(crate) fn lagged_message(dropped: u64) -> String {
 
 /// Writes the frames of `burst` (emptying it) and flushes once, giving up
 /// after the idle timeout.
-async fn write_burst(socket: &mut WebSocket, burst: &mut Vec<Message>, hub: &LiveHub) -> Result<(), ()> {
+async fn write_burst(
+    socket: &mut WebSocket,
+    burst: &mut Vec<Message>,
+    hub: &LiveHub,
+) -> Result<(), ()> {
     if burst.is_empty() {
         return Ok(());
     }
