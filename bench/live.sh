@@ -11,6 +11,7 @@
 # Environment:
 #   SUBSCRIBERS=100 RATE=10000 BATCH=100 DURATION=10s
 #   SKIP_BUILD=1        use an existing target/release/agentmon
+#   AGENTMON=path       the agentmon binary to run (server and load generator)
 #   OUT_DIR=target/bench-results   where the JSON report goes
 #   KEEP_DATA=1         keep the data directory and log
 set -euo pipefail
@@ -21,7 +22,7 @@ RATE=${RATE:-10000}
 BATCH=${BATCH:-100}
 DURATION=${DURATION:-10s}
 OUT_DIR=${OUT_DIR:-$REPO/target/bench-results}
-AGENTMON="$REPO/target/release/agentmon"
+AGENTMON=${AGENTMON:-$REPO/target/release/agentmon}
 CLK_TCK=$(getconf CLK_TCK)
 
 BENCH_NAME=live
@@ -51,6 +52,6 @@ t1=$(date +%s.%N)
 cpu1=$(cpu_ticks "$SERVER_PID")
 rss=$(awk -v kb="$(peak_rss_kb "$SERVER_PID")" 'BEGIN { printf "%.1f", kb / 1024 }')
 awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" -v rss="$rss" \
-    'BEGIN { printf "server: %.1f%% of one core over the run (subscribing and draining included), peak RSS %s MB\n", 100 * t / hz / (b - a), rss }'
+    'BEGIN { printf "server: %.1f%% of one core over the run (subscribing and draining included), %.2f s of CPU, peak RSS %s MB\n", 100 * t / hz / (b - a), t / hz, rss }'
 log "report in $REPORT"
 exit "$status"

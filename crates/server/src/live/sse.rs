@@ -17,14 +17,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::instrument;
 
 use super::hub::{ConnectionGuard, ConnectionKind};
-use super::message::control_message;
 use super::subscription::{Subscription, ALL_SESSIONS};
-use super::ws::now_ms;
+use super::ws::lagged_message;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -70,8 +68,8 @@ pub async fn stream(
         _counted: hub.connection(ConnectionKind::ServerSentEvents),
     };
     let events = stream::unfold(reader, |mut reader| async move {
-        let text = reader.next_text().await?;
-        Some((Ok::<Event, Infallible>(Event::default().data(text)), reader))
+        let event = reader.next_event().await?;
+        Some((Ok::<Event, Infallible>(event), reader))
     });
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(ping_interval))
@@ -86,8 +84,9 @@ struct Reader {
 }
 
 impl Reader {
-    /// The next message to send, or `None` once the hub is closed.
-    async fn next_text(&mut self) -> Option<String> {
+    /// The next message to send, or `None` once the hub is closed. The
+    /// shared JSON is copied once, straight into the event's buffer.
+    async fn next_event(&mut self) -> Option<Event> {
         loop {
             let received = tokio::select! {
                 received = self.receiver.recv() => received,
@@ -95,16 +94,11 @@ impl Reader {
             };
             match received {
                 Ok(message) if self.subscription.matches(&message) => {
-                    return Some(message.json.as_str().to_owned())
+                    return Some(Event::default().data(message.json.as_str()))
                 }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(dropped)) => {
-                    return Some(control_message(
-                        "lagged",
-                        None,
-                        json!({ "dropped": dropped }),
-                        now_ms(),
-                    ))
+                    return Some(Event::default().data(lagged_message(dropped)))
                 }
                 Err(RecvError::Closed) => return None,
             }

@@ -494,3 +494,143 @@ async fn a_websocket_that_falls_behind_is_told_how_much_it_lost() {
     }
     server.abort();
 }
+
+/// The text frames of a burst, as JSON.
+fn burst_json(burst: &[axum::extract::ws::Message]) -> Vec<Value> {
+    burst
+        .iter()
+        .map(|frame| match frame {
+            axum::extract::ws::Message::Text(text) => json(text.as_str()),
+            other => panic!("unexpected frame {other:?}"),
+        })
+        .collect()
+}
+
+/// A wake-up writes the message that woke the connection and those already
+/// waiting behind it, in order, only the subscribed ones, and at most
+/// `MAX_MESSAGES_PER_FLUSH` stream messages per burst; the rest wait for
+/// the next burst.
+#[tokio::test]
+async fn a_burst_takes_the_waiting_messages_in_order_and_is_bounded() {
+    use super::ws::{collect_burst, MAX_MESSAGES_PER_FLUSH};
+
+    let hub = LiveHub::default();
+    let mut receiver = hub.receiver();
+    let mut subscriptions = Subscriptions::default();
+    subscriptions
+        .add(Subscription::new("s1", None).unwrap())
+        .unwrap();
+    // 300 stream messages, alternately of s1 (even timestamps) and s2.
+    let batch: Vec<AgentEvent> = (0..300)
+        .map(|i| log(if i % 2 == 0 { "s1" } else { "s2" }, "a", i, "x"))
+        .collect();
+    publish(&hub, &batch);
+
+    let mut burst = Vec::new();
+    let first = receiver.recv().await;
+    assert!(collect_burst(
+        first,
+        &mut receiver,
+        &subscriptions,
+        &mut burst
+    ));
+    let timestamps: Vec<i64> = burst_json(&burst)
+        .iter()
+        .map(|m| m["timestamp"].as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = (0..MAX_MESSAGES_PER_FLUSH as i64)
+        .filter(|i| i % 2 == 0)
+        .collect();
+    assert_eq!(timestamps, expected);
+
+    burst.clear();
+    let first = receiver.recv().await;
+    assert!(collect_burst(
+        first,
+        &mut receiver,
+        &subscriptions,
+        &mut burst
+    ));
+    let timestamps: Vec<i64> = burst_json(&burst)
+        .iter()
+        .map(|m| m["timestamp"].as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = (MAX_MESSAGES_PER_FLUSH as i64..300)
+        .filter(|i| i % 2 == 0)
+        .collect();
+    assert_eq!(timestamps, expected);
+    assert!(matches!(receiver.try_recv(), Err(TryRecvError::Empty)));
+}
+
+/// A reader that fell behind gets `lagged` first in its burst, then the
+/// newest messages; once the hub is gone the burst still carries what was
+/// left and says the stream is closed.
+#[tokio::test]
+async fn a_burst_reports_lag_and_the_end_of_the_stream() {
+    use super::ws::collect_burst;
+
+    let hub = LiveHub::new(LiveSettings {
+        queue_capacity: 4,
+        ..LiveSettings::default()
+    });
+    let mut receiver = hub.receiver();
+    let mut subscriptions = Subscriptions::default();
+    subscriptions
+        .add(Subscription::new("*", None).unwrap())
+        .unwrap();
+    let batch: Vec<AgentEvent> = (0..10).map(|i| log("s1", "a", i, "x")).collect();
+    publish(&hub, &batch);
+    drop(hub);
+
+    let mut burst = Vec::new();
+    let first = receiver.recv().await;
+    let open = collect_burst(first, &mut receiver, &subscriptions, &mut burst);
+    assert!(!open, "the hub was dropped: the stream is closed");
+    let messages = burst_json(&burst);
+    assert_eq!(messages.len(), 5, "{messages:?}");
+    assert_eq!(messages[0]["type"], "lagged");
+    assert_eq!(messages[0]["data"]["dropped"], 6);
+    let timestamps: Vec<i64> = messages[1..]
+        .iter()
+        .map(|m| m["timestamp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(timestamps, [6, 7, 8, 9]);
+}
+
+/// Over a real socket, with the connection task free to run while the
+/// publisher works: thousands of messages written in bursts reach the
+/// client as one text frame each, all of them, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_reach_a_websocket_client_whole_and_in_order() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let hub = LiveHub::default();
+    let (address, server) = serve_hub(hub.clone()).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws"))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text(
+            r#"{"type":"subscribe","executionId":"*"}"#.into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(read_text(&mut socket).await["type"], "subscribed");
+    let publisher = tokio::spawn(async move {
+        for batch in 0..40 {
+            let events: Vec<AgentEvent> = (0..100)
+                .map(|i| log("s1", "a", batch * 100 + i, "x"))
+                .collect();
+            publish(&hub, &events);
+            tokio::task::yield_now().await;
+        }
+    });
+    for expected in 0..4000 {
+        let message = read_text(&mut socket).await;
+        assert_eq!(message["type"], "log", "{message}");
+        assert_eq!(message["timestamp"], expected);
+    }
+    publisher.await.unwrap();
+    server.abort();
+}

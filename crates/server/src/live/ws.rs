@@ -9,17 +9,21 @@
 //! `idle_timeout`. A send that does not complete within `idle_timeout`
 //! also ends the connection.
 
+use std::sync::Arc;
+
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::instrument;
 
 use super::hub::{ConnectionKind, LiveHub};
-use super::message::control_message;
+use super::message::{control_message, LiveMessage};
 use super::subscription::{parse_client_message, ClientRequest, Subscriptions};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,6 +33,10 @@ pub const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Read buffer of a connection, in bytes (see [`upgrade_to_live_stream`]).
 const READ_BUFFER_BYTES: usize = 4096;
+
+/// Most stream messages one connection writes before it flushes (and
+/// before it looks at the client's frames and its timers again).
+pub const MAX_MESSAGES_PER_FLUSH: usize = 256;
 
 /// Upgrades the request to a WebSocket fed by the state's hub.
 #[instrument(skip_all)]
@@ -68,51 +76,59 @@ enum Stop {
 }
 
 /// Serves one WebSocket until the client leaves or goes silent.
+///
+/// Stream messages are written in bursts: when the connection wakes up for
+/// a message, every message already waiting behind it in the hub's ring
+/// (up to [`MAX_MESSAGES_PER_FLUSH`]) is written too, and the socket is
+/// flushed once. Each message is still its own text frame, in order; the
+/// burst only saves the wake-ups, socket polls and `write` calls that one
+/// flush per message cost (see `docs/benchmarks.md`).
 pub async fn serve_connection(mut socket: WebSocket, hub: LiveHub) {
     let _counted = hub.connection(ConnectionKind::WebSocket);
     let settings = hub.settings();
     let mut receiver = hub.receiver();
     let mut subscriptions = Subscriptions::default();
-    let mut last_heard = Instant::now();
-    let mut next_ping = Instant::now() + settings.ping_interval;
+    let mut burst = Vec::new();
+    // Timers made once and reset, not made again on every wake-up.
+    let ping = sleep_until(Instant::now() + settings.ping_interval);
+    let idle = sleep_until(Instant::now() + settings.idle_timeout);
     let closed = hub.closed();
-    tokio::pin!(closed);
+    tokio::pin!(ping, idle, closed);
     let stop = loop {
-        let outgoing = tokio::select! {
+        tokio::select! {
             frame = socket.recv() => {
                 let Some(Ok(frame)) = frame else { break Stop::ClientGone };
-                last_heard = Instant::now();
-                match frame {
-                    Message::Text(text) => Some(answer_request(&mut subscriptions, text.as_str()).into()),
-                    Message::Binary(_) => Some(
-                        error_message("binary frames are not accepted: send JSON text frames").into(),
-                    ),
+                idle.as_mut().reset(Instant::now() + settings.idle_timeout);
+                let answer = match frame {
+                    Message::Text(text) => answer_request(&mut subscriptions, text.as_str()),
+                    Message::Binary(_) => {
+                        error_message("binary frames are not accepted: send JSON text frames")
+                    }
                     Message::Close(_) => break Stop::ClientGone,
                     // axum answers pings itself; a pong only proves life.
-                    Message::Ping(_) | Message::Pong(_) => None,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                };
+                if send(&mut socket, Message::Text(answer.into()), &hub).await.is_err() {
+                    break Stop::ClientGone;
                 }
             }
-            received = receiver.recv() => match received {
-                Ok(message) => subscriptions.matches(&message).then(|| message.json.clone()),
-                Err(RecvError::Lagged(dropped)) => Some(
-                    control_message("lagged", None, json!({ "dropped": dropped }), now_ms()).into(),
-                ),
-                Err(RecvError::Closed) => break Stop::StreamClosed,
-            },
-            _ = sleep_until(next_ping) => {
-                next_ping = Instant::now() + settings.ping_interval;
+            received = receiver.recv() => {
+                let open = collect_burst(received, &mut receiver, &subscriptions, &mut burst);
+                if write_burst(&mut socket, &mut burst, &hub).await.is_err() {
+                    break Stop::ClientGone;
+                }
+                if !open {
+                    break Stop::StreamClosed;
+                }
+            }
+            () = &mut ping => {
+                ping.as_mut().reset(Instant::now() + settings.ping_interval);
                 if send(&mut socket, Message::Ping(Default::default()), &hub).await.is_err() {
                     break Stop::ClientGone;
                 }
-                None
             }
-            _ = sleep_until(last_heard + settings.idle_timeout) => break Stop::Idle,
+            () = &mut idle => break Stop::Idle,
             () = &mut closed => break Stop::StreamClosed,
-        };
-        if let Some(text) = outgoing {
-            if send(&mut socket, Message::Text(text), &hub).await.is_err() {
-                break Stop::ClientGone;
-            }
         }
     };
     let (code, reason) = match stop {
@@ -126,6 +142,72 @@ pub async fn serve_connection(mut socket: WebSocket, hub: LiveHub) {
         reason: reason.into(),
     }));
     let _ = send(&mut socket, close, &hub).await;
+}
+
+/// Puts the frames for `first` and for every message already waiting
+/// behind it (at most [`MAX_MESSAGES_PER_FLUSH`] in all) into `burst`, in
+/// order: the messages the subscriptions match, and a `lagged` message
+/// where the reader fell behind. Returns false once the hub is gone.
+pub(crate) fn collect_burst(
+    first: Result<Arc<LiveMessage>, RecvError>,
+    receiver: &mut broadcast::Receiver<Arc<LiveMessage>>,
+    subscriptions: &Subscriptions,
+    burst: &mut Vec<Message>,
+) -> bool {
+    let mut next = match first {
+        Ok(message) => Ok(message),
+        Err(RecvError::Lagged(dropped)) => Err(TryRecvError::Lagged(dropped)),
+        Err(RecvError::Closed) => Err(TryRecvError::Closed),
+    };
+    let mut taken = 0;
+    loop {
+        match next {
+            Ok(message) => {
+                if subscriptions.matches(&message) {
+                    burst.push(Message::Text(message.json.clone()));
+                }
+            }
+            Err(TryRecvError::Lagged(dropped)) => {
+                burst.push(Message::Text(lagged_message(dropped).into()))
+            }
+            Err(TryRecvError::Empty) => return true,
+            Err(TryRecvError::Closed) => return false,
+        }
+        taken += 1;
+        // Stop before taking a message off the ring that this burst
+        // would not send.
+        if taken == MAX_MESSAGES_PER_FLUSH {
+            return true;
+        }
+        next = receiver.try_recv();
+    }
+}
+
+/// The `lagged` message telling a reader how many messages it lost.
+pub(crate) fn lagged_message(dropped: u64) -> String {
+    control_message("lagged", None, json!({ "dropped": dropped }), now_ms())
+}
+
+/// Writes the frames of `burst` (emptying it) and flushes once, giving up
+/// after the idle timeout.
+async fn write_burst(
+    socket: &mut WebSocket,
+    burst: &mut Vec<Message>,
+    hub: &LiveHub,
+) -> Result<(), ()> {
+    if burst.is_empty() {
+        return Ok(());
+    }
+    let write = async {
+        for message in burst.drain(..) {
+            socket.feed(message).await?;
+        }
+        socket.flush().await
+    };
+    match timeout(hub.settings().idle_timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
 }
 
 /// Sends one frame, giving up after the idle timeout.
