@@ -43,8 +43,8 @@ use agentmon_server::auth::Tokens;
 use agentmon_server::config::{default_external_url, Config, Settings};
 use agentmon_server::{
     router, run_agent_metrics_writer, run_session_retention, AlertRules, Alerting, AppState, Db,
-    DbAppender, DbProbeWriter, EventWebhooks, HealthChangesToWebhooks, Limits, RuleSettings,
-    Rules, Scraping, ServerInfo,
+    DbAppender, DbProbeWriter, EventWebhooks, HealthChangesToWebhooks, Limits, RuleSettings, Rules,
+    Scraping, ServerInfo,
 };
 use agentmon_sessions::SessionStore;
 use anyhow::{bail, Context, Result};

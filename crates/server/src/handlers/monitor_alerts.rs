@@ -381,7 +381,9 @@ pub async fn test_rule(
         }
     }
     // The seed's shape as it is, like the webhooks' test.
-    Ok(axum::response::IntoResponse::into_response(axum::Json(answer)))
+    Ok(axum::response::IntoResponse::into_response(axum::Json(
+        answer,
+    )))
 }
 
 fn alert_rules(state: &AppState) -> Result<Arc<AlertRules>, ApiError> {
