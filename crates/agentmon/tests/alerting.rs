@@ -18,58 +18,38 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::http::client;
 use common::prometheus::{peer_or_skip, prometheus_or_skip, start_prometheus};
+use common::receiver::Receiver;
 use common::server::{free_port, poll_until, Server};
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A webhook receiver on its own runtime thread, keeping every payload.
+/// A webhook receiver keeping every payload.
 struct Webhook {
     url: String,
-    received: Arc<Mutex<Vec<Value>>>,
+    receiver: Receiver,
 }
 
 impl Webhook {
     fn start() -> Webhook {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let kept = received.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let address = listener.local_addr().expect("address");
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let app = axum::Router::new().route(
-                    "/hook",
-                    axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-                        let kept = kept.clone();
-                        async move {
-                            kept.lock().expect("lock").push(body);
-                            "ok"
-                        }
-                    }),
-                );
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let _ = axum::serve(listener, app).await;
-            });
-        });
+        // The token stands for the credentials such URLs carry.
+        let receiver = Receiver::start(200, 0, "e2e-s3cret");
         Webhook {
-            // The token stands for the credentials such URLs carry.
-            url: format!("http://{address}/hook?token=e2e-s3cret"),
-            received,
+            url: receiver.url.clone(),
+            receiver,
         }
     }
 
     fn payloads(&self) -> Vec<Value> {
-        self.received.lock().expect("lock").clone()
+        self.receiver
+            .received()
+            .into_iter()
+            .map(|r| r.body)
+            .collect()
     }
 
     /// Waits for the first payload whose alerts include `alertname`.

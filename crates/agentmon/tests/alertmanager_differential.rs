@@ -17,12 +17,12 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agentmon_notify::receivers::gotime::format_rfc3339_ms;
 use common::http::client;
 use common::prometheus::peer_or_skip;
+use common::receiver::Receiver;
 use common::server::{free_port, poll_until, Server};
 use serde_json::{json, Value};
 
@@ -40,58 +40,35 @@ struct Received {
     at: Instant,
 }
 
-/// A loopback webhook receiver at `/<sender>/<receiver>`.
+/// The loopback webhook receiver, at `/<sender>/<receiver>`.
 struct Hooks {
     base: String,
-    received: Arc<Mutex<Vec<Received>>>,
+    receiver: Receiver,
 }
 
 impl Hooks {
     fn start() -> Hooks {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let kept = received.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let address = listener.local_addr().expect("address");
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let app = axum::Router::new().route(
-                    "/{sender}/{receiver}",
-                    axum::routing::post(
-                        move |axum::extract::Path((sender, receiver)): axum::extract::Path<(
-                            String,
-                            String,
-                        )>,
-                              axum::Json(payload): axum::Json<Value>| {
-                            let kept = kept.clone();
-                            async move {
-                                kept.lock().expect("lock").push(Received {
-                                    sender,
-                                    receiver,
-                                    payload,
-                                    at: Instant::now(),
-                                });
-                                "ok"
-                            }
-                        },
-                    ),
-                );
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let _ = axum::serve(listener, app).await;
-            });
-        });
+        let receiver = Receiver::start(200, 0, "e2e");
         Hooks {
-            base: format!("http://{address}"),
-            received,
+            base: receiver.base.clone(),
+            receiver,
         }
     }
 
     fn all(&self) -> Vec<Received> {
-        self.received.lock().expect("lock").clone()
+        self.receiver
+            .received()
+            .into_iter()
+            .map(|r| {
+                let (sender, receiver) = r.path.split_once('/').unwrap_or(("", &r.path));
+                Received {
+                    sender: sender.to_owned(),
+                    receiver: receiver.to_owned(),
+                    payload: r.body,
+                    at: r.at,
+                }
+            })
+            .collect()
     }
 
     /// Waits until both senders have sent something since `since` and

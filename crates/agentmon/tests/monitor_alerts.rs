@@ -11,79 +11,48 @@
 mod common;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::http::client;
+use common::receiver::Receiver;
 use common::server::{poll_until, Server};
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(40);
 
 /// A webhook receiver keeping every payload with the path it came to.
-struct Hooks {
-    base: String,
-    received: Arc<Mutex<Vec<(String, Value)>>>,
-}
+struct Hooks(Receiver);
 
 impl Hooks {
     fn start() -> Hooks {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let kept = received.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let address = listener.local_addr().expect("address");
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let app = axum::Router::new().route(
-                    "/{path}",
-                    axum::routing::post(
-                        move |axum::extract::Path(path): axum::extract::Path<String>,
-                              axum::Json(body): axum::Json<Value>| {
-                            let kept = kept.clone();
-                            async move {
-                                kept.lock().expect("lock").push((path, body));
-                                "ok"
-                            }
-                        },
-                    ),
-                );
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let _ = axum::serve(listener, app).await;
-            });
-        });
-        Hooks {
-            base: format!("http://{address}"),
-            received,
-        }
+        Hooks(Receiver::start(200, 0, "e2e-s3cret"))
     }
 
     /// The URL of `path`, with a token as such URLs carry.
     fn url(&self, path: &str) -> String {
-        format!("{}/{path}?token=e2e-s3cret", self.base)
+        self.0.url_for(path)
     }
 
     /// Payloads that came to `path` with this `status` (`firing`,
     /// `resolved`), test notifications left out.
     fn count(&self, path: &str, status: &str) -> usize {
-        self.received
-            .lock()
-            .expect("lock")
+        self.0
+            .received()
             .iter()
-            .filter(|(p, body)| {
-                p == path
-                    && body["status"] == status
-                    && body["alerts"][0]["labels"]["agentmon_test"].is_null()
+            .filter(|r| {
+                r.path == path
+                    && r.body["status"] == status
+                    && r.body["alerts"][0]["labels"]["agentmon_test"].is_null()
             })
             .count()
     }
 
     fn all(&self) -> Vec<(String, Value)> {
-        self.received.lock().expect("lock").clone()
+        self.0
+            .received()
+            .into_iter()
+            .map(|r| (r.path, r.body))
+            .collect()
     }
 }
 

@@ -1,12 +1,12 @@
-//! Loopback peers for the event webhook tests: a [`Receiver`] that records
-//! the requests it accepts (and can fail the first ones, or answer any
-//! status), and a [`Service`] with `/health` and `/metrics` that the test can
-//! stop, closing every connection.
+//! Loopback peers of the webhook and notification tests: a [`Receiver`]
+//! that records the requests it accepts on any path (and can fail the first
+//! ones, or answer any status), and a [`Service`] with `/health` and
+//! `/metrics` that the test can stop, closing every connection.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -18,6 +18,10 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// One request a receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request path without its leading `/` (e.g. `hook`, `am/pager`).
+    pub path: String,
+    /// When it arrived.
+    pub at: Instant,
     pub headers: BTreeMap<String, String>,
     pub raw: String,
     pub body: Value,
@@ -25,9 +29,13 @@ pub struct Received {
 
 /// A webhook receiver on its own runtime thread: answers `status` after
 /// failing the first `fail_first` requests with 500, keeping the requests
-/// it accepted.
+/// it accepted, on any path.
 pub struct Receiver {
+    /// `<base>/hook?token=<token>`.
     pub url: String,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    token: String,
     received: Arc<Mutex<Vec<Received>>>,
     /// Requests answered with a failure so far.
     pub refused: Arc<AtomicUsize>,
@@ -48,28 +56,38 @@ impl Receiver {
                 .expect("runtime");
             runtime.block_on(async move {
                 let app = axum::Router::new().route(
-                    "/hook",
-                    axum::routing::post(move |headers: axum::http::HeaderMap, raw: String| {
-                        let (kept, failures) = (kept.clone(), failures.clone());
-                        async move {
-                            if failures.load(Ordering::SeqCst) < fail_first {
-                                failures.fetch_add(1, Ordering::SeqCst);
-                                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
+                    "/{*path}",
+                    axum::routing::post(
+                        move |axum::extract::Path(path): axum::extract::Path<String>,
+                              headers: axum::http::HeaderMap,
+                              raw: String| {
+                            let (kept, failures) = (kept.clone(), failures.clone());
+                            async move {
+                                if failures.load(Ordering::SeqCst) < fail_first {
+                                    failures.fetch_add(1, Ordering::SeqCst);
+                                    return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
+                                }
+                                let headers = headers
+                                    .iter()
+                                    .map(|(n, v)| {
+                                        (n.to_string(), v.to_str().unwrap_or("").to_owned())
+                                    })
+                                    .collect();
+                                let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                                kept.lock().expect("lock").push(Received {
+                                    path,
+                                    at: Instant::now(),
+                                    headers,
+                                    raw,
+                                    body,
+                                });
+                                (
+                                    axum::http::StatusCode::from_u16(status).expect("status"),
+                                    "ok",
+                                )
                             }
-                            let headers = headers
-                                .iter()
-                                .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
-                                .collect();
-                            let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-                            kept.lock()
-                                .expect("lock")
-                                .push(Received { headers, raw, body });
-                            (
-                                axum::http::StatusCode::from_u16(status).expect("status"),
-                                "ok",
-                            )
-                        }
-                    }),
+                        },
+                    ),
                 );
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 let _ = axum::serve(listener, app).await;
@@ -77,9 +95,16 @@ impl Receiver {
         });
         Receiver {
             url: format!("http://{address}/hook?token={token}"),
+            base: format!("http://{address}"),
+            token: token.to_owned(),
             received,
             refused,
         }
+    }
+
+    /// `<base>/<path>?token=<token>`: the URL of one more endpoint.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("{}/{path}?token={}", self.base, self.token)
     }
 
     pub fn received(&self) -> Vec<Received> {
