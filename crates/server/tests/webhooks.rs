@@ -73,10 +73,10 @@ async fn changes_need_the_write_role_and_reads_the_read_role() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = send(&state, Method::POST, list, "writer-token-123", hook).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["url"], "http://127.0.0.1:9/<secret>");
+    assert_eq!(body["data"]["url"], "http://127.0.0.1:9/<secret>");
     let (status, body) = send(&state, Method::GET, list, "reader-token-123", "").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(1), "{body}");
     for (method, uri) in [
         (Method::POST, "/api/v1/monitor/webhooks/ops/test"),
         (Method::DELETE, "/api/v1/monitor/webhooks/ops"),
@@ -92,7 +92,10 @@ async fn changes_need_the_write_role_and_reads_the_read_role() {
         "",
     )
     .await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"deleted": "ops"})));
+    assert_eq!(
+        (status, &body["data"]),
+        (StatusCode::OK, &json!({"deleted": "ops"}))
+    );
 }
 
 fn session_end(id: &str) -> AgentEvent {
