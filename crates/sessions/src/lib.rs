@@ -24,6 +24,7 @@
 //! The store is synchronous (one connection behind a mutex); async callers
 //! use `spawn_blocking`.
 
+mod chunk;
 mod error;
 mod schema;
 mod store;

@@ -1,13 +1,15 @@
 //! The store: writes of event batches, session lists, timelines, retention.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::Path;
 
-use agentmon_model::{AgentEvent, EventKind, SessionStatus, ToolStatus};
+use agentmon_model::{AgentEvent, EventKind, SessionStatus};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::chunk::{self, Totals};
 use crate::error::{Context, SessionError};
 use crate::schema;
 
@@ -109,8 +111,27 @@ pub struct Timeline {
 /// The SQLite session store. Every method blocks; share it in an `Arc`.
 #[derive(Debug)]
 pub struct SessionStore {
-    connection: Mutex<Connection>,
+    inner: Mutex<Inner>,
     session_timeout_ms: i64,
+}
+
+/// Most sessions whose state a store remembers; past it, it forgets all
+/// and reads rows again as batches need them.
+const MAX_REMEMBERED: usize = 100_000;
+
+#[derive(Debug)]
+struct Inner {
+    connection: Connection,
+    /// The status and last event time of sessions written since the store
+    /// opened, as their rows hold them after the last commit, so a batch
+    /// need not read the rows back (this store is the file's only writer).
+    known: HashMap<String, Remembered>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Remembered {
+    status: &'static str,
+    last_seen_ms: i64,
 }
 
 const SUMMARY_COLUMNS: &str = "session_id, agent, instance, \
@@ -131,7 +152,10 @@ impl SessionStore {
             .doing("set the sync mode")?;
         schema::migrate(&mut connection)?;
         Ok(SessionStore {
-            connection: Mutex::new(connection),
+            inner: Mutex::new(Inner {
+                connection,
+                known: HashMap::new(),
+            }),
             session_timeout_ms,
         })
     }
@@ -144,52 +168,75 @@ impl SessionStore {
         events: &[AgentEvent],
         cost_of: &dyn Fn(&EventKind) -> Option<f64>,
     ) -> Result<(), SessionError> {
-        let mut connection = self.connection.lock();
+        let mut inner = self.inner.lock();
+        let Inner { connection, known } = &mut *inner;
         let transaction = connection.transaction().doing("begin a write")?;
-        // Each session's row is read once and written once per batch; the
-        // events replay on the copy in memory, in the batch's order.
+        // Each session's row is read once (or not at all when its status
+        // and last event time are remembered) and written once per batch;
+        // the events replay on the copy in memory, in the batch's order,
+        // and go into one chunk per session.
         let mut sessions: HashMap<&str, SessionRow> = HashMap::new();
         let mut order: Vec<&str> = Vec::new();
         {
             let mut read = transaction
                 .prepare_cached("SELECT status, last_seen_ms FROM sessions WHERE session_id = ?1")
                 .doing("prepare a session read")?;
-            let mut insert_event = transaction
-                .prepare_cached(
-                    "INSERT INTO events (session_id, timestamp_ms, type, body) \
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .doing("prepare an event insert")?;
             for event in events {
                 let id = event.session_id.as_str();
-                if !sessions.contains_key(id) {
-                    let known: Option<(String, i64)> = read
-                        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()
-                        .doing("read a session")?;
-                    sessions.insert(id, SessionRow::new(event, known));
-                    order.push(id);
-                }
-                let (body, totals) = describe(&event.kind, cost_of(&event.kind));
-                if let Some(row) = sessions.get_mut(id) {
-                    row.replay(event, &totals, self.session_timeout_ms);
-                }
-                insert_event
-                    .execute(params![
-                        event.session_id,
-                        event.timestamp_ms,
-                        event.kind.type_name(),
-                        body.to_string()
-                    ])
-                    .doing("insert an event")?;
+                let row = match sessions.entry(id) {
+                    Entry::Occupied(slot) => slot.into_mut(),
+                    Entry::Vacant(slot) => {
+                        let before = match known.get(id) {
+                            Some(k) => Some((k.status, k.last_seen_ms)),
+                            None => read
+                                .query_row([id], |row| {
+                                    let status: String = row.get(0)?;
+                                    Ok((stored_status(&status), row.get(1)?))
+                                })
+                                .optional()
+                                .doing("read a session")?,
+                        };
+                        order.push(id);
+                        slot.insert(SessionRow::new(event, before))
+                    }
+                };
+                let totals = chunk::push_event(&mut row.chunk, event, cost_of(&event.kind));
+                row.replay(event, &totals, self.session_timeout_ms);
             }
+        }
+        {
+            let mut insert_chunk = transaction
+                .prepare_cached("INSERT INTO event_chunks (session_id, events) VALUES (?1, ?2)")
+                .doing("prepare a chunk insert")?;
+            for id in &order {
+                if let Some(row) = sessions.get_mut(id) {
+                    row.chunk.push(b']');
+                    insert_chunk
+                        .execute(params![id, String::from_utf8_lossy(&row.chunk)])
+                        .doing("insert an event chunk")?;
+                    row.write(&transaction, id)?;
+                }
+            }
+        }
+        transaction.commit().doing("commit the events")?;
+        if known.len().saturating_add(order.len()) > MAX_REMEMBERED {
+            known.clear();
         }
         for id in order {
             if let Some(row) = sessions.get(id) {
-                row.write(&transaction, id)?;
+                let now = Remembered {
+                    status: row.status,
+                    last_seen_ms: row.last_seen_ms,
+                };
+                match known.get_mut(id) {
+                    Some(slot) => *slot = now,
+                    None => {
+                        known.insert(id.to_owned(), now);
+                    }
+                }
             }
         }
-        transaction.commit().doing("commit the events")
+        Ok(())
     }
 
     /// A page of sessions matching `query`, newest start first; `now_ms`
@@ -205,8 +252,11 @@ impl SessionStore {
              AND (?5 IS NULL OR started_ms <= ?5) \
              ORDER BY started_ms DESC, session_id DESC LIMIT ?6 OFFSET ?7"
         );
-        let connection = self.connection.lock();
-        let mut statement = connection.prepare_cached(&sql).doing("prepare a list")?;
+        let inner = self.inner.lock();
+        let mut statement = inner
+            .connection
+            .prepare_cached(&sql)
+            .doing("prepare a list")?;
         let rows = statement
             .query_map(
                 params![
@@ -238,7 +288,8 @@ impl SessionStore {
         session_id: &str,
         now_ms: i64,
     ) -> Result<Option<Timeline>, SessionError> {
-        let connection = self.connection.lock();
+        let inner = self.inner.lock();
+        let connection = &inner.connection;
         let session = connection
             .query_row(
                 &format!("SELECT {SUMMARY_COLUMNS} FROM sessions WHERE session_id = ?2"),
@@ -251,35 +302,32 @@ impl SessionStore {
             return Ok(None);
         };
         let mut statement = connection
-            .prepare_cached(
-                "SELECT timestamp_ms, type, body FROM events WHERE session_id = ?1 \
-                 ORDER BY timestamp_ms, id",
-            )
+            .prepare_cached("SELECT events FROM event_chunks WHERE session_id = ?1 ORDER BY id")
             .doing("prepare a timeline")?;
-        let rows = statement
-            .query_map([session_id], |row| {
-                let body: String = row.get(2)?;
-                Ok(TimelineEntry {
-                    timestamp_ms: row.get(0)?,
-                    event_type: row.get(1)?,
-                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
-                })
-            })
-            .doing("read a timeline")?;
-        let events = rows
-            .collect::<Result<Vec<_>, _>>()
-            .doing("read an event row")?;
+        let mut rows = statement.query([session_id]).doing("read a timeline")?;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next().doing("read an event chunk")? {
+            let text: String = row.get(0).doing("read an event chunk")?;
+            let entries = chunk::read(&text).map_err(|e| SessionError::BadChunk {
+                session_id: session_id.to_owned(),
+                reason: e.to_string(),
+            })?;
+            events.extend(entries);
+        }
+        // Chunks come in arrival order; a stable sort keeps it for ties.
+        events.sort_by_key(|entry| entry.timestamp_ms);
         Ok(Some(Timeline { session, events }))
     }
 
     /// Deletes sessions whose last event is before `cutoff_ms`, with their
     /// events, in one transaction; returns how many sessions went.
     pub fn delete_before(&self, cutoff_ms: i64) -> Result<usize, SessionError> {
-        let mut connection = self.connection.lock();
+        let mut inner = self.inner.lock();
+        let Inner { connection, known } = &mut *inner;
         let transaction = connection.transaction().doing("begin a retention run")?;
         transaction
             .execute(
-                "DELETE FROM events WHERE session_id IN \
+                "DELETE FROM event_chunks WHERE session_id IN \
                  (SELECT session_id FROM sessions WHERE last_seen_ms < ?1)",
                 [cutoff_ms],
             )
@@ -288,6 +336,9 @@ impl SessionStore {
             .execute("DELETE FROM sessions WHERE last_seen_ms < ?1", [cutoff_ms])
             .doing("delete old sessions")?;
         transaction.commit().doing("commit a retention run")?;
+        if deleted > 0 {
+            known.clear();
+        }
         Ok(deleted)
     }
 
@@ -312,12 +363,14 @@ struct SessionRow {
     first_ms: i64,
     last_seen_ms: i64,
     added: Totals,
+    /// The batch's events of this session, as the chunk's JSON array.
+    chunk: Vec<u8>,
 }
 
 impl SessionRow {
-    fn new(event: &AgentEvent, known: Option<(String, i64)>) -> SessionRow {
+    fn new(event: &AgentEvent, known: Option<(&'static str, i64)>) -> SessionRow {
         let (status, last_seen_ms, known) = match known {
-            Some((status, last_seen)) => (stored_status(&status), last_seen, true),
+            Some((status, last_seen)) => (status, last_seen, true),
             None => ("running", event.timestamp_ms, false),
         };
         SessionRow {
@@ -330,6 +383,7 @@ impl SessionRow {
             first_ms: event.timestamp_ms,
             last_seen_ms,
             added: Totals::default(),
+            chunk: vec![b'['],
         }
     }
 
@@ -428,103 +482,6 @@ fn stored_status(text: &str) -> &'static str {
         "abandoned" => "abandoned",
         _ => "running",
     }
-}
-
-/// What one event adds to its session's totals.
-#[derive(Default)]
-struct Totals {
-    steps: i64,
-    tool_calls: i64,
-    errors: i64,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    unpriced_tokens: u64,
-    cost_usd: f64,
-}
-
-impl Totals {
-    fn add(&mut self, other: &Totals) {
-        self.steps += other.steps;
-        self.tool_calls += other.tool_calls;
-        self.errors += other.errors;
-        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
-        self.completion_tokens = self
-            .completion_tokens
-            .saturating_add(other.completion_tokens);
-        self.unpriced_tokens = self.unpriced_tokens.saturating_add(other.unpriced_tokens);
-        self.cost_usd += other.cost_usd;
-    }
-}
-
-/// The event's fields as stored, and what it adds to the totals.
-fn describe(kind: &EventKind, cost: Option<f64>) -> (Value, Totals) {
-    let mut totals = Totals::default();
-    let body = match kind {
-        EventKind::SessionStart { attributes } => json!({ "attributes": attributes }),
-        EventKind::Step {
-            model,
-            provider,
-            step_type,
-            duration_seconds,
-            prompt_tokens,
-            completion_tokens,
-            cost_usd,
-        } => {
-            totals.steps = 1;
-            totals.prompt_tokens = *prompt_tokens;
-            totals.completion_tokens = *completion_tokens;
-            match cost {
-                Some(cost) => totals.cost_usd = cost,
-                None => totals.unpriced_tokens = prompt_tokens.saturating_add(*completion_tokens),
-            }
-            json!({
-                "model": model,
-                "provider": provider,
-                "step_type": step_type,
-                "duration_seconds": duration_seconds,
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "cost_usd": cost,
-                "cost_source": match (cost_usd, cost) {
-                    (Some(_), _) => "client",
-                    (None, Some(_)) => "price_table",
-                    (None, None) => "unpriced",
-                },
-            })
-        }
-        EventKind::ToolCall {
-            tool_name,
-            status,
-            duration_seconds,
-            error,
-        } => {
-            totals.tool_calls = 1;
-            if *status != ToolStatus::Success {
-                totals.errors = 1;
-            }
-            json!({
-                "tool_name": tool_name,
-                "status": status.as_str(),
-                "duration_seconds": duration_seconds,
-                "error": error,
-            })
-        }
-        EventKind::LlmError {
-            model,
-            error,
-            error_type,
-        } => {
-            totals.errors = 1;
-            json!({ "model": model, "error": error, "error_type": error_type.as_str() })
-        }
-        EventKind::Log { level, message } => {
-            json!({ "level": level.as_str(), "message": message })
-        }
-        EventKind::SessionEnd { status, output } => {
-            json!({ "status": status.as_str(), "output": output })
-        }
-    };
-    (body, totals)
 }
 
 /// SQLite integers are signed 64-bit.

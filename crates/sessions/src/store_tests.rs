@@ -278,9 +278,10 @@ fn retention_deletes_old_sessions_with_their_events() {
     assert!(store.timeline("old", 10_000).unwrap().is_none());
     assert!(store.timeline("new", 10_000).unwrap().is_some());
     let remaining: i64 = store
-        .connection
+        .inner
         .lock()
-        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .connection
+        .query_row("SELECT COUNT(*) FROM event_chunks", [], |r| r.get(0))
         .unwrap();
     assert_eq!(remaining, 1);
 }
