@@ -45,6 +45,7 @@ pub mod genai;
 pub mod pricing;
 mod registry;
 mod render;
+mod series;
 pub mod semconv;
 
 pub use genai::{map_spans, GenAiBatch, SkippedSpan};

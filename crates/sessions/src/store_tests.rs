@@ -302,7 +302,9 @@ fn a_newer_schema_is_refused() {
 
 /// A batch replays its events on each session's row in memory and writes
 /// the row once; the result must be what one event at a time gives, in
-/// every order of starts, steps, ends, late events and abandonment.
+/// every order of starts, steps, ends, late events and abandonment; and
+/// a store that remembers its sessions' state must write what one that
+/// reads every row back (reopened before each event) writes.
 #[test]
 fn a_batch_leaves_the_rows_one_event_at_a_time_would() {
     // A small deterministic generator (xorshift) of event sequences.
@@ -356,18 +358,23 @@ fn a_batch_leaves_the_rows_one_event_at_a_time_would() {
         let (first, rest) = events.split_at(events.len() / 2);
         batched.append(first, &cost_of).unwrap();
         batched.append(rest, &cost_of).unwrap();
+        let reopened_dir = tempfile::tempdir().unwrap();
         for e in &events {
             single.append(std::slice::from_ref(e), &cost_of).unwrap();
+            open(&reopened_dir)
+                .append(std::slice::from_ref(e), &cost_of)
+                .unwrap();
         }
+        let reopened = open(&reopened_dir);
         let now = 1_000_000 + 60 * MINUTE;
         let a = batched.list(&all(), now).unwrap();
         let b = single.list(&all(), now).unwrap();
         assert_eq!(a, b, "round {round}: {events:?}");
+        assert_eq!(reopened.list(&all(), now).unwrap(), b, "round {round}");
         for s in &a.sessions {
-            assert_eq!(
-                batched.timeline(&s.session_id, now).unwrap(),
-                single.timeline(&s.session_id, now).unwrap()
-            );
+            let expected = single.timeline(&s.session_id, now).unwrap();
+            assert_eq!(batched.timeline(&s.session_id, now).unwrap(), expected);
+            assert_eq!(reopened.timeline(&s.session_id, now).unwrap(), expected);
         }
     }
 }
