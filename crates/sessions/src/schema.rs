@@ -7,12 +7,18 @@
 //! Version 2: `events` gives way to `event_chunks`, one row per session per
 //! accepted request: `events` holds that session's events of the request,
 //! in arrival order, as one JSON array of `[timestamp_ms, type, body]`
-//! (`body` as version 1 stored it), and `id` increases with arrival, so a
-//! timeline reads its chunks by `id` and sorts their events by time (ties in
-//! arrival order), as version 1 did. A batch of 1,000 events spread over a
-//! few hundred sessions writes a few hundred rows instead of 1,000 rows and
-//! 1,000 index entries. The migration moves every version 1 event into a
-//! chunk of its own, keeping its `id`.
+//! (`body` as version 1 stored it), and `prev` is the id of the session's
+//! previous chunk; `sessions.last_chunk` is its newest. A timeline walks the
+//! links back, puts the chunks in arrival order and sorts their events by
+//! time (ties in arrival order), as version 1 did. The chunk table has no
+//! index but its rowid, so a request appends its chunks at the end of one
+//! b-tree instead of scattering an index entry per event over the file; a
+//! batch of 1,000 events spread over a few hundred sessions writes a few
+//! hundred rows. Retention follows the links of the sessions it deletes.
+//! The migration moves every version 1 event into a chunk of its own,
+//! keeping its `id`, linked in `id` order.
+
+use std::collections::HashMap;
 
 use rusqlite::{params, Connection, Transaction};
 
@@ -54,9 +60,10 @@ const V2: &str = "
 CREATE TABLE event_chunks (
     id         INTEGER PRIMARY KEY,
     session_id TEXT NOT NULL,
+    prev       INTEGER,
     events     TEXT NOT NULL
 );
-CREATE INDEX event_chunks_by_session ON event_chunks (session_id, id);
+ALTER TABLE sessions ADD COLUMN last_chunk INTEGER;
 ";
 
 /// Creates the schema or migrates it to [`VERSION`], in one transaction.
@@ -99,8 +106,14 @@ fn move_events_into_chunks(transaction: &Transaction<'_>) -> Result<(), SessionE
             .prepare("SELECT id, session_id, timestamp_ms, type, body FROM events ORDER BY id")
             .doing("prepare the event migration")?;
         let mut write = transaction
-            .prepare("INSERT INTO event_chunks (id, session_id, events) VALUES (?1, ?2, ?3)")
+            .prepare(
+                "INSERT INTO event_chunks (id, session_id, prev, events) VALUES (?1, ?2, ?3, ?4)",
+            )
             .doing("prepare the chunk migration")?;
+        let mut link = transaction
+            .prepare("UPDATE sessions SET last_chunk = ?2 WHERE session_id = ?1")
+            .doing("prepare the chunk links")?;
+        let mut newest: HashMap<String, i64> = HashMap::new();
         let mut rows = read.query([]).doing("read the version 1 events")?;
         let mut chunk = Vec::new();
         while let Some(row) = rows.next().doing("read a version 1 event")? {
@@ -113,9 +126,14 @@ fn move_events_into_chunks(transaction: &Transaction<'_>) -> Result<(), SessionE
             chunk.push(b'[');
             crate::chunk::push_raw_entry(&mut chunk, timestamp_ms, &type_name, &body);
             chunk.push(b']');
+            let prev = newest.insert(session_id.clone(), id);
             write
-                .execute(params![id, session_id, String::from_utf8_lossy(&chunk)])
+                .execute(params![id, session_id, prev, String::from_utf8_lossy(&chunk)])
                 .doing("write a migrated chunk")?;
+        }
+        for (session_id, id) in &newest {
+            link.execute(params![session_id, id])
+                .doing("link a session to its chunks")?;
         }
     }
     transaction

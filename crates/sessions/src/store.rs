@@ -6,6 +6,7 @@ use std::path::Path;
 
 use agentmon_model::{AgentEvent, EventKind, SessionStatus};
 use parking_lot::Mutex;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::Value;
 
@@ -132,6 +133,9 @@ struct Inner {
 struct Remembered {
     status: &'static str,
     last_seen_ms: i64,
+    started_ms: i64,
+    /// The id of the session's newest chunk.
+    last_chunk: Option<i64>,
 }
 
 const SUMMARY_COLUMNS: &str = "session_id, agent, instance, \
@@ -179,7 +183,10 @@ impl SessionStore {
         let mut order: Vec<&str> = Vec::new();
         {
             let mut read = transaction
-                .prepare_cached("SELECT status, last_seen_ms FROM sessions WHERE session_id = ?1")
+                .prepare_cached(
+                    "SELECT status, last_seen_ms, started_ms, last_chunk FROM sessions \
+                     WHERE session_id = ?1",
+                )
                 .doing("prepare a session read")?;
             for event in events {
                 let id = event.session_id.as_str();
@@ -187,11 +194,16 @@ impl SessionStore {
                     Entry::Occupied(slot) => slot.into_mut(),
                     Entry::Vacant(slot) => {
                         let before = match known.get(id) {
-                            Some(k) => Some((k.status, k.last_seen_ms)),
+                            Some(remembered) => Some(*remembered),
                             None => read
                                 .query_row([id], |row| {
                                     let status: String = row.get(0)?;
-                                    Ok((stored_status(&status), row.get(1)?))
+                                    Ok(Remembered {
+                                        status: stored_status(&status),
+                                        last_seen_ms: row.get(1)?,
+                                        started_ms: row.get(2)?,
+                                        last_chunk: row.get(3)?,
+                                    })
                                 })
                                 .optional()
                                 .doing("read a session")?,
@@ -206,14 +218,17 @@ impl SessionStore {
         }
         {
             let mut insert_chunk = transaction
-                .prepare_cached("INSERT INTO event_chunks (session_id, events) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT INTO event_chunks (session_id, prev, events) VALUES (?1, ?2, ?3)",
+                )
                 .doing("prepare a chunk insert")?;
             for id in &order {
                 if let Some(row) = sessions.get_mut(id) {
                     row.chunk.push(b']');
                     insert_chunk
-                        .execute(params![id, String::from_utf8_lossy(&row.chunk)])
+                        .execute(params![id, row.last_chunk, ToSqlOutput::Borrowed(ValueRef::Text(&row.chunk))])
                         .doing("insert an event chunk")?;
+                    row.last_chunk = Some(transaction.last_insert_rowid());
                     row.write(&transaction, id)?;
                 }
             }
@@ -227,6 +242,8 @@ impl SessionStore {
                 let now = Remembered {
                     status: row.status,
                     last_seen_ms: row.last_seen_ms,
+                    started_ms: row.started_ms(),
+                    last_chunk: row.last_chunk,
                 };
                 match known.get_mut(id) {
                     Some(slot) => *slot = now,
@@ -301,19 +318,37 @@ impl SessionStore {
         let Some(session) = session else {
             return Ok(None);
         };
+        let last_chunk: Option<i64> = connection
+            .query_row(
+                "SELECT last_chunk FROM sessions WHERE session_id = ?1",
+                [session_id],
+                |row| row.get(0),
+            )
+            .doing("read a session's newest chunk")?;
+        // The chunks, newest first, by their links to the previous one.
         let mut statement = connection
-            .prepare_cached("SELECT events FROM event_chunks WHERE session_id = ?1 ORDER BY id")
+            .prepare_cached("SELECT prev, events FROM event_chunks WHERE id = ?1")
             .doing("prepare a timeline")?;
-        let mut rows = statement.query([session_id]).doing("read a timeline")?;
-        let mut events = Vec::new();
-        while let Some(row) = rows.next().doing("read an event chunk")? {
-            let text: String = row.get(0).doing("read an event chunk")?;
-            let entries = chunk::read(&text).map_err(|e| SessionError::BadChunk {
-                session_id: session_id.to_owned(),
-                reason: e.to_string(),
-            })?;
-            events.extend(entries);
+        let bad = |reason: String| SessionError::BadChunk {
+            session_id: session_id.to_owned(),
+            reason,
+        };
+        let mut chunks: Vec<Vec<TimelineEntry>> = Vec::new();
+        let mut next = last_chunk;
+        while let Some(id) = next {
+            let (prev, text): (Option<i64>, String) = statement
+                .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+                .doing("read an event chunk")?
+                .ok_or_else(|| bad(format!("chunk {id} is missing")))?;
+            // Links point to older chunks only, so the walk ends.
+            if prev.is_some_and(|prev| prev >= id) {
+                return Err(bad(format!("chunk {id} links forward")));
+            }
+            chunks.push(chunk::read(&text).map_err(|e| bad(format!("chunk {id}: {e}")))?);
+            next = prev;
         }
+        let mut events: Vec<TimelineEntry> = chunks.into_iter().rev().flatten().collect();
         // Chunks come in arrival order; a stable sort keeps it for ties.
         events.sort_by_key(|entry| entry.timestamp_ms);
         Ok(Some(Timeline { session, events }))
@@ -327,8 +362,13 @@ impl SessionStore {
         let transaction = connection.transaction().doing("begin a retention run")?;
         transaction
             .execute(
-                "DELETE FROM event_chunks WHERE session_id IN \
-                 (SELECT session_id FROM sessions WHERE last_seen_ms < ?1)",
+                "WITH RECURSIVE chain(id) AS ( \
+                   SELECT last_chunk FROM sessions \
+                   WHERE last_seen_ms < ?1 AND last_chunk IS NOT NULL \
+                   UNION ALL \
+                   SELECT c.prev FROM event_chunks AS c JOIN chain ON c.id = chain.id \
+                   WHERE c.prev IS NOT NULL) \
+                 DELETE FROM event_chunks WHERE id IN (SELECT id FROM chain)",
                 [cutoff_ms],
             )
             .doing("delete old events")?;
@@ -352,8 +392,8 @@ impl SessionStore {
 /// silent for longer than the timeout is abandoned before the next event
 /// counts; only a running session ends), written once.
 struct SessionRow {
-    /// Whether the row existed before the batch.
-    known: bool,
+    /// The row's `started_ms` before the batch, if it existed.
+    stored_start_ms: Option<i64>,
     agent: String,
     instance: String,
     status: &'static str,
@@ -365,16 +405,19 @@ struct SessionRow {
     added: Totals,
     /// The batch's events of this session, as the chunk's JSON array.
     chunk: Vec<u8>,
+    /// The session's newest chunk: before the batch's is written, then it.
+    last_chunk: Option<i64>,
 }
 
 impl SessionRow {
-    fn new(event: &AgentEvent, known: Option<(&'static str, i64)>) -> SessionRow {
-        let (status, last_seen_ms, known) = match known {
-            Some((status, last_seen)) => (status, last_seen, true),
-            None => ("running", event.timestamp_ms, false),
+    fn new(event: &AgentEvent, stored: Option<Remembered>) -> SessionRow {
+        let (status, last_seen_ms) = match stored {
+            Some(stored) => (stored.status, stored.last_seen_ms),
+            None => ("running", event.timestamp_ms),
         };
         SessionRow {
-            known,
+            stored_start_ms: stored.map(|stored| stored.started_ms),
+            last_chunk: stored.and_then(|stored| stored.last_chunk),
             agent: event.agent.clone(),
             instance: event.instance.clone(),
             status,
@@ -406,6 +449,12 @@ impl SessionRow {
         }
     }
 
+    /// `started_ms` as the row holds it after the batch.
+    fn started_ms(&self) -> i64 {
+        self.stored_start_ms
+            .map_or(self.first_ms, |stored| stored.min(self.first_ms))
+    }
+
     fn set_status(&mut self, status: &'static str) {
         self.status = status;
         self.status_changed = true;
@@ -413,13 +462,13 @@ impl SessionRow {
 
     fn write(&self, transaction: &Transaction<'_>, id: &str) -> Result<(), SessionError> {
         let totals = &self.added;
-        if !self.known {
+        let Some(stored_start_ms) = self.stored_start_ms else {
             transaction
                 .prepare_cached(
                     "INSERT INTO sessions (session_id, agent, instance, started_ms, \
                      last_seen_ms, status, ended_ms, steps, tool_calls, errors, \
-                     prompt_tokens, completion_tokens, unpriced_tokens, cost_usd) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     prompt_tokens, completion_tokens, unpriced_tokens, cost_usd, last_chunk) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .doing("prepare a session insert")?
                 .execute(params![
@@ -437,22 +486,34 @@ impl SessionRow {
                     clamp(totals.completion_tokens),
                     clamp(totals.unpriced_tokens),
                     totals.cost_usd,
+                    self.last_chunk,
                 ])
                 .doing("open a session")?;
             return Ok(());
-        }
-        transaction
-            .prepare_cached(
-                "UPDATE sessions SET started_ms = MIN(started_ms, ?2), \
-                 last_seen_ms = MAX(last_seen_ms, ?3), \
-                 status = CASE WHEN ?4 THEN ?5 ELSE status END, \
-                 ended_ms = COALESCE(?6, ended_ms), \
-                 steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
-                 prompt_tokens = prompt_tokens + ?10, \
-                 completion_tokens = completion_tokens + ?11, \
-                 unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13 \
-                 WHERE session_id = ?1",
-            )
+        };
+        // `started_ms` is indexed: it is only set when it moves, which an
+        // event older than the session's first does.
+        let sql = if self.first_ms < stored_start_ms {
+            "UPDATE sessions SET started_ms = ?2, last_seen_ms = ?3, \
+             status = CASE WHEN ?4 THEN ?5 ELSE status END, \
+             ended_ms = COALESCE(?6, ended_ms), \
+             steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
+             prompt_tokens = prompt_tokens + ?10, \
+             completion_tokens = completion_tokens + ?11, \
+             unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13, \
+             last_chunk = ?14 WHERE session_id = ?1"
+        } else {
+            "UPDATE sessions SET last_seen_ms = ?3, \
+             status = CASE WHEN ?4 THEN ?5 ELSE status END, \
+             ended_ms = COALESCE(?6, ended_ms), \
+             steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
+             prompt_tokens = prompt_tokens + ?10, \
+             completion_tokens = completion_tokens + ?11, \
+             unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13, \
+             last_chunk = ?14 WHERE session_id = ?1 AND started_ms <= ?2"
+        };
+        let updated = transaction
+            .prepare_cached(sql)
             .doing("prepare a session update")?
             .execute(params![
                 id,
@@ -468,12 +529,17 @@ impl SessionRow {
                 clamp(totals.completion_tokens),
                 clamp(totals.unpriced_tokens),
                 totals.cost_usd,
+                self.last_chunk,
             ])
             .doing("update a session")?;
+        if updated != 1 {
+            return Err(SessionError::RowChanged {
+                session_id: id.to_owned(),
+            });
+        }
         Ok(())
     }
 }
-
 /// A stored status as the store's own constant.
 fn stored_status(text: &str) -> &'static str {
     match text {
