@@ -1,11 +1,12 @@
 //! One family's series: label values → value. A series is found from its
-//! borrowed label values with one hash and no allocation (every event looks
-//! up several); its key is allocated once, when the series is created.
+//! borrowed label values with one keyed hash and no allocation (every event
+//! looks up several), comparing against its label values packed in one
+//! allocation; its keys are allocated once, when the series is created.
 //! [`Series::sorted`] lists the series in label order, for rendering.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use crate::registry::Value;
 
@@ -13,10 +14,21 @@ use crate::registry::Value;
 /// value.
 #[derive(Debug, Default)]
 pub(crate) struct Series {
-    entries: Vec<(Vec<String>, Value)>,
-    /// Hash of the label values → indices into `entries` with that hash.
-    index: HashMap<u64, Vec<usize>>,
+    entries: Vec<Entry>,
+    /// Keyed hash of the label values → the first entry with that hash.
+    index: HashMap<u64, usize, BuildHasherDefault<Passthrough>>,
     hasher: RandomState,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: Vec<String>,
+    /// The label values each followed by 0xff (a byte UTF-8 never holds),
+    /// in one allocation, for the comparison of a lookup.
+    packed: Box<[u8]>,
+    /// The next entry with the same hash.
+    next: Option<usize>,
+    value: Value,
 }
 
 impl Series {
@@ -34,33 +46,45 @@ impl Series {
         make: impl FnOnce() -> Value,
     ) -> &mut Value {
         let hash = self.hash(head, tail);
-        let found = self
-            .index
-            .get(&hash)
-            .and_then(|slots| slots.iter().copied().find(|&i| self.is(i, head, tail)));
-        let slot = match found {
-            Some(slot) => slot,
-            None => {
-                let key: Vec<String> = head
-                    .iter()
-                    .chain(tail)
-                    .map(|s| (*s).to_owned())
-                    .collect();
-                self.entries.push((key, make()));
-                let slot = self.entries.len() - 1;
-                self.index.entry(hash).or_default().push(slot);
-                slot
+        let first = self.index.get(&hash).copied();
+        let mut at = first;
+        while let Some(slot) = at {
+            if packed_eq(&self.entries[slot].packed, head, tail) {
+                return &mut self.entries[slot].value;
             }
-        };
-        &mut self.entries[slot].1
+            at = self.entries[slot].next;
+        }
+        let key: Vec<String> = head
+            .iter()
+            .chain(tail)
+            .map(|s| (*s).to_owned())
+            .collect();
+        let mut packed = Vec::with_capacity(key.iter().map(|k| k.len() + 1).sum());
+        for part in &key {
+            packed.extend_from_slice(part.as_bytes());
+            packed.push(0xff);
+        }
+        self.entries.push(Entry {
+            key,
+            packed: packed.into_boxed_slice(),
+            next: first,
+            value: make(),
+        });
+        let slot = self.entries.len() - 1;
+        self.index.insert(hash, slot);
+        &mut self.entries[slot].value
     }
 
     /// Whether the series with these label values exists.
     pub(crate) fn contains(&self, labels: &[&str]) -> bool {
-        let hash = self.hash(labels, &[]);
-        self.index
-            .get(&hash)
-            .is_some_and(|slots| slots.iter().any(|&i| self.is(i, labels, &[])))
+        let mut at = self.index.get(&self.hash(labels, &[])).copied();
+        while let Some(slot) = at {
+            if packed_eq(&self.entries[slot].packed, labels, &[]) {
+                return true;
+            }
+            at = self.entries[slot].next;
+        }
+        false
     }
 
     /// Every series, by label values.
@@ -68,7 +92,7 @@ impl Series {
         let mut all: Vec<(&[String], &Value)> = self
             .entries
             .iter()
-            .map(|(key, value)| (key.as_slice(), value))
+            .map(|entry| (entry.key.as_slice(), &entry.value))
             .collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
@@ -83,20 +107,59 @@ impl Series {
         }
         hasher.finish()
     }
+}
 
-    fn is(&self, slot: usize, head: &[&str], tail: &[&str]) -> bool {
-        let key = &self.entries[slot].0;
-        key.len() == head.len() + tail.len()
-            && key
-                .iter()
-                .zip(head.iter().chain(tail))
-                .all(|(have, want)| have == want)
+/// Whether `packed` holds exactly these label values.
+fn packed_eq(packed: &[u8], head: &[&str], tail: &[&str]) -> bool {
+    let mut rest = packed;
+    for part in head.iter().chain(tail) {
+        let part = part.as_bytes();
+        match rest.get(..part.len() + 1) {
+            Some(prefix) if &prefix[..part.len()] == part && prefix[part.len()] == 0xff => {
+                rest = &rest[part.len() + 1..];
+            }
+            _ => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// The index's hasher: its keys are already keyed SipHash values.
+#[derive(Debug, Default)]
+struct Passthrough(u64);
+
+impl Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_label_values_compare_part_by_part() {
+        let packed = b"ab\xffc\xff";
+        assert!(packed_eq(packed, &["ab"], &["c"]));
+        assert!(packed_eq(packed, &["ab", "c"], &[]));
+        assert!(!packed_eq(packed, &["a"], &["bc"]));
+        assert!(!packed_eq(packed, &["ab"], &[]));
+        assert!(!packed_eq(packed, &["ab", "c", ""], &[]));
+        assert!(!packed_eq(packed, &["ab", "cd"], &[]));
+        assert!(packed_eq(b"\xff", &[""], &[]));
+        assert!(packed_eq(b"", &[], &[]));
+    }
 
     #[test]
     fn finds_creates_and_sorts_series() {
