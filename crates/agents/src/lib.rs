@@ -45,8 +45,8 @@ pub mod genai;
 pub mod pricing;
 mod registry;
 mod render;
-mod series;
 pub mod semconv;
+mod series;
 
 pub use genai::{map_spans, GenAiBatch, SkippedSpan};
 pub use pricing::{Price, PriceSource, PriceTable};

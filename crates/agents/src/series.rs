@@ -54,11 +54,7 @@ impl Series {
             }
             at = self.entries[slot].next;
         }
-        let key: Vec<String> = head
-            .iter()
-            .chain(tail)
-            .map(|s| (*s).to_owned())
-            .collect();
+        let key: Vec<String> = head.iter().chain(tail).map(|s| (*s).to_owned()).collect();
         let mut packed = Vec::with_capacity(key.iter().map(|k| k.len() + 1).sum());
         for part in &key {
             packed.extend_from_slice(part.as_bytes());

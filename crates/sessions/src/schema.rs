@@ -128,7 +128,12 @@ fn move_events_into_chunks(transaction: &Transaction<'_>) -> Result<(), SessionE
             chunk.push(b']');
             let prev = newest.insert(session_id.clone(), id);
             write
-                .execute(params![id, session_id, prev, String::from_utf8_lossy(&chunk)])
+                .execute(params![
+                    id,
+                    session_id,
+                    prev,
+                    String::from_utf8_lossy(&chunk)
+                ])
                 .doing("write a migrated chunk")?;
         }
         for (session_id, id) in &newest {

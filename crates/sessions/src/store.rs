@@ -226,7 +226,11 @@ impl SessionStore {
                 if let Some(row) = sessions.get_mut(id) {
                     row.chunk.push(b']');
                     insert_chunk
-                        .execute(params![id, row.last_chunk, ToSqlOutput::Borrowed(ValueRef::Text(&row.chunk))])
+                        .execute(params![
+                            id,
+                            row.last_chunk,
+                            ToSqlOutput::Borrowed(ValueRef::Text(&row.chunk))
+                        ])
                         .doing("insert an event chunk")?;
                     row.last_chunk = Some(transaction.last_insert_rowid());
                     row.write(&transaction, id)?;

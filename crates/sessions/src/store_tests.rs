@@ -278,7 +278,10 @@ fn retention_deletes_old_sessions_with_their_events() {
     store
         .append(&[step("old", 3_000, "x", None)], &cost_of)
         .unwrap();
-    assert_eq!(store.timeline("old", 4_000).unwrap().unwrap().events.len(), 3);
+    assert_eq!(
+        store.timeline("old", 4_000).unwrap().unwrap().events.len(),
+        3
+    );
     assert_eq!(store.delete_before(5_000).unwrap(), 1);
     assert!(store.timeline("old", 10_000).unwrap().is_none());
     assert!(store.timeline("new", 10_000).unwrap().is_some());

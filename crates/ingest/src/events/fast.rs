@@ -310,11 +310,15 @@ mod tests {
         };
         vec![
             with(json!({"type": "session_start", "attributes": {"k": "v", "n": 2.50, "b": true}})),
-            with(json!({"type": "step", "model": "m", "provider": "p", "step_type": "plan",
+            with(
+                json!({"type": "step", "model": "m", "provider": "p", "step_type": "plan",
                         "duration_seconds": 1.5, "prompt_tokens": 10, "completion_tokens": 5,
-                        "cost_usd": 0.25})),
-            with(json!({"type": "tool_call", "tool_name": "t", "status": "error",
-                        "duration_seconds": 2, "error": "boom"})),
+                        "cost_usd": 0.25}),
+            ),
+            with(
+                json!({"type": "tool_call", "tool_name": "t", "status": "error",
+                        "duration_seconds": 2, "error": "boom"}),
+            ),
             with(json!({"type": "llm_error", "model": "m", "error": "rate limit exceeded"})),
             with(json!({"type": "log", "level": "warn", "message": "hello \"world\"\n"})),
             with(json!({"type": "session_end", "status": "failed", "output": ""})),
@@ -413,7 +417,10 @@ mod tests {
             }
             if general.is_ok() {
                 accepted += 1;
-                assert!(quick.is_some(), "valid event left to the general path: {line}");
+                assert!(
+                    quick.is_some(),
+                    "valid event left to the general path: {line}"
+                );
             }
             let array = format!("[{line}]");
             let general = parse_general(&array, BodyFormat::JsonArray, NOW, &limits);
@@ -436,7 +443,11 @@ mod tests {
             "[]".to_owned(),
             format!("{good}\n{{not json"),
             // A duplicate key: the general path takes the last value.
-            good.replacen("\"level\":\"warn\"", "\"level\":\"warn\",\"level\":\"info\"", 1),
+            good.replacen(
+                "\"level\":\"warn\"",
+                "\"level\":\"warn\",\"level\":\"info\"",
+                1,
+            ),
             format!("{good}\n").repeat(limits.max_events + 1),
         ];
         for body in cases {
@@ -447,7 +458,10 @@ mod tests {
         assert_eq!(events.len(), limits.max_events);
         let array = format!("[{good},{good}]");
         let events = parse(&array, BodyFormat::JsonArray, NOW, &limits).unwrap();
-        assert_eq!(Ok(events), parse_general(&array, BodyFormat::JsonArray, NOW, &limits));
+        assert_eq!(
+            Ok(events),
+            parse_general(&array, BodyFormat::JsonArray, NOW, &limits)
+        );
         // An absent timestamp is now, as on the general path.
         let untimed = good.replacen("\"timestamp\":1000,", "", 1);
         assert_ne!(untimed, good);
