@@ -46,6 +46,7 @@ pub mod pricing;
 mod registry;
 mod render;
 pub mod semconv;
+mod series;
 
 pub use genai::{map_spans, GenAiBatch, SkippedSpan};
 pub use pricing::{Price, PriceSource, PriceTable};

@@ -44,8 +44,7 @@ pub(crate) enum Value {
     },
 }
 
-/// Label values (in the family's order, `agent` and `instance` first) → value.
-pub(crate) type Series = BTreeMap<Vec<String>, Value>;
+pub(crate) use crate::series::Series;
 
 #[derive(Debug)]
 struct Session {
@@ -54,8 +53,14 @@ struct Session {
     steps: u64,
 }
 
-/// (agent, instance, session_id)
-type SessionKey = (String, String, String);
+/// An open session with its agent and instance; sessions are kept by
+/// `session_id`, several under one id when agents or instances differ.
+#[derive(Debug)]
+struct OpenSession {
+    agent: String,
+    instance: String,
+    session: Session,
+}
 
 /// A session closed because no event came for the session timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +81,8 @@ pub(crate) struct State {
     pub(crate) semconv: [Series; 4],
     /// Whether each semconv family has reached its series cap (warned once).
     semconv_full: [bool; 4],
-    sessions: HashMap<SessionKey, Session>,
+    /// By `session_id`.
+    sessions: HashMap<String, Vec<OpenSession>>,
     /// Tokens of steps whose model has no price and which came without
     /// `cost_usd`, per model, over all agents.
     unpriced: BTreeMap<String, u64>,
@@ -174,7 +180,7 @@ impl AgentMetrics {
 
     /// How many sessions are open.
     pub fn open_sessions(&self) -> usize {
-        self.state.lock().sessions.len()
+        self.state.lock().sessions.values().map(Vec::len).sum()
     }
 }
 
@@ -198,24 +204,48 @@ fn step_cost(prices: &PriceTable, kind: &EventKind) -> Option<f64> {
 }
 
 impl State {
-    fn apply(&mut self, event: &AgentEvent, prices: &PriceTable) {
-        let key = (
-            event.agent.clone(),
-            event.instance.clone(),
-            event.session_id.clone(),
-        );
-        if let Some(session) = self.sessions.get_mut(&key) {
-            session.last_seen_ms = session.last_seen_ms.max(event.timestamp_ms);
+    /// The open session of this event's agent, instance and id.
+    fn session_mut(&mut self, event: &AgentEvent) -> Option<&mut Session> {
+        self.sessions
+            .get_mut(event.session_id.as_str())?
+            .iter_mut()
+            .find(|open| open.agent == event.agent && open.instance == event.instance)
+            .map(|open| &mut open.session)
+    }
+
+    /// Closes the open session of this event's agent, instance and id.
+    fn remove_session(&mut self, event: &AgentEvent) -> Option<Session> {
+        let open = self.sessions.get_mut(event.session_id.as_str())?;
+        let at = open
+            .iter()
+            .position(|open| open.agent == event.agent && open.instance == event.instance)?;
+        let removed = open.swap_remove(at);
+        if open.is_empty() {
+            self.sessions.remove(event.session_id.as_str());
         }
+        Some(removed.session)
+    }
+
+    fn apply(&mut self, event: &AgentEvent, prices: &PriceTable) {
+        let open = self.session_mut(event).map(|session| {
+            session.last_seen_ms = session.last_seen_ms.max(event.timestamp_ms);
+        });
         let common = [event.agent.as_str(), event.instance.as_str()];
         match &event.kind {
             EventKind::SessionStart { .. } => {
-                if let std::collections::hash_map::Entry::Vacant(slot) = self.sessions.entry(key) {
-                    slot.insert(Session {
-                        started_ms: event.timestamp_ms,
-                        last_seen_ms: event.timestamp_ms,
-                        steps: 0,
-                    });
+                if open.is_none() {
+                    self.sessions
+                        .entry(event.session_id.clone())
+                        .or_default()
+                        .push(OpenSession {
+                            agent: event.agent.clone(),
+                            instance: event.instance.clone(),
+                            session: Session {
+                                started_ms: event.timestamp_ms,
+                                last_seen_ms: event.timestamp_ms,
+                                steps: 0,
+                            },
+                        });
                     self.add(families::ACTIVE_SESSIONS, &common, &[], 1.0);
                 }
             }
@@ -228,7 +258,7 @@ impl State {
                 completion_tokens,
                 cost_usd,
             } => {
-                if let Some(session) = self.sessions.get_mut(&key) {
+                if let Some(session) = self.session_mut(event) {
                     session.steps += 1;
                 }
                 self.observe(
@@ -299,7 +329,7 @@ impl State {
             }
             EventKind::Log { .. } => {}
             EventKind::SessionEnd { status, .. } => {
-                if let Some(session) = self.sessions.remove(&key) {
+                if let Some(session) = self.remove_session(event) {
                     self.add(families::ACTIVE_SESSIONS, &common, &[], -1.0);
                     self.observe(families::SESSION_STEPS, &common, &[], session.steps as f64);
                     let status = match status {
@@ -320,26 +350,33 @@ impl State {
 
     fn expire(&mut self, now_ms: i64, timeout_ms: i64) -> Vec<ExpiredSession> {
         let cutoff = now_ms.saturating_sub(timeout_ms);
-        let expired: Vec<SessionKey> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.last_seen_ms < cutoff)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let mut expired: Vec<(String, OpenSession)> = Vec::new();
+        self.sessions.retain(|session_id, open| {
+            let mut at = 0;
+            while at < open.len() {
+                if open[at].session.last_seen_ms < cutoff {
+                    expired.push((session_id.clone(), open.swap_remove(at)));
+                } else {
+                    at += 1;
+                }
+            }
+            !open.is_empty()
+        });
         let mut closed = Vec::with_capacity(expired.len());
-        for key in expired {
-            let Some(session) = self.sessions.remove(&key) else {
-                continue;
-            };
-            self.add(families::ACTIVE_SESSIONS, &[&key.0, &key.1], &[], -1.0);
-            let (agent, instance, session_id) = key;
+        for (session_id, gone) in expired {
+            self.add(
+                families::ACTIVE_SESSIONS,
+                &[&gone.agent, &gone.instance],
+                &[],
+                -1.0,
+            );
             closed.push(ExpiredSession {
-                agent,
-                instance,
+                agent: gone.agent,
+                instance: gone.instance,
                 session_id,
-                started_ms: session.started_ms,
-                last_seen_ms: session.last_seen_ms,
-                steps: session.steps,
+                started_ms: gone.session.started_ms,
+                last_seen_ms: gone.session.last_seen_ms,
+                steps: gone.session.steps,
             });
         }
         closed
@@ -350,17 +387,10 @@ impl State {
             .iter()
             .position(|f| *f == family)
             .unwrap_or_default();
-        let key: Vec<String> = common
-            .iter()
-            .chain(labels)
-            .map(|s| (*s).to_owned())
-            .collect();
-        self.series[index]
-            .entry(key)
-            .or_insert_with(|| match family.kind {
-                Kind::Histogram(bounds) => empty_histogram(bounds),
-                Kind::Counter | Kind::Gauge => Value::Scalar(0.0),
-            })
+        self.series[index].value_mut(common, labels, || match family.kind {
+            Kind::Histogram(bounds) => empty_histogram(bounds),
+            Kind::Counter | Kind::Gauge => Value::Scalar(0.0),
+        })
     }
 
     fn add(&mut self, family: Family, common: &[&str], labels: &[&str], delta: f64) {
@@ -390,13 +420,12 @@ impl State {
             .iter()
             .position(|f| *f == family)
             .unwrap_or_default();
-        let mut key: Vec<String> = [observation.agent.as_str(), observation.instance.as_str()]
+        let mut key: Vec<&str> = [observation.agent.as_str(), observation.instance.as_str()]
             .into_iter()
             .chain(observation.instrument.label_values())
-            .map(str::to_owned)
             .collect();
         let series = &mut self.semconv[index];
-        if series.len() >= semconv::MAX_SERIES_PER_FAMILY && !series.contains_key(&key) {
+        if series.len() >= semconv::MAX_SERIES_PER_FAMILY && !series.contains(&key) {
             if !self.semconv_full[index] {
                 self.semconv_full[index] = true;
                 tracing::warn!(
@@ -406,9 +435,9 @@ impl State {
                      its overflow series (every label \"_OTHER\")"
                 );
             }
-            key = vec![semconv::OVERFLOW_VALUE.to_owned(); key.len()];
+            key = vec![semconv::OVERFLOW_VALUE; key.len()];
         }
-        let value = series.entry(key).or_insert_with(|| empty_histogram(bounds));
+        let value = series.value_mut(&key, &[], || empty_histogram(bounds));
         record(value, bounds, observation.value);
     }
 }

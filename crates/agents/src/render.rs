@@ -110,7 +110,7 @@ fn flatten_family(
         .chain(family.labels)
         .copied()
         .collect();
-    for (values, value) in series {
+    for (values, value) in series.sorted() {
         let labels: Vec<(String, String)> = label_names
             .iter()
             .zip(values)

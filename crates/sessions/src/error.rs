@@ -11,6 +11,13 @@ pub enum SessionError {
     },
     #[error("session store: schema version {found} is newer than this agentmon knows ({known})")]
     SchemaTooNew { found: i64, known: i64 },
+    #[error("session store: an event chunk of session {session_id:?} is not valid: {reason}")]
+    BadChunk { session_id: String, reason: String },
+    #[error(
+        "session store: the row of session {session_id:?} is not as this store last wrote it \
+         (has another program written to the file?)"
+    )]
+    RowChanged { session_id: String },
 }
 
 /// Adds the action to a SQLite error.

@@ -7,7 +7,11 @@
 //! - [`SessionStore::append`] writes one accepted request's events in one
 //!   transaction: they land together or not at all. A session is keyed by
 //!   its `session_id` alone; its agent and instance are those of its first
-//!   event. Any event opens a session, not only `session_start`.
+//!   event. Any event opens a session, not only `session_start`. Each
+//!   session's events of the request go into one row (a chunk, see
+//!   `schema.rs`), and each session's row is read at most once and written
+//!   once; the store remembers the status and last event time of the
+//!   sessions it has written, so most batches read no session row at all.
 //! - [`SessionStore::list`] pages through sessions, newest start first;
 //!   [`SessionStore::timeline`] returns one session's events in time order
 //!   with its totals of tokens and cost.
@@ -24,6 +28,7 @@
 //! The store is synchronous (one connection behind a mutex); async callers
 //! use `spawn_blocking`.
 
+mod chunk;
 mod error;
 mod schema;
 mod store;

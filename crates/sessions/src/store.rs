@@ -1,13 +1,16 @@
 //! The store: writes of event batches, session lists, timelines, retention.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::Path;
 
-use agentmon_model::{AgentEvent, EventKind, SessionStatus, ToolStatus};
+use agentmon_model::{AgentEvent, EventKind, SessionStatus};
 use parking_lot::Mutex;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::chunk::{self, Totals};
 use crate::error::{Context, SessionError};
 use crate::schema;
 
@@ -109,8 +112,30 @@ pub struct Timeline {
 /// The SQLite session store. Every method blocks; share it in an `Arc`.
 #[derive(Debug)]
 pub struct SessionStore {
-    connection: Mutex<Connection>,
+    inner: Mutex<Inner>,
     session_timeout_ms: i64,
+}
+
+/// Most sessions whose state a store remembers; past it, it forgets all
+/// and reads rows again as batches need them.
+const MAX_REMEMBERED: usize = 100_000;
+
+#[derive(Debug)]
+struct Inner {
+    connection: Connection,
+    /// The status and last event time of sessions written since the store
+    /// opened, as their rows hold them after the last commit, so a batch
+    /// need not read the rows back (this store is the file's only writer).
+    known: HashMap<String, Remembered>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Remembered {
+    status: &'static str,
+    last_seen_ms: i64,
+    started_ms: i64,
+    /// The id of the session's newest chunk.
+    last_chunk: Option<i64>,
 }
 
 const SUMMARY_COLUMNS: &str = "session_id, agent, instance, \
@@ -131,7 +156,10 @@ impl SessionStore {
             .doing("set the sync mode")?;
         schema::migrate(&mut connection)?;
         Ok(SessionStore {
-            connection: Mutex::new(connection),
+            inner: Mutex::new(Inner {
+                connection,
+                known: HashMap::new(),
+            }),
             session_timeout_ms,
         })
     }
@@ -144,52 +172,92 @@ impl SessionStore {
         events: &[AgentEvent],
         cost_of: &dyn Fn(&EventKind) -> Option<f64>,
     ) -> Result<(), SessionError> {
-        let mut connection = self.connection.lock();
+        let mut inner = self.inner.lock();
+        let Inner { connection, known } = &mut *inner;
         let transaction = connection.transaction().doing("begin a write")?;
-        // Each session's row is read once and written once per batch; the
-        // events replay on the copy in memory, in the batch's order.
+        // Each session's row is read once (or not at all when its status
+        // and last event time are remembered) and written once per batch;
+        // the events replay on the copy in memory, in the batch's order,
+        // and go into one chunk per session.
         let mut sessions: HashMap<&str, SessionRow> = HashMap::new();
         let mut order: Vec<&str> = Vec::new();
         {
             let mut read = transaction
-                .prepare_cached("SELECT status, last_seen_ms FROM sessions WHERE session_id = ?1")
-                .doing("prepare a session read")?;
-            let mut insert_event = transaction
                 .prepare_cached(
-                    "INSERT INTO events (session_id, timestamp_ms, type, body) \
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "SELECT status, last_seen_ms, started_ms, last_chunk FROM sessions \
+                     WHERE session_id = ?1",
                 )
-                .doing("prepare an event insert")?;
+                .doing("prepare a session read")?;
             for event in events {
                 let id = event.session_id.as_str();
-                if !sessions.contains_key(id) {
-                    let known: Option<(String, i64)> = read
-                        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()
-                        .doing("read a session")?;
-                    sessions.insert(id, SessionRow::new(event, known));
-                    order.push(id);
-                }
-                let (body, totals) = describe(&event.kind, cost_of(&event.kind));
-                if let Some(row) = sessions.get_mut(id) {
-                    row.replay(event, &totals, self.session_timeout_ms);
-                }
-                insert_event
-                    .execute(params![
-                        event.session_id,
-                        event.timestamp_ms,
-                        event.kind.type_name(),
-                        body.to_string()
-                    ])
-                    .doing("insert an event")?;
+                let row = match sessions.entry(id) {
+                    Entry::Occupied(slot) => slot.into_mut(),
+                    Entry::Vacant(slot) => {
+                        let before = match known.get(id) {
+                            Some(remembered) => Some(*remembered),
+                            None => read
+                                .query_row([id], |row| {
+                                    let status: String = row.get(0)?;
+                                    Ok(Remembered {
+                                        status: stored_status(&status),
+                                        last_seen_ms: row.get(1)?,
+                                        started_ms: row.get(2)?,
+                                        last_chunk: row.get(3)?,
+                                    })
+                                })
+                                .optional()
+                                .doing("read a session")?,
+                        };
+                        order.push(id);
+                        slot.insert(SessionRow::new(event, before))
+                    }
+                };
+                let totals = chunk::push_event(&mut row.chunk, event, cost_of(&event.kind));
+                row.replay(event, &totals, self.session_timeout_ms);
             }
+        }
+        {
+            let mut insert_chunk = transaction
+                .prepare_cached(
+                    "INSERT INTO event_chunks (session_id, prev, events) VALUES (?1, ?2, ?3)",
+                )
+                .doing("prepare a chunk insert")?;
+            for id in &order {
+                if let Some(row) = sessions.get_mut(id) {
+                    row.chunk.push(b']');
+                    insert_chunk
+                        .execute(params![
+                            id,
+                            row.last_chunk,
+                            ToSqlOutput::Borrowed(ValueRef::Text(&row.chunk))
+                        ])
+                        .doing("insert an event chunk")?;
+                    row.last_chunk = Some(transaction.last_insert_rowid());
+                    row.write(&transaction, id)?;
+                }
+            }
+        }
+        transaction.commit().doing("commit the events")?;
+        if known.len().saturating_add(order.len()) > MAX_REMEMBERED {
+            known.clear();
         }
         for id in order {
             if let Some(row) = sessions.get(id) {
-                row.write(&transaction, id)?;
+                let now = Remembered {
+                    status: row.status,
+                    last_seen_ms: row.last_seen_ms,
+                    started_ms: row.started_ms(),
+                    last_chunk: row.last_chunk,
+                };
+                match known.get_mut(id) {
+                    Some(slot) => *slot = now,
+                    None => {
+                        known.insert(id.to_owned(), now);
+                    }
+                }
             }
         }
-        transaction.commit().doing("commit the events")
+        Ok(())
     }
 
     /// A page of sessions matching `query`, newest start first; `now_ms`
@@ -205,8 +273,11 @@ impl SessionStore {
              AND (?5 IS NULL OR started_ms <= ?5) \
              ORDER BY started_ms DESC, session_id DESC LIMIT ?6 OFFSET ?7"
         );
-        let connection = self.connection.lock();
-        let mut statement = connection.prepare_cached(&sql).doing("prepare a list")?;
+        let inner = self.inner.lock();
+        let mut statement = inner
+            .connection
+            .prepare_cached(&sql)
+            .doing("prepare a list")?;
         let rows = statement
             .query_map(
                 params![
@@ -239,8 +310,9 @@ impl SessionStore {
         session_id: &str,
         now_ms: i64,
     ) -> Result<Option<SessionSummary>, SessionError> {
-        self.connection
+        self.inner
             .lock()
+            .connection
             .query_row(
                 &format!("SELECT {SUMMARY_COLUMNS} FROM sessions WHERE session_id = ?2"),
                 params![self.abandon_cutoff(now_ms), session_id],
@@ -256,7 +328,8 @@ impl SessionStore {
         session_id: &str,
         now_ms: i64,
     ) -> Result<Option<Timeline>, SessionError> {
-        let connection = self.connection.lock();
+        let inner = self.inner.lock();
+        let connection = &inner.connection;
         let session = connection
             .query_row(
                 &format!("SELECT {SUMMARY_COLUMNS} FROM sessions WHERE session_id = ?2"),
@@ -268,37 +341,57 @@ impl SessionStore {
         let Some(session) = session else {
             return Ok(None);
         };
-        let mut statement = connection
-            .prepare_cached(
-                "SELECT timestamp_ms, type, body FROM events WHERE session_id = ?1 \
-                 ORDER BY timestamp_ms, id",
+        let last_chunk: Option<i64> = connection
+            .query_row(
+                "SELECT last_chunk FROM sessions WHERE session_id = ?1",
+                [session_id],
+                |row| row.get(0),
             )
+            .doing("read a session's newest chunk")?;
+        // The chunks, newest first, by their links to the previous one.
+        let mut statement = connection
+            .prepare_cached("SELECT prev, events FROM event_chunks WHERE id = ?1")
             .doing("prepare a timeline")?;
-        let rows = statement
-            .query_map([session_id], |row| {
-                let body: String = row.get(2)?;
-                Ok(TimelineEntry {
-                    timestamp_ms: row.get(0)?,
-                    event_type: row.get(1)?,
-                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
-                })
-            })
-            .doing("read a timeline")?;
-        let events = rows
-            .collect::<Result<Vec<_>, _>>()
-            .doing("read an event row")?;
+        let bad = |reason: String| SessionError::BadChunk {
+            session_id: session_id.to_owned(),
+            reason,
+        };
+        let mut chunks: Vec<Vec<TimelineEntry>> = Vec::new();
+        let mut next = last_chunk;
+        while let Some(id) = next {
+            let (prev, text): (Option<i64>, String) = statement
+                .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+                .doing("read an event chunk")?
+                .ok_or_else(|| bad(format!("chunk {id} is missing")))?;
+            // Links point to older chunks only, so the walk ends.
+            if prev.is_some_and(|prev| prev >= id) {
+                return Err(bad(format!("chunk {id} links forward")));
+            }
+            chunks.push(chunk::read(&text).map_err(|e| bad(format!("chunk {id}: {e}")))?);
+            next = prev;
+        }
+        let mut events: Vec<TimelineEntry> = chunks.into_iter().rev().flatten().collect();
+        // Chunks come in arrival order; a stable sort keeps it for ties.
+        events.sort_by_key(|entry| entry.timestamp_ms);
         Ok(Some(Timeline { session, events }))
     }
 
     /// Deletes sessions whose last event is before `cutoff_ms`, with their
     /// events, in one transaction; returns how many sessions went.
     pub fn delete_before(&self, cutoff_ms: i64) -> Result<usize, SessionError> {
-        let mut connection = self.connection.lock();
+        let mut inner = self.inner.lock();
+        let Inner { connection, known } = &mut *inner;
         let transaction = connection.transaction().doing("begin a retention run")?;
         transaction
             .execute(
-                "DELETE FROM events WHERE session_id IN \
-                 (SELECT session_id FROM sessions WHERE last_seen_ms < ?1)",
+                "WITH RECURSIVE chain(id) AS ( \
+                   SELECT last_chunk FROM sessions \
+                   WHERE last_seen_ms < ?1 AND last_chunk IS NOT NULL \
+                   UNION ALL \
+                   SELECT c.prev FROM event_chunks AS c JOIN chain ON c.id = chain.id \
+                   WHERE c.prev IS NOT NULL) \
+                 DELETE FROM event_chunks WHERE id IN (SELECT id FROM chain)",
                 [cutoff_ms],
             )
             .doing("delete old events")?;
@@ -306,6 +399,9 @@ impl SessionStore {
             .execute("DELETE FROM sessions WHERE last_seen_ms < ?1", [cutoff_ms])
             .doing("delete old sessions")?;
         transaction.commit().doing("commit a retention run")?;
+        if deleted > 0 {
+            known.clear();
+        }
         Ok(deleted)
     }
 
@@ -319,8 +415,8 @@ impl SessionStore {
 /// silent for longer than the timeout is abandoned before the next event
 /// counts; only a running session ends), written once.
 struct SessionRow {
-    /// Whether the row existed before the batch.
-    known: bool,
+    /// The row's `started_ms` before the batch, if it existed.
+    stored_start_ms: Option<i64>,
     agent: String,
     instance: String,
     status: &'static str,
@@ -330,16 +426,21 @@ struct SessionRow {
     first_ms: i64,
     last_seen_ms: i64,
     added: Totals,
+    /// The batch's events of this session, as the chunk's JSON array.
+    chunk: Vec<u8>,
+    /// The session's newest chunk: before the batch's is written, then it.
+    last_chunk: Option<i64>,
 }
 
 impl SessionRow {
-    fn new(event: &AgentEvent, known: Option<(String, i64)>) -> SessionRow {
-        let (status, last_seen_ms, known) = match known {
-            Some((status, last_seen)) => (stored_status(&status), last_seen, true),
-            None => ("running", event.timestamp_ms, false),
+    fn new(event: &AgentEvent, stored: Option<Remembered>) -> SessionRow {
+        let (status, last_seen_ms) = match stored {
+            Some(stored) => (stored.status, stored.last_seen_ms),
+            None => ("running", event.timestamp_ms),
         };
         SessionRow {
-            known,
+            stored_start_ms: stored.map(|stored| stored.started_ms),
+            last_chunk: stored.and_then(|stored| stored.last_chunk),
             agent: event.agent.clone(),
             instance: event.instance.clone(),
             status,
@@ -348,6 +449,7 @@ impl SessionRow {
             first_ms: event.timestamp_ms,
             last_seen_ms,
             added: Totals::default(),
+            chunk: vec![b'['],
         }
     }
 
@@ -370,6 +472,12 @@ impl SessionRow {
         }
     }
 
+    /// `started_ms` as the row holds it after the batch.
+    fn started_ms(&self) -> i64 {
+        self.stored_start_ms
+            .map_or(self.first_ms, |stored| stored.min(self.first_ms))
+    }
+
     fn set_status(&mut self, status: &'static str) {
         self.status = status;
         self.status_changed = true;
@@ -377,13 +485,13 @@ impl SessionRow {
 
     fn write(&self, transaction: &Transaction<'_>, id: &str) -> Result<(), SessionError> {
         let totals = &self.added;
-        if !self.known {
+        let Some(stored_start_ms) = self.stored_start_ms else {
             transaction
                 .prepare_cached(
                     "INSERT INTO sessions (session_id, agent, instance, started_ms, \
                      last_seen_ms, status, ended_ms, steps, tool_calls, errors, \
-                     prompt_tokens, completion_tokens, unpriced_tokens, cost_usd) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     prompt_tokens, completion_tokens, unpriced_tokens, cost_usd, last_chunk) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .doing("prepare a session insert")?
                 .execute(params![
@@ -401,22 +509,34 @@ impl SessionRow {
                     clamp(totals.completion_tokens),
                     clamp(totals.unpriced_tokens),
                     totals.cost_usd,
+                    self.last_chunk,
                 ])
                 .doing("open a session")?;
             return Ok(());
-        }
-        transaction
-            .prepare_cached(
-                "UPDATE sessions SET started_ms = MIN(started_ms, ?2), \
-                 last_seen_ms = MAX(last_seen_ms, ?3), \
-                 status = CASE WHEN ?4 THEN ?5 ELSE status END, \
-                 ended_ms = COALESCE(?6, ended_ms), \
-                 steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
-                 prompt_tokens = prompt_tokens + ?10, \
-                 completion_tokens = completion_tokens + ?11, \
-                 unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13 \
-                 WHERE session_id = ?1",
-            )
+        };
+        // `started_ms` is indexed: it is only set when it moves, which an
+        // event older than the session's first does.
+        let sql = if self.first_ms < stored_start_ms {
+            "UPDATE sessions SET started_ms = ?2, last_seen_ms = ?3, \
+             status = CASE WHEN ?4 THEN ?5 ELSE status END, \
+             ended_ms = COALESCE(?6, ended_ms), \
+             steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
+             prompt_tokens = prompt_tokens + ?10, \
+             completion_tokens = completion_tokens + ?11, \
+             unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13, \
+             last_chunk = ?14 WHERE session_id = ?1"
+        } else {
+            "UPDATE sessions SET last_seen_ms = ?3, \
+             status = CASE WHEN ?4 THEN ?5 ELSE status END, \
+             ended_ms = COALESCE(?6, ended_ms), \
+             steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
+             prompt_tokens = prompt_tokens + ?10, \
+             completion_tokens = completion_tokens + ?11, \
+             unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13, \
+             last_chunk = ?14 WHERE session_id = ?1 AND started_ms <= ?2"
+        };
+        let updated = transaction
+            .prepare_cached(sql)
             .doing("prepare a session update")?
             .execute(params![
                 id,
@@ -432,12 +552,17 @@ impl SessionRow {
                 clamp(totals.completion_tokens),
                 clamp(totals.unpriced_tokens),
                 totals.cost_usd,
+                self.last_chunk,
             ])
             .doing("update a session")?;
+        if updated != 1 {
+            return Err(SessionError::RowChanged {
+                session_id: id.to_owned(),
+            });
+        }
         Ok(())
     }
 }
-
 /// A stored status as the store's own constant.
 fn stored_status(text: &str) -> &'static str {
     match text {
@@ -446,103 +571,6 @@ fn stored_status(text: &str) -> &'static str {
         "abandoned" => "abandoned",
         _ => "running",
     }
-}
-
-/// What one event adds to its session's totals.
-#[derive(Default)]
-struct Totals {
-    steps: i64,
-    tool_calls: i64,
-    errors: i64,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    unpriced_tokens: u64,
-    cost_usd: f64,
-}
-
-impl Totals {
-    fn add(&mut self, other: &Totals) {
-        self.steps += other.steps;
-        self.tool_calls += other.tool_calls;
-        self.errors += other.errors;
-        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
-        self.completion_tokens = self
-            .completion_tokens
-            .saturating_add(other.completion_tokens);
-        self.unpriced_tokens = self.unpriced_tokens.saturating_add(other.unpriced_tokens);
-        self.cost_usd += other.cost_usd;
-    }
-}
-
-/// The event's fields as stored, and what it adds to the totals.
-fn describe(kind: &EventKind, cost: Option<f64>) -> (Value, Totals) {
-    let mut totals = Totals::default();
-    let body = match kind {
-        EventKind::SessionStart { attributes } => json!({ "attributes": attributes }),
-        EventKind::Step {
-            model,
-            provider,
-            step_type,
-            duration_seconds,
-            prompt_tokens,
-            completion_tokens,
-            cost_usd,
-        } => {
-            totals.steps = 1;
-            totals.prompt_tokens = *prompt_tokens;
-            totals.completion_tokens = *completion_tokens;
-            match cost {
-                Some(cost) => totals.cost_usd = cost,
-                None => totals.unpriced_tokens = prompt_tokens.saturating_add(*completion_tokens),
-            }
-            json!({
-                "model": model,
-                "provider": provider,
-                "step_type": step_type,
-                "duration_seconds": duration_seconds,
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "cost_usd": cost,
-                "cost_source": match (cost_usd, cost) {
-                    (Some(_), _) => "client",
-                    (None, Some(_)) => "price_table",
-                    (None, None) => "unpriced",
-                },
-            })
-        }
-        EventKind::ToolCall {
-            tool_name,
-            status,
-            duration_seconds,
-            error,
-        } => {
-            totals.tool_calls = 1;
-            if *status != ToolStatus::Success {
-                totals.errors = 1;
-            }
-            json!({
-                "tool_name": tool_name,
-                "status": status.as_str(),
-                "duration_seconds": duration_seconds,
-                "error": error,
-            })
-        }
-        EventKind::LlmError {
-            model,
-            error,
-            error_type,
-        } => {
-            totals.errors = 1;
-            json!({ "model": model, "error": error, "error_type": error_type.as_str() })
-        }
-        EventKind::Log { level, message } => {
-            json!({ "level": level.as_str(), "message": message })
-        }
-        EventKind::SessionEnd { status, output } => {
-            json!({ "status": status.as_str(), "output": output })
-        }
-    };
-    (body, totals)
 }
 
 /// SQLite integers are signed 64-bit.

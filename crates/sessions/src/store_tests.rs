@@ -279,13 +279,22 @@ fn retention_deletes_old_sessions_with_their_events() {
             &cost_of,
         )
         .unwrap();
+    // A second request: "old" now has two linked chunks.
+    store
+        .append(&[step("old", 3_000, "x", None)], &cost_of)
+        .unwrap();
+    assert_eq!(
+        store.timeline("old", 4_000).unwrap().unwrap().events.len(),
+        3
+    );
     assert_eq!(store.delete_before(5_000).unwrap(), 1);
     assert!(store.timeline("old", 10_000).unwrap().is_none());
     assert!(store.timeline("new", 10_000).unwrap().is_some());
     let remaining: i64 = store
-        .connection
+        .inner
         .lock()
-        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .connection
+        .query_row("SELECT COUNT(*) FROM event_chunks", [], |r| r.get(0))
         .unwrap();
     assert_eq!(remaining, 1);
 }
@@ -306,7 +315,9 @@ fn a_newer_schema_is_refused() {
 
 /// A batch replays its events on each session's row in memory and writes
 /// the row once; the result must be what one event at a time gives, in
-/// every order of starts, steps, ends, late events and abandonment.
+/// every order of starts, steps, ends, late events and abandonment; and
+/// a store that remembers its sessions' state must write what one that
+/// reads every row back (reopened before each event) writes.
 #[test]
 fn a_batch_leaves_the_rows_one_event_at_a_time_would() {
     // A small deterministic generator (xorshift) of event sequences.
@@ -360,18 +371,23 @@ fn a_batch_leaves_the_rows_one_event_at_a_time_would() {
         let (first, rest) = events.split_at(events.len() / 2);
         batched.append(first, &cost_of).unwrap();
         batched.append(rest, &cost_of).unwrap();
+        let reopened_dir = tempfile::tempdir().unwrap();
         for e in &events {
             single.append(std::slice::from_ref(e), &cost_of).unwrap();
+            open(&reopened_dir)
+                .append(std::slice::from_ref(e), &cost_of)
+                .unwrap();
         }
+        let reopened = open(&reopened_dir);
         let now = 1_000_000 + 60 * MINUTE;
         let a = batched.list(&all(), now).unwrap();
         let b = single.list(&all(), now).unwrap();
         assert_eq!(a, b, "round {round}: {events:?}");
+        assert_eq!(reopened.list(&all(), now).unwrap(), b, "round {round}");
         for s in &a.sessions {
-            assert_eq!(
-                batched.timeline(&s.session_id, now).unwrap(),
-                single.timeline(&s.session_id, now).unwrap()
-            );
+            let expected = single.timeline(&s.session_id, now).unwrap();
+            assert_eq!(batched.timeline(&s.session_id, now).unwrap(), expected);
+            assert_eq!(reopened.timeline(&s.session_id, now).unwrap(), expected);
         }
     }
 }

@@ -10,11 +10,16 @@
 //! Unknown fields are errors, as a misspelt optional field would otherwise be
 //! dropped without a word.
 //!
+//! A valid body takes a fast path (`fast.rs`) that decodes straight into
+//! typed events; any body it is not sure of goes through the general path,
+//! which decodes every event as a JSON value and checks it field by field.
+//!
 //! [`validate`] applies the same rules to an event built elsewhere (the
 //! OpenTelemetry GenAI span mapping), through its wire object
 //! ([`to_wire_object`]).
 
 mod check;
+mod fast;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -90,6 +95,22 @@ pub fn parse(
     let text = std::str::from_utf8(body).map_err(|e| IngestError::EventsBody {
         reason: format!("body is not valid UTF-8 (at byte {})", e.valid_up_to()),
     })?;
+    // Valid bodies decode straight into events; anything else is left to
+    // the general path below, which words every fault.
+    if let Some(events) = fast::parse(text, format, now_ms, limits) {
+        return Ok(events);
+    }
+    parse_general(text, format, now_ms, limits)
+}
+
+/// The general path of [`parse`]: every event as a JSON value, checked
+/// field by field, every fault named.
+fn parse_general(
+    text: &str,
+    format: BodyFormat,
+    now_ms: i64,
+    limits: &EventLimits,
+) -> Result<Vec<AgentEvent>, IngestError> {
     // (value or syntax error, 1-based line for NDJSON)
     let items: Vec<(Result<Value, String>, Option<usize>)> = match format {
         BodyFormat::JsonArray => {

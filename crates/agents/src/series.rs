@@ -1,0 +1,194 @@
+//! One family's series: label values → value. A series is found from its
+//! borrowed label values with one keyed hash and no allocation (every event
+//! looks up several), comparing against its label values packed in one
+//! allocation; its keys are allocated once, when the series is created.
+//! [`Series::sorted`] lists the series in label order, for rendering.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use crate::registry::Value;
+
+/// Label values (in the family's order, `agent` and `instance` first) →
+/// value.
+#[derive(Debug, Default)]
+pub(crate) struct Series {
+    entries: Vec<Entry>,
+    /// Keyed hash of the label values → the first entry with that hash.
+    index: HashMap<u64, usize, BuildHasherDefault<Passthrough>>,
+    hasher: RandomState,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: Vec<String>,
+    /// The label values each followed by 0xff (a byte UTF-8 never holds),
+    /// in one allocation, for the comparison of a lookup.
+    packed: Box<[u8]>,
+    /// The next entry with the same hash.
+    next: Option<usize>,
+    value: Value,
+}
+
+impl Series {
+    /// How many series there are.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The value of the series whose label values are `head` then `tail`,
+    /// created by `make` if there is none.
+    pub(crate) fn value_mut(
+        &mut self,
+        head: &[&str],
+        tail: &[&str],
+        make: impl FnOnce() -> Value,
+    ) -> &mut Value {
+        let hash = self.hash(head, tail);
+        let first = self.index.get(&hash).copied();
+        let mut at = first;
+        while let Some(slot) = at {
+            if packed_eq(&self.entries[slot].packed, head, tail) {
+                return &mut self.entries[slot].value;
+            }
+            at = self.entries[slot].next;
+        }
+        let key: Vec<String> = head.iter().chain(tail).map(|s| (*s).to_owned()).collect();
+        let mut packed = Vec::with_capacity(key.iter().map(|k| k.len() + 1).sum());
+        for part in &key {
+            packed.extend_from_slice(part.as_bytes());
+            packed.push(0xff);
+        }
+        self.entries.push(Entry {
+            key,
+            packed: packed.into_boxed_slice(),
+            next: first,
+            value: make(),
+        });
+        let slot = self.entries.len() - 1;
+        self.index.insert(hash, slot);
+        &mut self.entries[slot].value
+    }
+
+    /// Whether the series with these label values exists.
+    pub(crate) fn contains(&self, labels: &[&str]) -> bool {
+        let mut at = self.index.get(&self.hash(labels, &[])).copied();
+        while let Some(slot) = at {
+            if packed_eq(&self.entries[slot].packed, labels, &[]) {
+                return true;
+            }
+            at = self.entries[slot].next;
+        }
+        false
+    }
+
+    /// Every series, by label values.
+    pub(crate) fn sorted(&self) -> Vec<(&[String], &Value)> {
+        let mut all: Vec<(&[String], &Value)> = self
+            .entries
+            .iter()
+            .map(|entry| (entry.key.as_slice(), &entry.value))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    fn hash(&self, head: &[&str], tail: &[&str]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        for part in head.iter().chain(tail) {
+            hasher.write(part.as_bytes());
+            // A separator no UTF-8 text holds, so ["ab", "c"] ≠ ["a", "bc"].
+            hasher.write_u8(0xff);
+        }
+        hasher.finish()
+    }
+}
+
+/// Whether `packed` holds exactly these label values.
+fn packed_eq(packed: &[u8], head: &[&str], tail: &[&str]) -> bool {
+    let mut rest = packed;
+    for part in head.iter().chain(tail) {
+        let part = part.as_bytes();
+        match rest.get(..part.len() + 1) {
+            Some(prefix) if &prefix[..part.len()] == part && prefix[part.len()] == 0xff => {
+                rest = &rest[part.len() + 1..];
+            }
+            _ => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// The index's hasher: its keys are already keyed SipHash values.
+#[derive(Debug, Default)]
+struct Passthrough(u64);
+
+impl Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_label_values_compare_part_by_part() {
+        let packed = b"ab\xffc\xff";
+        assert!(packed_eq(packed, &["ab"], &["c"]));
+        assert!(packed_eq(packed, &["ab", "c"], &[]));
+        assert!(!packed_eq(packed, &["a"], &["bc"]));
+        assert!(!packed_eq(packed, &["ab"], &[]));
+        assert!(!packed_eq(packed, &["ab", "c", ""], &[]));
+        assert!(!packed_eq(packed, &["ab", "cd"], &[]));
+        assert!(packed_eq(b"\xff", &[""], &[]));
+        assert!(packed_eq(b"", &[], &[]));
+    }
+
+    #[test]
+    fn finds_creates_and_sorts_series() {
+        let mut series = Series::default();
+        *series.value_mut(&["b", "x"], &["1"], || Value::Scalar(0.0)) = Value::Scalar(2.0);
+        *series.value_mut(&["a"], &["x", "1"], || Value::Scalar(0.0)) = Value::Scalar(1.0);
+        // The same label values split differently are the same series.
+        let again = series.value_mut(&["b"], &["x", "1"], || Value::Scalar(-1.0));
+        assert_eq!(*again, Value::Scalar(2.0));
+        // Concatenations that agree as text are different series.
+        series.value_mut(&["bx"], &["1"], || Value::Scalar(3.0));
+        series.value_mut(&["b", "x1"], &[], || Value::Scalar(4.0));
+        assert_eq!(series.len(), 4);
+        assert!(series.contains(&["a", "x", "1"]));
+        assert!(!series.contains(&["a", "x"]));
+        let sorted: Vec<(Vec<&str>, f64)> = series
+            .sorted()
+            .into_iter()
+            .map(|(key, value)| {
+                let Value::Scalar(v) = value else {
+                    panic!("not a scalar")
+                };
+                (key.iter().map(String::as_str).collect(), *v)
+            })
+            .collect();
+        assert_eq!(
+            sorted,
+            vec![
+                (vec!["a", "x", "1"], 1.0),
+                (vec!["b", "x", "1"], 2.0),
+                (vec!["b", "x1"], 4.0),
+                (vec!["bx", "1"], 3.0),
+            ]
+        );
+    }
+}
