@@ -11,7 +11,10 @@
 //! [`agentmon_notify::receivers::prepare`] and the queue. Only once the
 //! deliveries are queued is the notification log written, so a crash in
 //! between sends again rather than never, and a restart does not notify
-//! again what was already notified.
+//! again what was already notified. The flush task takes the log's
+//! snapshot after queueing and hands it to a writer task, which writes the
+//! latest snapshot it has (skipping older ones) while the flush task goes
+//! on: a slow disk sync then delays no group's notification.
 //!
 //! Alerts come in through an [`AlertSink`] (`POST /api/v2/alerts`, and
 //! later the rule evaluator): a cheap clone that stores the alerts and
@@ -84,6 +87,7 @@ pub struct Alerting {
 pub struct AlertingTasks {
     stop: watch::Sender<bool>,
     flusher: tokio::task::JoinHandle<()>,
+    log_writer: tokio::task::JoinHandle<()>,
     deliveries: agentmon_notify::deliver::Dispatcher,
 }
 
@@ -95,6 +99,9 @@ impl AlertingTasks {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.flusher.await;
+        // The flusher has dropped its end: the writer saves the last
+        // snapshot and ends.
+        let _ = self.log_writer.await;
         self.deliveries.shutdown().await;
     }
 }
@@ -251,15 +258,22 @@ impl Alerting {
     pub fn start(self: &Arc<Self>) -> AlertingTasks {
         let (stop, stopped) = watch::channel(false);
         let deliveries = self.queue.start();
-        let flusher = tokio::spawn(Arc::clone(self).run(stopped));
+        let (snapshots, latest) = watch::channel(Vec::new());
+        let log_writer = tokio::spawn(write_log_snapshots(self.nflog_path.clone(), latest));
+        let flusher = tokio::spawn(Arc::clone(self).run(stopped, snapshots));
         AlertingTasks {
             stop,
             flusher,
+            log_writer,
             deliveries,
         }
     }
 
-    async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
+    async fn run(
+        self: Arc<Self>,
+        mut stopped: watch::Receiver<bool>,
+        snapshots: watch::Sender<Vec<NotificationLogEntry>>,
+    ) {
         let mut last_gc = tokio::time::Instant::now();
         loop {
             if *stopped.borrow() {
@@ -279,7 +293,7 @@ impl Alerting {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
-            self.flush().await;
+            self.flush(&snapshots).await;
             if last_gc.elapsed() >= GC_INTERVAL {
                 last_gc = tokio::time::Instant::now();
                 if let Err(error) = self.state.lock().gc() {
@@ -289,9 +303,9 @@ impl Alerting {
         }
     }
 
-    /// Flushes the due groups, queues their deliveries, then saves the
-    /// notification log.
-    async fn flush(&self) {
+    /// Flushes the due groups, queues their deliveries, then hands the
+    /// notification log's snapshot to the writer.
+    async fn flush(&self, snapshots: &watch::Sender<Vec<NotificationLogEntry>>) {
         let mut notifications: Vec<Notification> = Vec::new();
         let config = {
             let mut state = self.state.lock();
@@ -332,8 +346,23 @@ impl Alerting {
                 }
             }
         }
+        // Taken after the deliveries are queued, so the snapshot never
+        // names a notification that is not in the queue.
         let entries = self.state.lock().dispatcher.log_entries();
-        let path = self.nflog_path.clone();
+        snapshots.send_replace(entries);
+    }
+}
+
+/// Writes each notification-log snapshot the flush task hands over; when
+/// several arrive during one write, only the latest is written next. Ends
+/// once the flush task has ended and its last snapshot is written.
+async fn write_log_snapshots(
+    path: PathBuf,
+    mut latest: watch::Receiver<Vec<NotificationLogEntry>>,
+) {
+    while latest.changed().await.is_ok() {
+        let entries = latest.borrow_and_update().clone();
+        let path = path.clone();
         match tokio::task::spawn_blocking(move || write_log(&path, &entries)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "notification log not saved"),
@@ -431,5 +460,29 @@ mod tests {
         assert_eq!(read_log(&path).expect("read"), entries);
         std::fs::write(&path, "{not json").expect("written");
         assert!(read_log(&path).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_writer_saves_the_latest_snapshot_before_it_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(NFLOG_FILE);
+        let (snapshots, latest) = watch::channel(Vec::new());
+        let writer = tokio::spawn(write_log_snapshots(path.clone(), latest));
+        let entry = |at_ms| NotificationLogEntry {
+            receiver: "team".to_owned(),
+            group_key: "{}:{alertname=\"A\"}".to_owned(),
+            firing: vec![at_ms as u64],
+            resolved: vec![],
+            at_ms,
+        };
+        for at_ms in 1..=50 {
+            snapshots.send_replace(vec![entry(at_ms)]);
+        }
+        drop(snapshots);
+        tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .expect("the writer ends once the sender is gone")
+            .expect("the writer does not panic");
+        assert_eq!(read_log(&path).expect("read"), vec![entry(50)]);
     }
 }

@@ -86,7 +86,7 @@ pub struct GeneratedRule {
 
 /// Short decimal text of a threshold: 4 significant digits.
 fn threshold(value: f64) -> String {
-    let text = format!("{value:.4e}");
+    let text = format!("{value:.3e}");
     let parsed: f64 = text.parse().unwrap_or(value);
     format!("{parsed}")
 }

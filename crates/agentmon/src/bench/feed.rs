@@ -220,8 +220,7 @@ pub fn run_feed(args: &FeedArgs) -> anyhow::Result<()> {
         send_step(&clients, &args.urls, &sent, &bodies, &samples_per_body);
         if step + 1 == args.backfill_steps.max(1) {
             if let Some(path) = &args.ready_file {
-                std::fs::write(path, b"")
-                    .with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(path, b"").with_context(|| format!("writing {}", path.display()))?;
             }
             eprintln!("feed: backfill of {} steps sent", args.backfill_steps);
         }
