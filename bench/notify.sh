@@ -18,6 +18,7 @@
 #   ALERT_GROUPS=500 RATE=50 (groups/s) GROUP_WAIT=1 (s) TIMEOUT=30 (s after the last post)
 #   PEERS="agentmon alertmanager"   servers to run, in order
 #   SKIP_BUILD=1        use an existing target/release/agentmon
+#   AGENTMON=PATH       another agentmon binary (implies nothing about SKIP_BUILD)
 #   OUT_DIR=target/bench-results   where the JSON results file goes
 #   KEEP_DATA=1         keep the data directories, configs and logs
 # Alertmanager is prometheus-alertmanager (Debian) or alertmanager on PATH,
@@ -32,7 +33,7 @@ GROUP_WAIT=${GROUP_WAIT:-1}
 TIMEOUT=${TIMEOUT:-30}
 PEERS=${PEERS:-agentmon alertmanager}
 OUT_DIR=${OUT_DIR:-$REPO/target/bench-results}
-AGENTMON="$REPO/target/release/agentmon"
+AGENTMON=${AGENTMON:-$REPO/target/release/agentmon}
 
 BENCH_NAME=notify
 # shellcheck source=bench/lib.sh

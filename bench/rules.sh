@@ -39,6 +39,7 @@
 #   ALERT_RULES=1000 RULE_GROUPS=10 INSTANCES=200 BACKFILL=40 (steps)
 #   BASE_WARMUP=30 WARMUP=45 MEASURE=60 (s; 60 s = 4 evaluations)
 #   SKIP_BUILD=1        use an existing target/release/agentmon
+#   AGENTMON=PATH       another agentmon binary (implies nothing about SKIP_BUILD)
 #   OUT_DIR=target/bench-results   where the JSON results file goes
 #   KEEP_DATA=1         keep the data directories, configs and logs
 # Prometheus is found on PATH; without it only agentmon is measured. The
@@ -54,7 +55,7 @@ BASE_WARMUP=${BASE_WARMUP:-30}
 WARMUP=${WARMUP:-45}
 MEASURE=${MEASURE:-60}
 OUT_DIR=${OUT_DIR:-$REPO/target/bench-results}
-AGENTMON="$REPO/target/release/agentmon"
+AGENTMON=${AGENTMON:-$REPO/target/release/agentmon}
 CLK_TCK=$(getconf CLK_TCK)
 
 BENCH_NAME=rules
@@ -131,7 +132,8 @@ feed_urls=()
 for name in "${SERVERS[@]}"; do feed_urls+=(--url "${URL[$name]}/api/v1/write"); done
 total=$((BASE_WARMUP + 2 * MEASURE + WARMUP + 120))
 "$AGENTMON" bench feed "${feed_urls[@]}" --instances "$INSTANCES" --backfill-steps "$BACKFILL" \
-    --duration "${total}s" --ready-file "$WORK/fed" >"$WORK/feed.log" 2>&1 &
+    --duration "${total}s" --ready-file "$WORK/fed" --progress-file "$WORK/fed-until" \
+    >"$WORK/feed.log" 2>&1 &
 FEED_PID=$!
 for _ in $(seq 1 1200); do
     [[ -e "$WORK/fed" ]] && break
@@ -231,7 +233,7 @@ print(sum(a["state"] == "firing" for a in alerts), sum(a["state"] == "pending" f
 done
 # Sanity at one instant: the rules saved, then unloaded from both servers
 # (no more evaluations), the feed stopped, and every rule's expression
-# queried on both at the time of the last complete step plus 1 s.
+# queried on both at the time of the last step both acknowledged plus 1 s.
 SANITY='{}'
 if [[ -n "${PID[prometheus]:-}" ]]; then
     curl -fsS "${URL[agentmon]}/api/v1/rules?type=alert" >"$WORK/rules.json"
@@ -242,7 +244,9 @@ if [[ -n "${PID[prometheus]:-}" ]]; then
     kill -TERM "$FEED_PID" 2>/dev/null || true
     wait "$FEED_PID" 2>/dev/null || true
     FEED_PID=""
-    at=$(( $(date +%s) / 15 * 15 - 14 ))
+    # The last step both servers acknowledged, plus 1 s (its jitter is
+    # under 40 ms); a step cut short by the stop lies after it.
+    at=$(( $(<"$WORK/fed-until") / 1000 + 1 ))
     log "sanity: querying every rule's expression on both servers at $at"
     SANITY=$(python3 "$REPO/bench/compare_alerts.py" "${URL[agentmon]}" "${URL[prometheus]}" \
         "$WORK/rules.json" "$at") || log "sanity: some queries failed"

@@ -10,7 +10,8 @@
 //! `agentmon bench remote-write`. Every receiver gets identical request
 //! bodies, each over its own keep-alive connection and thread, so a slow
 //! receiver does not delay the others. Once the backfill is acknowledged by
-//! every receiver, `--ready-file` is written. The run ends after
+//! every receiver, `--ready-file` is written; `--progress-file` holds the
+//! time of the last step every receiver has answered for. The run ends after
 //! `--duration` (or when the process is stopped); failed requests (after
 //! retries of 5xx, 429 and transport errors) are counted and printed.
 
@@ -45,6 +46,11 @@ pub struct FeedArgs {
     /// Written (empty) once the backfill is acknowledged everywhere.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// Rewritten after every step with the step's time (ms since the
+    /// epoch, before jitter) once every receiver has answered for it: data
+    /// up to that time plus 1 s is the same on every receiver.
+    #[arg(long)]
+    pub progress_file: Option<PathBuf>,
     /// Seed of the workload's random values.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -218,6 +224,13 @@ pub fn run_feed(args: &FeedArgs) -> anyhow::Result<()> {
             step == 0,
         );
         send_step(&clients, &args.urls, &sent, &bodies, &samples_per_body);
+        if let Some(path) = &args.progress_file {
+            // Written beside and renamed over, so a reader sees a whole number.
+            let temporary = path.with_extension("tmp");
+            std::fs::write(&temporary, format!("{due}\n"))
+                .and_then(|()| std::fs::rename(&temporary, path))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         if step + 1 == args.backfill_steps.max(1) {
             if let Some(path) = &args.ready_file {
                 std::fs::write(path, b"").with_context(|| format!("writing {}", path.display()))?;
