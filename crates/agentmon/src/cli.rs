@@ -57,6 +57,10 @@ pub enum BenchCommand {
     Live(crate::bench::LiveArgs),
     /// Serve many scrape targets with changing values on loopback ports.
     ScrapeTargets(crate::bench::ScrapeTargetsArgs),
+    /// Remote-write the agent-fleet workload in real time to one or more receivers.
+    Feed(crate::bench::FeedArgs),
+    /// Write a rule file of many alerting rules over the agent-fleet workload.
+    AlertRules(crate::bench::AlertRulesArgs),
 }
 
 /// `agentmon rules …`

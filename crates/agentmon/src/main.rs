@@ -25,6 +25,8 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Events(args)) => run_events_bench(&args),
         Command::Bench(BenchCommand::Live(args)) => run_live_bench(&args),
         Command::Bench(BenchCommand::ScrapeTargets(args)) => bench::run_scrape_targets(&args),
+        Command::Bench(BenchCommand::Feed(args)) => bench::run_feed(&args),
+        Command::Bench(BenchCommand::AlertRules(args)) => bench::run_alert_rules(&args),
         Command::Promqltest(args) => return promqltest::run(&args),
         Command::Rules(RulesCommand::Check(args)) => return rules::check(&args),
         Command::Rules(RulesCommand::Test(args)) => return rules::test(&args),

@@ -11,7 +11,10 @@
 //! [`agentmon_notify::receivers::prepare`] and the queue. Only once the
 //! deliveries are queued is the notification log written, so a crash in
 //! between sends again rather than never, and a restart does not notify
-//! again what was already notified.
+//! again what was already notified. The flush task takes the log's
+//! snapshot after queueing and hands it to a writer task, which writes the
+//! latest snapshot it has (skipping older ones) while the flush task goes
+//! on: a slow disk sync then delays no group's notification.
 //!
 //! The delivery queue is opened here, or shared with the event webhooks
 //! ([`Alerting::open_with_queue`]); each notification queued is also told
@@ -107,6 +110,7 @@ pub type ClearedAcksHook = Arc<dyn Fn(Vec<u64>) + Send + Sync>;
 pub struct AlertingTasks {
     stop: watch::Sender<bool>,
     flusher: tokio::task::JoinHandle<()>,
+    log_writer: tokio::task::JoinHandle<()>,
     /// `None` when the queue is shared and its dispatcher runs elsewhere.
     deliveries: Option<agentmon_notify::deliver::Dispatcher>,
 }
@@ -119,6 +123,9 @@ impl AlertingTasks {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.flusher.await;
+        // The flusher has dropped its end: the writer saves the last
+        // snapshot and ends.
+        let _ = self.log_writer.await;
         if let Some(deliveries) = self.deliveries {
             deliveries.shutdown().await;
         }
@@ -378,15 +385,22 @@ impl Alerting {
     pub fn start(self: &Arc<Self>) -> AlertingTasks {
         let (stop, stopped) = watch::channel(false);
         let deliveries = self.owns_queue.then(|| self.queue.start());
-        let flusher = tokio::spawn(Arc::clone(self).run(stopped));
+        let (snapshots, latest) = watch::channel(Vec::new());
+        let log_writer = tokio::spawn(write_log_snapshots(self.nflog_path.clone(), latest));
+        let flusher = tokio::spawn(Arc::clone(self).run(stopped, snapshots));
         AlertingTasks {
             stop,
             flusher,
+            log_writer,
             deliveries,
         }
     }
 
-    async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
+    async fn run(
+        self: Arc<Self>,
+        mut stopped: watch::Receiver<bool>,
+        snapshots: watch::Sender<Vec<NotificationLogEntry>>,
+    ) {
         let mut last_gc = tokio::time::Instant::now();
         loop {
             if *stopped.borrow() {
@@ -406,7 +420,7 @@ impl Alerting {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
-            self.flush().await;
+            self.flush(&snapshots).await;
             if last_gc.elapsed() >= GC_INTERVAL {
                 last_gc = tokio::time::Instant::now();
                 if let Err(error) = self.state.lock().gc() {
@@ -416,9 +430,9 @@ impl Alerting {
         }
     }
 
-    /// Flushes the due groups, queues their deliveries, then saves the
-    /// notification log.
-    async fn flush(&self) {
+    /// Flushes the due groups, queues their deliveries, then hands the
+    /// notification log's snapshot to the writer.
+    async fn flush(&self, snapshots: &watch::Sender<Vec<NotificationLogEntry>>) {
         let mut notifications: Vec<Notification> = Vec::new();
         let (config, cleared) = {
             let mut state = self.state.lock();
@@ -474,8 +488,23 @@ impl Alerting {
                 }
             }
         }
+        // Taken after the deliveries are queued, so the snapshot never
+        // names a notification that is not in the queue.
         let entries = self.state.lock().dispatcher.log_entries();
-        let path = self.nflog_path.clone();
+        snapshots.send_replace(entries);
+    }
+}
+
+/// Writes each notification-log snapshot the flush task hands over; when
+/// several arrive during one write, only the latest is written next. Ends
+/// once the flush task has ended and its last snapshot is written.
+async fn write_log_snapshots(
+    path: PathBuf,
+    mut latest: watch::Receiver<Vec<NotificationLogEntry>>,
+) {
+    while latest.changed().await.is_ok() {
+        let entries = latest.borrow_and_update().clone();
+        let path = path.clone();
         match tokio::task::spawn_blocking(move || write_log(&path, &entries)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "notification log not saved"),
@@ -573,5 +602,29 @@ mod tests {
         assert_eq!(read_log(&path).expect("read"), entries);
         std::fs::write(&path, "{not json").expect("written");
         assert!(read_log(&path).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_writer_saves_the_latest_snapshot_before_it_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(NFLOG_FILE);
+        let (snapshots, latest) = watch::channel(Vec::new());
+        let writer = tokio::spawn(write_log_snapshots(path.clone(), latest));
+        let entry = |at_ms| NotificationLogEntry {
+            receiver: "team".to_owned(),
+            group_key: "{}:{alertname=\"A\"}".to_owned(),
+            firing: vec![at_ms as u64],
+            resolved: vec![],
+            at_ms,
+        };
+        for at_ms in 1..=50 {
+            snapshots.send_replace(vec![entry(at_ms)]);
+        }
+        drop(snapshots);
+        tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .expect("the writer ends once the sender is gone")
+            .expect("the writer does not panic");
+        assert_eq!(read_log(&path).expect("read"), vec![entry(50)]);
     }
 }

@@ -137,6 +137,34 @@ pub struct DeliveryStore {
     key: SecretKey,
 }
 
+/// How a write's commit reaches the disk (SQLite's `synchronous`, WAL mode).
+#[derive(Clone, Copy)]
+enum Durability {
+    /// `FULL`: synced before the commit returns. Enqueueing uses it: a
+    /// queued delivery must survive the machine going down, since the
+    /// notification log that follows will not notify the group again.
+    Synced,
+    /// `NORMAL`: in the WAL, synced by the next `FULL` commit or
+    /// checkpoint. Claims and attempt records use it: if the machine (not
+    /// just the process) loses one, the delivery is pending again after
+    /// the restart and is sent again; at least once, never lost. This keeps
+    /// one disk sync instead of three on the way from a group's flush to
+    /// its webhook, which matters on a busy disk.
+    Relaxed,
+}
+
+/// Sets the connection's `synchronous` for the writes that follow; each
+/// write path sets the level it needs.
+fn set_synchronous(connection: &Connection, durability: Durability) -> Result<(), DeliverError> {
+    let level = match durability {
+        Durability::Synced => "FULL",
+        Durability::Relaxed => "NORMAL",
+    };
+    connection
+        .pragma_update(None, "synchronous", level)
+        .doing("set the synchronous level")
+}
+
 /// The columns that name a group's deliveries to one integration.
 const SAME_GROUP: &str = "o.receiver = d.receiver AND o.integration = d.integration \
      AND o.integration_index = d.integration_index AND o.group_key = d.group_key";
@@ -208,6 +236,7 @@ impl DeliveryStore {
             sealed.push(self.key.seal(&json).map_err(DeliverError::Seal)?);
         }
         let mut connection = self.connection.lock();
+        set_synchronous(&connection, Durability::Synced)?;
         let transaction = connection.transaction().doing("begin enqueueing")?;
         let mut ids = Vec::with_capacity(deliveries.len());
         for (delivery, payload) in deliveries.iter().zip(sealed) {
@@ -267,6 +296,7 @@ impl DeliveryStore {
             return Ok(Vec::new());
         }
         let mut connection = self.connection.lock();
+        set_synchronous(&connection, Durability::Relaxed)?;
         let transaction = connection.transaction().doing("begin claiming")?;
         let rows = select_due(&transaction, now_ms, limit)?;
         let mut claimed = Vec::with_capacity(rows.len());
@@ -342,6 +372,7 @@ impl DeliveryStore {
             _ => Some(now_ms),
         };
         let connection = self.connection.lock();
+        set_synchronous(&connection, Durability::Relaxed)?;
         connection
             .execute(
                 "UPDATE deliveries SET status = ?2,

@@ -118,3 +118,46 @@ fn only_finished_deliveries_leave_the_log() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].status, DeliveryStatus::Pending);
 }
+
+#[test]
+fn enqueueing_is_synced_claims_and_records_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DeliveryStore::open(&dir.path().join("q"), SecretKey::generate().unwrap()).unwrap();
+    // SQLite's codes: 1 = NORMAL, 2 = FULL.
+    let level = || {
+        store
+            .with_connection(|c| {
+                c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+                    .doing("read synchronous")
+            })
+            .unwrap()
+    };
+    assert_eq!(level(), 2, "opened synced");
+    let id = store.enqueue(&[delivery("a")], 10).unwrap()[0].id;
+    assert_eq!(level(), 2);
+    let claimed = store.claim_due(20, 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(level(), 1, "claims are relaxed");
+    store.enqueue(&[delivery("b")], 30).unwrap();
+    assert_eq!(level(), 2, "enqueueing syncs again");
+    let sent = AttemptRecord {
+        status: DeliveryStatus::Sent,
+        next_attempt_at_ms: None,
+        response_code: Some(200),
+        error: None,
+    };
+    store.record(id, true, &sent, 40).unwrap();
+    assert_eq!(level(), 1, "attempt records are relaxed");
+    // The relaxed writes are still committed and visible.
+    let sent_rows = store
+        .list_deliveries(
+            &crate::deliver::DeliveryFilter {
+                status: Some(DeliveryStatus::Sent),
+                ..Default::default()
+            },
+            crate::deliver::Page::default(),
+        )
+        .unwrap();
+    assert_eq!(sent_rows.len(), 1);
+    assert_eq!(sent_rows[0].id, id);
+}
