@@ -101,7 +101,30 @@ pub const UNPRICED_TOKENS: Family = Family {
     labels: &["model"],
 };
 
-/// Every family, in the order they are rendered.
+/// Not in the Hermes instrumentation: over the open sessions of an agent
+/// instance, the most calls of one tool within one session (what the
+/// `tool_loop` alert preset watches). Computed when rendered.
+pub const SESSION_MAX_TOOL_CALLS: Family = Family {
+    suffix: "session_max_tool_calls",
+    help: "Most calls of one tool within one open session",
+    kind: Kind::Gauge,
+    labels: &["tool_name"],
+};
+/// Not in the Hermes instrumentation: the highest cost of one open session
+/// of an agent instance so far (what the `session_budget` alert preset
+/// watches). Computed when rendered.
+pub const SESSION_MAX_COST: Family = Family {
+    suffix: "session_max_cost_usd",
+    help: "Highest cost in USD so far of one open session",
+    kind: Kind::Gauge,
+    labels: &[],
+};
+
+/// The families computed from the open sessions when rendered, after
+/// [`ALL`].
+pub const PER_SESSION: [Family; 2] = [SESSION_MAX_TOOL_CALLS, SESSION_MAX_COST];
+
+/// Every family kept as series, in the order they are rendered.
 pub const ALL: [Family; 10] = [
     REQUEST_DURATION,
     STEP_DURATION,

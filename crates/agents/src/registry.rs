@@ -51,7 +51,17 @@ struct Session {
     started_ms: i64,
     last_seen_ms: i64,
     steps: u64,
+    /// Cost of the session's steps so far (client's `cost_usd`, else
+    /// priced), behind `<ns>_session_max_cost_usd`.
+    cost_usd: f64,
+    /// Calls per tool so far, behind `<ns>_session_max_tool_calls`; at
+    /// most [`MAX_TOOLS_PER_SESSION`] tools are counted.
+    tool_calls: HashMap<String, u64>,
 }
+
+/// Distinct tools counted per open session; calls of further tools still
+/// count in the families, not in the per-session maximum.
+const MAX_TOOLS_PER_SESSION: usize = 1024;
 
 /// An open session with its agent and instance; sessions are kept by
 /// `session_id`, several under one id when agents or instances differ.
@@ -244,6 +254,8 @@ impl State {
                                 started_ms: event.timestamp_ms,
                                 last_seen_ms: event.timestamp_ms,
                                 steps: 0,
+                                cost_usd: 0.0,
+                                tool_calls: HashMap::new(),
                             },
                         });
                     self.add(families::ACTIVE_SESSIONS, &common, &[], 1.0);
@@ -280,6 +292,9 @@ impl State {
                     *completion_tokens as f64,
                 );
                 if let Some(cost) = step_cost(prices, &event.kind) {
+                    if let Some(session) = self.session_mut(event) {
+                        session.cost_usd += cost;
+                    }
                     self.add(families::COST, &common, &[model, provider], cost);
                 } else if cost_usd.is_none() {
                     let tokens = prompt_tokens.saturating_add(*completion_tokens);
@@ -304,6 +319,16 @@ impl State {
                 duration_seconds,
                 ..
             } => {
+                if let Some(session) = self.session_mut(event) {
+                    let known = session.tool_calls.len();
+                    match session.tool_calls.get_mut(tool_name.as_str()) {
+                        Some(calls) => *calls += 1,
+                        None if known < MAX_TOOLS_PER_SESSION => {
+                            session.tool_calls.insert(tool_name.clone(), 1);
+                        }
+                        None => {}
+                    }
+                }
                 self.add(
                     families::TOOL_CALLS,
                     &common,
@@ -346,6 +371,30 @@ impl State {
                 }
             }
         }
+    }
+
+    /// The per-session families, computed over the open sessions: the most
+    /// calls of each tool in one session, and the highest cost of one
+    /// session, per agent and instance. Indexed like
+    /// [`families::PER_SESSION`].
+    pub(crate) fn per_session(&self) -> [Series; 2] {
+        let mut tool_calls = Series::default();
+        let mut cost = Series::default();
+        for open in self.sessions.values().flatten() {
+            let common = [open.agent.as_str(), open.instance.as_str()];
+            for (tool, calls) in &open.session.tool_calls {
+                let calls = *calls as f64;
+                if let Value::Scalar(max) =
+                    tool_calls.value_mut(&common, &[tool.as_str()], || Value::Scalar(0.0))
+                {
+                    *max = max.max(calls);
+                }
+            }
+            if let Value::Scalar(max) = cost.value_mut(&common, &[], || Value::Scalar(0.0)) {
+                *max = max.max(open.session.cost_usd);
+            }
+        }
+        [tool_calls, cost]
     }
 
     fn expire(&mut self, now_ms: i64, timeout_ms: i64) -> Vec<ExpiredSession> {

@@ -87,6 +87,10 @@ impl AgentMetrics {
             let name = format!("{namespace}_{}", family.suffix);
             flatten_family(name, family, series, &mut out);
         }
+        for (family, series) in families::PER_SESSION.iter().zip(state.per_session().iter()) {
+            let name = format!("{namespace}_{}", family.suffix);
+            flatten_family(name, family, series, &mut out);
+        }
         for (family, series) in semconv::ALL.iter().zip(state.semconv.iter()) {
             flatten_family(family.suffix.to_owned(), family, series, &mut out);
         }

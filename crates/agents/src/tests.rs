@@ -389,3 +389,92 @@ fn cost_is_the_clients_else_computed_else_unpriced_tokens() {
         None
     );
 }
+
+fn tool_in(session: &str, at: i64, name: &str) -> AgentEvent {
+    event(
+        session,
+        at,
+        EventKind::ToolCall {
+            tool_name: name.into(),
+            status: ToolStatus::Success,
+            duration_seconds: 0.1,
+            error: None,
+        },
+    )
+}
+
+#[test]
+fn per_session_maxima_follow_the_open_sessions() {
+    let metrics = AgentMetrics::new(AgentMetricsOptions::default());
+    // s1: search three times, two steps ($0.50); s2: search once, fetch
+    // twice, one step ($0.25).
+    metrics.apply(&[
+        start("s1", 1_000),
+        start("s2", 1_000),
+        tool_in("s1", 1_100, "search"),
+        tool_in("s1", 1_200, "search"),
+        tool_in("s1", 1_300, "search"),
+        tool_in("s2", 1_100, "search"),
+        tool_in("s2", 1_200, "fetch"),
+        tool_in("s2", 1_300, "fetch"),
+        step("s1", 1_400, 1.0),
+        step("s1", 1_500, 1.0),
+        step("s2", 1_400, 1.0),
+        // A session never started counts in the families only.
+        tool_in("s9", 1_500, "search"),
+        tool_in("s9", 1_500, "search"),
+        tool_in("s9", 1_500, "search"),
+        tool_in("s9", 1_500, "search"),
+    ]);
+    let text = metrics.render();
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_session_max_tool_calls{{{L},tool_name=\"search\"}}")
+        ),
+        3.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_session_max_tool_calls{{{L},tool_name=\"fetch\"}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(&text, &format!("hermes_session_max_cost_usd{{{L}}}")),
+        0.5
+    );
+    assert!(
+        text.contains("# TYPE hermes_session_max_cost_usd gauge"),
+        "{text}"
+    );
+    // s1 ends: the maxima are s2's; both end: the series are gone.
+    metrics.apply(&[end("s1", 2_000, SessionStatus::Completed)]);
+    let text = metrics.render();
+    assert_eq!(
+        value(
+            &text,
+            &format!("hermes_session_max_tool_calls{{{L},tool_name=\"search\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&text, &format!("hermes_session_max_cost_usd{{{L}}}")),
+        0.25
+    );
+    metrics.apply(&[end("s2", 2_000, SessionStatus::Failed)]);
+    let text = metrics.render();
+    assert!(!text.contains("session_max_"), "{text}");
+    // The samples written into the TSDB carry the same series.
+    metrics.apply(&[start("s3", 3_000), tool_in("s3", 3_100, "search")]);
+    let names: Vec<String> = metrics
+        .samples()
+        .iter()
+        .filter_map(|(labels, _)| labels.get("__name__").map(str::to_owned))
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "hermes_session_max_tool_calls"),
+        "{names:?}"
+    );
+}

@@ -349,14 +349,14 @@ pub fn compile(
         PresetType::ToolLoop => {
             let calls = positive(need()?)?;
             format!(
-                "sum by ({by}, tool_name) (increase({ns}_tool_call_total[10m])) / on ({by}) group_left () clamp_min(sum by ({by}) ({ns}_active_sessions), 1) > {}",
+                "max by ({by}, tool_name) ({ns}_session_max_tool_calls) > {}",
                 number(calls)
             )
         }
         PresetType::SessionBudget => {
             let usd = positive(need()?)?;
             format!(
-                "sum by ({by}) (increase({ns}_cost_usd_total[1h])) / clamp_min(sum by ({by}) (increase({ns}_request_duration_seconds_count{{endpoint=\"/run\"}}[1h])) or on ({by}) (sum by ({by}) (increase({ns}_cost_usd_total[1h])) * 0), 1) > {}",
+                "max by ({by}) ({ns}_session_max_cost_usd) > {}",
                 number(usd)
             )
         }

@@ -276,3 +276,37 @@ fn token_spike_compares_with_the_hourly_average() {
     assert_eq!(evaluate(&store, &expr, 60).len(), 1);
     assert!(evaluate(&store, &expr, 50).is_empty());
 }
+
+#[test]
+fn tool_loop_and_session_budget_watch_the_worst_open_session() {
+    let store = Arc::new(MemoryStore::new());
+    let calls = |tool: &'static str| {
+        [
+            ("__name__", "hermes_session_max_tool_calls"),
+            ("agent", "a"),
+            ("instance", "i"),
+            ("tool_name", tool),
+        ]
+    };
+    // One session called search 12 times; fetch never more than 3.
+    put(&store, &calls("search"), 0..10, |m| m as f64 + 3.0);
+    put(&store, &calls("fetch"), 0..10, |_| 3.0);
+    let expr = compile(PresetType::ToolLoop, Some(10.0), "hermes").unwrap();
+    let result = evaluate(&store, &expr, 9);
+    assert_eq!(result.len(), 1, "{result:?}");
+    assert_eq!(result[0].0.get("tool_name"), Some("search"));
+    assert_eq!(result[0].1, 12.0);
+    assert!(evaluate(&store, &expr, 6).is_empty());
+
+    let cost = [
+        ("__name__", "hermes_session_max_cost_usd"),
+        ("agent", "a"),
+        ("instance", "i"),
+    ];
+    put(&store, &cost, 0..10, |m| 0.5 * m as f64);
+    let expr = compile(PresetType::SessionBudget, Some(2.0), "hermes").unwrap();
+    assert!(evaluate(&store, &expr, 4).is_empty());
+    let result = evaluate(&store, &expr, 5);
+    assert_eq!(result.len(), 1, "{result:?}");
+    assert_eq!(result[0].1, 2.5);
+}
