@@ -119,8 +119,11 @@ impl LiveHub {
     /// each in its order, in the order they reach the hub.
     pub fn publish(&self, events: &[AgentEvent], cost: &dyn Fn(&EventKind) -> Option<f64>) {
         let mut ledger = self.inner.ledger.lock();
+        // With nobody subscribed the totals are still kept, but no message
+        // is built (a reader that subscribes later gets what comes next).
+        let build = self.inner.sender.receiver_count() > 0;
         for event in events {
-            if let Some(message) = ledger.message_for(event, cost) {
+            if let Some(message) = ledger.message_for(event, cost, build) {
                 // An error only means nobody is listening right now.
                 let _ = self.inner.sender.send(message);
             }

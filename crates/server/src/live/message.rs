@@ -91,21 +91,19 @@ pub struct SessionLedger {
 }
 
 impl SessionLedger {
-    /// Folds one event in and returns the message it makes, if any;
-    /// `cost` prices a step (see [`crate::state::AppState::agent_metrics`]).
+    /// Folds one event in and returns the message it makes, if any and if
+    /// `build` (the totals are kept either way); `cost` prices a step (see
+    /// [`crate::state::AppState::agent_metrics`]).
     pub fn message_for(
         &mut self,
         event: &AgentEvent,
         cost: &dyn Fn(&EventKind) -> Option<f64>,
+        build: bool,
     ) -> Option<Arc<LiveMessage>> {
         match &event.kind {
             EventKind::SessionStart { .. } => {
                 self.totals(event);
-                Some(LiveMessage::new(
-                    "status",
-                    event,
-                    json!({ "status": "RUNNING" }),
-                ))
+                build.then(|| LiveMessage::new("status", event, json!({ "status": "RUNNING" })))
             }
             EventKind::SessionEnd { status, output } => {
                 let duration = self
@@ -116,19 +114,23 @@ impl SessionLedger {
                     SessionStatus::Completed => "COMPLETED",
                     SessionStatus::Failed => "FAILED",
                 };
-                Some(LiveMessage::new(
-                    "status",
-                    event,
-                    json!({ "status": status, "output": output, "duration": duration }),
-                ))
+                build.then(|| {
+                    LiveMessage::new(
+                        "status",
+                        event,
+                        json!({ "status": status, "output": output, "duration": duration }),
+                    )
+                })
             }
             EventKind::Log { level, message } => {
                 self.touch(event);
-                Some(LiveMessage::new(
-                    "log",
-                    event,
-                    json!({ "log": message, "level": level.as_str() }),
-                ))
+                build.then(|| {
+                    LiveMessage::new(
+                        "log",
+                        event,
+                        json!({ "log": message, "level": level.as_str() }),
+                    )
+                })
             }
             EventKind::LlmError {
                 model,
@@ -136,16 +138,18 @@ impl SessionLedger {
                 error_type,
             } => {
                 self.touch(event);
-                Some(LiveMessage::new(
-                    "log",
-                    event,
-                    json!({
-                        "log": error,
-                        "level": "error",
-                        "model": model,
-                        "errorType": error_type.as_str(),
-                    }),
-                ))
+                build.then(|| {
+                    LiveMessage::new(
+                        "log",
+                        event,
+                        json!({
+                            "log": error,
+                            "level": "error",
+                            "model": model,
+                            "errorType": error_type.as_str(),
+                        }),
+                    )
+                })
             }
             EventKind::Step {
                 prompt_tokens,
@@ -160,13 +164,13 @@ impl SessionLedger {
                     totals.completion_tokens.saturating_add(*completion_tokens);
                 totals.cost_usd += cost_usd.unwrap_or(0.0);
                 let data = metrics_data(totals, event.timestamp_ms);
-                Some(LiveMessage::new("metrics", event, data))
+                build.then(|| LiveMessage::new("metrics", event, data))
             }
             EventKind::ToolCall { .. } => {
                 let totals = self.totals(event);
                 totals.tool_calls += 1;
                 let data = metrics_data(totals, event.timestamp_ms);
-                Some(LiveMessage::new("metrics", event, data))
+                build.then(|| LiveMessage::new("metrics", event, data))
             }
         }
     }
