@@ -30,17 +30,14 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A webhook receiver keeping every payload.
 struct Webhook {
-    url: String,
     receiver: Receiver,
 }
 
 impl Webhook {
     fn start() -> Webhook {
         // The token stands for the credentials such URLs carry.
-        let receiver = Receiver::start(200, 0, "e2e-s3cret");
         Webhook {
-            url: receiver.url.clone(),
-            receiver,
+            receiver: Receiver::start(200, 0, "e2e-s3cret"),
         }
     }
 
@@ -91,7 +88,7 @@ fn setup() -> Setup {
     let webhook = Webhook::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("agentmon.yml");
-    std::fs::write(&config, config_text(&webhook.url, "")).expect("write config");
+    std::fs::write(&config, config_text(&webhook.receiver.url, "")).expect("write config");
     let server = start(dir.path(), &config);
     Setup {
         webhook,
@@ -158,7 +155,11 @@ fn notifications_are_not_repeated_after_a_restart_and_silences_persist() {
         .to_owned();
 
     // A broken section is refused and the running one stays.
-    std::fs::write(&config, config_text(&webhook.url, "    - name: hook\n")).expect("write");
+    std::fs::write(
+        &config,
+        config_text(&webhook.receiver.url, "    - name: hook\n"),
+    )
+    .expect("write");
     let (status, body) = post_json(&server, "/-/reload", &json!({}));
     assert_eq!(status, 400, "{body}");
     assert!(
@@ -169,7 +170,11 @@ fn notifications_are_not_repeated_after_a_restart_and_silences_persist() {
         get_json(&server, "/api/v2/receivers"),
         json!([{"name": "hook"}])
     );
-    std::fs::write(&config, config_text(&webhook.url, "    - name: second\n")).expect("write");
+    std::fs::write(
+        &config,
+        config_text(&webhook.receiver.url, "    - name: second\n"),
+    )
+    .expect("write");
     let (status, body) = post_json(&server, "/-/reload", &json!({}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -177,7 +182,11 @@ fn notifications_are_not_repeated_after_a_restart_and_silences_persist() {
         json!([{"name": "hook"}, {"name": "second"}])
     );
     // SIGHUP reloads the section too.
-    std::fs::write(&config, config_text(&webhook.url, "    - name: third\n")).expect("write");
+    std::fs::write(
+        &config,
+        config_text(&webhook.receiver.url, "    - name: third\n"),
+    )
+    .expect("write");
     // SAFETY: kill(2) on our own child's pid with a valid signal number.
     let sent = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) };
     assert_eq!(sent, 0);

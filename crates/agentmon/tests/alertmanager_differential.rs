@@ -42,16 +42,13 @@ struct Received {
 
 /// The loopback webhook receiver, at `/<sender>/<receiver>`.
 struct Hooks {
-    base: String,
     receiver: Receiver,
 }
 
 impl Hooks {
     fn start() -> Hooks {
-        let receiver = Receiver::start(200, 0, "e2e");
         Hooks {
-            base: receiver.base.clone(),
-            receiver,
+            receiver: Receiver::start(200, 0, "e2e"),
         }
     }
 
@@ -291,9 +288,9 @@ fn the_same_alert_stream_notifies_as_alertmanager_does() {
     };
     let hooks = Hooks::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let am = Alertmanager::start(&binary, dir.path(), &routing(&hooks.base, "am"));
+    let am = Alertmanager::start(&binary, dir.path(), &routing(&hooks.receiver.base, "am"));
     let config = dir.path().join("agentmon.yml");
-    let section: String = routing(&hooks.base, "agentmon")
+    let section: String = routing(&hooks.receiver.base, "agentmon")
         .lines()
         .map(|line| format!("  {line}\n"))
         .collect();

@@ -154,11 +154,6 @@ impl SlackConfig {
             &field(&self.title, &defaults.title, default_title),
             MAX_TITLE_CHARS,
         );
-        let fallback = if renderer.has_stock_templates() || self.fallback != defaults.fallback {
-            field(&self.fallback, &defaults.fallback, empty)
-        } else {
-            title.clone()
-        };
         let fields = self
             .fields
             .iter()
@@ -202,7 +197,7 @@ impl SlackConfig {
                 title_link: field(&self.title_link, &defaults.title_link, default_title_link),
                 pretext: field(&self.pretext, &defaults.pretext, empty),
                 text: field(&self.text, &defaults.text, default_text),
-                fallback,
+                fallback: field(&self.fallback, &defaults.fallback, default_title),
                 callback_id: field(&self.callback_id, &defaults.callback_id, empty),
                 fields,
                 actions,
