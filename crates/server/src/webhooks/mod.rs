@@ -270,6 +270,26 @@ impl EventWebhooks {
     }
 
     async fn deliver(&self, state: &AppState, event: SourceEvent) {
+        // Session events read the session's totals from the store, which
+        // only matters when some webhook takes them.
+        let kind = match &event {
+            SourceEvent::Ready(event) => event.kind,
+            SourceEvent::SessionEnded(ended) => match ended.status {
+                agentmon_model::SessionStatus::Completed => EventType::SessionCompleted,
+                agentmon_model::SessionStatus::Failed => EventType::SessionFailed,
+            },
+            SourceEvent::SessionAbandoned { .. } => EventType::SessionAbandoned,
+        };
+        if let Some(index) = EventType::FILTERABLE.iter().position(|t| *t == kind) {
+            self.counters.emitted[index].fetch_add(1, Ordering::Relaxed);
+        }
+        if !self
+            .list()
+            .iter()
+            .any(|w| w.enabled && w.filter.matches(kind))
+        {
+            return;
+        }
         let event = match event {
             SourceEvent::Ready(event) => event,
             SourceEvent::SessionEnded(ended) => {
@@ -281,9 +301,6 @@ impl EventWebhooks {
                 sources::session_abandoned(&session, summary.as_ref(), at_ms)
             }
         };
-        if let Some(index) = EventType::FILTERABLE.iter().position(|t| *t == event.kind) {
-            self.counters.emitted[index].fetch_add(1, Ordering::Relaxed);
-        }
         let id = event_id();
         let deliveries: Vec<_> = self
             .list()
