@@ -26,11 +26,10 @@ pub enum ProbeError {
     /// The blocking task that runs a store call failed.
     #[error("health target store task failed: {0}")]
     TaskFailed(String),
-    /// The store was written by a newer agentmon.
-    #[error(
-        "health target store schema version {found} is newer than this agentmon knows ({known})"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
+    /// The store's file cannot be opened, or was written by a newer
+    /// agentmon.
+    #[error("health target store: {0}")]
+    Open(#[from] agentmon_sqlite::OpenError),
 }
 
 pub(crate) trait Context<T> {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, ErrorCode};
+use rusqlite::{params, Connection};
 
 use crate::error::{Context, ProbeError};
 use crate::target::{HealthTarget, TargetOrigin, TargetSpec};
@@ -18,8 +18,8 @@ use crate::target::{HealthTarget, TargetOrigin, TargetSpec};
 /// The store's file name in the data directory.
 pub const FILE_NAME: &str = "health_targets.sqlite";
 
-/// The schema version this code writes.
-const VERSION: i64 = 1;
+/// The schema's migrations: version 1 is the only one so far.
+const MIGRATIONS: &[&str] = &[V1];
 
 const V1: &str = "
 CREATE TABLE health_targets (
@@ -39,24 +39,7 @@ pub struct TargetStore {
 impl TargetStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<TargetStore, ProbeError> {
-        let mut connection = Connection::open(path).doing("open the database file")?;
-        let found: i64 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .doing("read the schema version")?;
-        if found > VERSION {
-            return Err(ProbeError::SchemaTooNew {
-                found,
-                known: VERSION,
-            });
-        }
-        if found < VERSION {
-            let transaction = connection.transaction().doing("begin the migration")?;
-            transaction.execute_batch(V1).doing("create the schema")?;
-            transaction
-                .pragma_update(None, "user_version", VERSION)
-                .doing("set the schema version")?;
-            transaction.commit().doing("commit the migration")?;
-        }
+        let connection = agentmon_sqlite::open(path, &[], MIGRATIONS)?;
         Ok(TargetStore {
             connection: Mutex::new(connection),
         })
@@ -117,9 +100,7 @@ impl TargetStore {
         );
         match inserted {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == ErrorCode::ConstraintViolation =>
-            {
+            Err(e) if agentmon_sqlite::is_constraint_violation(&e) => {
                 Err(ProbeError::Duplicate(target.service_name.clone()))
             }
             Err(source) => Err(ProbeError::Store {
@@ -187,7 +168,10 @@ mod tests {
             .unwrap();
         assert!(matches!(
             TargetStore::open(&path),
-            Err(ProbeError::SchemaTooNew { found: 7, .. })
+            Err(ProbeError::Open(agentmon_sqlite::OpenError::SchemaTooNew {
+                found: 7,
+                ..
+            }))
         ));
     }
 }

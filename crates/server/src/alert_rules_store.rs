@@ -18,12 +18,13 @@ use std::path::Path;
 
 use agentmon_notify::secrets::{Secret, SecretKey};
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, ErrorCode};
+use rusqlite::{params, Connection};
 
 /// The store's file name in the data directory.
 pub const FILE_NAME: &str = "alert_rules.sqlite";
 
-const VERSION: i64 = 1;
+/// The schema's migrations: version 1 is the only one so far.
+const MIGRATIONS: &[&str] = &[V1];
 
 const V1: &str = "
 CREATE TABLE alert_rules (
@@ -55,10 +56,8 @@ pub enum StoreError {
         doing: &'static str,
         source: rusqlite::Error,
     },
-    #[error(
-        "alert rule store: schema version {found} is newer than this agentmon knows ({known})"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
+    #[error("alert rule store: {0}")]
+    Open(#[from] agentmon_sqlite::OpenError),
     #[error("alert rule store: {0}")]
     Corrupt(String),
     #[error("an alert rule named {0:?} exists already")]
@@ -112,24 +111,7 @@ impl AlertRuleStore {
     /// Opens (creating if needed) the store at `path`; webhook URLs are
     /// sealed with `key`.
     pub fn open(path: &Path, key: SecretKey) -> Result<AlertRuleStore, StoreError> {
-        let mut connection = Connection::open(path).doing("open the database file")?;
-        let found: i64 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .doing("read the schema version")?;
-        if found > VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found,
-                known: VERSION,
-            });
-        }
-        if found < VERSION {
-            let transaction = connection.transaction().doing("begin the migration")?;
-            transaction.execute_batch(V1).doing("create the schema")?;
-            transaction
-                .pragma_update(None, "user_version", VERSION)
-                .doing("set the schema version")?;
-            transaction.commit().doing("commit the migration")?;
-        }
+        let connection = agentmon_sqlite::open(path, &[], MIGRATIONS)?;
         Ok(AlertRuleStore {
             connection: Mutex::new(connection),
             key,
@@ -233,9 +215,7 @@ impl AlertRuleStore {
         );
         match inserted {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == ErrorCode::ConstraintViolation =>
-            {
+            Err(e) if agentmon_sqlite::is_constraint_violation(&e) => {
                 Err(StoreError::Duplicate(rule.name.clone()))
             }
             Err(source) => Err(StoreError::Sqlite {

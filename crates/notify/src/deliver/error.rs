@@ -10,11 +10,8 @@ pub enum DeliverError {
         doing: &'static str,
         source: rusqlite::Error,
     },
-    #[error(
-        "delivery queue: the database has schema version {found}, newer than this agentmon \
-         knows ({known}); upgrade agentmon or move the file away"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
+    #[error("delivery queue: {0}")]
+    Open(#[from] agentmon_sqlite::OpenError),
     #[error(
         "delivery queue: secret.key is not the key this queue was written with; restore the \
          original secret.key, or move the queue file away to start empty"

@@ -26,7 +26,8 @@ use crate::secrets::SecretKey;
 /// The queue's file name in the data directory.
 pub const FILE_NAME: &str = "notifications.sqlite";
 
-const VERSION: i64 = 1;
+/// The schema's migrations: version 1 is the only one so far.
+const MIGRATIONS: &[&str] = &[V1];
 
 const V1: &str = "
 CREATE TABLE deliveries (
@@ -173,29 +174,12 @@ impl DeliveryStore {
     /// Opens (creating if needed) the database at `path`; payloads are
     /// sealed with `key`. Rows a crash left in `sending` become pending.
     pub fn open(path: &Path, key: SecretKey) -> Result<DeliveryStore, DeliverError> {
-        let mut connection = Connection::open(path).doing("open the database file")?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .doing("switch to WAL journaling")?;
-        connection
-            .pragma_update(None, "synchronous", "FULL")
-            .doing("set synchronous writes")?;
-        let found: i64 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .doing("read the schema version")?;
-        if found > VERSION {
-            return Err(DeliverError::SchemaTooNew {
-                found,
-                known: VERSION,
-            });
-        }
+        let mut connection = agentmon_sqlite::open(
+            path,
+            &[("journal_mode", "WAL"), ("synchronous", "FULL")],
+            MIGRATIONS,
+        )?;
         let transaction = connection.transaction().doing("begin opening")?;
-        if found < VERSION {
-            transaction.execute_batch(V1).doing("create the schema")?;
-            transaction
-                .pragma_update(None, "user_version", VERSION)
-                .doing("set the schema version")?;
-        }
         check_key(&transaction, &key)?;
         transaction
             .execute(

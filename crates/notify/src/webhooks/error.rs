@@ -19,10 +19,8 @@ pub enum WebhookError {
         doing: &'static str,
         source: rusqlite::Error,
     },
-    #[error(
-        "the webhook store has schema version {found}, newer than this agentmon knows ({known})"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
+    #[error("the webhook store: {0}")]
+    Open(#[from] agentmon_sqlite::OpenError),
     #[error("webhook {name:?}: {source}")]
     Secret { name: String, source: SecretError },
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, ErrorCode};
+use rusqlite::{params, Connection};
 
 use super::error::{Doing, WebhookError};
 use super::event::EventFilter;
@@ -22,8 +22,8 @@ use crate::secrets::{Secret, SecretKey};
 /// The store's file name in the data directory.
 pub const FILE_NAME: &str = "webhooks.sqlite";
 
-/// The schema version this code writes.
-const VERSION: i64 = 1;
+/// The schema's migrations: version 1 is the only one so far.
+const MIGRATIONS: &[&str] = &[V1];
 
 const V1: &str = "
 CREATE TABLE webhooks (
@@ -46,24 +46,7 @@ pub struct WebhookStore {
 impl WebhookStore {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path, key: SecretKey) -> Result<WebhookStore, WebhookError> {
-        let mut connection = Connection::open(path).doing("open the database file")?;
-        let found: i64 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .doing("read the schema version")?;
-        if found > VERSION {
-            return Err(WebhookError::SchemaTooNew {
-                found,
-                known: VERSION,
-            });
-        }
-        if found < VERSION {
-            let transaction = connection.transaction().doing("begin the migration")?;
-            transaction.execute_batch(V1).doing("create the schema")?;
-            transaction
-                .pragma_update(None, "user_version", VERSION)
-                .doing("set the schema version")?;
-            transaction.commit().doing("commit the migration")?;
-        }
+        let connection = agentmon_sqlite::open(path, &[], MIGRATIONS)?;
         Ok(WebhookStore {
             connection: Mutex::new(connection),
             key,
@@ -188,9 +171,7 @@ impl WebhookStore {
         );
         match inserted {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == ErrorCode::ConstraintViolation =>
-            {
+            Err(e) if agentmon_sqlite::is_constraint_violation(&e) => {
                 Err(WebhookError::Duplicate(webhook.name.clone()))
             }
             Err(e) => Err(WebhookError::Store {
@@ -292,7 +273,9 @@ mod tests {
         let key = SecretKey::generate().expect("key");
         assert!(matches!(
             WebhookStore::open(&path, key),
-            Err(WebhookError::SchemaTooNew { found: 9, known: 1 })
+            Err(WebhookError::Open(
+                agentmon_sqlite::OpenError::SchemaTooNew { found: 9, known: 1 }
+            ))
         ));
     }
 }

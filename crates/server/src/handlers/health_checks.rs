@@ -113,7 +113,7 @@ fn api_error(error: ProbeError) -> ApiError {
         ProbeError::InvalidTarget(_) => ApiError::BadData(message),
         ProbeError::Duplicate(_) | ProbeError::FromConfig(_) => ApiError::Conflict(message),
         ProbeError::NotFound(_) => ApiError::NotFound(message),
-        ProbeError::Store { .. } | ProbeError::SchemaTooNew { .. } | ProbeError::TaskFailed(_) => {
+        ProbeError::Store { .. } | ProbeError::Open(_) | ProbeError::TaskFailed(_) => {
             ApiError::Internal(message)
         }
     }

@@ -107,9 +107,9 @@ fn api_error(error: WebhookError) -> ApiError {
         WebhookError::Invalid(_) => ApiError::BadData(message),
         WebhookError::Duplicate(_) => ApiError::Conflict(message),
         WebhookError::NotFound(_) => ApiError::NotFound(message),
-        WebhookError::Store { .. }
-        | WebhookError::SchemaTooNew { .. }
-        | WebhookError::Secret { .. } => ApiError::Internal(message),
+        WebhookError::Store { .. } | WebhookError::Open(_) | WebhookError::Secret { .. } => {
+            ApiError::Internal(message)
+        }
     }
 }
 
