@@ -132,7 +132,7 @@ pub struct SessionStore {
 const MAX_REMEMBERED: usize = 100_000;
 
 /// How often the checkpointer copies the WAL into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The WAL size (in pages) at which a commit checkpoints by itself.
 const WAL_PAGES_BEFORE_COMMIT_CHECKPOINT: i64 = 16_384;
