@@ -253,6 +253,8 @@ fn end_status(kind: &EventKind) -> Option<&'static str> {
 struct Pending<'a> {
     /// The session's first event of the batch.
     first: &'a AgentEvent,
+    /// Whether the session's row already lagged before the batch.
+    waiting: bool,
     state: State,
     row_started_ms: Option<i64>,
     /// The batch's events of this session, as the chunk's JSON array.
@@ -323,14 +325,15 @@ impl SessionStore {
             let slot = match slots.get(id) {
                 Some(slot) => *slot,
                 None => {
-                    let before = match inner.known.get(id) {
-                        Some(known) => Some((known.state, known.row_started_ms)),
-                        None => inner.load(id)?,
+                    let (before, waiting) = match inner.known.get(id) {
+                        Some(known) => (Some((known.state, known.row_started_ms)), known.unflushed),
+                        None => (inner.load(id)?, false),
                     };
                     let (state, row_started_ms) =
                         before.unwrap_or((State::new(event.timestamp_ms), None));
                     batch.push(Pending {
                         first: event,
+                        waiting,
                         state,
                         row_started_ms,
                         chunk: vec![b'['],
@@ -348,15 +351,7 @@ impl SessionStore {
                 self.session_timeout_ms,
             );
         }
-        let newly_unflushed = batch
-            .iter()
-            .filter(|p| {
-                !inner
-                    .known
-                    .get(p.first.session_id.as_str())
-                    .is_some_and(|known| known.unflushed)
-            })
-            .count();
+        let newly_unflushed = batch.iter().filter(|p| !p.waiting).count();
         let too_many = inner.known.len().saturating_add(batch.len()) > MAX_REMEMBERED;
         let flush = too_many
             || inner.unflushed.saturating_add(newly_unflushed) >= MAX_UNFLUSHED

@@ -132,8 +132,12 @@ pub(crate) async fn accept_events(
         webhooks.emit_session_ends(&events);
         webhooks.emit_abandoned(abandoned);
     }
-    tracing::debug!(events = events.len(), "agent events accepted");
-    Ok(events.len())
+    let accepted = events.len();
+    tracing::debug!(events = accepted, "agent events accepted");
+    // Freeing a batch's strings is not the client's wait: it happens on
+    // the blocking pool while the answer goes out.
+    drop(tokio::task::spawn_blocking(move || drop(events)));
+    Ok(accepted)
 }
 
 /// The derived metrics, as a scrape target would serve them.
