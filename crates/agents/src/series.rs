@@ -75,7 +75,10 @@ impl Series {
     pub(crate) fn contains(&self, labels: &[&str]) -> bool {
         let mut packed = Vec::new();
         pack(&mut packed, labels, &[]);
-        let mut at = self.index.get(&self.hasher.hash_one(packed.as_slice())).copied();
+        let mut at = self
+            .index
+            .get(&self.hasher.hash_one(packed.as_slice()))
+            .copied();
         while let Some(slot) = at {
             if *self.entries[slot].packed == *packed {
                 return true;

@@ -285,7 +285,11 @@ impl SessionStore {
         // the requests' path; a commit only does it if the WAL has grown
         // past this many pages (the checkpointer fell behind or failed).
         connection
-            .pragma_update(None, "wal_autocheckpoint", WAL_PAGES_BEFORE_COMMIT_CHECKPOINT)
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                WAL_PAGES_BEFORE_COMMIT_CHECKPOINT,
+            )
             .doing("set the WAL size limit")?;
         let checkpointer = Checkpointer::start(path)?;
         Ok(SessionStore {
@@ -686,12 +690,14 @@ impl Inner {
                 .summary(id, &known.agent, &known.instance, cutoff_ms);
             return Ok(Some((summary, known.state.last_chunk)));
         }
-        Ok(read_row(&self.connection, id)?.map(|(agent, instance, state)| {
-            (
-                state.summary(id, &agent, &instance, cutoff_ms),
-                state.last_chunk,
-            )
-        }))
+        Ok(
+            read_row(&self.connection, id)?.map(|(agent, instance, state)| {
+                (
+                    state.summary(id, &agent, &instance, cutoff_ms),
+                    state.last_chunk,
+                )
+            }),
+        )
     }
 
     /// Writes every row that lags its chunks, in one transaction.
@@ -757,7 +763,8 @@ fn read_row(
         .doing("prepare a session read")?
         .query_row([id], |row| {
             let status: String = row.get(2)?;
-            let tokens = |i: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(i)?.max(0) as u64) };
+            let tokens =
+                |i: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(i)?.max(0) as u64) };
             Ok((
                 row.get(0)?,
                 row.get(1)?,
@@ -882,9 +889,7 @@ fn replay_lagging_chunks(
     connection: &mut Connection,
     timeout_ms: i64,
 ) -> Result<usize, SessionError> {
-    let transaction = connection
-        .transaction()
-        .doing("begin the session replay")?;
+    let transaction = connection.transaction().doing("begin the session replay")?;
     let through: i64 = transaction
         .query_row("SELECT through_chunk FROM summaries_flushed", [], |row| {
             row.get(0)

@@ -502,7 +502,10 @@ fn a_crash_between_the_chunks_and_the_rows_loses_nothing() {
     assert_eq!(rows(&dir), rows(&reference_dir));
     assert_eq!(store.list(&all(), now).unwrap(), expected);
     let s1 = store.summary("s1", now).unwrap().unwrap();
-    assert_eq!((s1.status.as_str(), s1.ended_ms), ("completed", Some(4_000)));
+    assert_eq!(
+        (s1.status.as_str(), s1.ended_ms),
+        ("completed", Some(4_000))
+    );
     assert_eq!(s1.steps, 2);
     assert!((s1.cost_usd - 1.125).abs() < 1e-12);
     let s2 = store.summary("s2", now).unwrap().unwrap();
@@ -527,14 +530,20 @@ fn retention_lowers_the_flush_mark_with_the_chunks_it_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_lazy(&dir);
     store
-        .append(&[start("keep", "a", 9_000), start("gone", "a", 1_000)], &cost_of)
+        .append(
+            &[start("keep", "a", 9_000), start("gone", "a", 1_000)],
+            &cost_of,
+        )
         .unwrap();
     store
         .append(&[step("gone", 2_000, "x", None)], &cost_of)
         .unwrap();
     assert_eq!(store.delete_before(5_000).unwrap(), 1);
     store
-        .append(&[start("late", "a", 9_500), step("keep", 9_600, "x", None)], &cost_of)
+        .append(
+            &[start("late", "a", 9_500), step("keep", 9_600, "x", None)],
+            &cost_of,
+        )
         .unwrap();
     crash(store);
     let store = open(&dir);
