@@ -23,6 +23,7 @@
 #   BATCH=1000          events (lines) per request
 #   PEERS="agentmon victoria-metrics"   servers to run, in order
 #   SKIP_BUILD=1        use an existing target/release/agentmon
+#   AGENTMON=PATH       another agentmon binary (implies nothing about SKIP_BUILD)
 #   OUT_DIR=target/bench-results   where the JSON reports go
 #   KEEP_DATA=1         keep the data directories and logs
 set -euo pipefail
@@ -33,7 +34,7 @@ CONCURRENCY=${CONCURRENCY:-1}
 BATCH=${BATCH:-1000}
 PEERS=${PEERS:-agentmon victoria-metrics}
 OUT_DIR=${OUT_DIR:-$REPO/target/bench-results}
-AGENTMON="$REPO/target/release/agentmon"
+AGENTMON=${AGENTMON:-$REPO/target/release/agentmon}
 CLK_TCK=$(getconf CLK_TCK)
 
 BENCH_NAME=events

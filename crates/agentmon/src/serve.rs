@@ -263,6 +263,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let _ = webhook_task.await;
     deliveries.shutdown().await;
     served.context("HTTP server failed")?;
+    // The session rows that lag their chunks are written now, so the next
+    // start has nothing to replay.
+    if let Some(store) = state.session_store() {
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .context("session store flush task failed")?
+            .context("cannot write the session summaries")?;
+    }
     let db = opened?;
     tokio::task::spawn_blocking(move || db.close())
         .await

@@ -213,16 +213,19 @@ fn step_cost(prices: &PriceTable, kind: &EventKind) -> Option<f64> {
     })
 }
 
-impl State {
-    /// The open session of this event's agent, instance and id.
-    fn session_mut(&mut self, event: &AgentEvent) -> Option<&mut Session> {
-        self.sessions
-            .get_mut(event.session_id.as_str())?
-            .iter_mut()
-            .find(|open| open.agent == event.agent && open.instance == event.instance)
-            .map(|open| &mut open.session)
-    }
+/// The open session of this event's agent, instance and id.
+fn session_of<'a>(
+    sessions: &'a mut HashMap<String, Vec<OpenSession>>,
+    event: &AgentEvent,
+) -> Option<&'a mut Session> {
+    sessions
+        .get_mut(event.session_id.as_str())?
+        .iter_mut()
+        .find(|open| open.agent == event.agent && open.instance == event.instance)
+        .map(|open| &mut open.session)
+}
 
+impl State {
     /// Closes the open session of this event's agent, instance and id.
     fn remove_session(&mut self, event: &AgentEvent) -> Option<Session> {
         let open = self.sessions.get_mut(event.session_id.as_str())?;
@@ -237,13 +240,39 @@ impl State {
     }
 
     fn apply(&mut self, event: &AgentEvent, prices: &PriceTable) {
-        let open = self.session_mut(event).map(|session| {
-            session.last_seen_ms = session.last_seen_ms.max(event.timestamp_ms);
-        });
+        let cost = step_cost(prices, &event.kind);
+        // The event's open session is looked up once; what the event does
+        // to it is done here, what it does to the families below.
+        let open = match session_of(&mut self.sessions, event) {
+            Some(session) => {
+                session.last_seen_ms = session.last_seen_ms.max(event.timestamp_ms);
+                match &event.kind {
+                    EventKind::Step { .. } => {
+                        session.steps += 1;
+                        if let Some(cost) = cost {
+                            session.cost_usd += cost;
+                        }
+                    }
+                    EventKind::ToolCall { tool_name, .. } => {
+                        let known = session.tool_calls.len();
+                        match session.tool_calls.get_mut(tool_name.as_str()) {
+                            Some(calls) => *calls += 1,
+                            None if known < MAX_TOOLS_PER_SESSION => {
+                                session.tool_calls.insert(tool_name.clone(), 1);
+                            }
+                            None => {}
+                        }
+                    }
+                    _ => {}
+                }
+                true
+            }
+            None => false,
+        };
         let common = [event.agent.as_str(), event.instance.as_str()];
         match &event.kind {
             EventKind::SessionStart { .. } => {
-                if open.is_none() {
+                if !open {
                     self.sessions
                         .entry(event.session_id.clone())
                         .or_default()
@@ -270,9 +299,6 @@ impl State {
                 completion_tokens,
                 cost_usd,
             } => {
-                if let Some(session) = self.session_mut(event) {
-                    session.steps += 1;
-                }
                 self.observe(
                     families::STEP_DURATION,
                     &common,
@@ -291,10 +317,7 @@ impl State {
                     &[model, "completion"],
                     *completion_tokens as f64,
                 );
-                if let Some(cost) = step_cost(prices, &event.kind) {
-                    if let Some(session) = self.session_mut(event) {
-                        session.cost_usd += cost;
-                    }
+                if let Some(cost) = cost {
                     self.add(families::COST, &common, &[model, provider], cost);
                 } else if cost_usd.is_none() {
                     let tokens = prompt_tokens.saturating_add(*completion_tokens);
@@ -319,16 +342,6 @@ impl State {
                 duration_seconds,
                 ..
             } => {
-                if let Some(session) = self.session_mut(event) {
-                    let known = session.tool_calls.len();
-                    match session.tool_calls.get_mut(tool_name.as_str()) {
-                        Some(calls) => *calls += 1,
-                        None if known < MAX_TOOLS_PER_SESSION => {
-                            session.tool_calls.insert(tool_name.clone(), 1);
-                        }
-                        None => {}
-                    }
-                }
                 self.add(
                     families::TOOL_CALLS,
                     &common,
@@ -432,9 +445,10 @@ impl State {
     }
 
     fn series_of(&mut self, family: Family, common: &[&str], labels: &[&str]) -> &mut Value {
+        // Suffixes are unique; comparing them alone spares the help texts.
         let index = families::ALL
             .iter()
-            .position(|f| *f == family)
+            .position(|f| f.suffix == family.suffix)
             .unwrap_or_default();
         self.series[index].value_mut(common, labels, || match family.kind {
             Kind::Histogram(bounds) => empty_histogram(bounds),

@@ -1,7 +1,8 @@
 //! One family's series: label values → value. A series is found from its
 //! borrowed label values with one keyed hash and no allocation (every event
-//! looks up several), comparing against its label values packed in one
-//! allocation; its keys are allocated once, when the series is created.
+//! looks up several): the values are packed into a reused buffer, hashed in
+//! one call and compared with the series' own packed values in one
+//! comparison; its keys are allocated once, when the series is created.
 //! [`Series::sorted`] lists the series in label order, for rendering.
 
 use std::collections::hash_map::RandomState;
@@ -18,6 +19,9 @@ pub(crate) struct Series {
     /// Keyed hash of the label values → the first entry with that hash.
     index: HashMap<u64, usize, BuildHasherDefault<Passthrough>>,
     hasher: RandomState,
+    /// The label values of the lookup under way, packed like
+    /// [`Entry::packed`].
+    scratch: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -45,24 +49,20 @@ impl Series {
         tail: &[&str],
         make: impl FnOnce() -> Value,
     ) -> &mut Value {
-        let hash = self.hash(head, tail);
+        pack(&mut self.scratch, head, tail);
+        let hash = self.hasher.hash_one(self.scratch.as_slice());
         let first = self.index.get(&hash).copied();
         let mut at = first;
         while let Some(slot) = at {
-            if packed_eq(&self.entries[slot].packed, head, tail) {
+            if *self.entries[slot].packed == *self.scratch {
                 return &mut self.entries[slot].value;
             }
             at = self.entries[slot].next;
         }
         let key: Vec<String> = head.iter().chain(tail).map(|s| (*s).to_owned()).collect();
-        let mut packed = Vec::with_capacity(key.iter().map(|k| k.len() + 1).sum());
-        for part in &key {
-            packed.extend_from_slice(part.as_bytes());
-            packed.push(0xff);
-        }
         self.entries.push(Entry {
             key,
-            packed: packed.into_boxed_slice(),
+            packed: self.scratch.as_slice().into(),
             next: first,
             value: make(),
         });
@@ -73,9 +73,14 @@ impl Series {
 
     /// Whether the series with these label values exists.
     pub(crate) fn contains(&self, labels: &[&str]) -> bool {
-        let mut at = self.index.get(&self.hash(labels, &[])).copied();
+        let mut packed = Vec::new();
+        pack(&mut packed, labels, &[]);
+        let mut at = self
+            .index
+            .get(&self.hasher.hash_one(packed.as_slice()))
+            .copied();
         while let Some(slot) = at {
-            if packed_eq(&self.entries[slot].packed, labels, &[]) {
+            if *self.entries[slot].packed == *packed {
                 return true;
             }
             at = self.entries[slot].next;
@@ -93,31 +98,16 @@ impl Series {
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
     }
-
-    fn hash(&self, head: &[&str], tail: &[&str]) -> u64 {
-        let mut hasher = self.hasher.build_hasher();
-        for part in head.iter().chain(tail) {
-            hasher.write(part.as_bytes());
-            // A separator no UTF-8 text holds, so ["ab", "c"] ≠ ["a", "bc"].
-            hasher.write_u8(0xff);
-        }
-        hasher.finish()
-    }
 }
 
-/// Whether `packed` holds exactly these label values.
-fn packed_eq(packed: &[u8], head: &[&str], tail: &[&str]) -> bool {
-    let mut rest = packed;
+/// Packs label values into `out`: each followed by 0xff, a byte UTF-8
+/// never holds, so ["ab", "c"] and ["a", "bc"] differ.
+fn pack(out: &mut Vec<u8>, head: &[&str], tail: &[&str]) {
+    out.clear();
     for part in head.iter().chain(tail) {
-        let part = part.as_bytes();
-        match rest.get(..part.len() + 1) {
-            Some(prefix) if &prefix[..part.len()] == part && prefix[part.len()] == 0xff => {
-                rest = &rest[part.len() + 1..];
-            }
-            _ => return false,
-        }
+        out.extend_from_slice(part.as_bytes());
+        out.push(0xff);
     }
-    rest.is_empty()
 }
 
 /// The index's hasher: its keys are already keyed SipHash values.
@@ -145,16 +135,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn packed_label_values_compare_part_by_part() {
-        let packed = b"ab\xffc\xff";
-        assert!(packed_eq(packed, &["ab"], &["c"]));
-        assert!(packed_eq(packed, &["ab", "c"], &[]));
-        assert!(!packed_eq(packed, &["a"], &["bc"]));
-        assert!(!packed_eq(packed, &["ab"], &[]));
-        assert!(!packed_eq(packed, &["ab", "c", ""], &[]));
-        assert!(!packed_eq(packed, &["ab", "cd"], &[]));
-        assert!(packed_eq(b"\xff", &[""], &[]));
-        assert!(packed_eq(b"", &[], &[]));
+    fn packed_label_values_keep_their_boundaries() {
+        let packed = |head: &[&str], tail: &[&str]| {
+            let mut out = Vec::new();
+            pack(&mut out, head, tail);
+            out
+        };
+        assert_eq!(packed(&["ab"], &["c"]), b"ab\xffc\xff");
+        assert_eq!(packed(&["ab"], &["c"]), packed(&["ab", "c"], &[]));
+        assert_ne!(packed(&["a"], &["bc"]), packed(&["ab", "c"], &[]));
+        assert_ne!(packed(&["ab", "c", ""], &[]), packed(&["ab", "c"], &[]));
+        assert_eq!(packed(&[""], &[]), b"\xff");
+        assert!(packed(&[], &[]).is_empty());
     }
 
     #[test]

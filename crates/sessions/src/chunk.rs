@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::store::TimelineEntry;
 
-/// What one event adds to its session's totals.
-#[derive(Debug, Default, Clone, PartialEq)]
+/// What one event adds to its session's totals, or a session's totals.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub(crate) struct Totals {
     pub(crate) steps: i64,
     pub(crate) tool_calls: i64,
@@ -135,6 +135,52 @@ pub(crate) fn read(text: &str) -> Result<Vec<TimelineEntry>, serde_json::Error> 
             body,
         })
         .collect())
+}
+
+/// What a stored entry did to its session, read back from its body (the
+/// replay of chunks whose session rows lag them): the status a
+/// `session_end` asks for, and what it adds to the totals, as
+/// [`push_event`] returned when it was written.
+pub(crate) fn effect(entry: &TimelineEntry) -> Result<(Option<&'static str>, Totals), String> {
+    let body = &entry.body;
+    let count = |field: &str| -> Result<u64, String> {
+        body.get(field)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("a {} entry without a count in {field:?}", entry.event_type))
+    };
+    let mut totals = Totals::default();
+    let mut end = None;
+    match entry.event_type.as_str() {
+        "step" => {
+            totals.steps = 1;
+            totals.prompt_tokens = count("prompt_tokens")?;
+            totals.completion_tokens = count("completion_tokens")?;
+            match body.get("cost_usd").and_then(Value::as_f64) {
+                Some(cost) => totals.cost_usd = cost,
+                None => {
+                    totals.unpriced_tokens = totals
+                        .prompt_tokens
+                        .saturating_add(totals.completion_tokens)
+                }
+            }
+        }
+        "tool_call" => {
+            totals.tool_calls = 1;
+            if body.get("status").and_then(Value::as_str) != Some(ToolStatus::Success.as_str()) {
+                totals.errors = 1;
+            }
+        }
+        "llm_error" => totals.errors = 1,
+        "session_end" => {
+            end = match body.get("status").and_then(Value::as_str) {
+                Some("completed") => Some("completed"),
+                Some("failed") => Some("failed"),
+                other => return Err(format!("a session_end entry with status {other:?}")),
+            }
+        }
+        _ => {}
+    }
+    Ok((end, totals))
 }
 
 /// Writes `[timestamp_ms,"type",` after a separating comma if needed.
@@ -329,14 +375,35 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let entries = read(&text).unwrap();
         assert_eq!(entries.len(), cases.len() + 1, "{text}");
-        for (entry, (kind, _, body, _)) in entries.iter().zip(&cases) {
+        for (entry, (kind, _, body, totals)) in entries.iter().zip(&cases) {
             assert_eq!(entry.timestamp_ms, 1_700_000_000_123);
             assert_eq!(entry.event_type, kind.type_name());
             assert_eq!(&entry.body, body);
+            // Read back, the entry adds what it added when written.
+            let (end, read_totals) = effect(entry).unwrap();
+            assert_eq!(&read_totals, totals, "{kind:?}");
+            let expected_end = match kind {
+                EventKind::SessionEnd { status, .. } => Some(status.as_str()),
+                _ => None,
+            };
+            assert_eq!(end, expected_end, "{kind:?}");
         }
         let last = &entries[cases.len()];
         assert_eq!((last.timestamp_ms, last.event_type.as_str()), (5, "log"));
         assert_eq!(last.body, json!({"level": "info", "message": "raw"}));
+    }
+
+    #[test]
+    fn an_entry_without_its_counts_has_no_effect_to_replay() {
+        let entry = |event_type: &str, body: Value| TimelineEntry {
+            timestamp_ms: 1,
+            event_type: event_type.into(),
+            body,
+        };
+        assert!(effect(&entry("step", json!({"prompt_tokens": 1}))).is_err());
+        assert!(effect(&entry("session_end", json!({"status": "odd"}))).is_err());
+        let (end, totals) = effect(&entry("log", json!({}))).unwrap();
+        assert_eq!((end, totals), (None, Totals::default()));
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub enum SessionError {
          (has another program written to the file?)"
     )]
     RowChanged { session_id: String },
+    #[error("session store: cannot start the checkpointer thread: {source}")]
+    Thread {
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Adds the action to a SQLite error.

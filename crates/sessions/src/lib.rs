@@ -5,13 +5,17 @@
 //! - [`SessionStore::open`] opens or creates the file and brings the schema
 //!   to the current version (`PRAGMA user_version`, see `schema.rs`).
 //! - [`SessionStore::append`] writes one accepted request's events in one
-//!   transaction: they land together or not at all. A session is keyed by
-//!   its `session_id` alone; its agent and instance are those of its first
-//!   event. Any event opens a session, not only `session_start`. Each
-//!   session's events of the request go into one row (a chunk, see
-//!   `schema.rs`), and each session's row is read at most once and written
-//!   once; the store remembers the status and last event time of the
-//!   sessions it has written, so most batches read no session row at all.
+//!   transaction: they land together or not at all, and are committed
+//!   before it returns. A session is keyed by its `session_id` alone; its
+//!   agent and instance are those of its first event. Any event opens a
+//!   session, not only `session_start`. Each session's events of the
+//!   request go into one row (a chunk, see `schema.rs`); the chunks are the
+//!   durable log. The sessions' rows (status, times, totals) are a view of
+//!   the chunks: the store keeps each session's summary in memory and
+//!   writes the rows that changed about once a second, many requests at
+//!   once, and [`SessionStore::flush`] (shutdown) and reads that need the
+//!   rows write them first. On open, chunks newer than the last flush (a
+//!   crash) are replayed onto their rows, so nothing acknowledged is lost.
 //! - [`SessionStore::list`] pages through sessions, newest start first;
 //!   [`SessionStore::timeline`] returns one session's events in time order
 //!   with its totals of tokens and cost.

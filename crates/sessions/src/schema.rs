@@ -17,6 +17,16 @@
 //! hundred rows. Retention follows the links of the sessions it deletes.
 //! The migration moves every version 1 event into a chunk of its own,
 //! keeping its `id`, linked in `id` order.
+//!
+//! Version 3: the chunks are the durable log and the `sessions` rows a view
+//! of them that may lag. A request commits its chunks; the rows of the
+//! sessions it changed are written later, many requests at once (see
+//! `store.rs`). `summaries_flushed.through_chunk` is the newest chunk every
+//! row reflects; a session's first chunk (`prev` null) carries the
+//! session's `agent` and `instance`, so a row that was never written can be
+//! rebuilt from its chunks. On open, the chunks after `through_chunk` are
+//! replayed onto their rows. The migration marks every existing chunk as
+//! reflected.
 
 use std::collections::HashMap;
 
@@ -25,7 +35,7 @@ use rusqlite::{params, Connection, Transaction};
 use crate::error::{Context, SessionError};
 
 /// The schema version this code writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE sessions (
@@ -66,6 +76,17 @@ CREATE TABLE event_chunks (
 ALTER TABLE sessions ADD COLUMN last_chunk INTEGER;
 ";
 
+const V3: &str = "
+ALTER TABLE event_chunks ADD COLUMN agent TEXT;
+ALTER TABLE event_chunks ADD COLUMN instance TEXT;
+CREATE TABLE summaries_flushed (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    through_chunk INTEGER NOT NULL
+);
+INSERT INTO summaries_flushed (id, through_chunk)
+    SELECT 1, COALESCE(MAX(id), 0) FROM event_chunks;
+";
+
 /// Creates the schema or migrates it to [`VERSION`], in one transaction.
 pub fn migrate(connection: &mut Connection) -> Result<(), SessionError> {
     let found: i64 = connection
@@ -91,6 +112,11 @@ pub fn migrate(connection: &mut Connection) -> Result<(), SessionError> {
             .execute_batch(V2)
             .doing("create the event chunk table")?;
         move_events_into_chunks(&transaction)?;
+    }
+    if found < 3 {
+        transaction
+            .execute_batch(V3)
+            .doing("add the session summary log")?;
     }
     transaction
         .pragma_update(None, "user_version", VERSION)

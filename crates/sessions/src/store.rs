@@ -1,8 +1,18 @@
 //! The store: writes of event batches, session lists, timelines, retention.
+//!
+//! A request's events are durable once its chunks commit. The sessions'
+//! rows (status, times, totals) are a view of the chunks kept in memory and
+//! written many requests at once: with a request when the last flush is
+//! [`FLUSH_INTERVAL`] old or [`MAX_UNFLUSHED`] sessions wait, before a list
+//! or a retention run (which read the rows), and on drop. A summary or a
+//! timeline of a remembered session is served from memory. After a crash,
+//! [`SessionStore::open`] replays the chunks newer than the flush mark.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use agentmon_model::{AgentEvent, EventKind, SessionStatus};
 use parking_lot::Mutex;
@@ -114,28 +124,141 @@ pub struct Timeline {
 pub struct SessionStore {
     inner: Mutex<Inner>,
     session_timeout_ms: i64,
+    checkpointer: Option<Checkpointer>,
 }
 
-/// Most sessions whose state a store remembers; past it, it forgets all
-/// and reads rows again as batches need them.
+/// Most sessions whose state a store remembers; past it, it writes the
+/// rows that lag, forgets all and reads rows again as batches need them.
 const MAX_REMEMBERED: usize = 100_000;
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The WAL size (in pages) at which a commit checkpoints by itself.
+const WAL_PAGES_BEFORE_COMMIT_CHECKPOINT: i64 = 16_384;
+
+/// How long the row of a changed session may lag its chunks.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Most sessions whose rows may lag their chunks at once.
+const MAX_UNFLUSHED: usize = 20_000;
 
 #[derive(Debug)]
 struct Inner {
     connection: Connection,
-    /// The status and last event time of sessions written since the store
-    /// opened, as their rows hold them after the last commit, so a batch
-    /// need not read the rows back (this store is the file's only writer).
-    known: HashMap<String, Remembered>,
+    /// Sessions written or read since the store opened, as their rows hold
+    /// them after the next flush (this store is the file's only writer).
+    known: HashMap<String, Known>,
+    /// How many of `known` are ahead of their rows.
+    unflushed: usize,
+    /// When the rows were last brought up to date.
+    flushed_at: Instant,
+    flush_interval: Duration,
 }
 
+/// A session as the store remembers it.
+#[derive(Debug, Clone)]
+struct Known {
+    agent: String,
+    instance: String,
+    state: State,
+    /// The row's `started_ms`, or `None` if there is no row yet.
+    row_started_ms: Option<i64>,
+    /// Whether the row lags `state`.
+    unflushed: bool,
+}
+
+/// A session's summary: status, times, totals, newest chunk.
 #[derive(Debug, Clone, Copy)]
-struct Remembered {
+struct State {
     status: &'static str,
-    last_seen_ms: i64,
     started_ms: i64,
-    /// The id of the session's newest chunk.
+    last_seen_ms: i64,
+    ended_ms: Option<i64>,
+    totals: Totals,
     last_chunk: Option<i64>,
+}
+
+impl State {
+    /// A session opened by an event at `at`.
+    fn new(at: i64) -> State {
+        State {
+            status: "running",
+            started_ms: at,
+            last_seen_ms: at,
+            ended_ms: None,
+            totals: Totals::default(),
+            last_chunk: None,
+        }
+    }
+
+    /// One event (at `at`; `end` is the status a `session_end` asks for)
+    /// changes the session, with the store's rules: a running session
+    /// silent for longer than the timeout is abandoned before the next
+    /// event counts; only a running session ends.
+    fn replay(&mut self, at: i64, end: Option<&'static str>, totals: &Totals, timeout_ms: i64) {
+        if self.status == "running" && at.saturating_sub(self.last_seen_ms) > timeout_ms {
+            self.status = "abandoned";
+        }
+        self.started_ms = self.started_ms.min(at);
+        self.last_seen_ms = self.last_seen_ms.max(at);
+        self.totals.add(totals);
+        if let Some(end) = end {
+            if self.status == "running" {
+                self.status = end;
+                self.ended_ms = Some(at);
+            }
+        }
+    }
+
+    fn summary(&self, id: &str, agent: &str, instance: &str, cutoff_ms: i64) -> SessionSummary {
+        let count = |n: i64| n.max(0) as u64;
+        let totals = &self.totals;
+        SessionSummary {
+            session_id: id.to_owned(),
+            agent: agent.to_owned(),
+            instance: instance.to_owned(),
+            status: if self.status == "running" && self.last_seen_ms < cutoff_ms {
+                "abandoned".to_owned()
+            } else {
+                self.status.to_owned()
+            },
+            started_ms: self.started_ms,
+            last_seen_ms: self.last_seen_ms,
+            ended_ms: self.ended_ms,
+            steps: count(totals.steps),
+            tool_calls: count(totals.tool_calls),
+            errors: count(totals.errors),
+            // As a row holds them: SQLite integers are signed.
+            prompt_tokens: count(clamp(totals.prompt_tokens)),
+            completion_tokens: count(clamp(totals.completion_tokens)),
+            unpriced_tokens: count(clamp(totals.unpriced_tokens)),
+            cost_usd: totals.cost_usd,
+        }
+    }
+}
+
+/// The status a `session_end` asks for.
+fn end_status(kind: &EventKind) -> Option<&'static str> {
+    match kind {
+        EventKind::SessionEnd { status, .. } => Some(match status {
+            SessionStatus::Completed => "completed",
+            SessionStatus::Failed => "failed",
+        }),
+        _ => None,
+    }
+}
+
+/// One session's part of a batch being written.
+struct Pending<'a> {
+    /// The session's first event of the batch.
+    first: &'a AgentEvent,
+    /// Whether the session's row already lagged before the batch.
+    waiting: bool,
+    state: State,
+    row_started_ms: Option<i64>,
+    /// The batch's events of this session, as the chunk's JSON array.
+    chunk: Vec<u8>,
 }
 
 const SUMMARY_COLUMNS: &str = "session_id, agent, instance, \
@@ -144,8 +267,10 @@ const SUMMARY_COLUMNS: &str = "session_id, agent, instance, \
     completion_tokens, unpriced_tokens, cost_usd";
 
 impl SessionStore {
-    /// Opens (creating if needed) the store at `path` and migrates its
-    /// schema. `session_timeout_ms` is `agents.session_timeout`.
+    /// Opens (creating if needed) the store at `path`, migrates its schema
+    /// and brings the session rows up to their chunks (after a crash, the
+    /// rows lag by the requests since the last flush).
+    /// `session_timeout_ms` is `agents.session_timeout`.
     pub fn open(path: &Path, session_timeout_ms: i64) -> Result<SessionStore, SessionError> {
         let mut connection = Connection::open(path).doing("open the database file")?;
         connection
@@ -155,109 +280,190 @@ impl SessionStore {
             .pragma_update(None, "synchronous", "NORMAL")
             .doing("set the sync mode")?;
         schema::migrate(&mut connection)?;
+        replay_lagging_chunks(&mut connection, session_timeout_ms)?;
+        // The WAL is copied into the file by the checkpointer's thread, off
+        // the requests' path; a commit only does it if the WAL has grown
+        // past this many pages (the checkpointer fell behind or failed).
+        connection
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                WAL_PAGES_BEFORE_COMMIT_CHECKPOINT,
+            )
+            .doing("set the WAL size limit")?;
+        let checkpointer = Checkpointer::start(path)?;
         Ok(SessionStore {
+            checkpointer: Some(checkpointer),
             inner: Mutex::new(Inner {
                 connection,
                 known: HashMap::new(),
+                unflushed: 0,
+                flushed_at: Instant::now(),
+                flush_interval: FLUSH_INTERVAL,
             }),
             session_timeout_ms,
         })
     }
 
-    /// Writes a validated batch in one transaction. `cost_of` gives a
+    /// Writes a validated batch: its events, one chunk per session, in one
+    /// transaction, committed before this returns. `cost_of` gives a
     /// step's cost (the client's `cost_usd`, else computed from a price);
-    /// `None` counts the step's tokens as unpriced.
+    /// `None` counts the step's tokens as unpriced. The sessions' rows are
+    /// written with the batch when the last flush is a second old (or too
+    /// many sessions wait), else they wait in memory; reads see them
+    /// either way.
     pub fn append(
         &self,
         events: &[AgentEvent],
         cost_of: &dyn Fn(&EventKind) -> Option<f64>,
     ) -> Result<(), SessionError> {
-        let mut inner = self.inner.lock();
-        let Inner { connection, known } = &mut *inner;
-        let transaction = connection.transaction().doing("begin a write")?;
-        // Each session's row is read once (or not at all when its status
-        // and last event time are remembered) and written once per batch;
-        // the events replay on the copy in memory, in the batch's order,
-        // and go into one chunk per session.
-        let mut sessions: HashMap<&str, SessionRow> = HashMap::new();
-        let mut order: Vec<&str> = Vec::new();
-        {
-            let mut read = transaction
-                .prepare_cached(
-                    "SELECT status, last_seen_ms, started_ms, last_chunk FROM sessions \
-                     WHERE session_id = ?1",
-                )
-                .doing("prepare a session read")?;
-            for event in events {
-                let id = event.session_id.as_str();
-                let row = match sessions.entry(id) {
-                    Entry::Occupied(slot) => slot.into_mut(),
-                    Entry::Vacant(slot) => {
-                        let before = match known.get(id) {
-                            Some(remembered) => Some(*remembered),
-                            None => read
-                                .query_row([id], |row| {
-                                    let status: String = row.get(0)?;
-                                    Ok(Remembered {
-                                        status: stored_status(&status),
-                                        last_seen_ms: row.get(1)?,
-                                        started_ms: row.get(2)?,
-                                        last_chunk: row.get(3)?,
-                                    })
-                                })
-                                .optional()
-                                .doing("read a session")?,
-                        };
-                        order.push(id);
-                        slot.insert(SessionRow::new(event, before))
-                    }
-                };
-                let totals = chunk::push_event(&mut row.chunk, event, cost_of(&event.kind));
-                row.replay(event, &totals, self.session_timeout_ms);
-            }
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
+        // Each session's state comes from memory, or its row read once; the
+        // events replay on a copy, in the batch's order, and go into one
+        // chunk per session. Memory changes only once the batch commits.
+        let mut batch: Vec<Pending<'_>> = Vec::new();
+        let mut slots: HashMap<&str, usize> = HashMap::new();
+        for event in events {
+            let id = event.session_id.as_str();
+            let slot = match slots.get(id) {
+                Some(slot) => *slot,
+                None => {
+                    let (before, waiting) = match inner.known.get(id) {
+                        Some(known) => (Some((known.state, known.row_started_ms)), known.unflushed),
+                        None => (inner.load(id)?, false),
+                    };
+                    let (state, row_started_ms) =
+                        before.unwrap_or((State::new(event.timestamp_ms), None));
+                    batch.push(Pending {
+                        first: event,
+                        waiting,
+                        state,
+                        row_started_ms,
+                        chunk: vec![b'['],
+                    });
+                    slots.insert(id, batch.len() - 1);
+                    batch.len() - 1
+                }
+            };
+            let pending = &mut batch[slot];
+            let totals = chunk::push_event(&mut pending.chunk, event, cost_of(&event.kind));
+            pending.state.replay(
+                event.timestamp_ms,
+                end_status(&event.kind),
+                &totals,
+                self.session_timeout_ms,
+            );
         }
+        let newly_unflushed = batch.iter().filter(|p| !p.waiting).count();
+        let too_many = inner.known.len().saturating_add(batch.len()) > MAX_REMEMBERED;
+        let flush = too_many
+            || inner.unflushed.saturating_add(newly_unflushed) >= MAX_UNFLUSHED
+            || inner.flushed_at.elapsed() >= inner.flush_interval;
+        let Inner {
+            connection, known, ..
+        } = &mut *inner;
+        let transaction = connection.transaction().doing("begin a write")?;
         {
             let mut insert_chunk = transaction
                 .prepare_cached(
-                    "INSERT INTO event_chunks (session_id, prev, events) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO event_chunks (session_id, prev, events, agent, instance) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .doing("prepare a chunk insert")?;
-            for id in &order {
-                if let Some(row) = sessions.get_mut(id) {
-                    row.chunk.push(b']');
-                    insert_chunk
-                        .execute(params![
-                            id,
-                            row.last_chunk,
-                            ToSqlOutput::Borrowed(ValueRef::Text(&row.chunk))
-                        ])
-                        .doing("insert an event chunk")?;
-                    row.last_chunk = Some(transaction.last_insert_rowid());
-                    row.write(&transaction, id)?;
-                }
+            for pending in &mut batch {
+                pending.chunk.push(b']');
+                // A session's first chunk names its agent and instance.
+                let origin = pending.state.last_chunk.is_none();
+                let first = pending.first;
+                insert_chunk
+                    .execute(params![
+                        first.session_id,
+                        pending.state.last_chunk,
+                        ToSqlOutput::Borrowed(ValueRef::Text(&pending.chunk)),
+                        origin.then_some(first.agent.as_str()),
+                        origin.then_some(first.instance.as_str()),
+                    ])
+                    .doing("insert an event chunk")?;
+                pending.state.last_chunk = Some(transaction.last_insert_rowid());
             }
         }
-        transaction.commit().doing("commit the events")?;
-        if known.len().saturating_add(order.len()) > MAX_REMEMBERED {
-            known.clear();
-        }
-        for id in order {
-            if let Some(row) = sessions.get(id) {
-                let now = Remembered {
-                    status: row.status,
-                    last_seen_ms: row.last_seen_ms,
-                    started_ms: row.started_ms(),
-                    last_chunk: row.last_chunk,
+        if flush {
+            for pending in &batch {
+                let first = pending.first;
+                let (agent, instance) = match known.get(first.session_id.as_str()) {
+                    Some(known) => (known.agent.as_str(), known.instance.as_str()),
+                    None => (first.agent.as_str(), first.instance.as_str()),
                 };
-                match known.get_mut(id) {
-                    Some(slot) => *slot = now,
-                    None => {
-                        known.insert(id.to_owned(), now);
+                write_row(
+                    &transaction,
+                    &first.session_id,
+                    agent,
+                    instance,
+                    &pending.state,
+                    pending.row_started_ms,
+                )?;
+            }
+            for (id, session) in known.iter() {
+                if session.unflushed && !slots.contains_key(id.as_str()) {
+                    session.write(&transaction, id)?;
+                }
+            }
+            mark_flushed(&transaction)?;
+        }
+        transaction.commit().doing("commit the events")?;
+        if flush {
+            inner.flushed();
+            if too_many {
+                // Everything is written: the batch's sessions are read
+                // back from their rows when next needed.
+                inner.known.clear();
+                return Ok(());
+            }
+        }
+        let Inner {
+            known, unflushed, ..
+        } = &mut *inner;
+        for pending in batch {
+            let first = pending.first;
+            let row_started_ms = if flush {
+                Some(pending.state.started_ms)
+            } else {
+                pending.row_started_ms
+            };
+            match known.get_mut(first.session_id.as_str()) {
+                Some(session) => {
+                    if !flush && !session.unflushed {
+                        *unflushed += 1;
                     }
+                    session.state = pending.state;
+                    session.row_started_ms = row_started_ms;
+                    session.unflushed = !flush;
+                }
+                None => {
+                    if !flush {
+                        *unflushed += 1;
+                    }
+                    known.insert(
+                        first.session_id.clone(),
+                        Known {
+                            agent: first.agent.clone(),
+                            instance: first.instance.clone(),
+                            state: pending.state,
+                            row_started_ms,
+                            unflushed: !flush,
+                        },
+                    );
                 }
             }
         }
         Ok(())
+    }
+
+    /// Writes the rows of the sessions whose rows lag their chunks (the
+    /// server calls it on shutdown; reads and retention call it first).
+    pub fn flush(&self) -> Result<(), SessionError> {
+        self.inner.lock().flush()
     }
 
     /// A page of sessions matching `query`, newest start first; `now_ms`
@@ -273,7 +479,9 @@ impl SessionStore {
              AND (?5 IS NULL OR started_ms <= ?5) \
              ORDER BY started_ms DESC, session_id DESC LIMIT ?6 OFFSET ?7"
         );
-        let inner = self.inner.lock();
+        let mut inner = self.inner.lock();
+        // The rows are the list's index: they must hold every session.
+        inner.flush()?;
         let mut statement = inner
             .connection
             .prepare_cached(&sql)
@@ -310,16 +518,11 @@ impl SessionStore {
         session_id: &str,
         now_ms: i64,
     ) -> Result<Option<SessionSummary>, SessionError> {
-        self.inner
+        Ok(self
+            .inner
             .lock()
-            .connection
-            .query_row(
-                &format!("SELECT {SUMMARY_COLUMNS} FROM sessions WHERE session_id = ?2"),
-                params![self.abandon_cutoff(now_ms), session_id],
-                summary_of_row,
-            )
-            .optional()
-            .doing("read a session")
+            .summary(session_id, self.abandon_cutoff(now_ms))?
+            .map(|(summary, _)| summary))
     }
 
     /// One session's timeline, or `None` if the id is unknown.
@@ -329,27 +532,13 @@ impl SessionStore {
         now_ms: i64,
     ) -> Result<Option<Timeline>, SessionError> {
         let inner = self.inner.lock();
-        let connection = &inner.connection;
-        let session = connection
-            .query_row(
-                &format!("SELECT {SUMMARY_COLUMNS} FROM sessions WHERE session_id = ?2"),
-                params![self.abandon_cutoff(now_ms), session_id],
-                summary_of_row,
-            )
-            .optional()
-            .doing("read a session")?;
-        let Some(session) = session else {
+        let Some((session, last_chunk)) = inner.summary(session_id, self.abandon_cutoff(now_ms))?
+        else {
             return Ok(None);
         };
-        let last_chunk: Option<i64> = connection
-            .query_row(
-                "SELECT last_chunk FROM sessions WHERE session_id = ?1",
-                [session_id],
-                |row| row.get(0),
-            )
-            .doing("read a session's newest chunk")?;
         // The chunks, newest first, by their links to the previous one.
-        let mut statement = connection
+        let mut statement = inner
+            .connection
             .prepare_cached("SELECT prev, events FROM event_chunks WHERE id = ?1")
             .doing("prepare a timeline")?;
         let bad = |reason: String| SessionError::BadChunk {
@@ -381,7 +570,11 @@ impl SessionStore {
     /// events, in one transaction; returns how many sessions went.
     pub fn delete_before(&self, cutoff_ms: i64) -> Result<usize, SessionError> {
         let mut inner = self.inner.lock();
-        let Inner { connection, known } = &mut *inner;
+        // Deletion picks sessions by their rows, which must be current.
+        inner.flush()?;
+        let Inner {
+            connection, known, ..
+        } = &mut *inner;
         let transaction = connection.transaction().doing("begin a retention run")?;
         transaction
             .execute(
@@ -398,6 +591,9 @@ impl SessionStore {
         let deleted = transaction
             .execute("DELETE FROM sessions WHERE last_seen_ms < ?1", [cutoff_ms])
             .doing("delete old sessions")?;
+        // Chunk ids may now be reused below the mark; every row is current,
+        // so the mark comes down to the newest chunk left.
+        mark_flushed(&transaction)?;
         transaction.commit().doing("commit a retention run")?;
         if deleted > 0 {
             known.clear();
@@ -410,141 +606,219 @@ impl SessionStore {
     }
 }
 
-/// One session's row as a batch changes it: read once, replayed event by
-/// event in memory (with the rules the store keeps: a running session
-/// silent for longer than the timeout is abandoned before the next event
-/// counts; only a running session ends), written once.
-struct SessionRow {
-    /// The row's `started_ms` before the batch, if it existed.
-    stored_start_ms: Option<i64>,
-    agent: String,
-    instance: String,
-    status: &'static str,
-    /// Whether `status` changed in this batch.
-    status_changed: bool,
-    ended_ms: Option<i64>,
-    first_ms: i64,
-    last_seen_ms: i64,
-    added: Totals,
-    /// The batch's events of this session, as the chunk's JSON array.
-    chunk: Vec<u8>,
-    /// The session's newest chunk: before the batch's is written, then it.
-    last_chunk: Option<i64>,
+impl Drop for SessionStore {
+    /// Writes the rows that lag (should that fail, the next open replays
+    /// their chunks), then stops the checkpointer.
+    fn drop(&mut self) {
+        let _ = self.inner.get_mut().flush();
+        drop(self.checkpointer.take());
+    }
 }
 
-impl SessionRow {
-    fn new(event: &AgentEvent, stored: Option<Remembered>) -> SessionRow {
-        let (status, last_seen_ms) = match stored {
-            Some(stored) => (stored.status, stored.last_seen_ms),
-            None => ("running", event.timestamp_ms),
-        };
-        SessionRow {
-            stored_start_ms: stored.map(|stored| stored.started_ms),
-            last_chunk: stored.and_then(|stored| stored.last_chunk),
-            agent: event.agent.clone(),
-            instance: event.instance.clone(),
-            status,
-            status_changed: false,
-            ended_ms: None,
-            first_ms: event.timestamp_ms,
-            last_seen_ms,
-            added: Totals::default(),
-            chunk: vec![b'['],
+/// A thread with its own connection that runs a passive WAL checkpoint
+/// every [`CHECKPOINT_INTERVAL`]: it copies committed pages into the
+/// database file while the writer goes on appending, so no request's
+/// commit pays for the copy. It stops when dropped.
+#[derive(Debug)]
+struct Checkpointer {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, SessionError> {
+        let connection = Connection::open(path).doing("open the checkpointer's connection")?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("session-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    // A failed or partial checkpoint is retried next time;
+                    // the writer's own limit bounds the WAL meanwhile.
+                    let _ = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|source| SessionError::Thread { source })?;
+        Ok(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
+}
 
-    fn replay(&mut self, event: &AgentEvent, totals: &Totals, timeout_ms: i64) {
-        let at = event.timestamp_ms;
-        if self.status == "running" && at.saturating_sub(self.last_seen_ms) > timeout_ms {
-            self.set_status("abandoned");
+impl Inner {
+    /// Reads a session's row into memory: its state and `started_ms`, or
+    /// `None` if there is no row.
+    fn load(&mut self, id: &str) -> Result<Option<(State, Option<i64>)>, SessionError> {
+        let Some((agent, instance, state)) = read_row(&self.connection, id)? else {
+            return Ok(None);
+        };
+        self.known.insert(
+            id.to_owned(),
+            Known {
+                agent,
+                instance,
+                state,
+                row_started_ms: Some(state.started_ms),
+                unflushed: false,
+            },
+        );
+        Ok(Some((state, Some(state.started_ms))))
+    }
+
+    /// A session's summary (from memory if it is known, else its row) and
+    /// its newest chunk.
+    fn summary(
+        &self,
+        id: &str,
+        cutoff_ms: i64,
+    ) -> Result<Option<(SessionSummary, Option<i64>)>, SessionError> {
+        if let Some(known) = self.known.get(id) {
+            let summary = known
+                .state
+                .summary(id, &known.agent, &known.instance, cutoff_ms);
+            return Ok(Some((summary, known.state.last_chunk)));
         }
-        self.first_ms = self.first_ms.min(at);
-        self.last_seen_ms = self.last_seen_ms.max(at);
-        self.added.add(totals);
-        if let EventKind::SessionEnd { status, .. } = &event.kind {
-            if self.status == "running" {
-                self.set_status(match status {
-                    SessionStatus::Completed => "completed",
-                    SessionStatus::Failed => "failed",
-                });
-                self.ended_ms = Some(at);
+        Ok(
+            read_row(&self.connection, id)?.map(|(agent, instance, state)| {
+                (
+                    state.summary(id, &agent, &instance, cutoff_ms),
+                    state.last_chunk,
+                )
+            }),
+        )
+    }
+
+    /// Writes every row that lags its chunks, in one transaction.
+    fn flush(&mut self) -> Result<(), SessionError> {
+        if self.unflushed == 0 {
+            self.flushed_at = Instant::now();
+            return Ok(());
+        }
+        let transaction = self
+            .connection
+            .transaction()
+            .doing("begin a session flush")?;
+        for (id, known) in &self.known {
+            if known.unflushed {
+                known.write(&transaction, id)?;
             }
         }
+        mark_flushed(&transaction)?;
+        transaction.commit().doing("commit a session flush")?;
+        self.flushed();
+        Ok(())
     }
 
-    /// `started_ms` as the row holds it after the batch.
-    fn started_ms(&self) -> i64 {
-        self.stored_start_ms
-            .map_or(self.first_ms, |stored| stored.min(self.first_ms))
+    /// After a commit that wrote every lagging row.
+    fn flushed(&mut self) {
+        if self.unflushed > 0 {
+            for known in self.known.values_mut() {
+                if known.unflushed {
+                    known.unflushed = false;
+                    known.row_started_ms = Some(known.state.started_ms);
+                }
+            }
+        }
+        self.unflushed = 0;
+        self.flushed_at = Instant::now();
     }
+}
 
-    fn set_status(&mut self, status: &'static str) {
-        self.status = status;
-        self.status_changed = true;
-    }
-
+impl Known {
     fn write(&self, transaction: &Transaction<'_>, id: &str) -> Result<(), SessionError> {
-        let totals = &self.added;
-        let Some(stored_start_ms) = self.stored_start_ms else {
-            transaction
-                .prepare_cached(
-                    "INSERT INTO sessions (session_id, agent, instance, started_ms, \
-                     last_seen_ms, status, ended_ms, steps, tool_calls, errors, \
-                     prompt_tokens, completion_tokens, unpriced_tokens, cost_usd, last_chunk) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                )
-                .doing("prepare a session insert")?
-                .execute(params![
-                    id,
-                    self.agent,
-                    self.instance,
-                    self.first_ms,
-                    self.last_seen_ms,
-                    self.status,
-                    self.ended_ms,
-                    totals.steps,
-                    totals.tool_calls,
-                    totals.errors,
-                    clamp(totals.prompt_tokens),
-                    clamp(totals.completion_tokens),
-                    clamp(totals.unpriced_tokens),
-                    totals.cost_usd,
-                    self.last_chunk,
-                ])
-                .doing("open a session")?;
-            return Ok(());
-        };
-        // `started_ms` is indexed: it is only set when it moves, which an
-        // event older than the session's first does.
-        let sql = if self.first_ms < stored_start_ms {
-            "UPDATE sessions SET started_ms = ?2, last_seen_ms = ?3, \
-             status = CASE WHEN ?4 THEN ?5 ELSE status END, \
-             ended_ms = COALESCE(?6, ended_ms), \
-             steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
-             prompt_tokens = prompt_tokens + ?10, \
-             completion_tokens = completion_tokens + ?11, \
-             unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13, \
-             last_chunk = ?14 WHERE session_id = ?1"
-        } else {
-            "UPDATE sessions SET last_seen_ms = ?3, \
-             status = CASE WHEN ?4 THEN ?5 ELSE status END, \
-             ended_ms = COALESCE(?6, ended_ms), \
-             steps = steps + ?7, tool_calls = tool_calls + ?8, errors = errors + ?9, \
-             prompt_tokens = prompt_tokens + ?10, \
-             completion_tokens = completion_tokens + ?11, \
-             unpriced_tokens = unpriced_tokens + ?12, cost_usd = cost_usd + ?13, \
-             last_chunk = ?14 WHERE session_id = ?1 AND started_ms <= ?2"
-        };
-        let updated = transaction
-            .prepare_cached(sql)
-            .doing("prepare a session update")?
+        write_row(
+            transaction,
+            id,
+            &self.agent,
+            &self.instance,
+            &self.state,
+            self.row_started_ms,
+        )
+    }
+}
+
+/// A session's row: agent, instance and state; `None` if there is none.
+fn read_row(
+    connection: &Connection,
+    id: &str,
+) -> Result<Option<(String, String, State)>, SessionError> {
+    connection
+        .prepare_cached(
+            "SELECT agent, instance, status, started_ms, last_seen_ms, ended_ms, steps, \
+             tool_calls, errors, prompt_tokens, completion_tokens, unpriced_tokens, cost_usd, \
+             last_chunk FROM sessions WHERE session_id = ?1",
+        )
+        .doing("prepare a session read")?
+        .query_row([id], |row| {
+            let status: String = row.get(2)?;
+            let tokens =
+                |i: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(i)?.max(0) as u64) };
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                State {
+                    status: stored_status(&status),
+                    started_ms: row.get(3)?,
+                    last_seen_ms: row.get(4)?,
+                    ended_ms: row.get(5)?,
+                    totals: Totals {
+                        steps: row.get(6)?,
+                        tool_calls: row.get(7)?,
+                        errors: row.get(8)?,
+                        prompt_tokens: tokens(9)?,
+                        completion_tokens: tokens(10)?,
+                        unpriced_tokens: tokens(11)?,
+                        cost_usd: row.get(12)?,
+                    },
+                    last_chunk: row.get(13)?,
+                },
+            ))
+        })
+        .optional()
+        .doing("read a session")
+}
+
+/// Writes a session's row as `state` has it: inserted if there is none
+/// (`row_started_ms` is `None`), else updated; `started_ms` is indexed, so
+/// it is only set when it moved.
+fn write_row(
+    transaction: &Transaction<'_>,
+    id: &str,
+    agent: &str,
+    instance: &str,
+    state: &State,
+    row_started_ms: Option<i64>,
+) -> Result<(), SessionError> {
+    let totals = &state.totals;
+    let Some(row_started_ms) = row_started_ms else {
+        transaction
+            .prepare_cached(
+                "INSERT INTO sessions (session_id, agent, instance, started_ms, \
+                 last_seen_ms, status, ended_ms, steps, tool_calls, errors, \
+                 prompt_tokens, completion_tokens, unpriced_tokens, cost_usd, last_chunk) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )
+            .doing("prepare a session insert")?
             .execute(params![
                 id,
-                self.first_ms,
-                self.last_seen_ms,
-                self.status_changed,
-                self.status,
-                self.ended_ms,
+                agent,
+                instance,
+                state.started_ms,
+                state.last_seen_ms,
+                state.status,
+                state.ended_ms,
                 totals.steps,
                 totals.tool_calls,
                 totals.errors,
@@ -552,17 +826,136 @@ impl SessionRow {
                 clamp(totals.completion_tokens),
                 clamp(totals.unpriced_tokens),
                 totals.cost_usd,
-                self.last_chunk,
+                state.last_chunk,
             ])
-            .doing("update a session")?;
-        if updated != 1 {
-            return Err(SessionError::RowChanged {
-                session_id: id.to_owned(),
-            });
-        }
-        Ok(())
+            .doing("open a session")?;
+        return Ok(());
+    };
+    let sql = if state.started_ms != row_started_ms {
+        "UPDATE sessions SET started_ms = ?2, last_seen_ms = ?3, status = ?4, ended_ms = ?5, \
+         steps = ?6, tool_calls = ?7, errors = ?8, prompt_tokens = ?9, \
+         completion_tokens = ?10, unpriced_tokens = ?11, cost_usd = ?12, last_chunk = ?13 \
+         WHERE session_id = ?1"
+    } else {
+        "UPDATE sessions SET last_seen_ms = ?3, status = ?4, ended_ms = ?5, \
+         steps = ?6, tool_calls = ?7, errors = ?8, prompt_tokens = ?9, \
+         completion_tokens = ?10, unpriced_tokens = ?11, cost_usd = ?12, last_chunk = ?13 \
+         WHERE session_id = ?1 AND started_ms = ?2"
+    };
+    let updated = transaction
+        .prepare_cached(sql)
+        .doing("prepare a session update")?
+        .execute(params![
+            id,
+            state.started_ms,
+            state.last_seen_ms,
+            state.status,
+            state.ended_ms,
+            totals.steps,
+            totals.tool_calls,
+            totals.errors,
+            clamp(totals.prompt_tokens),
+            clamp(totals.completion_tokens),
+            clamp(totals.unpriced_tokens),
+            totals.cost_usd,
+            state.last_chunk,
+        ])
+        .doing("update a session")?;
+    if updated != 1 {
+        return Err(SessionError::RowChanged {
+            session_id: id.to_owned(),
+        });
     }
+    Ok(())
 }
+
+/// Records that every row reflects every chunk written so far.
+fn mark_flushed(transaction: &Transaction<'_>) -> Result<(), SessionError> {
+    transaction
+        .prepare_cached(
+            "UPDATE summaries_flushed \
+             SET through_chunk = (SELECT COALESCE(MAX(id), 0) FROM event_chunks)",
+        )
+        .doing("prepare the flush mark")?
+        .execute([])
+        .doing("mark the session rows flushed")?;
+    Ok(())
+}
+
+/// Replays the chunks newer than the flush mark onto their sessions' rows
+/// (the rows of a store that stopped without flushing lag them), in one
+/// transaction. Returns how many sessions it brought up to date.
+fn replay_lagging_chunks(
+    connection: &mut Connection,
+    timeout_ms: i64,
+) -> Result<usize, SessionError> {
+    let transaction = connection.transaction().doing("begin the session replay")?;
+    let through: i64 = transaction
+        .query_row("SELECT through_chunk FROM summaries_flushed", [], |row| {
+            row.get(0)
+        })
+        .doing("read the flush mark")?;
+    // Session id → agent, instance, state, the row's `started_ms`.
+    let mut sessions: HashMap<String, (String, String, State, Option<i64>)> = HashMap::new();
+    {
+        let mut chunks = transaction
+            .prepare(
+                "SELECT id, session_id, agent, instance, events FROM event_chunks \
+                 WHERE id > ?1 ORDER BY id",
+            )
+            .doing("prepare the session replay")?;
+        let mut rows = chunks.query([through]).doing("read the lagging chunks")?;
+        while let Some(row) = rows.next().doing("read a lagging chunk")? {
+            let chunk_id: i64 = row.get(0).doing("read a chunk id")?;
+            let session_id: String = row.get(1).doing("read a chunk's session")?;
+            let text: String = row.get(4).doing("read a chunk's events")?;
+            let bad = |reason: String| SessionError::BadChunk {
+                session_id: session_id.clone(),
+                reason: format!("chunk {chunk_id}: {reason}"),
+            };
+            let entries = chunk::read(&text).map_err(|e| bad(e.to_string()))?;
+            let session = match sessions.entry(session_id.clone()) {
+                Entry::Occupied(slot) => slot.into_mut(),
+                Entry::Vacant(slot) => match read_row(&transaction, &session_id)? {
+                    Some((agent, instance, state)) => {
+                        slot.insert((agent, instance, state, Some(state.started_ms)))
+                    }
+                    None => {
+                        let agent: Option<String> = row.get(2).doing("read a chunk's agent")?;
+                        let instance: Option<String> =
+                            row.get(3).doing("read a chunk's instance")?;
+                        let (Some(agent), Some(instance), Some(first)) =
+                            (agent, instance, entries.first())
+                        else {
+                            return Err(bad(
+                                "the session has no row and this, its oldest chunk left, \
+                                 names no agent and instance"
+                                    .into(),
+                            ));
+                        };
+                        slot.insert((agent, instance, State::new(first.timestamp_ms), None))
+                    }
+                },
+            };
+            let state = &mut session.2;
+            if state.last_chunk.is_some_and(|last| last >= chunk_id) {
+                continue;
+            }
+            for entry in &entries {
+                let (end, totals) = chunk::effect(entry).map_err(bad)?;
+                state.replay(entry.timestamp_ms, end, &totals, timeout_ms);
+            }
+            state.last_chunk = Some(chunk_id);
+        }
+    }
+    for (id, (agent, instance, state, row_started_ms)) in &sessions {
+        write_row(&transaction, id, agent, instance, state, *row_started_ms)?;
+    }
+    mark_flushed(&transaction)?;
+    transaction.commit().doing("commit the session replay")?;
+    Ok(sessions.len())
+}
+
 /// A stored status as the store's own constant.
 fn stored_status(text: &str) -> &'static str {
     match text {

@@ -71,6 +71,37 @@ fn open(dir: &tempfile::TempDir) -> SessionStore {
     SessionStore::open(&dir.path().join(crate::FILE_NAME), 30 * MINUTE).unwrap()
 }
 
+/// A store whose rows are only written when asked (or when too many wait).
+fn open_lazy(dir: &tempfile::TempDir) -> SessionStore {
+    let store = open(dir);
+    store.inner.lock().flush_interval = std::time::Duration::MAX;
+    store
+}
+
+/// Stops a store as a crash would: nothing it keeps in memory is written.
+fn crash(store: SessionStore) {
+    std::mem::forget(store);
+}
+
+/// The sessions table as a second connection reads it, every column.
+fn rows(dir: &tempfile::TempDir) -> Vec<Vec<rusqlite::types::Value>> {
+    let connection = rusqlite::Connection::open(dir.path().join(crate::FILE_NAME)).unwrap();
+    let mut statement = connection
+        .prepare("SELECT * FROM sessions ORDER BY session_id")
+        .unwrap();
+    let columns = statement.column_count();
+    let found = statement
+        .query_map([], |row| {
+            (0..columns)
+                .map(|i| row.get::<_, rusqlite::types::Value>(i))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    found
+}
+
 /// Every session, one page of 100.
 fn all() -> SessionQuery {
     SessionQuery {
@@ -365,12 +396,21 @@ fn a_batch_leaves_the_rows_one_event_at_a_time_would() {
         }
         let batched_dir = tempfile::tempdir().unwrap();
         let single_dir = tempfile::tempdir().unwrap();
+        let crashed_dir = tempfile::tempdir().unwrap();
         let batched = open(&batched_dir);
         let single = open(&single_dir);
+        let crashed = open_lazy(&crashed_dir);
         // Half of each round's events went in before, so rows exist.
         let (first, rest) = events.split_at(events.len() / 2);
         batched.append(first, &cost_of).unwrap();
         batched.append(rest, &cost_of).unwrap();
+        // The crashed store wrote its rows after the first half only, then
+        // stopped with the second half in its chunks alone.
+        crashed.append(first, &cost_of).unwrap();
+        crashed.flush().unwrap();
+        crashed.append(rest, &cost_of).unwrap();
+        crash(crashed);
+        let crashed = open(&crashed_dir);
         let reopened_dir = tempfile::tempdir().unwrap();
         for e in &events {
             single.append(std::slice::from_ref(e), &cost_of).unwrap();
@@ -384,10 +424,136 @@ fn a_batch_leaves_the_rows_one_event_at_a_time_would() {
         let b = single.list(&all(), now).unwrap();
         assert_eq!(a, b, "round {round}: {events:?}");
         assert_eq!(reopened.list(&all(), now).unwrap(), b, "round {round}");
+        assert_eq!(crashed.list(&all(), now).unwrap(), b, "round {round}");
         for s in &a.sessions {
             let expected = single.timeline(&s.session_id, now).unwrap();
             assert_eq!(batched.timeline(&s.session_id, now).unwrap(), expected);
             assert_eq!(reopened.timeline(&s.session_id, now).unwrap(), expected);
+            assert_eq!(crashed.timeline(&s.session_id, now).unwrap(), expected);
         }
     }
+}
+
+/// The rows wait in memory between flushes, reads see the waiting state,
+/// and a crash before the flush loses nothing acknowledged: reopening
+/// replays the chunks onto the rows, which then hold what a store that
+/// flushed would have written.
+#[test]
+fn a_crash_between_the_chunks_and_the_rows_loses_nothing() {
+    let batches: Vec<Vec<AgentEvent>> = vec![
+        vec![start("s1", "a", 1_000), step("s1", 2_000, "priced", None)],
+        vec![
+            step("s1", 3_000, "priced", Some(0.125)),
+            start("s2", "b", 3_500),
+            step("s2", 3_600, "mystery", None),
+        ],
+        // s2 went silent past the timeout; s1 ends; s3 starts late in time
+        // order but first in the request.
+        vec![
+            start("s3", "a", 500),
+            end("s1", 4_000, SessionStatus::Completed),
+            step("s2", 40 * MINUTE, "priced", None),
+            event(
+                "s3",
+                "a",
+                600,
+                EventKind::ToolCall {
+                    tool_name: "search".into(),
+                    status: ToolStatus::Error,
+                    duration_seconds: 0.5,
+                    error: None,
+                },
+            ),
+        ],
+    ];
+    let now = 41 * MINUTE;
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = open(&reference_dir);
+    for batch in &batches {
+        reference.append(batch, &cost_of).unwrap();
+        reference.flush().unwrap();
+    }
+    let expected = reference.list(&all(), now).unwrap();
+    assert_eq!(expected.sessions.len(), 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_lazy(&dir);
+    store.append(&batches[0], &cost_of).unwrap();
+    store.flush().unwrap();
+    let flushed = rows(&dir);
+    assert_eq!(flushed.len(), 1);
+    store.append(&batches[1], &cost_of).unwrap();
+    store.append(&batches[2], &cost_of).unwrap();
+    // The rows lag (s1 as after the first request, no s2 or s3), but the
+    // reads see every acknowledged event.
+    assert_eq!(rows(&dir), flushed);
+    for summary in &expected.sessions {
+        let id = summary.session_id.as_str();
+        assert_eq!(store.summary(id, now).unwrap().as_ref(), Some(summary));
+        assert_eq!(
+            store.timeline(id, now).unwrap(),
+            reference.timeline(id, now).unwrap()
+        );
+    }
+    crash(store);
+
+    let store = open(&dir);
+    // Replayed on open: the rows are what the flushing store wrote.
+    assert_eq!(rows(&dir), rows(&reference_dir));
+    assert_eq!(store.list(&all(), now).unwrap(), expected);
+    let s1 = store.summary("s1", now).unwrap().unwrap();
+    assert_eq!(
+        (s1.status.as_str(), s1.ended_ms),
+        ("completed", Some(4_000))
+    );
+    assert_eq!(s1.steps, 2);
+    assert!((s1.cost_usd - 1.125).abs() < 1e-12);
+    let s2 = store.summary("s2", now).unwrap().unwrap();
+    assert_eq!((s2.agent.as_str(), s2.status.as_str()), ("b", "abandoned"));
+    assert_eq!(s2.unpriced_tokens, 110);
+    let s3 = store.summary("s3", now).unwrap().unwrap();
+    assert_eq!((s3.started_ms, s3.tool_calls, s3.errors), (500, 1, 1));
+    // New events go on from the replayed state, and their chunks link on.
+    store
+        .append(&[step("s3", 700, "priced", None)], &cost_of)
+        .unwrap();
+    let timeline = store.timeline("s3", now).unwrap().unwrap();
+    assert_eq!(timeline.events.len(), 3);
+    assert_eq!(timeline.session.steps, 1);
+}
+
+/// Retention may delete the newest chunks, so new chunks can take ids at
+/// or below the old flush mark; the mark follows, so a crash after that
+/// still replays them.
+#[test]
+fn retention_lowers_the_flush_mark_with_the_chunks_it_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_lazy(&dir);
+    store
+        .append(
+            &[start("keep", "a", 9_000), start("gone", "a", 1_000)],
+            &cost_of,
+        )
+        .unwrap();
+    store
+        .append(&[step("gone", 2_000, "x", None)], &cost_of)
+        .unwrap();
+    assert_eq!(store.delete_before(5_000).unwrap(), 1);
+    store
+        .append(
+            &[start("late", "a", 9_500), step("keep", 9_600, "x", None)],
+            &cost_of,
+        )
+        .unwrap();
+    crash(store);
+    let store = open(&dir);
+    let ids: Vec<String> = store
+        .list(&all(), 10_000)
+        .unwrap()
+        .sessions
+        .into_iter()
+        .map(|s| s.session_id)
+        .collect();
+    assert_eq!(ids, ["late", "keep"]);
+    assert_eq!(store.summary("keep", 10_000).unwrap().unwrap().steps, 1);
 }

@@ -5,12 +5,15 @@
 //!   `docs/events.schema.json`. The whole body is validated first
 //!   (`agentmon_ingest::events`); if any event is bad the answer is 400 with
 //!   every bad index and why, and nothing is applied. Otherwise the events
-//!   are written to the session store in one transaction (if that fails
-//!   the answer is 500 and nothing is applied), then update the registry in
-//!   one step, are published to the live stream in order, session ends go
-//!   to the event webhooks, and the answer is `{"accepted": N}`.
+//!   are written to the session store in one transaction while they update
+//!   the registry in one step (if the store fails the answer is 500 and
+//!   the events are not stored nor streamed, though the registry counted
+//!   them); once committed they are published to the live stream in
+//!   order, session ends go to the event webhooks, and the answer is
+//!   `{"accepted": N}`.
 //! - `GET /metrics/agents`: the registry in the Prometheus text format.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentmon_agents::Observation;
@@ -86,20 +89,42 @@ pub async fn post_events(
 }
 
 /// Keeps a validated batch of events, from the events API or from OTLP
-/// spans: the session store first (if it fails, nothing is applied), then
-/// the derived metrics (with the GenAI histograms' `observations`, if the
-/// events came from spans) in one step, then the live stream in order,
-/// then the event webhooks (session ends, and sessions the batch closed for
-/// silence; handed to a channel, never waited for).
+/// spans: the session store writes it (one transaction, on the blocking
+/// pool) while the derived metrics take it (with the GenAI histograms'
+/// `observations`, if the events came from spans) in one step on this
+/// thread; once the store has committed, the live stream gets it in order
+/// and the event webhooks the session ends and the sessions the batch
+/// closed for silence (handed to a channel, never waited for). If the
+/// store fails, the answer is an error and the events are neither stored
+/// nor streamed, but the derived metrics have counted them (they are
+/// updated while the store writes, so a request takes the longer of the
+/// two rather than their sum).
 /// Answers how many events were kept.
 pub(crate) async fn accept_events(
     state: &AppState,
     events: Vec<AgentEvent>,
     observations: &[Observation],
 ) -> Result<usize, ApiError> {
-    let events = keep_in_sessions(state, events).await?;
+    let events = Arc::new(events);
+    let stored = state.session_store().map(|store| {
+        let metrics = state.agent_metrics().clone();
+        let events = Arc::clone(&events);
+        tokio::task::spawn_blocking(move || store.append(&events, &|kind| metrics.step_cost(kind)))
+    });
     let metrics = state.agent_metrics();
     let abandoned = metrics.apply_with_observations(&events, observations);
+    if let Some(stored) = stored {
+        stored
+            .await
+            .map_err(|e| ApiError::Internal(format!("session store task failed: {e}")))?
+            .map_err(|e| {
+                tracing::error!(
+                    error = %e,
+                    "agent events not stored (the derived metrics counted them)"
+                );
+                ApiError::Internal(format!("events not accepted: {e}"))
+            })?;
+    }
     state
         .live()
         .publish(&events, &|kind| metrics.step_cost(kind));
@@ -107,31 +132,12 @@ pub(crate) async fn accept_events(
         webhooks.emit_session_ends(&events);
         webhooks.emit_abandoned(abandoned);
     }
-    tracing::debug!(events = events.len(), "agent events accepted");
-    Ok(events.len())
-}
-
-/// Writes the batch into the session store, if there is one, in one
-/// transaction on the blocking pool; gives the events back.
-async fn keep_in_sessions(
-    state: &AppState,
-    events: Vec<AgentEvent>,
-) -> Result<Vec<AgentEvent>, ApiError> {
-    let Some(store) = state.session_store() else {
-        return Ok(events);
-    };
-    let metrics = state.agent_metrics().clone();
-    tokio::task::spawn_blocking(move || {
-        store
-            .append(&events, &|kind| metrics.step_cost(kind))
-            .map(|()| events)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("session store task failed: {e}")))?
-    .map_err(|e| {
-        tracing::error!(error = %e, "agent events not stored");
-        ApiError::Internal(format!("events not accepted: {e}"))
-    })
+    let accepted = events.len();
+    tracing::debug!(events = accepted, "agent events accepted");
+    // Freeing a batch's strings is not the client's wait: it happens on
+    // the blocking pool while the answer goes out.
+    drop(tokio::task::spawn_blocking(move || drop(events)));
+    Ok(accepted)
 }
 
 /// The derived metrics, as a scrape target would serve them.

@@ -163,14 +163,16 @@ impl SessionLedger {
                 totals.completion_tokens =
                     totals.completion_tokens.saturating_add(*completion_tokens);
                 totals.cost_usd += cost_usd.unwrap_or(0.0);
-                let data = metrics_data(totals, event.timestamp_ms);
-                build.then(|| LiveMessage::new("metrics", event, data))
+                build.then(|| {
+                    LiveMessage::new("metrics", event, metrics_data(totals, event.timestamp_ms))
+                })
             }
             EventKind::ToolCall { .. } => {
                 let totals = self.totals(event);
                 totals.tool_calls += 1;
-                let data = metrics_data(totals, event.timestamp_ms);
-                build.then(|| LiveMessage::new("metrics", event, data))
+                build.then(|| {
+                    LiveMessage::new("metrics", event, metrics_data(totals, event.timestamp_ms))
+                })
             }
         }
     }
@@ -193,19 +195,24 @@ impl SessionLedger {
 
     /// The session's totals, created at this event if it is new.
     fn totals(&mut self, event: &AgentEvent) -> &mut SessionTotals {
-        if !self.sessions.contains_key(&event.session_id)
-            && self.sessions.len() >= MAX_TRACKED_SESSIONS
-        {
-            self.forget_least_recent();
+        // A known session is found without copying its id.
+        if !self.sessions.contains_key(&event.session_id) {
+            if self.sessions.len() >= MAX_TRACKED_SESSIONS {
+                self.forget_least_recent();
+            }
+            self.sessions.insert(
+                event.session_id.clone(),
+                SessionTotals {
+                    first_ms: event.timestamp_ms,
+                    last_ms: event.timestamp_ms,
+                    ..SessionTotals::default()
+                },
+            );
         }
         let totals = self
             .sessions
-            .entry(event.session_id.clone())
-            .or_insert_with(|| SessionTotals {
-                first_ms: event.timestamp_ms,
-                last_ms: event.timestamp_ms,
-                ..SessionTotals::default()
-            });
+            .get_mut(&event.session_id)
+            .expect("the session's totals were just ensured");
         totals.first_ms = totals.first_ms.min(event.timestamp_ms);
         totals.last_ms = totals.last_ms.max(event.timestamp_ms);
         totals
