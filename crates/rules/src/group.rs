@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use agentmon_model::{is_stale_nan, Labels, Matcher, Sample, STALE_NAN};
 use xxhash_rust::xxh64::Xxh64;
 
-use crate::alerting::{AlertState, AlertingRule};
+use crate::alerting::{AlertState, AlertingRule, ALERTS_FOR_STATE_METRIC, ALERTS_METRIC};
 use crate::context::{millis, RuleContext};
 use crate::error::EvalError;
 use crate::file::{GroupDefinition, RuleDefinition, RuleKind};
@@ -253,6 +253,19 @@ impl Group {
     /// Evaluates every rule in order at `ts_ms`.
     pub fn eval(&mut self, ctx: &RuleContext, ts_ms: i64) {
         let started = Instant::now();
+        // The rules' queries share selector reads for this evaluation only,
+        // except of the series the group writes (docs/rules.md).
+        let shared;
+        let ctx = match ctx.query.for_evaluation(self.written_metrics()) {
+            Some(query) => {
+                shared = RuleContext {
+                    query,
+                    ..ctx.clone()
+                };
+                &shared
+            }
+            None => ctx,
+        };
         let offset_ms = millis(self.query_offset);
         let limit = self.definition.limit;
         for entry in &mut self.rules {
@@ -304,6 +317,25 @@ impl Group {
             last_evaluation_ms: Some(ts_ms),
             duration: started.elapsed(),
         };
+    }
+
+    /// The metric names this group writes while it evaluates: its
+    /// recording rules' names, and `ALERTS` and `ALERTS_FOR_STATE` if it
+    /// has alerting rules.
+    fn written_metrics(&self) -> HashSet<String> {
+        let mut names = HashSet::new();
+        for entry in &self.rules {
+            match &entry.rule {
+                Rule::Recording(rule) => {
+                    names.insert(rule.name.clone());
+                }
+                Rule::Alerting(_) => {
+                    names.insert(ALERTS_METRIC.to_owned());
+                    names.insert(ALERTS_FOR_STATE_METRIC.to_owned());
+                }
+            }
+        }
+        names
     }
 
     /// Restores the `for` state of the alerts now active from the
