@@ -25,6 +25,6 @@ mod value;
 pub use annotations::Annotations;
 pub use engine::{parse_expr, Engine, EngineOptions, Query, QueryKind, QueryOutput};
 pub use error::PromqlError;
-pub use shared_reads::SharedReads;
+pub use shared_reads::{ReadPlan, SharedReads};
 pub use storage::{SelectError, Storage};
 pub use value::{InstantSample, RangeSeries, Value};

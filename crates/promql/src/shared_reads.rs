@@ -17,6 +17,14 @@
 //!
 //! The store's generation is not passed on, so the engine never keeps
 //! results computed from remembered data beyond the batch.
+//!
+//! A batch that repeats (a group's next evaluation) passes the same
+//! [`ReadPlan`], which learns from the previous batch how far back each
+//! selection reached and how many queries used it: the first read then
+//! covers every later query's window at once, and an entry is dropped
+//! (its series handed over without a copy) at its last expected use, so
+//! memory holds only the selections still to be used. A wrong plan costs
+//! a read again, never a different answer.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,9 +34,43 @@ use agentmon_tsdb::Series;
 
 use crate::storage::{SelectError, Storage};
 
-/// Samples remembered at most across all entries; a selection past this is
-/// read again by each query that asks (streamed where the query can).
-const MAX_SHARED_SAMPLES: usize = 4_000_000;
+/// Samples remembered at most across all entries (16 bytes each); a
+/// selection past this is read again by each query that asks (streamed
+/// where the query can).
+const MAX_SHARED_SAMPLES: usize = 1_000_000;
+
+/// What a batch learnt about one selection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Planned {
+    /// How far before its end the union of the queries' ranges began (ms).
+    reach_ms: i64,
+    /// How many queries used it.
+    uses: u32,
+}
+
+/// What one batch of queries learnt about its selections, for the next
+/// batch of the same queries (a rule group's next evaluation).
+#[derive(Debug, Default)]
+pub struct ReadPlan {
+    selections: Mutex<HashMap<String, Planned>>,
+}
+
+impl ReadPlan {
+    fn get(&self, key: &str) -> Option<Planned> {
+        self.selections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .copied()
+    }
+
+    fn replace(&self, learnt: HashMap<String, Planned>) {
+        *self
+            .selections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = learnt;
+    }
+}
 
 /// One remembered selection: the series over `[mint, maxt]`.
 struct Entry {
@@ -36,12 +78,16 @@ struct Entry {
     maxt: i64,
     series: Arc<Vec<Series>>,
     samples: usize,
+    /// After how many uses in this batch the plan expects no more.
+    last_use: Option<u32>,
 }
 
 #[derive(Default)]
 struct Remembered {
     entries: HashMap<String, Entry>,
     samples: usize,
+    /// This batch's selections so far, for the plan of the next one.
+    learnt: HashMap<String, Planned>,
 }
 
 /// A [`Storage`] over `inner` that shares selections between the queries
@@ -50,20 +96,18 @@ struct Remembered {
 pub struct SharedReads<S> {
     inner: Arc<S>,
     excluded: HashSet<String>,
+    plan: Arc<ReadPlan>,
     remembered: Mutex<Remembered>,
 }
 
-impl<S: Storage> SharedReads<S> {
-    /// Shares selections of `inner`, except of the metrics named in
-    /// `excluded` (and of selections not naming one metric).
-    pub fn new(inner: Arc<S>, excluded: HashSet<String>) -> SharedReads<S> {
-        SharedReads {
-            inner,
-            excluded,
-            remembered: Mutex::new(Remembered::default()),
-        }
+impl<S> Drop for SharedReads<S> {
+    fn drop(&mut self) {
+        let learnt = std::mem::take(&mut self.remembered().learnt);
+        self.plan.replace(learnt);
     }
+}
 
+impl<S> SharedReads<S> {
     /// The remembered selections; a panic elsewhere while they were held
     /// left them whole (entries are replaced in one step), so poisoning is
     /// ignored.
@@ -71,6 +115,21 @@ impl<S: Storage> SharedReads<S> {
         self.remembered
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<S: Storage> SharedReads<S> {
+    /// Shares selections of `inner`, except of the metrics named in
+    /// `excluded` (and of selections not naming one metric), reading as
+    /// `plan` learnt from the previous batch and teaching it this one's
+    /// selections when dropped.
+    pub fn new(inner: Arc<S>, excluded: HashSet<String>, plan: Arc<ReadPlan>) -> SharedReads<S> {
+        SharedReads {
+            inner,
+            excluded,
+            plan,
+            remembered: Mutex::new(Remembered::default()),
+        }
     }
 
     /// The key of a shareable selection, or `None`.
@@ -101,19 +160,31 @@ impl<S: Storage> SharedReads<S> {
     }
 
     /// The remembered series of an entry covering `[mint, maxt]`, and
-    /// whether the entry's range is wider (so samples must be cut).
+    /// whether the entry's range is wider (so samples must be cut). Counts
+    /// the use, and drops the entry at its last use as planned.
     fn lookup(&self, key: &str, mint: i64, maxt: i64) -> Option<(Arc<Vec<Series>>, bool)> {
-        let remembered = self.remembered();
+        let mut guard = self.remembered();
+        let remembered = &mut *guard;
         let entry = remembered.entries.get(key)?;
         if entry.mint > mint || entry.maxt < maxt {
             return None;
         }
         let wider = entry.mint != mint || entry.maxt != maxt;
+        let learnt = remembered.learnt.entry(key.to_owned()).or_default();
+        learnt.uses += 1;
+        learnt.reach_ms = learnt.reach_ms.max(maxt.saturating_sub(mint));
+        let last = entry.last_use.is_some_and(|n| learnt.uses >= n);
+        if last {
+            let entry = remembered.entries.remove(key)?;
+            remembered.samples -= entry.samples;
+            return Some((entry.series, wider));
+        }
         Some((entry.series.clone(), wider))
     }
 
-    /// Reads `[mint, maxt]`, widened to an existing entry's range, and
-    /// remembers it if it fits; `Ok(None)` when it is too large to keep.
+    /// Reads `[mint, maxt]`, widened to an existing entry's range and to
+    /// the plan's reach, and remembers it if it fits; `Ok(None)` when it
+    /// is too large to keep.
     fn read(
         &self,
         key: String,
@@ -121,14 +192,19 @@ impl<S: Storage> SharedReads<S> {
         mint: i64,
         maxt: i64,
     ) -> Result<Option<()>, SelectError> {
-        let (mint, maxt, room) = {
+        let planned = self.plan.get(&key);
+        let (mint, maxt, room, last_use) = {
             let remembered = self.remembered();
             let (lo, hi, old) = match remembered.entries.get(&key) {
                 Some(e) => (e.mint.min(mint), e.maxt.max(maxt), e.samples),
                 None => (mint, maxt, 0),
             };
+            let lo = match planned {
+                Some(p) => lo.min(hi.saturating_sub(p.reach_ms)),
+                None => lo,
+            };
             let room = (MAX_SHARED_SAMPLES + old).saturating_sub(remembered.samples);
-            (lo, hi, room)
+            (lo, hi, room, planned.map(|p| p.uses))
         };
         let series = match self.inner.select_limited(matchers, mint, maxt, room) {
             Ok(series) => series,
@@ -142,6 +218,7 @@ impl<S: Storage> SharedReads<S> {
             maxt,
             series: Arc::new(series),
             samples,
+            last_use,
         };
         if let Some(old) = remembered.entries.insert(key, entry) {
             remembered.samples -= old.samples;
@@ -183,9 +260,14 @@ impl<S: Storage> SharedReads<S> {
             return Ok(None);
         };
         if !wider {
-            return Ok(Some(series.as_ref().clone()));
+            // The last user takes the series without a copy.
+            return Ok(Some(
+                Arc::try_unwrap(series).unwrap_or_else(|s| s.as_ref().clone()),
+            ));
         }
-        Ok(Some(series.iter().filter_map(|s| cut(s, mint, maxt)).collect()))
+        Ok(Some(
+            series.iter().filter_map(|s| cut(s, mint, maxt)).collect(),
+        ))
     }
 }
 
@@ -230,9 +312,7 @@ impl<S: Storage> Storage for SharedReads<S> {
                 }
                 Ok(found)
             }
-            None => self
-                .inner
-                .select_limited(matchers, mint, maxt, max_samples),
+            None => self.inner.select_limited(matchers, mint, maxt, max_samples),
         }
     }
 

@@ -94,21 +94,29 @@ fn collect_each(storage: &dyn Storage, matchers: &[Matcher], mint: i64, maxt: i6
 #[test]
 fn a_selection_inside_a_remembered_one_is_not_read_again() {
     let inner = Arc::new(Changing::with(fleet()));
-    let shared = SharedReads::new(inner.clone(), HashSet::new());
+    let shared = SharedReads::new(inner.clone(), HashSet::new(), Arc::default());
     let wide = shared.select(&name_is("up"), 0, 900_000).unwrap();
     assert_eq!(wide, inner.select(&name_is("up"), 0, 900_000).unwrap());
     let reads = inner.reads.load(Ordering::Relaxed);
     let narrow = shared.select(&name_is("up"), 600_000, 900_000).unwrap();
-    assert_eq!(inner.reads.load(Ordering::Relaxed), reads, "answered from memory");
+    assert_eq!(
+        inner.reads.load(Ordering::Relaxed),
+        reads,
+        "answered from memory"
+    );
     let direct = inner.select(&name_is("up"), 600_000, 900_000).unwrap();
     assert_eq!(narrow, direct);
-    assert_eq!(narrow.len(), 2, "the instance without recent samples is dropped");
+    assert_eq!(
+        narrow.len(),
+        2,
+        "the instance without recent samples is dropped"
+    );
 }
 
 #[test]
 fn a_wider_selection_reads_the_union_once() {
     let inner = Arc::new(Changing::with(fleet()));
-    let shared = SharedReads::new(inner.clone(), HashSet::new());
+    let shared = SharedReads::new(inner.clone(), HashSet::new(), Arc::default());
     shared.select(&name_is("load"), 600_000, 900_000).unwrap();
     shared.select(&name_is("load"), 0, 300_000).unwrap();
     let reads = inner.reads.load(Ordering::Relaxed);
@@ -129,9 +137,12 @@ fn a_wider_selection_reads_the_union_once() {
 fn excluded_and_unnamed_selections_always_read_the_store() {
     let inner = Arc::new(Changing::with(fleet()));
     let excluded: HashSet<String> = ["ALERTS".to_owned()].into();
-    let shared = SharedReads::new(inner.clone(), excluded);
+    let shared = SharedReads::new(inner.clone(), excluded, Arc::default());
     let alerts = labels("ALERTS", "a");
-    assert!(shared.select(&name_is("ALERTS"), 0, 900_000).unwrap().is_empty());
+    assert!(shared
+        .select(&name_is("ALERTS"), 0, 900_000)
+        .unwrap()
+        .is_empty());
     inner.push(&alerts, Sample::new(900_000, 1.0));
     let seen = shared.select(&name_is("ALERTS"), 0, 900_000).unwrap();
     assert_eq!(seen.len(), 1, "a write between queries is seen");
@@ -145,7 +156,7 @@ fn excluded_and_unnamed_selections_always_read_the_store() {
 #[test]
 fn streaming_and_limits_answer_as_the_store_does() {
     let inner = Arc::new(Changing::with(fleet()));
-    let shared = SharedReads::new(inner.clone(), HashSet::new());
+    let shared = SharedReads::new(inner.clone(), HashSet::new(), Arc::default());
     let up = name_is("up");
     shared.select(&up, 0, 900_000).unwrap();
     assert_eq!(
@@ -158,7 +169,9 @@ fn streaming_and_limits_answer_as_the_store_does() {
         Err(SelectError::TooManySamples)
     );
     assert_eq!(
-        shared.select_limited(&up, 450_000, 900_000, 60).map(|s| s.len()),
+        shared
+            .select_limited(&up, 450_000, 900_000, 60)
+            .map(|s| s.len()),
         Ok(2)
     );
     let mut first = Vec::new();
@@ -172,9 +185,47 @@ fn streaming_and_limits_answer_as_the_store_does() {
 }
 
 #[test]
+fn a_plan_reads_the_widest_window_first_and_drops_entries_after_their_last_use() {
+    let inner = Arc::new(Changing::with(fleet()));
+    let plan: Arc<ReadPlan> = Arc::default();
+    let windows = [(600_000, 900_000), (300_000, 900_000), (0, 900_000)];
+    let batch = |shared: &SharedReads<Changing>| {
+        for (mint, maxt) in windows {
+            assert_eq!(
+                shared.select(&name_is("up"), mint, maxt).unwrap(),
+                inner.select(&name_is("up"), mint, maxt).unwrap()
+            );
+        }
+    };
+    let first = SharedReads::new(inner.clone(), HashSet::new(), plan.clone());
+    let reads = inner.reads.load(Ordering::Relaxed);
+    batch(&first);
+    // Each wider window read again, plus the three direct reads.
+    assert_eq!(inner.reads.load(Ordering::Relaxed), reads + 6);
+    assert_eq!(
+        first.remembered().entries.len(),
+        1,
+        "no plan: kept to the end"
+    );
+    drop(first);
+    let second = SharedReads::new(inner.clone(), HashSet::new(), plan.clone());
+    let reads = inner.reads.load(Ordering::Relaxed);
+    batch(&second);
+    assert_eq!(
+        inner.reads.load(Ordering::Relaxed),
+        reads + 4,
+        "one read covers all three windows"
+    );
+    assert!(
+        second.remembered().entries.is_empty(),
+        "dropped after its third use"
+    );
+}
+
+#[test]
 fn the_generation_is_not_passed_on() {
     let inner = Arc::new(Changing::with(fleet()));
-    let shared = SharedReads::new(inner, HashSet::new());
+    let shared = SharedReads::new(inner, HashSet::new(), Arc::default());
     assert_eq!(shared.generation(), None);
 }
 
@@ -186,12 +237,17 @@ proptest! {
         queries in prop::collection::vec((0usize..3, -100_000i64..1_000_000, 0i64..1_000_000, any::<bool>()), 1..20)
     ) {
         let inner = Arc::new(Changing::with(fleet()));
-        let shared = SharedReads::new(inner.clone(), HashSet::new());
+        let plan: Arc<ReadPlan> = Arc::default();
         let sets = [name_is("up"), name_is("load"), vec![
             Matcher::equal(METRIC_NAME_LABEL, "up"),
             Matcher::new(MatchType::RegexMatch, "instance", "a|c").unwrap(),
         ]];
-        for (set, mint, span, each) in queries {
+        // The same batch twice with one plan, then its second half alone
+        // (a plan that expects uses that never come).
+        let half = queries.len() / 2;
+        for batch in [&queries[..], &queries[..], &queries[half..]] {
+        let shared = SharedReads::new(inner.clone(), HashSet::new(), plan.clone());
+        for &(set, mint, span, each) in batch {
             let maxt = mint + span;
             let want = inner.select(&sets[set], mint, maxt).unwrap();
             let got = if each {
@@ -200,6 +256,7 @@ proptest! {
                 shared.select(&sets[set], mint, maxt).unwrap()
             };
             prop_assert_eq!(got, want);
+        }
         }
     }
 }

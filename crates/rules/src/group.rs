@@ -3,9 +3,11 @@
 //! rule's health (Prometheus's `Group.Eval` in `rules/manager.go`).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentmon_model::{is_stale_nan, Labels, Matcher, Sample, STALE_NAN};
+use agentmon_promql::ReadPlan;
 use xxhash_rust::xxh64::Xxh64;
 
 use crate::alerting::{AlertState, AlertingRule, ALERTS_FOR_STATE_METRIC, ALERTS_METRIC};
@@ -143,6 +145,10 @@ pub struct Group {
     pub evaluation_failures_total: u64,
     /// Evaluations skipped because one ran past the interval.
     pub iterations_missed_total: u64,
+    /// How the rules' selections were read last time, so the next
+    /// evaluation reads each once, widest window first (see
+    /// [`agentmon_promql::ReadPlan`]).
+    read_plan: Arc<ReadPlan>,
 }
 
 impl Group {
@@ -171,6 +177,7 @@ impl Group {
             evaluations_total: 0,
             evaluation_failures_total: 0,
             iterations_missed_total: 0,
+            read_plan: Arc::default(),
         }
     }
 
@@ -256,7 +263,10 @@ impl Group {
         // The rules' queries share selector reads for this evaluation only,
         // except of the series the group writes (docs/rules.md).
         let shared;
-        let ctx = match ctx.query.for_evaluation(self.written_metrics()) {
+        let shared_query = ctx
+            .query
+            .for_evaluation(self.written_metrics(), self.read_plan.clone());
+        let ctx = match shared_query {
             Some(query) => {
                 shared = RuleContext {
                     query,

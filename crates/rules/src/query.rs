@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use agentmon_model::{Alert, Labels, Sample};
-use agentmon_promql::{Engine, InstantSample, Query, SharedReads, Storage, Value};
+use agentmon_promql::{Engine, InstantSample, Query, ReadPlan, SharedReads, Storage, Value};
 
 /// Runs an instant query and returns its result as a vector (Prometheus's
 /// `QueryFunc`): a scalar becomes one sample without labels, any other
@@ -19,9 +19,14 @@ pub trait QueryFunc: Send + Sync {
     /// selector once for all the group's queries (see
     /// [`agentmon_promql::SharedReads`]); selections of the metrics in
     /// `written`, which the group writes between its queries, are never
-    /// shared. `None` (the default): use this one.
-    fn for_evaluation(&self, written: HashSet<String>) -> Option<Arc<dyn QueryFunc>> {
-        let _ = written;
+    /// shared. `plan` is the group's, kept from one evaluation to the
+    /// next. `None` (the default): use this one.
+    fn for_evaluation(
+        &self,
+        written: HashSet<String>,
+        plan: Arc<ReadPlan>,
+    ) -> Option<Arc<dyn QueryFunc>> {
+        let _ = (written, plan);
         None
     }
 }
@@ -59,10 +64,14 @@ where
         instant_vector(&self.engine, &*self.storage, text, timestamp_ms)
     }
 
-    fn for_evaluation(&self, written: HashSet<String>) -> Option<Arc<dyn QueryFunc>> {
+    fn for_evaluation(
+        &self,
+        written: HashSet<String>,
+        plan: Arc<ReadPlan>,
+    ) -> Option<Arc<dyn QueryFunc>> {
         Some(Arc::new(SharedQueryFunc {
             engine: self.engine.clone(),
-            storage: SharedReads::new(self.storage.clone(), written),
+            storage: SharedReads::new(self.storage.clone(), written, plan),
         }))
     }
 }

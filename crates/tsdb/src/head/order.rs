@@ -37,9 +37,8 @@ impl SeriesOrder {
             .filter(|(_, s)| s.is_some())
             .map(|(i, _)| i as u32)
             .collect();
-        let labels_of = |r: u32| -> &[(u32, u32)] {
-            table[r as usize].as_ref().map_or(&[], |s| &s.labels[..])
-        };
+        let labels_of =
+            |r: u32| -> &[(u32, u32)] { table[r as usize].as_ref().map_or(&[], |s| &s.labels[..]) };
         refs.sort_unstable_by(|&a, &b| compare_labels(labels_of(a), labels_of(b), symbols));
         let mut rank = vec![UNRANKED; table.len()];
         for (i, &r) in refs.iter().enumerate() {
@@ -78,12 +77,12 @@ impl SeriesOrder {
             series.sort_unstable_by_key(|(r, _)| self.rank_of(*r));
             return;
         }
-        series.sort_unstable_by(|(ra, a), (rb, b)| {
-            match (self.rank_of(*ra), self.rank_of(*rb)) {
+        series.sort_unstable_by(
+            |(ra, a), (rb, b)| match (self.rank_of(*ra), self.rank_of(*rb)) {
                 (UNRANKED, _) | (_, UNRANKED) => compare_labels(&a.labels, &b.labels, symbols),
                 (x, y) => x.cmp(&y),
-            }
-        });
+            },
+        );
     }
 }
 
@@ -111,7 +110,7 @@ pub(crate) fn compare_labels(a: &[(u32, u32)], b: &[(u32, u32)], symbols: &Symbo
 
 #[cfg(test)]
 mod tests {
-    use agentmon_model::{Labels, LabelRef};
+    use agentmon_model::{LabelRef, Labels};
     use proptest::prelude::*;
 
     use super::*;
