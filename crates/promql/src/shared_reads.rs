@@ -72,6 +72,10 @@ impl ReadPlan {
     }
 }
 
+/// A remembered selection's series, and whether they span more than was
+/// asked for (so samples must be cut).
+type Found = (Arc<Vec<Series>>, bool);
+
 /// One remembered selection: the series over `[mint, maxt]`.
 struct Entry {
     mint: i64,
@@ -162,7 +166,7 @@ impl<S: Storage> SharedReads<S> {
     /// The remembered series of an entry covering `[mint, maxt]`, and
     /// whether the entry's range is wider (so samples must be cut). Counts
     /// the use, and drops the entry at its last use as planned.
-    fn lookup(&self, key: &str, mint: i64, maxt: i64) -> Option<(Arc<Vec<Series>>, bool)> {
+    fn lookup(&self, key: &str, mint: i64, maxt: i64) -> Option<Found> {
         let mut guard = self.remembered();
         let remembered = &mut *guard;
         let entry = remembered.entries.get(key)?;
@@ -235,7 +239,7 @@ impl<S: Storage> SharedReads<S> {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Option<(Arc<Vec<Series>>, bool)>, SelectError> {
+    ) -> Result<Option<Found>, SelectError> {
         let Some(key) = self.key(matchers) else {
             return Ok(None);
         };
