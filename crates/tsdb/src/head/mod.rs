@@ -494,6 +494,7 @@ impl Head {
         drop(table);
         stats.label_pairs = self.postings.read().label_pair_count() as u64;
         stats.memory_bytes += self.lookup.lock().primary.memory_bytes() as u64;
+        stats.memory_bytes += self.order.read().memory_bytes() as u64;
         stats.memory_bytes +=
             self.postings.read().memory_bytes() as u64 + self.symbols.read().memory_bytes() as u64;
         stats

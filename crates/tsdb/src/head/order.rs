@@ -61,6 +61,11 @@ impl SeriesOrder {
         self.rank.len()
     }
 
+    /// Bytes held: 4 per series ref.
+    pub fn memory_bytes(&self) -> usize {
+        self.rank.capacity() * std::mem::size_of::<u32>()
+    }
+
     fn rank_of(&self, series_ref: u32) -> u32 {
         self.rank
             .get(series_ref as usize)
