@@ -35,10 +35,12 @@ use agentmon_tsdb::Series;
 use crate::storage::{SelectError, Storage};
 
 /// Samples remembered at most across all entries (16 bytes each, so
-/// 8 MiB): about what one query over the largest selections of a big rule
-/// group holds anyway. A selection past this is read again by each query
-/// that asks (streamed where the query can).
-const MAX_SHARED_SAMPLES: usize = 512 * 1024;
+/// 16 MB). The benchmark's groups of 100 rules need about this much to
+/// share their largest selections (two of 240 k and 360 k samples); at
+/// half of it their rule CPU rose by 60 % (docs/benchmarks.md). A
+/// selection past this is read again by each query that asks (streamed
+/// where the query can).
+const MAX_SHARED_SAMPLES: usize = 1_000_000;
 
 /// What a batch learnt about one selection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
