@@ -294,7 +294,9 @@ fn head_series_come_in_label_order_before_and_after_the_order_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), options()).unwrap();
     // Created in an order unlike their labels' (refs follow creation).
-    let mut keys: Vec<String> = (0..64).map(|i| format!("{:03}", (i * 37) % 64 * 3)).collect();
+    let mut keys: Vec<String> = (0..64)
+        .map(|i| format!("{:03}", (i * 37) % 64 * 3))
+        .collect();
     for key in &keys {
         append_keyed(&db, key);
     }
