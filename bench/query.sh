@@ -15,6 +15,7 @@
 #   PEERS="agentmon agentmon-nocache victoria-metrics victoria-metrics-nocache prometheus"
 #                            servers to run, in order
 #   SKIP_BUILD=1             use an existing target/release/agentmon
+#   AGENTMON=PATH            another agentmon binary (with SKIP_BUILD=1)
 #   OUT_DIR=target/bench-results   where the JSON results go
 #   KEEP_DATA=1              keep the data directories and logs
 # agentmon runs twice: as installed ("agentmon", with its rollup cache, which
@@ -34,7 +35,7 @@ STEPS=${STEPS:-240}
 ITERATIONS=${ITERATIONS:-15}
 PEERS=${PEERS:-agentmon agentmon-nocache victoria-metrics victoria-metrics-nocache prometheus}
 OUT_DIR=${OUT_DIR:-$REPO/target/bench-results}
-AGENTMON="$REPO/target/release/agentmon"
+AGENTMON=${AGENTMON:-$REPO/target/release/agentmon}
 
 BENCH_NAME=query
 # shellcheck source=bench/lib.sh

@@ -10,17 +10,21 @@
 //! - [`promqltest`] parses the promqltest scripts of the Prometheus
 //!   conformance suite and, with [`promqltest::runner`], runs them against
 //!   the engine on a real TSDB and reports what passed, failed or was skipped.
+//! - [`SharedReads`] wraps a [`Storage`] for a batch of queries at one time
+//!   (a rule group's evaluation) so each selector is read once.
 //! - [`PromqlError`] is everything a query can fail with.
 
 mod annotations;
 pub mod engine;
 mod error;
 pub mod promqltest;
+mod shared_reads;
 mod storage;
 mod value;
 
 pub use annotations::Annotations;
 pub use engine::{parse_expr, Engine, EngineOptions, Query, QueryKind, QueryOutput};
 pub use error::PromqlError;
+pub use shared_reads::{ReadPlan, SharedReads};
 pub use storage::{SelectError, Storage};
 pub use value::{InstantSample, RangeSeries, Value};

@@ -3,12 +3,14 @@
 //! rule's health (Prometheus's `Group.Eval` in `rules/manager.go`).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentmon_model::{is_stale_nan, Labels, Matcher, Sample, STALE_NAN};
+use agentmon_promql::ReadPlan;
 use xxhash_rust::xxh64::Xxh64;
 
-use crate::alerting::{AlertState, AlertingRule};
+use crate::alerting::{AlertState, AlertingRule, ALERTS_FOR_STATE_METRIC, ALERTS_METRIC};
 use crate::context::{millis, RuleContext};
 use crate::error::EvalError;
 use crate::file::{GroupDefinition, RuleDefinition, RuleKind};
@@ -143,6 +145,10 @@ pub struct Group {
     pub evaluation_failures_total: u64,
     /// Evaluations skipped because one ran past the interval.
     pub iterations_missed_total: u64,
+    /// How the rules' selections were read last time, so the next
+    /// evaluation reads each once, widest window first (see
+    /// [`agentmon_promql::ReadPlan`]).
+    read_plan: Arc<ReadPlan>,
 }
 
 impl Group {
@@ -171,6 +177,7 @@ impl Group {
             evaluations_total: 0,
             evaluation_failures_total: 0,
             iterations_missed_total: 0,
+            read_plan: Arc::default(),
         }
     }
 
@@ -253,6 +260,22 @@ impl Group {
     /// Evaluates every rule in order at `ts_ms`.
     pub fn eval(&mut self, ctx: &RuleContext, ts_ms: i64) {
         let started = Instant::now();
+        // The rules' queries share selector reads for this evaluation only,
+        // except of the series the group writes (docs/rules.md).
+        let shared;
+        let shared_query = ctx
+            .query
+            .for_evaluation(self.written_metrics(), self.read_plan.clone());
+        let ctx = match shared_query {
+            Some(query) => {
+                shared = RuleContext {
+                    query,
+                    ..ctx.clone()
+                };
+                &shared
+            }
+            None => ctx,
+        };
         let offset_ms = millis(self.query_offset);
         let limit = self.definition.limit;
         for entry in &mut self.rules {
@@ -304,6 +327,25 @@ impl Group {
             last_evaluation_ms: Some(ts_ms),
             duration: started.elapsed(),
         };
+    }
+
+    /// The metric names this group writes while it evaluates: its
+    /// recording rules' names, and `ALERTS` and `ALERTS_FOR_STATE` if it
+    /// has alerting rules.
+    fn written_metrics(&self) -> HashSet<String> {
+        let mut names = HashSet::new();
+        for entry in &self.rules {
+            match &entry.rule {
+                Rule::Recording(rule) => {
+                    names.insert(rule.name.clone());
+                }
+                Rule::Alerting(_) => {
+                    names.insert(ALERTS_METRIC.to_owned());
+                    names.insert(ALERTS_FOR_STATE_METRIC.to_owned());
+                }
+            }
+        }
+        names
     }
 
     /// Restores the `for` state of the alerts now active from the

@@ -625,3 +625,93 @@ fn self_metrics_count_evaluations_and_failures() {
     );
     assert!(out.contains("# TYPE agentmon_rule_evaluations_total counter\n"));
 }
+
+#[test]
+fn alerts_written_during_an_evaluation_are_seen_by_later_rules() {
+    let f = fixture();
+    put(&f.store, "1", 0..=5, |_| 1.0);
+    // `Before` reads ALERTS before `High` writes it; `After` must still see
+    // it, so ALERTS is never answered from an earlier read of the group.
+    let text = r#"
+groups:
+  - name: g
+    rules:
+      - alert: Before
+        expr: ALERTS{alertname="High"}
+      - alert: High
+        expr: x > 0
+      - alert: After
+        expr: ALERTS{alertname="High"}
+"#;
+    let mut g = group(&f, text, false);
+    g.eval(&f.ctx, 5 * MIN);
+    assert!(alerting(&g, 0).active.is_empty());
+    assert_eq!(alerting(&g, 1).active.len(), 1);
+    assert_eq!(alerting(&g, 2).active.len(), 1, "After sees High's ALERTS");
+}
+
+/// A store that counts the selects reaching it.
+struct CountingStore {
+    store: Arc<MemoryStore>,
+    selects: std::sync::atomic::AtomicUsize,
+}
+
+impl agentmon_promql::Storage for CountingStore {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<agentmon_tsdb::Series>, String> {
+        self.selects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.store.select(matchers, mint, maxt)
+    }
+}
+
+#[test]
+fn rules_of_one_evaluation_read_a_selector_once() {
+    let mut f = fixture();
+    put(&f.store, "1", 0..=20, |m| m as f64);
+    put(&f.store, "2", 0..=20, |m| 2.0 * m as f64);
+    let counting = Arc::new(CountingStore {
+        store: f.store.clone(),
+        selects: Default::default(),
+    });
+    f.ctx.query = Arc::new(EngineQueryFunc::new(Engine::default(), counting.clone()));
+    let text = r#"
+groups:
+  - name: g
+    rules:
+      - alert: Slow
+        expr: rate(x[10m]) > 0
+      - alert: Fast
+        expr: rate(x[5m]) > 0.025
+      - alert: Level
+        expr: x > 30
+"#;
+    let mut g = group(&f, text, false);
+    g.eval(&f.ctx, 20 * MIN);
+    assert_eq!(
+        counting.selects.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the 5m window and the lookback lie inside the 10m read"
+    );
+    // The answers are those of separate reads.
+    assert_eq!(alerting(&g, 0).active.len(), 2);
+    let fast = alerting(&g, 1);
+    assert_eq!(fast.active.len(), 1);
+    assert_eq!(
+        fast.active.values().next().unwrap().labels.get("a"),
+        Some("2")
+    );
+    let level = alerting(&g, 2);
+    assert_eq!(level.active.len(), 1);
+    assert_eq!(level.active.values().next().unwrap().value, 40.0);
+    g.eval(&f.ctx, 21 * MIN);
+    assert_eq!(
+        counting.selects.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "nothing is kept from one evaluation to the next"
+    );
+}

@@ -2,10 +2,11 @@
 //! Prometheus's rule manager does: a query function, an appender for the
 //! series rules write, and a function that sends alerts on.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use agentmon_model::{Alert, Labels, Sample};
-use agentmon_promql::{Engine, InstantSample, Query, Storage, Value};
+use agentmon_promql::{Engine, InstantSample, Query, ReadPlan, SharedReads, Storage, Value};
 
 /// Runs an instant query and returns its result as a vector (Prometheus's
 /// `QueryFunc`): a scalar becomes one sample without labels, any other
@@ -13,6 +14,21 @@ use agentmon_promql::{Engine, InstantSample, Query, Storage, Value};
 pub trait QueryFunc: Send + Sync {
     /// The instant vector `text` evaluates to at `timestamp_ms`.
     fn query(&self, text: &str, timestamp_ms: i64) -> Result<Vec<InstantSample>, String>;
+
+    /// A query function for one evaluation of a group, which may read each
+    /// selector once for all the group's queries (see
+    /// [`agentmon_promql::SharedReads`]); selections of the metrics in
+    /// `written`, which the group writes between its queries, are never
+    /// shared. `plan` is the group's, kept from one evaluation to the
+    /// next. `None` (the default): use this one.
+    fn for_evaluation(
+        &self,
+        written: HashSet<String>,
+        plan: Arc<ReadPlan>,
+    ) -> Option<Arc<dyn QueryFunc>> {
+        let _ = (written, plan);
+        None
+    }
 }
 
 impl<F> QueryFunc for F
@@ -42,22 +58,58 @@ impl<S> EngineQueryFunc<S> {
 
 impl<S> QueryFunc for EngineQueryFunc<S>
 where
+    S: Storage + Send + Sync + 'static,
+{
+    fn query(&self, text: &str, timestamp_ms: i64) -> Result<Vec<InstantSample>, String> {
+        instant_vector(&self.engine, &*self.storage, text, timestamp_ms)
+    }
+
+    fn for_evaluation(
+        &self,
+        written: HashSet<String>,
+        plan: Arc<ReadPlan>,
+    ) -> Option<Arc<dyn QueryFunc>> {
+        Some(Arc::new(SharedQueryFunc {
+            engine: self.engine.clone(),
+            storage: SharedReads::new(self.storage.clone(), written, plan),
+        }))
+    }
+}
+
+/// An [`EngineQueryFunc`] for one group evaluation, its queries reading
+/// through one [`SharedReads`].
+struct SharedQueryFunc<S> {
+    engine: Engine,
+    storage: SharedReads<S>,
+}
+
+impl<S> QueryFunc for SharedQueryFunc<S>
+where
     S: Storage + Send + Sync,
 {
     fn query(&self, text: &str, timestamp_ms: i64) -> Result<Vec<InstantSample>, String> {
-        let output = self
-            .engine
-            .query(&*self.storage, &Query::instant(text, timestamp_ms))
-            .map_err(|e| e.to_string())?;
-        match output.value {
-            Value::Vector(samples) => Ok(samples),
-            Value::Scalar { t, v } => Ok(vec![InstantSample {
-                labels: Labels::default(),
-                t,
-                v,
-            }]),
-            _ => Err(NOT_VECTOR.to_owned()),
-        }
+        instant_vector(&self.engine, &self.storage, text, timestamp_ms)
+    }
+}
+
+/// Runs an instant query as [`QueryFunc::query`] answers it.
+fn instant_vector(
+    engine: &Engine,
+    storage: &dyn Storage,
+    text: &str,
+    timestamp_ms: i64,
+) -> Result<Vec<InstantSample>, String> {
+    let output = engine
+        .query(storage, &Query::instant(text, timestamp_ms))
+        .map_err(|e| e.to_string())?;
+    match output.value {
+        Value::Vector(samples) => Ok(samples),
+        Value::Scalar { t, v } => Ok(vec![InstantSample {
+            labels: Labels::default(),
+            t,
+            v,
+        }]),
+        _ => Err(NOT_VECTOR.to_owned()),
     }
 }
 

@@ -36,7 +36,7 @@ enum Source {
         block: usize,
         ids: std::vec::IntoIter<u32>,
     },
-    /// Head or frozen data already copied, sorted by labels.
+    /// Head or frozen data already copied, in label order.
     Memory(std::vec::IntoIter<(Labels, MemoryPart)>),
 }
 
@@ -155,17 +155,14 @@ impl Querier {
                 .filter(|f| f.max_time >= mint && f.min_time <= maxt)
                 .collect();
             if !relevant.is_empty() {
-                let refs = self.inner.head.postings_for(matchers)?;
+                let selected = self.inner.head.select_sorted(matchers)?;
                 for frozen in relevant {
                     let mut part = Vec::new();
-                    for &r in &refs {
-                        let Some(fs) = frozen.get(r) else { continue };
+                    for (r, series) in &selected {
+                        let Some(fs) = frozen.get(*r) else { continue };
                         let copied = fs.copy_range(mint, maxt);
-                        if copied.is_empty() {
-                            continue;
-                        }
-                        if let Some(series) = self.inner.head.get(r) {
-                            part.push((self.inner.head.labels_of(&series), copied));
+                        if !copied.is_empty() {
+                            part.push((self.inner.head.labels_of(series), copied));
                         }
                     }
                     memory.push(part);
@@ -191,9 +188,22 @@ impl Querier {
                 ids: block.select_ids(matchers, mint, maxt)?.into_iter(),
             });
         }
-        for mut part in memory {
-            part.sort_by(|a, b| a.0.cmp(&b.0));
+        // Memory parts come in label order already.
+        for part in memory {
             sources.push(Source::Memory(part.into_iter()));
+        }
+        if let [Source::Memory(only)] = sources.as_mut_slice() {
+            // One source (the usual case for recent data): nothing to merge.
+            for (labels, part) in only {
+                let samples = part.samples(mint, maxt);
+                if samples.is_empty() {
+                    continue;
+                }
+                if !f(Series { labels, samples }) {
+                    break;
+                }
+            }
+            return Ok(());
         }
         let mut next: Vec<Option<(Labels, Part)>> = Vec::with_capacity(sources.len());
         for source in &mut sources {

@@ -270,3 +270,52 @@ fn queries_during_writes_and_flushes_see_every_acknowledged_sample() {
     writer.join().unwrap();
     assert_eq!(read(&db, "m").len(), 3000);
 }
+
+/// Appends one sample to `m{i="<key>"}`.
+fn append_keyed(db: &Db, key: &str) {
+    let labels = Labels::new([("__name__", "m"), ("i", key)]).unwrap();
+    let refs: Vec<LabelRef<'_>> = labels.refs();
+    let mut batch = SeriesBatch::new();
+    batch.push_series(&refs, &[Sample::new(1_000, 1.0)]);
+    db.append(&batch, &[]).unwrap();
+}
+
+fn selected_keys(db: &Db) -> Vec<String> {
+    db.querier(i64::MIN, i64::MAX)
+        .select(&[Matcher::equal("__name__", "m")])
+        .unwrap()
+        .into_iter()
+        .map(|s| s.labels.get("i").unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn head_series_come_in_label_order_before_and_after_the_order_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    // Created in an order unlike their labels' (refs follow creation).
+    let mut keys: Vec<String> = (0..64)
+        .map(|i| format!("{:03}", (i * 37) % 64 * 3))
+        .collect();
+    for key in &keys {
+        append_keyed(&db, key);
+    }
+    keys.sort();
+    assert_eq!(selected_keys(&db), keys, "the first select ranks them");
+    // Fewer new series than a sixteenth of the ranked ones: they stay
+    // unranked and are placed by their labels, among and around the others.
+    for key in ["001", "100", "999"] {
+        append_keyed(&db, key);
+        keys.push(key.to_owned());
+    }
+    keys.sort();
+    assert_eq!(selected_keys(&db), keys);
+    // Past a sixteenth the snapshot is rebuilt; the order is the same.
+    for i in 0..8 {
+        let key = format!("{:03}", 2 + 3 * i);
+        append_keyed(&db, &key);
+        keys.push(key);
+    }
+    keys.sort();
+    assert_eq!(selected_keys(&db), keys);
+}

@@ -8,6 +8,7 @@
 //! set to ref.
 
 pub(crate) mod lookup;
+pub(crate) mod order;
 pub(crate) mod postings;
 pub(crate) mod series;
 pub(crate) mod symbols;
@@ -22,6 +23,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::chunk::XorChunk;
 use crate::index::{postings_for_matchers, IndexReader};
 use crate::Result;
+use order::SeriesOrder;
 use postings::HeadPostings;
 use series::MemSeries;
 pub(crate) use series::MemoryPart;
@@ -85,6 +87,11 @@ pub(crate) struct Head {
     /// label hash, so a series that comes back is still checked for order.
     tombstones: Mutex<HashMap<LabelHash, (i64, u64)>>,
     pub metadata: RwLock<BTreeMap<String, MetricMetadata>>,
+    /// The latest label-order snapshot of the series (see [`order`]).
+    order: RwLock<Arc<SeriesOrder>>,
+    /// Held while a snapshot is rebuilt, so concurrent queries do not
+    /// rebuild it twice (they use the previous one meanwhile).
+    order_rebuild: Mutex<()>,
 }
 
 /// Label-set hash → series ref; series whose `key` is taken by another
@@ -251,24 +258,62 @@ impl Head {
         postings_for_matchers(&view, matchers)
     }
 
+    /// The series selected by `matchers`, with their refs, in the order of
+    /// their label sets.
+    pub fn select_sorted(&self, matchers: &[Matcher]) -> Result<Vec<(u32, Arc<MemSeries>)>> {
+        let refs = self.postings_for(matchers)?;
+        let mut selected: Vec<(u32, Arc<MemSeries>)> = {
+            let table = self.series.read();
+            refs.into_iter()
+                .filter_map(|r| Some((r, table.get(r as usize)?.clone()?)))
+                .collect()
+        };
+        let order = self.order();
+        order.sort(&mut selected, &self.symbols.read());
+        Ok(selected)
+    }
+
+    /// The current label-order snapshot, rebuilt first when the series
+    /// created since the last one exceed a sixteenth of those it ranks
+    /// (so rebuilds cost O(log n) comparisons per new series over time).
+    fn order(&self) -> Arc<SeriesOrder> {
+        let current = self.order.read().clone();
+        let created_since = (self.next_ref() as usize).saturating_sub(current.covered());
+        if created_since == 0 || created_since * 16 <= current.ranked() {
+            return current;
+        }
+        let Some(_rebuilding) = self.order_rebuild.try_lock() else {
+            return current;
+        };
+        // Symbols before series, the order every reader takes them in.
+        let symbols = self.symbols.read();
+        let rebuilt = Arc::new(SeriesOrder::build(&self.series.read(), &symbols));
+        drop(symbols);
+        *self.order.write() = rebuilt.clone();
+        rebuilt
+    }
+
     /// The selected series' data overlapping [mint, maxt], copied still
-    /// compressed (see [`MemoryPart`]).
+    /// compressed (see [`MemoryPart`]), in label order.
     pub fn select_parts(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<(Labels, MemoryPart)>> {
-        let refs = self.postings_for(matchers)?;
-        let mut out = Vec::new();
-        for r in refs {
-            let Some(series) = self.get(r) else { continue };
-            let part = series.data.lock().copy_range(mint, maxt);
-            if !part.is_empty() {
-                out.push((self.labels_of(&series), part));
-            }
-        }
-        Ok(out)
+        let selected = self.select_sorted(matchers)?;
+        let copied: Vec<(Arc<MemSeries>, MemoryPart)> = selected
+            .into_iter()
+            .filter_map(|(_, series)| {
+                let part = series.data.lock().copy_range(mint, maxt);
+                (!part.is_empty()).then_some((series, part))
+            })
+            .collect();
+        let symbols = self.symbols.read();
+        Ok(copied
+            .into_iter()
+            .map(|(series, part)| (series.labels(&symbols), part))
+            .collect())
     }
 
     /// Label sets of the selected series that have data overlapping [mint, maxt].
@@ -449,6 +494,7 @@ impl Head {
         drop(table);
         stats.label_pairs = self.postings.read().label_pair_count() as u64;
         stats.memory_bytes += self.lookup.lock().primary.memory_bytes() as u64;
+        stats.memory_bytes += self.order.read().memory_bytes() as u64;
         stats.memory_bytes +=
             self.postings.read().memory_bytes() as u64 + self.symbols.read().memory_bytes() as u64;
         stats
