@@ -9,6 +9,9 @@
 //! So the fast path decides nothing about bad input; it must only never
 //! accept what the general path refuses, nor build a different event (the
 //! tests hold the two paths to that).
+//!
+//! A long NDJSON body is decoded in two halves at once (its lines are
+//! independent), on the caller's thread and a scoped one.
 
 use agentmon_model::calendar::parse_rfc3339_ms;
 use agentmon_model::{AgentEvent, EventKind, LlmErrorType, LogLevel, SessionStatus, ToolStatus};
@@ -27,18 +30,32 @@ pub(super) fn parse(
     now_ms: i64,
     limits: &EventLimits,
 ) -> Option<Vec<AgentEvent>> {
+    if format == BodyFormat::Ndjson && text.len() >= SPLIT_BYTES {
+        // Lines are independent: the halves decode at once, on this thread
+        // and a scoped one, cut after a newline (a char boundary).
+        let middle = text.len() / 2;
+        if let Some(at) = text.as_bytes()[middle..].iter().position(|b| *b == b'\n') {
+            let (head, tail) = text.split_at(middle + at + 1);
+            let (first, second) = std::thread::scope(|scope| {
+                let helper = std::thread::Builder::new()
+                    .spawn_scoped(scope, || parse_ndjson(tail, now_ms, limits))
+                    .ok();
+                let first = parse_ndjson(head, now_ms, limits);
+                let second = match helper {
+                    Some(helper) => helper.join().ok().flatten(),
+                    // No thread to be had: this one does both.
+                    None => parse_ndjson(tail, now_ms, limits),
+                };
+                (first, second)
+            });
+            let mut events = first?;
+            events.extend(second?);
+            return (events.len() <= limits.max_events).then_some(events);
+        }
+    }
     let wires: Vec<Wire> = match format {
         BodyFormat::JsonArray => serde_json::from_str(text).ok()?,
-        BodyFormat::Ndjson => {
-            let mut wires = Vec::new();
-            for line in text.lines().filter(|line| !line.trim().is_empty()) {
-                if wires.len() == limits.max_events {
-                    return None;
-                }
-                wires.push(serde_json::from_str(line).ok()?);
-            }
-            wires
-        }
+        BodyFormat::Ndjson => return parse_ndjson(text, now_ms, limits),
     };
     if wires.is_empty() || wires.len() > limits.max_events {
         return None;
@@ -47,6 +64,25 @@ pub(super) fn parse(
         .into_iter()
         .map(|wire| wire.into_event(now_ms, limits))
         .collect()
+}
+
+/// NDJSON bodies at least this long are decoded in two halves at once.
+const SPLIT_BYTES: usize = 128 * 1024;
+
+#[cfg(test)]
+pub(super) const SPLIT_BYTES_FOR_TESTS: usize = SPLIT_BYTES;
+
+/// The events of NDJSON text, or `None` (see [`parse`]).
+fn parse_ndjson(text: &str, now_ms: i64, limits: &EventLimits) -> Option<Vec<AgentEvent>> {
+    let mut events = Vec::new();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        if events.len() == limits.max_events {
+            return None;
+        }
+        let wire: Wire = serde_json::from_str(line).ok()?;
+        events.push(wire.into_event(now_ms, limits)?);
+    }
+    (!events.is_empty()).then_some(events)
 }
 
 /// A field as sent: absent, `null`, or a value.

@@ -354,3 +354,53 @@ mod never_panics {
         }
     }
 }
+
+/// A body long enough to be decoded in two halves gives the events, in
+/// order, that decoding its lines one by one gives; a bad line in either
+/// half still refuses the whole body with its index and line; and the
+/// event limit counts both halves.
+#[test]
+fn long_ndjson_bodies_decode_in_halves_to_the_same_events() {
+    let line = |i: usize| {
+        format!(
+            "{{\"type\":\"log\",\"session_id\":\"s{}\",\"agent\":\"a\",\"instance\":\"i\",\
+             \"timestamp\":{},\"level\":\"info\",\"message\":\"line {i} {}\"}}",
+            i % 7,
+            1_000 + i,
+            "x".repeat(100)
+        )
+    };
+    let lines: Vec<String> = (0..3_000).map(line).collect();
+    let body = lines.join("\n") + "\n";
+    assert!(body.len() >= 2 * super::fast::SPLIT_BYTES_FOR_TESTS);
+    let limits = EventLimits::default();
+    let events = parse(body.as_bytes(), BodyFormat::Ndjson, NOW, &limits).unwrap();
+    let one_by_one: Vec<AgentEvent> = lines
+        .iter()
+        .flat_map(|l| parse(l.as_bytes(), BodyFormat::Ndjson, NOW, &limits).unwrap())
+        .collect();
+    assert_eq!(events, one_by_one);
+
+    for bad in [10, 2_990] {
+        let mut broken = lines.clone();
+        broken[bad] = broken[bad].replace("\"info\"", "\"loud\"");
+        let error = parse(
+            (broken.join("\n") + "\n").as_bytes(),
+            BodyFormat::Ndjson,
+            NOW,
+            &limits,
+        )
+        .unwrap_err();
+        let IngestError::Events { faulty, problems } = error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(faulty, 1);
+        assert_eq!((problems[0].index, problems[0].line), (bad, Some(bad + 1)));
+    }
+
+    let small = EventLimits {
+        max_events: 2_000,
+        ..EventLimits::default()
+    };
+    assert!(parse(body.as_bytes(), BodyFormat::Ndjson, NOW, &small).is_err());
+}
