@@ -50,7 +50,7 @@ mod series;
 
 pub use genai::{map_spans, GenAiBatch, SkippedSpan};
 pub use pricing::{Price, PriceSource, PriceTable};
-pub use registry::{AgentMetrics, AgentMetricsOptions, ExpiredSession};
+pub use registry::{AgentMetrics, AgentMetricsOptions, ExpiredSession, Pending};
 pub use semconv::{Instrument, Observation, TokenType};
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use agentmon_model::{AgentEvent, EventKind, SessionStatus};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::families::{self, Family, Kind};
 use crate::genai::GenAiBatch;
@@ -83,6 +83,105 @@ pub struct ExpiredSession {
     pub steps: u64,
 }
 
+/// A batch folded in provisionally (see [`AgentMetrics::apply_pending`]);
+/// the registry is locked while this lives. Dropped without a verdict, the
+/// batch is kept.
+#[must_use = "keep the batch or take it back"]
+pub struct Pending<'a> {
+    metrics: &'a AgentMetrics,
+    state: MutexGuard<'a, State>,
+    journal: Journal,
+    events: &'a [AgentEvent],
+}
+
+impl Pending<'_> {
+    /// Keeps the batch; returns the sessions its newest event time closed
+    /// for silence.
+    pub fn keep(mut self) -> Vec<ExpiredSession> {
+        self.journal.undo.clear();
+        match self.events.iter().map(|e| e.timestamp_ms).max() {
+            Some(newest) => self
+                .state
+                .expire(newest, self.metrics.options.session_timeout_ms),
+            None => Vec::new(),
+        }
+    }
+
+    /// Takes the batch back out: the registry is as it was before it.
+    pub fn take_back(mut self) {
+        let journal = std::mem::take(&mut self.journal);
+        self.state.undo(journal, self.events);
+    }
+}
+
+/// Which family array a journalled series is in.
+#[derive(Debug, Clone, Copy)]
+enum FamilyRef {
+    /// Indexed like [`families::ALL`].
+    Hermes(usize),
+    /// Indexed like [`semconv::ALL`].
+    Semconv(usize),
+}
+
+/// What one change of a provisional batch was, to take it back: old
+/// values are kept whole, so taking back is exact.
+#[derive(Debug)]
+enum Undo {
+    Scalar {
+        family: FamilyRef,
+        slot: usize,
+        old: f64,
+    },
+    Observed {
+        family: FamilyRef,
+        slot: usize,
+        bucket: usize,
+        old_sum: f64,
+    },
+    /// The open session of event `event` was updated by it.
+    SessionTouched {
+        event: usize,
+        last_seen_ms: i64,
+        steps: u64,
+        cost_usd: f64,
+        tool: ToolChange,
+    },
+    /// Event `event` opened its session.
+    SessionOpened { event: usize },
+    /// Event `event` closed this session.
+    SessionClosed { event: usize, session: Session },
+    /// Event `event`'s model had this unpriced total before.
+    Unpriced { event: usize, old: Option<u64> },
+}
+
+/// What a tool call did to its session's per-tool counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ToolChange {
+    None,
+    Incremented,
+    Inserted,
+}
+
+/// The changes of a provisional batch, in order, and how many series each
+/// family had before it (the ones it created are removed on undo).
+#[derive(Debug, Default)]
+struct Journal {
+    undo: Vec<Undo>,
+    hermes_len: [usize; 10],
+    semconv_len: [usize; 4],
+}
+
+impl Journal {
+    fn start(state: &State, events: usize) -> Journal {
+        Journal {
+            // About what an event changes: a session and four series.
+            undo: Vec::with_capacity(events.saturating_mul(5)),
+            hermes_len: std::array::from_fn(|i| state.series[i].len()),
+            semconv_len: std::array::from_fn(|i| state.semconv[i].len()),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct State {
     /// Indexed like [`families::ALL`].
@@ -96,6 +195,10 @@ pub(crate) struct State {
     /// Tokens of steps whose model has no price and which came without
     /// `cost_usd`, per model, over all agents.
     unpriced: BTreeMap<String, u64>,
+    /// The journal of a provisional batch being folded in.
+    recording: Option<Journal>,
+    /// The index in its batch of the event being folded in.
+    event_index: usize,
 }
 
 /// The in-process registry of derived metrics. Cheap to share behind an
@@ -159,6 +262,37 @@ impl AgentMetrics {
         match events.iter().map(|e| e.timestamp_ms).max() {
             Some(newest) => state.expire(newest, self.options.session_timeout_ms),
             None => Vec::new(),
+        }
+    }
+
+    /// Folds a batch in as [`Self::apply_with_observations`] does, but
+    /// provisionally: the registry stays locked (readers wait) until the
+    /// caller either keeps the batch ([`Pending::keep`], which also closes
+    /// the sessions the batch's newest event time silenced) or takes it
+    /// back out whole ([`Pending::take_back`]: every value, series and
+    /// session as before, exactly). For a caller that stores the batch
+    /// elsewhere at the same time and must not count a batch it failed to
+    /// store.
+    pub fn apply_pending<'a>(
+        &'a self,
+        events: &'a [AgentEvent],
+        observations: &[Observation],
+    ) -> Pending<'a> {
+        let mut state = self.state.lock();
+        state.recording = Some(Journal::start(&state, events.len()));
+        for (index, event) in events.iter().enumerate() {
+            state.event_index = index;
+            state.apply(event, &self.options.prices);
+        }
+        for observation in observations {
+            state.observe_semconv(observation);
+        }
+        let journal = state.recording.take().unwrap_or_default();
+        Pending {
+            metrics: self,
+            state,
+            journal,
+            events,
         }
     }
 
@@ -245,6 +379,12 @@ impl State {
         // to it is done here, what it does to the families below.
         let open = match session_of(&mut self.sessions, event) {
             Some(session) => {
+                let before = self.recording.is_some().then_some((
+                    session.last_seen_ms,
+                    session.steps,
+                    session.cost_usd,
+                ));
+                let mut tool = ToolChange::None;
                 session.last_seen_ms = session.last_seen_ms.max(event.timestamp_ms);
                 match &event.kind {
                     EventKind::Step { .. } => {
@@ -256,14 +396,29 @@ impl State {
                     EventKind::ToolCall { tool_name, .. } => {
                         let known = session.tool_calls.len();
                         match session.tool_calls.get_mut(tool_name.as_str()) {
-                            Some(calls) => *calls += 1,
+                            Some(calls) => {
+                                *calls += 1;
+                                tool = ToolChange::Incremented;
+                            }
                             None if known < MAX_TOOLS_PER_SESSION => {
                                 session.tool_calls.insert(tool_name.clone(), 1);
+                                tool = ToolChange::Inserted;
                             }
                             None => {}
                         }
                     }
                     _ => {}
+                }
+                if let (Some(journal), Some((last_seen_ms, steps, cost_usd))) =
+                    (self.recording.as_mut(), before)
+                {
+                    journal.undo.push(Undo::SessionTouched {
+                        event: self.event_index,
+                        last_seen_ms,
+                        steps,
+                        cost_usd,
+                        tool,
+                    });
                 }
                 true
             }
@@ -287,6 +442,11 @@ impl State {
                                 tool_calls: HashMap::new(),
                             },
                         });
+                    if let Some(journal) = self.recording.as_mut() {
+                        journal.undo.push(Undo::SessionOpened {
+                            event: self.event_index,
+                        });
+                    }
                     self.add(families::ACTIVE_SESSIONS, &common, &[], 1.0);
                 }
             }
@@ -322,6 +482,12 @@ impl State {
                 } else if cost_usd.is_none() {
                     let tokens = prompt_tokens.saturating_add(*completion_tokens);
                     self.add(families::UNPRICED_TOKENS, &common, &[model], tokens as f64);
+                    if let Some(journal) = self.recording.as_mut() {
+                        journal.undo.push(Undo::Unpriced {
+                            event: self.event_index,
+                            old: self.unpriced.get(model.as_str()).copied(),
+                        });
+                    }
                     match self.unpriced.get_mut(model.as_str()) {
                         Some(total) => *total = total.saturating_add(tokens),
                         None => {
@@ -381,6 +547,12 @@ impl State {
                         &[families::SESSION_METHOD, families::SESSION_ENDPOINT, status],
                         seconds,
                     );
+                    if let Some(journal) = self.recording.as_mut() {
+                        journal.undo.push(Undo::SessionClosed {
+                            event: self.event_index,
+                            session,
+                        });
+                    }
                 }
             }
         }
@@ -444,20 +616,30 @@ impl State {
         closed
     }
 
-    fn series_of(&mut self, family: Family, common: &[&str], labels: &[&str]) -> &mut Value {
+    /// The family's index and the series' slot in it.
+    fn slot_of(&mut self, family: Family, common: &[&str], labels: &[&str]) -> (usize, usize) {
         // Suffixes are unique; comparing them alone spares the help texts.
         let index = families::ALL
             .iter()
             .position(|f| f.suffix == family.suffix)
             .unwrap_or_default();
-        self.series[index].value_mut(common, labels, || match family.kind {
+        let slot = self.series[index].slot(common, labels, || match family.kind {
             Kind::Histogram(bounds) => empty_histogram(bounds),
             Kind::Counter | Kind::Gauge => Value::Scalar(0.0),
-        })
+        });
+        (index, slot)
     }
 
     fn add(&mut self, family: Family, common: &[&str], labels: &[&str], delta: f64) {
-        if let Value::Scalar(value) = self.series_of(family, common, labels) {
+        let (index, slot) = self.slot_of(family, common, labels);
+        if let Some(Value::Scalar(value)) = self.series[index].at_mut(slot) {
+            if let Some(journal) = self.recording.as_mut() {
+                journal.undo.push(Undo::Scalar {
+                    family: FamilyRef::Hermes(index),
+                    slot,
+                    old: *value,
+                });
+            }
             *value += delta;
         }
     }
@@ -466,7 +648,127 @@ impl State {
         let Kind::Histogram(bounds) = family.kind else {
             return;
         };
-        record(self.series_of(family, common, labels), bounds, observed);
+        let (index, slot) = self.slot_of(family, common, labels);
+        let Some(value) = self.series[index].at_mut(slot) else {
+            return;
+        };
+        let recorded = record(value, bounds, observed);
+        if let (Some(journal), Some((bucket, old_sum))) = (self.recording.as_mut(), recorded) {
+            journal.undo.push(Undo::Observed {
+                family: FamilyRef::Hermes(index),
+                slot,
+                bucket,
+                old_sum,
+            });
+        }
+    }
+
+    /// Takes a provisional batch back out: its changes undone newest
+    /// first, then the series it created removed.
+    fn undo(&mut self, journal: Journal, events: &[AgentEvent]) {
+        for change in journal.undo.into_iter().rev() {
+            match change {
+                Undo::Scalar { family, slot, old } => {
+                    if let Some(Value::Scalar(value)) = self.family_mut(family).at_mut(slot) {
+                        *value = old;
+                    }
+                }
+                Undo::Observed {
+                    family,
+                    slot,
+                    bucket,
+                    old_sum,
+                } => {
+                    if let Some(Value::Histogram {
+                        buckets,
+                        sum,
+                        count,
+                    }) = self.family_mut(family).at_mut(slot)
+                    {
+                        if let Some(in_bucket) = buckets.get_mut(bucket) {
+                            *in_bucket -= 1;
+                        }
+                        *sum = old_sum;
+                        *count -= 1;
+                    }
+                }
+                Undo::SessionTouched {
+                    event,
+                    last_seen_ms,
+                    steps,
+                    cost_usd,
+                    tool,
+                } => {
+                    let Some(event) = events.get(event) else {
+                        continue;
+                    };
+                    let Some(session) = session_of(&mut self.sessions, event) else {
+                        continue;
+                    };
+                    session.last_seen_ms = last_seen_ms;
+                    session.steps = steps;
+                    session.cost_usd = cost_usd;
+                    if let EventKind::ToolCall { tool_name, .. } = &event.kind {
+                        match tool {
+                            ToolChange::Incremented => {
+                                if let Some(calls) = session.tool_calls.get_mut(tool_name.as_str())
+                                {
+                                    *calls -= 1;
+                                }
+                            }
+                            ToolChange::Inserted => {
+                                session.tool_calls.remove(tool_name.as_str());
+                            }
+                            ToolChange::None => {}
+                        }
+                    }
+                }
+                Undo::SessionOpened { event } => {
+                    if let Some(event) = events.get(event) {
+                        self.remove_session(event);
+                    }
+                }
+                Undo::SessionClosed { event, session } => {
+                    if let Some(event) = events.get(event) {
+                        self.sessions
+                            .entry(event.session_id.clone())
+                            .or_default()
+                            .push(OpenSession {
+                                agent: event.agent.clone(),
+                                instance: event.instance.clone(),
+                                session,
+                            });
+                    }
+                }
+                Undo::Unpriced { event, old } => {
+                    let Some(EventKind::Step { model, .. }) = events.get(event).map(|e| &e.kind)
+                    else {
+                        continue;
+                    };
+                    match old {
+                        Some(total) => {
+                            self.unpriced.insert(model.clone(), total);
+                        }
+                        None => {
+                            self.unpriced.remove(model.as_str());
+                        }
+                    }
+                }
+            }
+        }
+        for (series, len) in self.series.iter_mut().zip(journal.hermes_len) {
+            series.truncate(len);
+        }
+        for (series, len) in self.semconv.iter_mut().zip(journal.semconv_len) {
+            series.truncate(len);
+        }
+    }
+
+    fn family_mut(&mut self, family: FamilyRef) -> &mut Series {
+        match family {
+            FamilyRef::Hermes(index) => &mut self.series[index],
+            FamilyRef::Semconv(index) => &mut self.semconv[index],
+        }
     }
 
     /// One semconv observation; a new label set beyond the family's cap
@@ -500,8 +802,19 @@ impl State {
             }
             key = vec![semconv::OVERFLOW_VALUE; key.len()];
         }
-        let value = series.value_mut(&key, &[], || empty_histogram(bounds));
-        record(value, bounds, observation.value);
+        let slot = series.slot(&key, &[], || empty_histogram(bounds));
+        let Some(value) = series.at_mut(slot) else {
+            return;
+        };
+        let recorded = record(value, bounds, observation.value);
+        if let (Some(journal), Some((bucket, old_sum))) = (self.recording.as_mut(), recorded) {
+            journal.undo.push(Undo::Observed {
+                family: FamilyRef::Semconv(index),
+                slot,
+                bucket,
+                old_sum,
+            });
+        }
     }
 }
 
@@ -513,14 +826,16 @@ fn empty_histogram(bounds: &[f64]) -> Value {
     }
 }
 
-/// Adds one observation to a histogram value.
-fn record(value: &mut Value, bounds: &[f64], observed: f64) {
+/// Adds one observation to a histogram value; gives the bucket it went
+/// in and the sum before it.
+fn record(value: &mut Value, bounds: &[f64], observed: f64) -> Option<(usize, f64)> {
     if let Value::Histogram {
         buckets,
         sum,
         count,
     } = value
     {
+        let old_sum = *sum;
         // Prometheus buckets are upper-inclusive: `le="1"` counts 1.
         let bucket = bounds
             .iter()
@@ -531,5 +846,7 @@ fn record(value: &mut Value, bounds: &[f64], observed: f64) {
         }
         *sum += observed;
         *count += 1;
+        return Some((bucket, old_sum));
     }
+    None
 }

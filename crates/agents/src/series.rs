@@ -49,13 +49,26 @@ impl Series {
         tail: &[&str],
         make: impl FnOnce() -> Value,
     ) -> &mut Value {
+        let slot = self.slot(head, tail, make);
+        &mut self.entries[slot].value
+    }
+
+    /// The slot of the series whose label values are `head` then `tail`
+    /// (created by `make` if there is none): its place, which stays its
+    /// own until [`Series::truncate`] removes it.
+    pub(crate) fn slot(
+        &mut self,
+        head: &[&str],
+        tail: &[&str],
+        make: impl FnOnce() -> Value,
+    ) -> usize {
         pack(&mut self.scratch, head, tail);
         let hash = self.hasher.hash_one(self.scratch.as_slice());
         let first = self.index.get(&hash).copied();
         let mut at = first;
         while let Some(slot) = at {
             if *self.entries[slot].packed == *self.scratch {
-                return &mut self.entries[slot].value;
+                return slot;
             }
             at = self.entries[slot].next;
         }
@@ -68,7 +81,32 @@ impl Series {
         });
         let slot = self.entries.len() - 1;
         self.index.insert(hash, slot);
-        &mut self.entries[slot].value
+        slot
+    }
+
+    /// The value in `slot` (from [`Series::slot`]).
+    pub(crate) fn at_mut(&mut self, slot: usize) -> Option<&mut Value> {
+        self.entries.get_mut(slot).map(|entry| &mut entry.value)
+    }
+
+    /// Removes the series created after there were `len`, newest first:
+    /// each was the head of its hash's chain when made, so the chain goes
+    /// back to what it was.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        while self.entries.len() > len {
+            let Some(entry) = self.entries.pop() else {
+                break;
+            };
+            let hash = self.hasher.hash_one(&*entry.packed);
+            match entry.next {
+                Some(next) => {
+                    self.index.insert(hash, next);
+                }
+                None => {
+                    self.index.remove(&hash);
+                }
+            }
+        }
     }
 
     /// Whether the series with these label values exists.
@@ -147,6 +185,23 @@ mod tests {
         assert_ne!(packed(&["ab", "c", ""], &[]), packed(&["ab", "c"], &[]));
         assert_eq!(packed(&[""], &[]), b"\xff");
         assert!(packed(&[], &[]).is_empty());
+    }
+
+    #[test]
+    fn truncate_forgets_the_newest_series_and_keeps_the_rest_found() {
+        let mut series = Series::default();
+        let a = series.slot(&["a"], &[], || Value::Scalar(1.0));
+        let kept = series.len();
+        let b = series.slot(&["b"], &[], || Value::Scalar(2.0));
+        assert_ne!(a, b);
+        series.truncate(kept);
+        assert_eq!(series.len(), 1);
+        assert!(series.contains(&["a"]));
+        assert!(!series.contains(&["b"]));
+        assert_eq!(series.slot(&["a"], &[], || Value::Scalar(9.0)), a);
+        // Made again, it starts from `make`, not from the forgotten value.
+        let again = series.slot(&["b"], &[], || Value::Scalar(5.0));
+        assert_eq!(series.at_mut(again), Some(&mut Value::Scalar(5.0)));
     }
 
     #[test]

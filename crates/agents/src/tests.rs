@@ -478,3 +478,94 @@ fn per_session_maxima_follow_the_open_sessions() {
         "{names:?}"
     );
 }
+
+/// Everything a reader can see of a registry.
+fn seen(metrics: &AgentMetrics) -> (String, usize, Vec<(String, u64)>) {
+    (
+        metrics.render(),
+        metrics.open_sessions(),
+        metrics.unpriced_models(),
+    )
+}
+
+fn duration_observation(model: &str, seconds: f64) -> crate::Observation {
+    crate::Observation {
+        agent: "hermes".into(),
+        instance: "a1".into(),
+        instrument: crate::Instrument::OperationDuration {
+            operation_name: "chat".into(),
+            provider_name: Some("nous".into()),
+            request_model: Some(model.into()),
+            response_model: None,
+            error_type: None,
+        },
+        value: seconds,
+    }
+}
+
+#[test]
+fn a_batch_taken_back_leaves_the_registry_exactly_as_before() {
+    let earlier = vec![
+        start("s1", 1_000),
+        step("s1", 1_100, 0.3),
+        tool_in("s1", 1_200, "search"),
+        start("s2", 1_300),
+        priced_step("unpriced-model", 10, 5, None),
+    ];
+    let earlier_observations = vec![duration_observation("m", 0.2)];
+    let metrics = AgentMetrics::new(AgentMetricsOptions::default());
+    let _ = metrics.apply_with_observations(&earlier, &earlier_observations);
+    let before = seen(&metrics);
+
+    // Touches every kind of state: open sessions' counts and tools (known
+    // and new), a session opened, one closed, new series (a new model, a
+    // new tool, a new semconv label set), the unpriced totals (a known and
+    // a new model), histograms and counters.
+    let mut batch = vec![
+        step("s1", 2_000, 1.5),
+        tool_in("s1", 2_100, "search"),
+        tool_in("s1", 2_200, "fetch"),
+        start("s3", 2_300),
+        step("s3", 2_400, 0.1),
+        end("s2", 2_500, SessionStatus::Completed),
+        priced_step("unpriced-model", 3, 4, None),
+        priced_step("other-unpriced", 1, 1, None),
+        priced_step("claude-sonnet-4", 1_000, 100, None),
+        event(
+            "s1",
+            2_600,
+            EventKind::LlmError {
+                model: "m".into(),
+                error: "rate limit".into(),
+                error_type: LlmErrorType::RateLimit,
+            },
+        ),
+    ];
+    let observations = vec![
+        duration_observation("m", 0.4),
+        duration_observation("new-model", 2.0),
+    ];
+    metrics.apply_pending(&batch, &observations).take_back();
+    assert_eq!(seen(&metrics), before);
+
+    // What follows counts as if the batch had never come: the same later
+    // events on a registry that never saw it give the same view.
+    let later = vec![
+        step("s2", 3_000, 0.2),
+        tool_in("s2", 3_100, "search"),
+        end("s1", 3_200, SessionStatus::Failed),
+    ];
+    let _ = metrics.apply_with_observations(&later, &[]);
+    let never = AgentMetrics::new(AgentMetricsOptions::default());
+    let _ = never.apply_with_observations(&earlier, &earlier_observations);
+    let _ = never.apply_with_observations(&later, &[]);
+    assert_eq!(seen(&metrics), seen(&never));
+
+    // Kept, a pending batch counts exactly as one applied at once, and
+    // closes the same silent sessions.
+    batch.push(step("s9", 10_000_000, 0.1));
+    let kept = metrics.apply_pending(&batch, &observations).keep();
+    let _ = never.apply_with_observations(&batch, &observations);
+    assert_eq!(seen(&metrics), seen(&never));
+    assert!(!kept.is_empty(), "the late step silences the old sessions");
+}

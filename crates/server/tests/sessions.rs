@@ -132,3 +132,56 @@ async fn a_refused_batch_stores_nothing() {
     let (_, list) = get(&state, "/api/v1/sessions").await;
     assert_eq!(list["data"]["sessions"].as_array().unwrap().len(), 0);
 }
+
+/// The text of `GET /metrics/agents`.
+async fn agent_metrics_text(state: &AppState) -> String {
+    let request = Request::builder()
+        .uri("/metrics/agents")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_the_store_cannot_keep_is_not_counted_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = with_store(&dir);
+    let empty = agent_metrics_text(&state).await;
+    assert!(!empty.contains("hermes_tokens_total{"), "{empty}");
+
+    // Another connection holds the write lock: the store's transaction
+    // gives up after its busy timeout.
+    let blocker = rusqlite::Connection::open(dir.path().join("agentmon.sqlite")).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let (status, body) = send(&state, Method::POST, "/api/v1/events", BATCH).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not accepted"),
+        "{body}"
+    );
+    // The registry counted the batch while the store tried, then took it
+    // back out: nothing of it shows.
+    assert_eq!(agent_metrics_text(&state).await, empty);
+
+    blocker.execute_batch("ROLLBACK").unwrap();
+    let (status, body) = send(&state, Method::POST, "/api/v1/events", BATCH).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let text = agent_metrics_text(&state).await;
+    // Counted once: the retried batch only.
+    assert!(
+        text.contains(
+            "hermes_tokens_total{agent=\"hermes\",instance=\"a\",model=\"gpt-4o\",token_type=\"prompt\"} 1000000\n"
+        ),
+        "{text}"
+    );
+    let (_, list) = get(&state, "/api/v1/sessions").await;
+    assert_eq!(list["data"]["sessions"].as_array().unwrap().len(), 2);
+}

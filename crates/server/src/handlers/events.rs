@@ -5,12 +5,12 @@
 //!   `docs/events.schema.json`. The whole body is validated first
 //!   (`agentmon_ingest::events`); if any event is bad the answer is 400 with
 //!   every bad index and why, and nothing is applied. Otherwise the events
-//!   are written to the session store in one transaction while they update
-//!   the registry in one step (if the store fails the answer is 500 and
-//!   the events are not stored nor streamed, though the registry counted
-//!   them); once committed they are published to the live stream in
-//!   order, session ends go to the event webhooks, and the answer is
-//!   `{"accepted": N}`.
+//!   are written to the session store in one transaction while the
+//!   registry counts them provisionally (if the store fails the registry
+//!   takes them back out and the answer is 500: nothing is applied); once
+//!   committed the registry keeps them, they are published to the live
+//!   stream in order, session ends go to the event webhooks, and the
+//!   answer is `{"accepted": N}`.
 //! - `GET /metrics/agents`: the registry in the Prometheus text format.
 
 use std::sync::Arc;
@@ -53,7 +53,7 @@ pub async fn post_events(
     })
     .await;
     match parsed {
-        Ok(Ok(events)) => match accept_events(&state, events, &[]).await {
+        Ok(Ok(events)) => match accept_events(&state, events, Vec::new()).await {
             Ok(accepted) => Json(json!({ "accepted": accepted })).into_response(),
             Err(error) => error.into_response(),
         },
@@ -90,41 +90,63 @@ pub async fn post_events(
 
 /// Keeps a validated batch of events, from the events API or from OTLP
 /// spans: the session store writes it (one transaction, on the blocking
-/// pool) while the derived metrics take it (with the GenAI histograms'
-/// `observations`, if the events came from spans) in one step on this
-/// thread; once the store has committed, the live stream gets it in order
-/// and the event webhooks the session ends and the sessions the batch
-/// closed for silence (handed to a channel, never waited for). If the
-/// store fails, the answer is an error and the events are neither stored
-/// nor streamed, but the derived metrics have counted them (they are
-/// updated while the store writes, so a request takes the longer of the
-/// two rather than their sum).
+/// pool) while the derived metrics take it provisionally (with the GenAI
+/// histograms' `observations`, if the events came from spans), so a
+/// request takes the longer of the two rather than their sum. Once the
+/// store has committed, the metrics keep the batch, the live stream gets
+/// it in order and the event webhooks the session ends and the sessions
+/// the batch closed for silence (handed to a channel, never waited for).
+/// If the store fails, the metrics take the batch back out whole and the
+/// answer is an error: nothing of the request is applied.
 /// Answers how many events were kept.
 pub(crate) async fn accept_events(
     state: &AppState,
     events: Vec<AgentEvent>,
-    observations: &[Observation],
+    observations: Vec<Observation>,
 ) -> Result<usize, ApiError> {
     let events = Arc::new(events);
+    let metrics = Arc::clone(state.agent_metrics());
+    // The store writes on one blocking thread while the registry counts on
+    // another, which waits for the store's verdict before letting go of
+    // the registry.
     let stored = state.session_store().map(|store| {
-        let metrics = state.agent_metrics().clone();
+        let (verdict, verdict_out) = std::sync::mpsc::sync_channel(1);
         let events = Arc::clone(&events);
-        tokio::task::spawn_blocking(move || store.append(&events, &|kind| metrics.step_cost(kind)))
+        let metrics = Arc::clone(&metrics);
+        drop(tokio::task::spawn_blocking(move || {
+            let outcome = store.append(&events, &|kind| metrics.step_cost(kind));
+            let _ = verdict.send(outcome.map_err(|e| e.to_string()));
+        }));
+        verdict_out
     });
+    let counted = {
+        let events = Arc::clone(&events);
+        tokio::task::spawn_blocking(move || {
+            let Some(stored) = stored else {
+                return Ok(metrics.apply_with_observations(&events, &observations));
+            };
+            let pending = metrics.apply_pending(&events, &observations);
+            match stored.recv() {
+                Ok(Ok(())) => Ok(pending.keep()),
+                Ok(Err(e)) => {
+                    pending.take_back();
+                    Err(e)
+                }
+                Err(_) => {
+                    pending.take_back();
+                    Err("the session store's writer ended without a verdict".to_owned())
+                }
+            }
+        })
+    };
+    let abandoned = counted
+        .await
+        .map_err(|e| ApiError::Internal(format!("agent events task failed: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "agent events not stored (nothing of the request applied)");
+            ApiError::Internal(format!("events not accepted: {e}"))
+        })?;
     let metrics = state.agent_metrics();
-    let abandoned = metrics.apply_with_observations(&events, observations);
-    if let Some(stored) = stored {
-        stored
-            .await
-            .map_err(|e| ApiError::Internal(format!("session store task failed: {e}")))?
-            .map_err(|e| {
-                tracing::error!(
-                    error = %e,
-                    "agent events not stored (the derived metrics counted them)"
-                );
-                ApiError::Internal(format!("events not accepted: {e}"))
-            })?;
-    }
     state
         .live()
         .publish(&events, &|kind| metrics.step_cost(kind));

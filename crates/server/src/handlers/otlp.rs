@@ -193,7 +193,7 @@ async fn accept_traces(state: &AppState, request: TracesRequest) -> Result<Accep
         .unwrap_or_default();
     let rejected = batch.skipped.len() as u64;
     let events = batch.events.len();
-    accept_events(state, batch.events, &batch.observations).await?;
+    accept_events(state, batch.events, batch.observations).await?;
     tracing::debug!(
         events,
         rejected,
