@@ -649,18 +649,13 @@ impl State {
             return;
         };
         let (index, slot) = self.slot_of(family, common, labels);
-        let Some(value) = self.series[index].at_mut(slot) else {
-            return;
-        };
-        let recorded = record(value, bounds, observed);
-        if let (Some(journal), Some((bucket, old_sum))) = (self.recording.as_mut(), recorded) {
-            journal.undo.push(Undo::Observed {
-                family: FamilyRef::Hermes(index),
-                slot,
-                bucket,
-                old_sum,
-            });
-        }
+        record_in(
+            &mut self.series[index],
+            slot,
+            bounds,
+            observed,
+            (FamilyRef::Hermes(index), self.recording.as_mut()),
+        );
     }
 
     /// Takes a provisional batch back out: its changes undone newest
@@ -803,18 +798,36 @@ impl State {
             key = vec![semconv::OVERFLOW_VALUE; key.len()];
         }
         let slot = series.slot(&key, &[], || empty_histogram(bounds));
-        let Some(value) = series.at_mut(slot) else {
-            return;
-        };
-        let recorded = record(value, bounds, observation.value);
-        if let (Some(journal), Some((bucket, old_sum))) = (self.recording.as_mut(), recorded) {
-            journal.undo.push(Undo::Observed {
-                family: FamilyRef::Semconv(index),
-                slot,
-                bucket,
-                old_sum,
-            });
-        }
+        record_in(
+            series,
+            slot,
+            bounds,
+            observation.value,
+            (FamilyRef::Semconv(index), self.recording.as_mut()),
+        );
+    }
+}
+
+/// Adds one observation to the histogram in `slot` of `series`, and to the
+/// journal of a provisional batch if one is being recorded.
+fn record_in(
+    series: &mut Series,
+    slot: usize,
+    bounds: &[f64],
+    observed: f64,
+    (family, journal): (FamilyRef, Option<&mut Journal>),
+) {
+    let Some(value) = series.at_mut(slot) else {
+        return;
+    };
+    let recorded = record(value, bounds, observed);
+    if let (Some(journal), Some((bucket, old_sum))) = (journal, recorded) {
+        journal.undo.push(Undo::Observed {
+            family,
+            slot,
+            bucket,
+            old_sum,
+        });
     }
 }
 
