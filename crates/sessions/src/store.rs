@@ -802,6 +802,25 @@ fn write_row(
     row_started_ms: Option<i64>,
 ) -> Result<(), SessionError> {
     let totals = &state.totals;
+    // One parameter list, numbered as the insert's columns; an update
+    // leaves ?2 (agent) and ?3 (instance) unused.
+    let values = params![
+        id,
+        agent,
+        instance,
+        state.started_ms,
+        state.last_seen_ms,
+        state.status,
+        state.ended_ms,
+        totals.steps,
+        totals.tool_calls,
+        totals.errors,
+        clamp(totals.prompt_tokens),
+        clamp(totals.completion_tokens),
+        clamp(totals.unpriced_tokens),
+        totals.cost_usd,
+        state.last_chunk,
+    ];
     let Some(row_started_ms) = row_started_ms else {
         transaction
             .prepare_cached(
@@ -811,55 +830,25 @@ fn write_row(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )
             .doing("prepare a session insert")?
-            .execute(params![
-                id,
-                agent,
-                instance,
-                state.started_ms,
-                state.last_seen_ms,
-                state.status,
-                state.ended_ms,
-                totals.steps,
-                totals.tool_calls,
-                totals.errors,
-                clamp(totals.prompt_tokens),
-                clamp(totals.completion_tokens),
-                clamp(totals.unpriced_tokens),
-                totals.cost_usd,
-                state.last_chunk,
-            ])
+            .execute(values)
             .doing("open a session")?;
         return Ok(());
     };
     let sql = if state.started_ms != row_started_ms {
-        "UPDATE sessions SET started_ms = ?2, last_seen_ms = ?3, status = ?4, ended_ms = ?5, \
-         steps = ?6, tool_calls = ?7, errors = ?8, prompt_tokens = ?9, \
-         completion_tokens = ?10, unpriced_tokens = ?11, cost_usd = ?12, last_chunk = ?13 \
+        "UPDATE sessions SET started_ms = ?4, last_seen_ms = ?5, status = ?6, ended_ms = ?7, \
+         steps = ?8, tool_calls = ?9, errors = ?10, prompt_tokens = ?11, \
+         completion_tokens = ?12, unpriced_tokens = ?13, cost_usd = ?14, last_chunk = ?15 \
          WHERE session_id = ?1"
     } else {
-        "UPDATE sessions SET last_seen_ms = ?3, status = ?4, ended_ms = ?5, \
-         steps = ?6, tool_calls = ?7, errors = ?8, prompt_tokens = ?9, \
-         completion_tokens = ?10, unpriced_tokens = ?11, cost_usd = ?12, last_chunk = ?13 \
-         WHERE session_id = ?1 AND started_ms = ?2"
+        "UPDATE sessions SET last_seen_ms = ?5, status = ?6, ended_ms = ?7, \
+         steps = ?8, tool_calls = ?9, errors = ?10, prompt_tokens = ?11, \
+         completion_tokens = ?12, unpriced_tokens = ?13, cost_usd = ?14, last_chunk = ?15 \
+         WHERE session_id = ?1 AND started_ms = ?4"
     };
     let updated = transaction
         .prepare_cached(sql)
         .doing("prepare a session update")?
-        .execute(params![
-            id,
-            state.started_ms,
-            state.last_seen_ms,
-            state.status,
-            state.ended_ms,
-            totals.steps,
-            totals.tool_calls,
-            totals.errors,
-            clamp(totals.prompt_tokens),
-            clamp(totals.completion_tokens),
-            clamp(totals.unpriced_tokens),
-            totals.cost_usd,
-            state.last_chunk,
-        ])
+        .execute(values)
         .doing("update a session")?;
     if updated != 1 {
         return Err(SessionError::RowChanged {
