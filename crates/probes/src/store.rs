@@ -98,16 +98,10 @@ impl TargetStore {
                 target.expected_status,
             ],
         );
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if agentmon_sqlite::is_constraint_violation(&e) => {
-                Err(ProbeError::Duplicate(target.service_name.clone()))
-            }
-            Err(source) => Err(ProbeError::Store {
-                doing: "insert a target",
-                source,
-            }),
+        if !agentmon_sqlite::inserted(inserted).doing("insert a target")? {
+            return Err(ProbeError::Duplicate(target.service_name.clone()));
         }
+        Ok(())
     }
 
     /// Deletes a target; whether it existed.

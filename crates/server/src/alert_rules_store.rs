@@ -213,16 +213,10 @@ impl AlertRuleStore {
                 rule.enabled,
             ],
         );
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if agentmon_sqlite::is_constraint_violation(&e) => {
-                Err(StoreError::Duplicate(rule.name.clone()))
-            }
-            Err(source) => Err(StoreError::Sqlite {
-                doing: "insert the rule",
-                source,
-            }),
+        if !agentmon_sqlite::inserted(inserted).doing("insert the rule")? {
+            return Err(StoreError::Duplicate(rule.name.clone()));
         }
+        Ok(())
     }
 
     /// Deletes a rule; whether it existed.

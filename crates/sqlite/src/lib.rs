@@ -71,10 +71,17 @@ pub fn open(
     Ok(connection)
 }
 
-/// Whether `error` is a broken UNIQUE / PRIMARY KEY (or other) constraint:
-/// an insert of a name that is taken.
-pub fn is_constraint_violation(error: &rusqlite::Error) -> bool {
-    matches!(error, rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::ConstraintViolation)
+/// The outcome of an insert keyed by a unique name: `Ok(true)` if the row
+/// went in, `Ok(false)` if a constraint refused it (the name is taken),
+/// any other failure as it came.
+pub fn inserted(outcome: rusqlite::Result<usize>) -> rusqlite::Result<bool> {
+    match outcome {
+        Ok(_) => Ok(true),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+            Ok(false)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 #[cfg(test)]
@@ -100,7 +107,9 @@ mod tests {
             .execute("INSERT INTO t VALUES ('a')", [])
             .unwrap();
         let duplicate = connection.execute("INSERT INTO t VALUES ('a')", []);
-        assert!(is_constraint_violation(&duplicate.unwrap_err()));
+        assert!(!inserted(duplicate).unwrap());
+        assert!(inserted(connection.execute("INSERT INTO t VALUES ('b')", [])).unwrap());
+        assert!(inserted(connection.execute("INSERT INTO missing VALUES ('c')", [])).is_err());
         drop(connection);
 
         let connection = open(&path, &[("journal_mode", "WAL")], &[V1, V2]).unwrap();

@@ -169,16 +169,10 @@ impl WebhookStore {
                 secret
             ],
         );
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if agentmon_sqlite::is_constraint_violation(&e) => {
-                Err(WebhookError::Duplicate(webhook.name.clone()))
-            }
-            Err(e) => Err(WebhookError::Store {
-                doing: "insert a webhook",
-                source: e,
-            }),
+        if !agentmon_sqlite::inserted(inserted).doing("insert a webhook")? {
+            return Err(WebhookError::Duplicate(webhook.name.clone()));
         }
+        Ok(())
     }
 
     /// Deletes a webhook; [`WebhookError::NotFound`] if there is none.
