@@ -312,13 +312,7 @@ impl<S: Storage> Storage for SharedReads<S> {
         max_samples: usize,
     ) -> Result<Vec<Series>, SelectError> {
         match self.shared_owned(matchers, mint, maxt)? {
-            Some(found) => {
-                let total: usize = found.iter().map(|s| s.samples.len()).sum();
-                if total > max_samples {
-                    return Err(SelectError::TooManySamples);
-                }
-                Ok(found)
-            }
+            Some(found) => crate::storage::within_limit(found, max_samples),
             None => self.inner.select_limited(matchers, mint, maxt, max_samples),
         }
     }

@@ -13,6 +13,18 @@ pub enum SelectError {
     Failed(String),
 }
 
+/// `found`, unless it holds more than `max_samples` samples.
+pub(crate) fn within_limit(
+    found: Vec<Series>,
+    max_samples: usize,
+) -> Result<Vec<Series>, SelectError> {
+    let total: usize = found.iter().map(|s| s.samples.len()).sum();
+    if total > max_samples {
+        return Err(SelectError::TooManySamples);
+    }
+    Ok(found)
+}
+
 /// A source of series for the engine. `mint` and `maxt` are inclusive
 /// milliseconds; the engine narrows the samples further itself.
 pub trait Storage {
@@ -34,11 +46,7 @@ pub trait Storage {
         let found = self
             .select(matchers, mint, maxt)
             .map_err(SelectError::Failed)?;
-        let total: usize = found.iter().map(|s| s.samples.len()).sum();
-        if total > max_samples {
-            return Err(SelectError::TooManySamples);
-        }
-        Ok(found)
+        within_limit(found, max_samples)
     }
 
     /// A token for the store's contents now, taken before reading, for
