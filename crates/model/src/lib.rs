@@ -22,6 +22,7 @@
 //!   `1h30m`) and byte sizes (`512MB`) used in flags and configuration.
 
 mod alert;
+mod api_name;
 mod batch;
 pub mod calendar;
 pub mod duration;
@@ -34,6 +35,7 @@ mod sample;
 pub mod size;
 
 pub use alert::Alert;
+pub use api_name::{is_api_name, API_NAME_MAX_LEN};
 pub use batch::{BatchSeries, SeriesBatch};
 pub use error::ModelError;
 pub use event::{AgentEvent, EventKind, LlmErrorType, LogLevel, SessionStatus, ToolStatus};

@@ -36,7 +36,7 @@ pub const ALERT_NAME_LABEL: &str = "agentmon_alert";
 /// Label carrying the preset type (`condition` for free PromQL rules).
 pub const ALERT_TYPE_LABEL: &str = "agentmon_alert_type";
 /// Longest rule name.
-pub const MAX_NAME_LEN: usize = 128;
+pub const MAX_NAME_LEN: usize = agentmon_model::API_NAME_MAX_LEN;
 
 /// Why a preset or API rule is refused; every message says what to fix.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -208,12 +208,7 @@ impl Severity {
 
 /// Checks an API rule name: `[A-Za-z0-9_.-]{1,128}`.
 pub fn validate_name(name: &str) -> Result<(), PresetError> {
-    let valid = !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if valid {
+    if agentmon_model::is_api_name(name) {
         Ok(())
     } else {
         Err(PresetError::InvalidName(name.to_owned()))

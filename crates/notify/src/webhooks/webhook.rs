@@ -24,7 +24,7 @@ pub const EVENT_HEADER: &str = "X-Agentmon-Event";
 pub const EVENT_ID_HEADER: &str = "X-Agentmon-Event-Id";
 
 /// The longest name.
-const MAX_NAME_LEN: usize = 128;
+const MAX_NAME_LEN: usize = agentmon_model::API_NAME_MAX_LEN;
 
 /// Headers a webhook may not set: the sender sets them.
 const RESERVED_HEADERS: [&str; 6] = [
@@ -102,12 +102,7 @@ impl WebhookSpec {
 
 /// A name is 1 to 128 of `A-Z a-z 0-9 _ . -`.
 pub fn validate_name(name: &str) -> Result<(), WebhookError> {
-    let valid = !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if valid {
+    if agentmon_model::is_api_name(name) {
         Ok(())
     } else {
         Err(WebhookError::Invalid(format!(
