@@ -360,6 +360,18 @@ fn session_of<'a>(
 }
 
 impl State {
+    /// Opens `session` under this event's id, agent and instance.
+    fn insert_session(&mut self, event: &AgentEvent, session: Session) {
+        self.sessions
+            .entry(event.session_id.clone())
+            .or_default()
+            .push(OpenSession {
+                agent: event.agent.clone(),
+                instance: event.instance.clone(),
+                session,
+            });
+    }
+
     /// Closes the open session of this event's agent, instance and id.
     fn remove_session(&mut self, event: &AgentEvent) -> Option<Session> {
         let open = self.sessions.get_mut(event.session_id.as_str())?;
@@ -428,20 +440,16 @@ impl State {
         match &event.kind {
             EventKind::SessionStart { .. } => {
                 if !open {
-                    self.sessions
-                        .entry(event.session_id.clone())
-                        .or_default()
-                        .push(OpenSession {
-                            agent: event.agent.clone(),
-                            instance: event.instance.clone(),
-                            session: Session {
-                                started_ms: event.timestamp_ms,
-                                last_seen_ms: event.timestamp_ms,
-                                steps: 0,
-                                cost_usd: 0.0,
-                                tool_calls: HashMap::new(),
-                            },
-                        });
+                    self.insert_session(
+                        event,
+                        Session {
+                            started_ms: event.timestamp_ms,
+                            last_seen_ms: event.timestamp_ms,
+                            steps: 0,
+                            cost_usd: 0.0,
+                            tool_calls: HashMap::new(),
+                        },
+                    );
                     if let Some(journal) = self.recording.as_mut() {
                         journal.undo.push(Undo::SessionOpened {
                             event: self.event_index,
@@ -725,14 +733,7 @@ impl State {
                 }
                 Undo::SessionClosed { event, session } => {
                     if let Some(event) = events.get(event) {
-                        self.sessions
-                            .entry(event.session_id.clone())
-                            .or_default()
-                            .push(OpenSession {
-                                agent: event.agent.clone(),
-                                instance: event.instance.clone(),
-                                session,
-                            });
+                        self.insert_session(event, session);
                     }
                 }
                 Undo::Unpriced { event, old } => {
