@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use agentmon_model::{AgentEvent, EventKind, SessionStatus};
+use agentmon_model::{AgentEvent, EventKind, FastHashMap, SessionStatus};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::families::{self, Family, Kind};
@@ -191,7 +191,7 @@ pub(crate) struct State {
     /// Whether each semconv family has reached its series cap (warned once).
     semconv_full: [bool; 4],
     /// By `session_id`.
-    sessions: HashMap<String, Vec<OpenSession>>,
+    sessions: FastHashMap<String, Vec<OpenSession>>,
     /// Tokens of steps whose model has no price and which came without
     /// `cost_usd`, per model, over all agents.
     unpriced: BTreeMap<String, u64>,
@@ -349,7 +349,7 @@ fn step_cost(prices: &PriceTable, kind: &EventKind) -> Option<f64> {
 
 /// The open session of this event's agent, instance and id.
 fn session_of<'a>(
-    sessions: &'a mut HashMap<String, Vec<OpenSession>>,
+    sessions: &'a mut FastHashMap<String, Vec<OpenSession>>,
     event: &AgentEvent,
 ) -> Option<&'a mut Session> {
     sessions

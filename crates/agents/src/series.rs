@@ -5,9 +5,10 @@
 //! comparison; its keys are allocated once, when the series is created.
 //! [`Series::sorted`] lists the series in label order, for rendering.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use agentmon_model::FastHashState;
 
 use crate::registry::Value;
 
@@ -18,7 +19,7 @@ pub(crate) struct Series {
     entries: Vec<Entry>,
     /// Keyed hash of the label values → the first entry with that hash.
     index: HashMap<u64, usize, BuildHasherDefault<Passthrough>>,
-    hasher: RandomState,
+    hasher: FastHashState,
     /// The label values of the lookup under way, packed like
     /// [`Entry::packed`].
     scratch: Vec<u8>,
@@ -148,7 +149,7 @@ fn pack(out: &mut Vec<u8>, head: &[&str], tail: &[&str]) {
     }
 }
 
-/// The index's hasher: its keys are already keyed SipHash values.
+/// The index's hasher: its keys are already keyed hash values.
 #[derive(Debug, Default)]
 struct Passthrough(u64);
 

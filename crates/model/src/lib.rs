@@ -18,6 +18,9 @@
 //!   carries it.
 //! - [`calendar`] converts between dates and days since 1970 (UTC) and
 //!   parses RFC 3339 times.
+//! - [`FastHashState`] keys the hash maps of the hot paths whose keys come
+//!   from clients (session ids, label values): fast, and keyed at random so
+//!   collisions cannot be planned from outside.
 //! - [`duration`] and [`size`] parse the Prometheus-style durations (`15d`,
 //!   `1h30m`) and byte sizes (`512MB`) used in flags and configuration.
 
@@ -28,6 +31,7 @@ pub mod calendar;
 pub mod duration;
 mod error;
 mod event;
+mod fast_hash;
 mod labels;
 mod matcher;
 mod metadata;
@@ -39,6 +43,7 @@ pub use api_name::{is_api_name, API_NAME_MAX_LEN};
 pub use batch::{BatchSeries, SeriesBatch};
 pub use error::ModelError;
 pub use event::{AgentEvent, EventKind, LlmErrorType, LogLevel, SessionStatus, ToolStatus};
+pub use fast_hash::{FastHashMap, FastHashState};
 pub use labels::{
     validate_label_name, validate_label_value, validate_metric_name, validate_wire_labels, Label,
     LabelRef, Labels, METRIC_NAME_LABEL,

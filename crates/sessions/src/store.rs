@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use agentmon_model::{AgentEvent, EventKind, SessionStatus};
+use agentmon_model::{AgentEvent, EventKind, FastHashMap, SessionStatus};
 use parking_lot::Mutex;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -148,7 +148,7 @@ struct Inner {
     connection: Connection,
     /// Sessions written or read since the store opened, as their rows hold
     /// them after the next flush (this store is the file's only writer).
-    known: HashMap<String, Known>,
+    known: FastHashMap<String, Known>,
     /// How many of `known` are ahead of their rows.
     unflushed: usize,
     /// When the rows were last brought up to date.
@@ -296,7 +296,7 @@ impl SessionStore {
             checkpointer: Some(checkpointer),
             inner: Mutex::new(Inner {
                 connection,
-                known: HashMap::new(),
+                known: FastHashMap::default(),
                 unflushed: 0,
                 flushed_at: Instant::now(),
                 flush_interval: FLUSH_INTERVAL,
@@ -323,7 +323,7 @@ impl SessionStore {
         // events replay on a copy, in the batch's order, and go into one
         // chunk per session. Memory changes only once the batch commits.
         let mut batch: Vec<Pending<'_>> = Vec::new();
-        let mut slots: HashMap<&str, usize> = HashMap::new();
+        let mut slots: FastHashMap<&str, usize> = FastHashMap::default();
         for event in events {
             let id = event.session_id.as_str();
             let slot = match slots.get(id) {
