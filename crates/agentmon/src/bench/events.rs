@@ -4,11 +4,12 @@
 //! per event) and measures the sustained rate.
 //!
 //! `--concurrency` threads each own a keep-alive connection and an event
-//! stream of their own (distinct session ids); each builds a batch of
-//! `--batch-size` events, posts it, and repeats until `--duration` has
-//! passed. Building a batch is part of the timed loop (it is a few percent
-//! of the server's work per batch); the load generator's own CPU time is in
-//! the report. Only acknowledged (2xx) batches count. A refused batch is
+//! stream of their own (distinct session ids); each posts batches of
+//! `--batch-size` events, one after another, until `--duration` has
+//! passed. A sender's next batches are built on a thread of its own while
+//! the current one is in flight (as events already waiting in a real
+//! client), so the rate is the server's, not the generator's; the load
+//! generator's own CPU time is in the report. Only acknowledged (2xx) batches count. A refused batch is
 //! not retried: agentmon applies nothing of a refused request, so the
 //! counts of acknowledged events stay exact.
 //!
@@ -274,7 +275,11 @@ pub fn run_events_bench(args: &EventsArgs) -> anyhow::Result<EventsReport> {
     Ok(report)
 }
 
-/// One sender: builds and posts batches until the duration has passed.
+/// One sender: posts batches until the duration has passed. Its batches
+/// are built on a thread of their own, at most [`BATCHES_AHEAD`] ahead of
+/// the one in flight, as a client whose events are already waiting would
+/// have them: the time between two requests is then the server's round
+/// trip, not the generator's formatting.
 fn send_loop(
     args: &EventsArgs,
     sender: usize,
@@ -299,6 +304,80 @@ fn send_loop(
             return outcome;
         }
     };
+    let content_type = match args.format {
+        EventsFormat::Agentmon => "application/x-ndjson",
+        EventsFormat::VmImport => "application/json",
+    };
+    let (batches, ready) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_AHEAD);
+    std::thread::scope(|scope| {
+        scope.spawn(move || generate_batches(args, sender, run_id, &batches));
+        while clock.elapsed() < args.duration && !stop.load(Ordering::Relaxed) {
+            // The generator only stops when this loop has dropped `ready`.
+            let Ok(batch) = ready.recv() else { break };
+            let bytes = batch.body.len() as u64;
+            let mut request = client
+                .post(&args.url)
+                .header("Content-Type", content_type)
+                .header("User-Agent", "agentmon-bench")
+                .body(batch.body);
+            if let Some(token) = &args.token {
+                request = request.bearer_auth(token);
+            }
+            let sent_at = Instant::now();
+            outcome.requests += 1;
+            let failure = match request.send() {
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().unwrap_or_default();
+                    if status.is_success() {
+                        None
+                    } else {
+                        let text: String = text.trim().chars().take(200).collect();
+                        Some(format!("HTTP {status}: {text}"))
+                    }
+                }
+                Err(e) => Some(format!("transport: {e}")),
+            };
+            outcome
+                .round_trips_us
+                .push(sent_at.elapsed().as_micros() as u64);
+            match failure {
+                None => {
+                    outcome.totals.add(&batch.totals);
+                    outcome.bytes += bytes;
+                }
+                Some(message) => {
+                    outcome.failed += 1;
+                    note_error(errors, format!("sender {sender}: {message}"));
+                    if outcome.failed >= 20 {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        // Unblocks the generator, whose next send now fails.
+        drop(ready);
+    });
+    outcome
+}
+
+/// Batches built ahead of the one a sender has in flight.
+const BATCHES_AHEAD: usize = 2;
+
+/// One request's body and what its events add to the counters.
+struct Batch {
+    body: Vec<u8>,
+    totals: Totals,
+}
+
+/// Builds a sender's batches (its own event stream, distinct session ids)
+/// until the sender stops taking them.
+fn generate_batches(
+    args: &EventsArgs,
+    sender: usize,
+    run_id: u64,
+    out: &std::sync::mpsc::SyncSender<Batch>,
+) {
     let mut mix = EventMix::new(
         args.seed.wrapping_add(sender as u64 * 0x1000_0001),
         format!("bench-{run_id:x}-{sender}"),
@@ -306,14 +385,9 @@ fn send_loop(
         args.instances_per_agent,
         args.open_sessions,
     );
-    let content_type = match args.format {
-        EventsFormat::Agentmon => "application/x-ndjson",
-        EventsFormat::VmImport => "application/json",
-    };
-    let mut body = String::with_capacity(args.batch_size * 400);
-    while clock.elapsed() < args.duration && !stop.load(Ordering::Relaxed) {
+    loop {
         let before = mix.totals();
-        body.clear();
+        let mut body = String::with_capacity(args.batch_size * 400);
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -321,48 +395,14 @@ fn send_loop(
             EventsFormat::Agentmon => mix.write_ndjson(&mut body, args.batch_size, now_ms),
             EventsFormat::VmImport => mix.write_vm_import(&mut body, args.batch_size, now_ms),
         }
-        let mut request = client
-            .post(&args.url)
-            .header("Content-Type", content_type)
-            .header("User-Agent", "agentmon-bench")
-            .body(body.clone());
-        if let Some(token) = &args.token {
-            request = request.bearer_auth(token);
-        }
-        let sent_at = Instant::now();
-        outcome.requests += 1;
-        let failure = match request.send() {
-            Ok(response) => {
-                let status = response.status();
-                let text = response.text().unwrap_or_default();
-                if status.is_success() {
-                    None
-                } else {
-                    let text: String = text.trim().chars().take(200).collect();
-                    Some(format!("HTTP {status}: {text}"))
-                }
-            }
-            Err(e) => Some(format!("transport: {e}")),
+        let batch = Batch {
+            body: body.into_bytes(),
+            totals: difference(&mix.totals(), &before),
         };
-        outcome
-            .round_trips_us
-            .push(sent_at.elapsed().as_micros() as u64);
-        match failure {
-            None => {
-                let after = mix.totals();
-                outcome.totals.add(&difference(&after, &before));
-                outcome.bytes += body.len() as u64;
-            }
-            Some(message) => {
-                outcome.failed += 1;
-                note_error(errors, format!("sender {sender}: {message}"));
-                if outcome.failed >= 20 {
-                    stop.store(true, Ordering::Relaxed);
-                }
-            }
+        if out.send(batch).is_err() {
+            return;
         }
     }
-    outcome
 }
 
 fn note_error(errors: &Mutex<Vec<String>>, message: String) {
