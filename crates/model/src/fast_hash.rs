@@ -8,7 +8,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// A `HashMap` with [`FastHashState`].
 pub type FastHashMap<K, V> = HashMap<K, V, FastHashState>;
@@ -22,11 +22,7 @@ impl FastHashState {
     /// A state with fresh random keys.
     pub fn new() -> FastHashState {
         let random = RandomState::new();
-        let key = |part: u64| {
-            let mut hasher = random.build_hasher();
-            part.hash(&mut hasher);
-            hasher.finish()
-        };
+        let key = |part: u64| random.hash_one(part);
         FastHashState(ahash::RandomState::with_seeds(
             key(0),
             key(1),
