@@ -35,6 +35,7 @@
 mod chunk;
 mod error;
 mod schema;
+mod seen;
 mod store;
 
 pub use error::SessionError;

@@ -10,7 +10,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::chunk::{self, Totals};
 use crate::error::{Context, SessionError};
 use crate::schema;
+use crate::seen::SeenIds;
 
 /// The most sessions one page may hold.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -154,6 +155,10 @@ struct Inner {
     /// When the rows were last brought up to date.
     flushed_at: Instant,
     flush_interval: Duration,
+    /// Which ids may have a row, so new sessions skip the row read.
+    seen: SeenIds,
+    /// The file, for building a new [`SeenIds`].
+    path: PathBuf,
 }
 
 /// A session as the store remembers it.
@@ -292,6 +297,8 @@ impl SessionStore {
             )
             .doing("set the WAL size limit")?;
         let checkpointer = Checkpointer::start(path)?;
+        // The rows are current (replayed above): the filter starts from them.
+        let seen = SeenIds::start(path);
         Ok(SessionStore {
             checkpointer: Some(checkpointer),
             inner: Mutex::new(Inner {
@@ -300,6 +307,8 @@ impl SessionStore {
                 unflushed: 0,
                 flushed_at: Instant::now(),
                 flush_interval: FLUSH_INTERVAL,
+                seen,
+                path: path.to_owned(),
             }),
             session_timeout_ms,
         })
@@ -319,6 +328,11 @@ impl SessionStore {
     ) -> Result<(), SessionError> {
         let mut guard = self.inner.lock();
         let inner = &mut *guard;
+        if inner.seen.is_full() {
+            // A bigger filter starts from rows that hold every session.
+            inner.flush()?;
+            inner.seen = SeenIds::start(&inner.path);
+        }
         // Each session's state comes from memory, or its row read once; the
         // events replay on a copy, in the batch's order, and go into one
         // chunk per session. Memory changes only once the batch commits.
@@ -331,7 +345,19 @@ impl SessionStore {
                 None => {
                     let (before, waiting) = match inner.known.get(id) {
                         Some(known) => (Some((known.state, known.row_started_ms)), known.unflushed),
-                        None => (inner.load(id)?, false),
+                        None => {
+                            // Most ids not remembered are new: the filter
+                            // spares them the row read.
+                            let row = if inner.seen.may_hold(id) {
+                                inner.load(id)?
+                            } else {
+                                None
+                            };
+                            if row.is_none() {
+                                inner.seen.note(id);
+                            }
+                            (row, false)
+                        }
                     };
                     let (state, row_started_ms) =
                         before.unwrap_or((State::new(event.timestamp_ms), None));

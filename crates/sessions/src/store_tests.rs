@@ -557,3 +557,46 @@ fn retention_lowers_the_flush_mark_with_the_chunks_it_deletes() {
     assert_eq!(ids, ["late", "keep"]);
     assert_eq!(store.summary("keep", 10_000).unwrap().unwrap().steps, 1);
 }
+
+#[test]
+fn sessions_from_before_a_reopen_go_on_once_the_id_filter_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(&dir);
+        store
+            .append(
+                &[
+                    start("old", "a", MINUTE),
+                    step("old", 2 * MINUTE, "priced", None),
+                ],
+                &cost_of,
+            )
+            .unwrap();
+    }
+    let store = open(&dir);
+    // The filter, built from the rows, must not take "old" for a new id.
+    assert!(store.inner.lock().seen.wait_ready());
+    store
+        .append(
+            &[
+                step("old", 3 * MINUTE, "priced", None),
+                start("new", "a", 3 * MINUTE),
+            ],
+            &cost_of,
+        )
+        .unwrap();
+    let old = store.summary("old", 4 * MINUTE).unwrap().unwrap();
+    assert_eq!((old.started_ms, old.steps, old.cost_usd), (MINUTE, 2, 2.0));
+    let new = store.summary("new", 4 * MINUTE).unwrap().unwrap();
+    assert_eq!((new.started_ms, new.steps), (3 * MINUTE, 0));
+    // Forgotten and read back from its row, the new session goes on too.
+    store.flush().unwrap();
+    store.inner.lock().known.clear();
+    store
+        .append(&[step("new", 5 * MINUTE, "priced", None)], &cost_of)
+        .unwrap();
+    let new = store.summary("new", 6 * MINUTE).unwrap().unwrap();
+    assert_eq!((new.started_ms, new.steps), (3 * MINUTE, 1));
+    let timeline = store.timeline("old", 4 * MINUTE).unwrap().unwrap();
+    assert_eq!(timeline.events.len(), 3);
+}
