@@ -48,15 +48,17 @@ pub async fn post_events(
         Ok(body) => body,
         Err(error) => return error.into_response(),
     };
+    // Decoding and keeping the batch run on one blocking thread, with no
+    // hop back to the async runtime between them.
+    let keeping = state.clone();
     let parsed = tokio::task::spawn_blocking(move || {
-        events::parse(&body, format, now_ms(), &EventLimits::default())
+        let events = events::parse(&body, format, now_ms(), &EventLimits::default())?;
+        Ok::<_, IngestError>(accept_events_blocking(&keeping, events, Vec::new()))
     })
     .await;
     match parsed {
-        Ok(Ok(events)) => match accept_events(&state, events, Vec::new()).await {
-            Ok(accepted) => Json(json!({ "accepted": accepted })).into_response(),
-            Err(error) => error.into_response(),
-        },
+        Ok(Ok(Ok(accepted))) => Json(json!({ "accepted": accepted })).into_response(),
+        Ok(Ok(Err(error))) => error.into_response(),
         Ok(Err(IngestError::Events { faulty, problems })) => {
             let message = IngestError::Events {
                 faulty,
@@ -89,42 +91,50 @@ pub async fn post_events(
 }
 
 /// Keeps a validated batch of events, from the events API or from OTLP
-/// spans: the session store writes it (one transaction, on the blocking
-/// pool) while the derived metrics take it provisionally (with the GenAI
-/// histograms' `observations`, if the events came from spans), so a
-/// request takes the longer of the two rather than their sum. Once the
-/// store has committed, the metrics keep the batch, the live stream gets
-/// it in order and the event webhooks the session ends and the sessions
-/// the batch closed for silence (handed to a channel, never waited for).
-/// If the store fails, the metrics take the batch back out whole and the
-/// answer is an error: nothing of the request is applied.
-/// Answers how many events were kept.
+/// spans: [`accept_events_blocking`] on a blocking thread.
 pub(crate) async fn accept_events(
     state: &AppState,
     events: Vec<AgentEvent>,
     observations: Vec<Observation>,
 ) -> Result<usize, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || accept_events_blocking(&state, events, observations))
+        .await
+        .map_err(|e| ApiError::Internal(format!("agent events task failed: {e}")))?
+}
+
+/// Keeps a validated batch of events (with the GenAI histograms'
+/// `observations`, if the events came from spans). Blocks; runs on the
+/// blocking pool. The session store writes the batch (one transaction) on
+/// another pooled thread while this one counts it provisionally in the
+/// derived metrics, so a request takes the longer of the two rather than
+/// their sum. Once the store has committed, the metrics keep the batch,
+/// the live stream gets it in order and the event webhooks the session
+/// ends and the sessions the batch closed for silence (handed to a
+/// channel, never waited for). If the store fails, the metrics take the
+/// batch back out whole and the answer is an error: nothing of the request
+/// is applied. Answers how many events were kept.
+pub(crate) fn accept_events_blocking(
+    state: &AppState,
+    events: Vec<AgentEvent>,
+    observations: Vec<Observation>,
+) -> Result<usize, ApiError> {
+    let runtime = tokio::runtime::Handle::current();
     let events = Arc::new(events);
-    let metrics = Arc::clone(state.agent_metrics());
-    // The store writes on one blocking thread while the registry counts on
-    // another, which waits for the store's verdict before letting go of
-    // the registry.
+    let metrics = state.agent_metrics();
     let stored = state.session_store().map(|store| {
         let (verdict, verdict_out) = std::sync::mpsc::sync_channel(1);
         let events = Arc::clone(&events);
-        let metrics = Arc::clone(&metrics);
-        drop(tokio::task::spawn_blocking(move || {
+        let metrics = Arc::clone(metrics);
+        drop(runtime.spawn_blocking(move || {
             let outcome = store.append(&events, &|kind| metrics.step_cost(kind));
             let _ = verdict.send(outcome.map_err(|e| e.to_string()));
         }));
         verdict_out
     });
-    let counted = {
-        let events = Arc::clone(&events);
-        tokio::task::spawn_blocking(move || {
-            let Some(stored) = stored else {
-                return Ok(metrics.apply_with_observations(&events, &observations));
-            };
+    let counted = match stored {
+        None => Ok(metrics.apply_with_observations(&events, &observations)),
+        Some(stored) => {
             let pending = metrics.apply_pending(&events, &observations);
             match stored.recv() {
                 Ok(Ok(())) => Ok(pending.keep()),
@@ -137,16 +147,12 @@ pub(crate) async fn accept_events(
                     Err("the session store's writer ended without a verdict".to_owned())
                 }
             }
-        })
+        }
     };
-    let abandoned = counted
-        .await
-        .map_err(|e| ApiError::Internal(format!("agent events task failed: {e}")))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "agent events not stored (nothing of the request applied)");
-            ApiError::Internal(format!("events not accepted: {e}"))
-        })?;
-    let metrics = state.agent_metrics();
+    let abandoned = counted.map_err(|e| {
+        tracing::error!(error = %e, "agent events not stored (nothing of the request applied)");
+        ApiError::Internal(format!("events not accepted: {e}"))
+    })?;
     state
         .live()
         .publish(&events, &|kind| metrics.step_cost(kind));
@@ -157,8 +163,8 @@ pub(crate) async fn accept_events(
     let accepted = events.len();
     tracing::debug!(events = accepted, "agent events accepted");
     // Freeing a batch's strings is not the client's wait: it happens on
-    // the blocking pool while the answer goes out.
-    drop(tokio::task::spawn_blocking(move || drop(events)));
+    // another pooled thread while the answer goes out.
+    drop(runtime.spawn_blocking(move || drop(events)));
     Ok(accepted)
 }
 
