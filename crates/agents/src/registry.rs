@@ -192,6 +192,12 @@ pub(crate) struct State {
     semconv_full: [bool; 4],
     /// By `session_id`.
     sessions: FastHashMap<String, Vec<OpenSession>>,
+    /// No open session was last seen before this (a walk that leaves none
+    /// open sets `i64::MAX`): a batch whose cutoff is not past it closes nothing, so the
+    /// sessions are only walked when one may have gone silent. Events only
+    /// move a session's last sight later, so the bound stays true until an
+    /// expiry walk raises it to the oldest left.
+    oldest_seen_ms: i64,
     /// Tokens of steps whose model has no price and which came without
     /// `cost_usd`, per model, over all agents.
     unpriced: BTreeMap<String, u64>,
@@ -362,6 +368,7 @@ fn session_of<'a>(
 impl State {
     /// Opens `session` under this event's id, agent and instance.
     fn insert_session(&mut self, event: &AgentEvent, session: Session) {
+        self.oldest_seen_ms = self.oldest_seen_ms.min(session.last_seen_ms);
         self.sessions
             .entry(event.session_id.clone())
             .or_default()
@@ -592,18 +599,25 @@ impl State {
 
     fn expire(&mut self, now_ms: i64, timeout_ms: i64) -> Vec<ExpiredSession> {
         let cutoff = now_ms.saturating_sub(timeout_ms);
+        if cutoff <= self.oldest_seen_ms {
+            return Vec::new();
+        }
         let mut expired: Vec<(String, OpenSession)> = Vec::new();
+        let mut oldest_left = i64::MAX;
         self.sessions.retain(|session_id, open| {
             let mut at = 0;
             while at < open.len() {
-                if open[at].session.last_seen_ms < cutoff {
+                let last_seen_ms = open[at].session.last_seen_ms;
+                if last_seen_ms < cutoff {
                     expired.push((session_id.clone(), open.swap_remove(at)));
                 } else {
+                    oldest_left = oldest_left.min(last_seen_ms);
                     at += 1;
                 }
             }
             !open.is_empty()
         });
+        self.oldest_seen_ms = oldest_left;
         let mut closed = Vec::with_capacity(expired.len());
         for (session_id, gone) in expired {
             self.add(

@@ -569,3 +569,32 @@ fn a_batch_taken_back_leaves_the_registry_exactly_as_before() {
     assert_eq!(seen(&metrics), seen(&never));
     assert!(!kept.is_empty(), "the late step silences the old sessions");
 }
+
+#[test]
+fn expiry_skips_the_walk_only_while_no_session_can_be_silent() {
+    let minute = 60_000;
+    let metrics = AgentMetrics::new(AgentMetricsOptions {
+        session_timeout_ms: 30 * minute,
+        ..AgentMetricsOptions::default()
+    });
+    metrics.apply(&[start("a", 0), start("b", 10 * minute)]);
+    let closed = metrics.expire_sessions(35 * minute);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].session_id, "a");
+    // "b" is seen again: the oldest sight left moves from 10 to 40 minutes.
+    metrics.apply(&[step("b", 40 * minute, 1.0)]);
+    assert!(metrics.expire_sessions(60 * minute).is_empty());
+    assert_eq!(metrics.open_sessions(), 1);
+    // A session opened with an older time than every open one lowers the
+    // bound: it is closed at the first cutoff past it.
+    metrics.apply(&[start("c", 5 * minute)]);
+    let closed = metrics.expire_sessions(60 * minute);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].session_id, "c");
+    let closed = metrics.expire_sessions(71 * minute);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].session_id, "b");
+    assert_eq!(metrics.open_sessions(), 0);
+    metrics.apply(&[start("d", 80 * minute)]);
+    assert_eq!(metrics.expire_sessions(111 * minute).len(), 1);
+}
