@@ -12,6 +12,7 @@ use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
 use crate::families::{self, Family, Kind};
 use crate::registry::{AgentMetrics, Series, Value};
 use crate::semconv;
+use crate::series::Snapshot;
 
 /// One series as a scrape would store it: metric name, labels, value.
 type FlatSeries = (String, Vec<(String, String)>, f64);
@@ -78,20 +79,31 @@ impl AgentMetrics {
             .collect()
     }
 
-    /// (family header, series) for every series, in render order.
+    /// (family header, series) for every series, in render order. Only the
+    /// values are copied under the registry's lock (keys are shared); the
+    /// sorting and the labels of each flattened series are made after it
+    /// is let go, so a scrape or a write to the TSDB holds up no batch for
+    /// longer than that copy.
     fn flatten(&self) -> Vec<(Header, FlatSeries)> {
-        let state = self.state.lock();
+        let (hermes, per_session, semconv) = {
+            let state = self.state.lock();
+            (
+                state.series.each_ref().map(Series::snapshot),
+                state.per_session(),
+                state.semconv.each_ref().map(Series::snapshot),
+            )
+        };
         let mut out = Vec::new();
         let namespace = &self.options().namespace;
-        for (family, series) in families::ALL.iter().zip(state.series.iter()) {
+        for (family, series) in families::ALL.iter().zip(hermes) {
             let name = format!("{namespace}_{}", family.suffix);
             flatten_family(name, family, series, &mut out);
         }
-        for (family, series) in families::PER_SESSION.iter().zip(state.per_session().iter()) {
+        for (family, series) in families::PER_SESSION.iter().zip(per_session.iter()) {
             let name = format!("{namespace}_{}", family.suffix);
-            flatten_family(name, family, series, &mut out);
+            flatten_family(name, family, series.snapshot(), &mut out);
         }
-        for (family, series) in semconv::ALL.iter().zip(state.semconv.iter()) {
+        for (family, series) in semconv::ALL.iter().zip(semconv) {
             flatten_family(family.suffix.to_owned(), family, series, &mut out);
         }
         out
@@ -101,9 +113,10 @@ impl AgentMetrics {
 fn flatten_family(
     name: String,
     family: &Family,
-    series: &Series,
+    mut series: Snapshot,
     out: &mut Vec<(Header, FlatSeries)>,
 ) {
+    series.sort_by(|a, b| a.0.cmp(&b.0));
     let header = Header {
         name,
         help: family.help,
@@ -114,10 +127,10 @@ fn flatten_family(
         .chain(family.labels)
         .copied()
         .collect();
-    for (values, value) in series.sorted() {
+    for (values, value) in &series {
         let labels: Vec<(String, String)> = label_names
             .iter()
-            .zip(values)
+            .zip(values.iter())
             .filter(|(_, v)| !v.is_empty())
             .map(|(n, v)| ((*n).to_owned(), v.clone()))
             .collect();

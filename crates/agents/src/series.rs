@@ -2,11 +2,13 @@
 //! borrowed label values with one keyed hash and no allocation (every event
 //! looks up several): the values are packed into a reused buffer, hashed in
 //! one call and compared with the series' own packed values in one
-//! comparison; its keys are allocated once, when the series is created.
-//! [`Series::sorted`] lists the series in label order, for rendering.
+//! comparison; its keys are allocated once, when the series is created,
+//! and shared: [`Series::snapshot`] copies the values out (for rendering
+//! outside the registry's lock) without copying a key.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use agentmon_model::FastHashState;
 
@@ -27,7 +29,7 @@ pub(crate) struct Series {
 
 #[derive(Debug)]
 struct Entry {
-    key: Vec<String>,
+    key: Arc<[String]>,
     /// The label values each followed by 0xff (a byte UTF-8 never holds),
     /// in one allocation, for the comparison of a lookup.
     packed: Box<[u8]>,
@@ -73,7 +75,7 @@ impl Series {
             }
             at = self.entries[slot].next;
         }
-        let key: Vec<String> = head.iter().chain(tail).map(|s| (*s).to_owned()).collect();
+        let key: Arc<[String]> = head.iter().chain(tail).map(|s| (*s).to_owned()).collect();
         self.entries.push(Entry {
             key,
             packed: self.scratch.as_slice().into(),
@@ -127,17 +129,17 @@ impl Series {
         false
     }
 
-    /// Every series, by label values.
-    pub(crate) fn sorted(&self) -> Vec<(&[String], &Value)> {
-        let mut all: Vec<(&[String], &Value)> = self
-            .entries
+    /// Every series' label values and value, in no order.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        self.entries
             .iter()
-            .map(|entry| (entry.key.as_slice(), &entry.value))
-            .collect();
-        all.sort_by(|a, b| a.0.cmp(b.0));
-        all
+            .map(|entry| (Arc::clone(&entry.key), entry.value.clone()))
+            .collect()
     }
 }
+
+/// A family's series as [`Series::snapshot`] copies them out.
+pub(crate) type Snapshot = Vec<(Arc<[String]>, Value)>;
 
 /// Packs label values into `out`: each followed by 0xff, a byte UTF-8
 /// never holds, so ["ab", "c"] and ["a", "bc"] differ.
@@ -219,9 +221,10 @@ mod tests {
         assert_eq!(series.len(), 4);
         assert!(series.contains(&["a", "x", "1"]));
         assert!(!series.contains(&["a", "x"]));
-        let sorted: Vec<(Vec<&str>, f64)> = series
-            .sorted()
-            .into_iter()
+        let mut snapshot = series.snapshot();
+        snapshot.sort_by(|a, b| a.0.cmp(&b.0));
+        let sorted: Vec<(Vec<&str>, f64)> = snapshot
+            .iter()
             .map(|(key, value)| {
                 let Value::Scalar(v) = value else {
                     panic!("not a scalar")
