@@ -29,7 +29,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use agentmon_model::{MatchType, Matcher, Sample, METRIC_NAME_LABEL};
+use agentmon_model::{Labels, MatchType, Matcher, Sample, METRIC_NAME_LABEL};
 use agentmon_tsdb::Series;
 
 use crate::storage::{SelectError, Storage};
@@ -322,7 +322,7 @@ impl<S: Storage> Storage for SharedReads<S> {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&Series) -> bool,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<(), String> {
         let (found, wider) = match self.shared(matchers, mint, maxt) {
             Ok(Some(found)) => found,
@@ -331,16 +331,15 @@ impl<S: Storage> Storage for SharedReads<S> {
             }
             Err(SelectError::Failed(message)) => return Err(message),
         };
+        // Cut by borrowing: each series' samples in range are a slice of
+        // the remembered ones.
         for series in found.iter() {
-            let go_on = if wider {
-                match cut(series, mint, maxt) {
-                    Some(cut) => f(&cut),
-                    None => true,
-                }
+            let samples = if wider {
+                within(&series.samples, mint, maxt)
             } else {
-                f(series)
+                &series.samples
             };
-            if !go_on {
+            if !samples.is_empty() && !f(&series.labels, samples) {
                 break;
             }
         }

@@ -83,8 +83,11 @@ fn name_is(name: &str) -> Vec<Matcher> {
 fn collect_each(storage: &dyn Storage, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
     let mut out = Vec::new();
     storage
-        .select_each(matchers, mint, maxt, &mut |s| {
-            out.push(s.clone());
+        .select_each(matchers, mint, maxt, &mut |labels, samples| {
+            out.push(Series {
+                labels: labels.clone(),
+                samples: samples.to_vec(),
+            });
             true
         })
         .unwrap();
@@ -176,8 +179,8 @@ fn streaming_and_limits_answer_as_the_store_does() {
     );
     let mut first = Vec::new();
     shared
-        .select_each(&up, 0, 900_000, &mut |s| {
-            first.push(s.labels.clone());
+        .select_each(&up, 0, 900_000, &mut |labels, _| {
+            first.push(labels.clone());
             false
         })
         .unwrap();

@@ -1,7 +1,7 @@
 //! The narrow seam between the engine and the data it reads: anything that
 //! can select series by matchers over a time range.
 
-use agentmon_model::Matcher;
+use agentmon_model::{Labels, Matcher, Sample};
 use agentmon_tsdb::{Db, Series, TsdbError};
 
 /// Why a [`Storage`] could not answer a select.
@@ -64,19 +64,22 @@ pub trait Storage {
         Some(i64::MIN)
     }
 
-    /// Calls `f` with each series [`Storage::select`] would return, in the
-    /// same order, until it returns `false`. Stores that can read one series
-    /// at a time should override the default (which selects everything
-    /// first), so that a query folding series as they come holds only one.
+    /// Calls `f` with the labels and samples of each series
+    /// [`Storage::select`] would return, in the same order, until it returns
+    /// `false`. Borrowed, so a store holding the samples already (such as
+    /// [`crate::SharedReads`]) hands them over without a copy. Stores that
+    /// can read one series at a time should override the default (which
+    /// selects everything first), so that a query folding series as they
+    /// come holds only one.
     fn select_each(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&Series) -> bool,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<(), String> {
         for series in self.select(matchers, mint, maxt)? {
-            if !f(&series) {
+            if !f(&series.labels, &series.samples) {
                 break;
             }
         }
@@ -119,10 +122,10 @@ impl Storage for Db {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&Series) -> bool,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<(), String> {
         self.querier(mint, maxt)
-            .select_each(matchers, &mut |series| f(&series))
+            .select_each(matchers, &mut |series| f(&series.labels, &series.samples))
             .map_err(|e| e.to_string())
     }
 }

@@ -328,12 +328,12 @@ impl<'s> Evaluator<'s> {
         vs: &VectorSelector,
         window_ms: i64,
         eval_span: Option<(i64, i64)>,
-        f: &mut dyn FnMut(&Series) -> bool,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<bool, PromqlError> {
         let key = vs as *const VectorSelector as usize;
         if let Some(kept) = self.cache.get(&key) {
             for series in kept {
-                if !f(series) {
+                if !f(&series.labels, &series.samples) {
                     break;
                 }
             }

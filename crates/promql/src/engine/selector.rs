@@ -167,7 +167,7 @@ pub(crate) fn stream(
     window_ms: i64,
     eval_span: (i64, i64),
     bounds: (i64, i64),
-    f: &mut dyn FnMut(&Series) -> bool,
+    f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
 ) -> Result<bool, PromqlError> {
     let mut sets = matcher_sets(vs)?;
     let (Some(set), true) = (sets.pop(), sets.is_empty()) else {
