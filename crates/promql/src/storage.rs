@@ -1,6 +1,9 @@
 //! The narrow seam between the engine and the data it reads: anything that
 //! can select series by matchers over a time range.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use agentmon_model::{Labels, Matcher, Sample};
 use agentmon_tsdb::{Db, Series, TsdbError};
 
@@ -25,6 +28,96 @@ pub(crate) fn within_limit(
     Ok(found)
 }
 
+/// The series of one select, as [`Storage::select_shared`] hands them out:
+/// either owned, or borrowed from a selection shared with other queries
+/// (each series' samples a range of the shared ones), so cutting a shared
+/// selection to a query's window copies no samples.
+#[derive(Debug, Clone, Default)]
+pub struct Selected {
+    series: Arc<Vec<Series>>,
+    /// The series handed out, by index into `series`, each with the range
+    /// of its samples; `None` when all of them are handed out whole.
+    cuts: Option<Vec<(usize, Range<usize>)>>,
+}
+
+impl Selected {
+    /// Series of one's own, handed out whole.
+    pub fn owned(series: Vec<Series>) -> Selected {
+        Selected::whole(Arc::new(series))
+    }
+
+    /// Shared series, handed out whole.
+    pub fn whole(series: Arc<Vec<Series>>) -> Selected {
+        Selected { series, cuts: None }
+    }
+
+    /// Shared series, each cut to the samples in `[mint, maxt]`; series
+    /// left with none are not handed out.
+    pub fn cut(series: Arc<Vec<Series>>, mint: i64, maxt: i64) -> Selected {
+        let cuts = series
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let lo = s.samples.partition_point(|p| p.t < mint);
+                let hi = s.samples.partition_point(|p| p.t <= maxt);
+                (hi > lo).then_some((i, lo..hi))
+            })
+            .collect();
+        Selected {
+            series,
+            cuts: Some(cuts),
+        }
+    }
+
+    /// How many series are handed out.
+    pub fn len(&self) -> usize {
+        match &self.cuts {
+            Some(cuts) => cuts.len(),
+            None => self.series.len(),
+        }
+    }
+
+    /// Whether no series is handed out.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each series' labels and samples, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Labels, &[Sample])> {
+        let (whole, cuts) = match &self.cuts {
+            Some(cuts) => (None, Some(cuts.iter())),
+            None => (Some(self.series.iter()), None),
+        };
+        let whole = whole
+            .into_iter()
+            .flatten()
+            .map(|s| (&s.labels, s.samples.as_slice()));
+        let cut = cuts.into_iter().flatten().map(|(i, range)| {
+            let s = &self.series[*i];
+            (&s.labels, &s.samples[range.clone()])
+        });
+        whole.chain(cut)
+    }
+
+    /// The samples of all series handed out.
+    pub fn samples(&self) -> usize {
+        self.iter().map(|(_, samples)| samples.len()).sum()
+    }
+
+    /// The series as owned ones (without a copy when they are not shared).
+    pub fn into_owned(self) -> Vec<Series> {
+        if self.cuts.is_none() {
+            return Arc::try_unwrap(self.series).unwrap_or_else(|s| s.as_ref().clone());
+        }
+        self.iter()
+            .map(|(labels, samples)| Series {
+                labels: labels.clone(),
+                samples: samples.to_vec(),
+            })
+            .collect()
+    }
+}
+
 /// A source of series for the engine. `mint` and `maxt` are inclusive
 /// milliseconds; the engine narrows the samples further itself.
 pub trait Storage {
@@ -47,6 +140,20 @@ pub trait Storage {
             .select(matchers, mint, maxt)
             .map_err(SelectError::Failed)?;
         within_limit(found, max_samples)
+    }
+
+    /// Like [`Storage::select_limited`], but the series may be borrowed
+    /// from a selection the store shares between queries (see
+    /// [`Selected`]). The default owns what `select_limited` gives.
+    fn select_shared(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        max_samples: usize,
+    ) -> Result<Selected, SelectError> {
+        self.select_limited(matchers, mint, maxt, max_samples)
+            .map(Selected::owned)
     }
 
     /// A token for the store's contents now, taken before reading, for

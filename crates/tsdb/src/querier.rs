@@ -148,7 +148,10 @@ impl Querier {
         // data out of the head while we look.
         let state = self.inner.state.read();
         let overlaps = |min: i64, max: i64| max >= mint && min <= maxt;
-        if state.frozen.iter().any(|f| overlaps(f.min_time, f.max_time))
+        if state
+            .frozen
+            .iter()
+            .any(|f| overlaps(f.min_time, f.max_time))
             || state
                 .blocks
                 .iter()

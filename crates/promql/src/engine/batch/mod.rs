@@ -31,8 +31,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentmon_model::{is_stale_nan, Labels, Sample};
-use rustc_hash::FxHashMap;
 use promql_parser::parser::{AggregateExpr, Call, Expr, MatrixSelector, VectorSelector};
+use rustc_hash::FxHashMap;
 
 use super::aggregate::{Fold, FoldKind, Grouping};
 use super::eval::{Element, EvalValue, Evaluator};
@@ -301,18 +301,18 @@ fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, Pr
         return Ok(None);
     };
     let series = evaluator.series(plan.vs, plan.range_ms)?;
-    if series.iter().any(|s| plan.may_annotate(&s.labels)) {
+    if series.iter().any(|(labels, _)| plan.may_annotate(labels)) {
         return Ok(None);
     }
     let mut scratch: Vec<Sample> = Vec::new();
     let mut drops: Vec<u32> = Vec::new();
     let mut rows = Vec::with_capacity(series.len());
     let mut produced = 0usize;
-    for s in series {
+    for (labels, samples) in series.iter() {
         let mut column = Vec::with_capacity(plan.references.len());
-        plan.column(&s.samples, &mut scratch, &mut drops, &mut column);
+        plan.column(samples, &mut scratch, &mut drops, &mut column);
         produced += column.iter().filter(|v| v.is_some()).count();
-        rows.push((s.labels.clone(), column));
+        rows.push((labels.clone(), column));
     }
     evaluator.check_interrupted("expression evaluation")?;
     evaluator.hold_samples(produced, "query execution")?;
