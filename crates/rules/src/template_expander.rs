@@ -164,6 +164,26 @@ mod tests {
     }
 
     #[test]
+    fn a_template_parsed_once_expands_each_alerts_data() {
+        let text = "{{ $labels.instance }} at {{ $value }}";
+        for value in [1.0, 2.5, 1.0] {
+            let out = GoTemplateExpander
+                .expand("__alert_Cached", text, &data(value))
+                .unwrap();
+            assert_eq!(out, format!("host:9100 at {value}"));
+        }
+        // The same text under another name is that name's template.
+        let err = GoTemplateExpander
+            .expand(
+                "__alert_Other",
+                "{{ $labels.instance | nosuchfunc }}",
+                &data(1.0),
+            )
+            .unwrap_err();
+        assert!(err.contains("__alert_Other"), "{err}");
+    }
+
+    #[test]
     fn plain_text_is_returned_unchanged() {
         assert_eq!(
             GoTemplateExpander

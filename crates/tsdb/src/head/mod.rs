@@ -29,6 +29,9 @@ use series::MemSeries;
 pub(crate) use series::MemoryPart;
 use symbols::Symbols;
 
+/// A series' labels and its samples in a range, decoded.
+pub type DecodedSeries = (Labels, Vec<Sample>);
+
 /// A 128-bit hash of a label set: `key` indexes the series lookup and
 /// `check` confirms a match, so finding a series never compares strings
 /// (two label sets agreeing on all 128 bits is not a practical concern).
@@ -327,7 +330,7 @@ impl Head {
         mint: i64,
         maxt: i64,
         max_samples: usize,
-    ) -> Result<Option<Vec<(Labels, Vec<Sample>)>>> {
+    ) -> Result<Option<Vec<DecodedSeries>>> {
         let selected = self.select_sorted(matchers)?;
         let mut decoded: Vec<(Arc<MemSeries>, Vec<Sample>)> = Vec::with_capacity(selected.len());
         let mut total = 0usize;
