@@ -26,5 +26,5 @@ pub use annotations::Annotations;
 pub use engine::{parse_expr, Engine, EngineOptions, Query, QueryKind, QueryOutput};
 pub use error::PromqlError;
 pub use shared_reads::{ReadPlan, SharedReads};
-pub use storage::{SelectError, Storage};
+pub use storage::{SelectError, Selected, Storage};
 pub use value::{InstantSample, RangeSeries, Value};

@@ -29,10 +29,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use agentmon_model::{MatchType, Matcher, Sample, METRIC_NAME_LABEL};
+use agentmon_model::{Labels, MatchType, Matcher, Sample, METRIC_NAME_LABEL};
 use agentmon_tsdb::Series;
 
-use crate::storage::{SelectError, Storage};
+use crate::storage::{SelectError, Selected, Storage};
 
 /// Samples remembered at most across all entries (16 bytes each, so
 /// 16 MB). The benchmark's groups of 100 rules need about this much to
@@ -255,36 +255,31 @@ impl<S: Storage> SharedReads<S> {
         Ok(self.lookup(&key, mint, maxt))
     }
 
-    /// The selection from memory as owned series; `None` as for
-    /// [`SharedReads::shared`].
-    fn shared_owned(
+    /// The selection from memory, borrowed and cut to `[mint, maxt]`;
+    /// `None` as for [`SharedReads::shared`].
+    fn shared_selected(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Option<Vec<Series>>, SelectError> {
+    ) -> Result<Option<Selected>, SelectError> {
         let Some((series, wider)) = self.shared(matchers, mint, maxt)? else {
             return Ok(None);
         };
-        if !wider {
-            // The last user takes the series without a copy.
-            return Ok(Some(
-                Arc::try_unwrap(series).unwrap_or_else(|s| s.as_ref().clone()),
-            ));
-        }
-        Ok(Some(
-            series.iter().filter_map(|s| cut(s, mint, maxt)).collect(),
-        ))
+        Ok(Some(if wider {
+            Selected::cut(series, mint, maxt)
+        } else {
+            Selected::whole(series)
+        }))
     }
 }
 
-/// A series cut to `[mint, maxt]`, or `None` if no sample is left.
-fn cut(series: &Series, mint: i64, maxt: i64) -> Option<Series> {
-    let samples = within(&series.samples, mint, maxt);
-    (!samples.is_empty()).then(|| Series {
-        labels: series.labels.clone(),
-        samples: samples.to_vec(),
-    })
+/// `found`, unless it holds more than `max_samples` samples.
+fn selected_within_limit(found: Selected, max_samples: usize) -> Result<Selected, SelectError> {
+    if found.samples() > max_samples {
+        return Err(SelectError::TooManySamples);
+    }
+    Ok(found)
 }
 
 /// The samples of a time-sorted list in `[mint, maxt]`.
@@ -296,8 +291,8 @@ fn within(samples: &[Sample], mint: i64, maxt: i64) -> &[Sample] {
 
 impl<S: Storage> Storage for SharedReads<S> {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, String> {
-        match self.shared_owned(matchers, mint, maxt) {
-            Ok(Some(found)) => Ok(found),
+        match self.shared_selected(matchers, mint, maxt) {
+            Ok(Some(found)) => Ok(found.into_owned()),
             Ok(None) => self.inner.select(matchers, mint, maxt),
             Err(SelectError::Failed(message)) => Err(message),
             Err(SelectError::TooManySamples) => self.inner.select(matchers, mint, maxt),
@@ -311,9 +306,22 @@ impl<S: Storage> Storage for SharedReads<S> {
         maxt: i64,
         max_samples: usize,
     ) -> Result<Vec<Series>, SelectError> {
-        match self.shared_owned(matchers, mint, maxt)? {
-            Some(found) => crate::storage::within_limit(found, max_samples),
+        match self.shared_selected(matchers, mint, maxt)? {
+            Some(found) => selected_within_limit(found, max_samples).map(Selected::into_owned),
             None => self.inner.select_limited(matchers, mint, maxt, max_samples),
+        }
+    }
+
+    fn select_shared(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        max_samples: usize,
+    ) -> Result<Selected, SelectError> {
+        match self.shared_selected(matchers, mint, maxt)? {
+            Some(found) => selected_within_limit(found, max_samples),
+            None => self.inner.select_shared(matchers, mint, maxt, max_samples),
         }
     }
 
@@ -322,7 +330,7 @@ impl<S: Storage> Storage for SharedReads<S> {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&Series) -> bool,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<(), String> {
         let (found, wider) = match self.shared(matchers, mint, maxt) {
             Ok(Some(found)) => found,
@@ -331,16 +339,15 @@ impl<S: Storage> Storage for SharedReads<S> {
             }
             Err(SelectError::Failed(message)) => return Err(message),
         };
+        // Cut by borrowing: each series' samples in range are a slice of
+        // the remembered ones.
         for series in found.iter() {
-            let go_on = if wider {
-                match cut(series, mint, maxt) {
-                    Some(cut) => f(&cut),
-                    None => true,
-                }
+            let samples = if wider {
+                within(&series.samples, mint, maxt)
             } else {
-                f(series)
+                &series.samples
             };
-            if !go_on {
+            if !samples.is_empty() && !f(&series.labels, samples) {
                 break;
             }
         }

@@ -50,7 +50,13 @@ impl Storage for Changing {
                     .iter()
                     .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
             })
-            .filter_map(|s| cut(s, mint, maxt))
+            .filter_map(|s| {
+                let samples = within(&s.samples, mint, maxt);
+                (!samples.is_empty()).then(|| Series {
+                    labels: s.labels.clone(),
+                    samples: samples.to_vec(),
+                })
+            })
             .collect())
     }
 }
@@ -83,8 +89,11 @@ fn name_is(name: &str) -> Vec<Matcher> {
 fn collect_each(storage: &dyn Storage, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
     let mut out = Vec::new();
     storage
-        .select_each(matchers, mint, maxt, &mut |s| {
-            out.push(s.clone());
+        .select_each(matchers, mint, maxt, &mut |labels, samples| {
+            out.push(Series {
+                labels: labels.clone(),
+                samples: samples.to_vec(),
+            });
             true
         })
         .unwrap();
@@ -176,12 +185,48 @@ fn streaming_and_limits_answer_as_the_store_does() {
     );
     let mut first = Vec::new();
     shared
-        .select_each(&up, 0, 900_000, &mut |s| {
-            first.push(s.labels.clone());
+        .select_each(&up, 0, 900_000, &mut |labels, _| {
+            first.push(labels.clone());
             false
         })
         .unwrap();
     assert_eq!(first.len(), 1, "stops when told to");
+}
+
+#[test]
+fn shared_selections_are_borrowed_cut_to_the_window() {
+    let inner = Arc::new(Changing::with(fleet()));
+    let shared = SharedReads::new(inner.clone(), HashSet::new(), Arc::default());
+    let up = name_is("up");
+    let whole = shared.select_shared(&up, 0, 900_000, usize::MAX).unwrap();
+    assert_eq!(whole.into_owned(), inner.select(&up, 0, 900_000).unwrap());
+    let reads = inner.reads.load(Ordering::Relaxed);
+    for (mint, maxt) in [(450_000, 900_000), (600_000, 600_000), (0, 10_000)] {
+        let narrow = shared.select_shared(&up, mint, maxt, usize::MAX).unwrap();
+        let direct = inner.select(&up, mint, maxt).unwrap();
+        assert_eq!(narrow.len(), direct.len(), "[{mint}, {maxt}]");
+        assert_eq!(
+            narrow.samples(),
+            direct.iter().map(|s| s.samples.len()).sum::<usize>()
+        );
+        assert_eq!(narrow.into_owned(), direct, "[{mint}, {maxt}]");
+    }
+    assert_eq!(
+        inner.reads.load(Ordering::Relaxed),
+        reads + 3,
+        "only the direct reads went to the store"
+    );
+    // Two series of 30 samples in [450 s, 900 s].
+    assert_eq!(
+        shared
+            .select_shared(&up, 450_000, 900_000, 59)
+            .map(|s| s.len()),
+        Err(SelectError::TooManySamples)
+    );
+    // Not shared: read from the store, owned.
+    let job = vec![Matcher::equal("instance", "a")];
+    let read = shared.select_shared(&job, 0, 900_000, usize::MAX).unwrap();
+    assert_eq!(read.into_owned(), inner.select(&job, 0, 900_000).unwrap());
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! The narrow seam between the engine and the data it reads: anything that
 //! can select series by matchers over a time range.
 
-use agentmon_model::Matcher;
+use std::ops::Range;
+use std::sync::Arc;
+
+use agentmon_model::{Labels, Matcher, Sample};
 use agentmon_tsdb::{Db, Series, TsdbError};
 
 /// Why a [`Storage`] could not answer a select.
@@ -23,6 +26,96 @@ pub(crate) fn within_limit(
         return Err(SelectError::TooManySamples);
     }
     Ok(found)
+}
+
+/// The series of one select, as [`Storage::select_shared`] hands them out:
+/// either owned, or borrowed from a selection shared with other queries
+/// (each series' samples a range of the shared ones), so cutting a shared
+/// selection to a query's window copies no samples.
+#[derive(Debug, Clone, Default)]
+pub struct Selected {
+    series: Arc<Vec<Series>>,
+    /// The series handed out, by index into `series`, each with the range
+    /// of its samples; `None` when all of them are handed out whole.
+    cuts: Option<Vec<(usize, Range<usize>)>>,
+}
+
+impl Selected {
+    /// Series of one's own, handed out whole.
+    pub fn owned(series: Vec<Series>) -> Selected {
+        Selected::whole(Arc::new(series))
+    }
+
+    /// Shared series, handed out whole.
+    pub fn whole(series: Arc<Vec<Series>>) -> Selected {
+        Selected { series, cuts: None }
+    }
+
+    /// Shared series, each cut to the samples in `[mint, maxt]`; series
+    /// left with none are not handed out.
+    pub fn cut(series: Arc<Vec<Series>>, mint: i64, maxt: i64) -> Selected {
+        let cuts = series
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let lo = s.samples.partition_point(|p| p.t < mint);
+                let hi = s.samples.partition_point(|p| p.t <= maxt);
+                (hi > lo).then_some((i, lo..hi))
+            })
+            .collect();
+        Selected {
+            series,
+            cuts: Some(cuts),
+        }
+    }
+
+    /// How many series are handed out.
+    pub fn len(&self) -> usize {
+        match &self.cuts {
+            Some(cuts) => cuts.len(),
+            None => self.series.len(),
+        }
+    }
+
+    /// Whether no series is handed out.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each series' labels and samples, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Labels, &[Sample])> {
+        let (whole, cuts) = match &self.cuts {
+            Some(cuts) => (None, Some(cuts.iter())),
+            None => (Some(self.series.iter()), None),
+        };
+        let whole = whole
+            .into_iter()
+            .flatten()
+            .map(|s| (&s.labels, s.samples.as_slice()));
+        let cut = cuts.into_iter().flatten().map(|(i, range)| {
+            let s = &self.series[*i];
+            (&s.labels, &s.samples[range.clone()])
+        });
+        whole.chain(cut)
+    }
+
+    /// The samples of all series handed out.
+    pub fn samples(&self) -> usize {
+        self.iter().map(|(_, samples)| samples.len()).sum()
+    }
+
+    /// The series as owned ones (without a copy when they are not shared).
+    pub fn into_owned(self) -> Vec<Series> {
+        if self.cuts.is_none() {
+            return Arc::try_unwrap(self.series).unwrap_or_else(|s| s.as_ref().clone());
+        }
+        self.iter()
+            .map(|(labels, samples)| Series {
+                labels: labels.clone(),
+                samples: samples.to_vec(),
+            })
+            .collect()
+    }
 }
 
 /// A source of series for the engine. `mint` and `maxt` are inclusive
@@ -49,6 +142,20 @@ pub trait Storage {
         within_limit(found, max_samples)
     }
 
+    /// Like [`Storage::select_limited`], but the series may be borrowed
+    /// from a selection the store shares between queries (see
+    /// [`Selected`]). The default owns what `select_limited` gives.
+    fn select_shared(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        max_samples: usize,
+    ) -> Result<Selected, SelectError> {
+        self.select_limited(matchers, mint, maxt, max_samples)
+            .map(Selected::owned)
+    }
+
     /// A token for the store's contents now, taken before reading, for
     /// [`Storage::changed_since`]; `None` (the default) if the store cannot
     /// tell what changed, which keeps the engine from reusing results.
@@ -64,19 +171,22 @@ pub trait Storage {
         Some(i64::MIN)
     }
 
-    /// Calls `f` with each series [`Storage::select`] would return, in the
-    /// same order, until it returns `false`. Stores that can read one series
-    /// at a time should override the default (which selects everything
-    /// first), so that a query folding series as they come holds only one.
+    /// Calls `f` with the labels and samples of each series
+    /// [`Storage::select`] would return, in the same order, until it returns
+    /// `false`. Borrowed, so a store holding the samples already (such as
+    /// [`crate::SharedReads`]) hands them over without a copy. Stores that
+    /// can read one series at a time should override the default (which
+    /// selects everything first), so that a query folding series as they
+    /// come holds only one.
     fn select_each(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&Series) -> bool,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<(), String> {
         for series in self.select(matchers, mint, maxt)? {
-            if !f(&series) {
+            if !f(&series.labels, &series.samples) {
                 break;
             }
         }
@@ -119,10 +229,10 @@ impl Storage for Db {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&Series) -> bool,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<(), String> {
         self.querier(mint, maxt)
-            .select_each(matchers, &mut |series| f(&series))
+            .select_each(matchers, &mut |series| f(&series.labels, &series.samples))
             .map_err(|e| e.to_string())
     }
 }

@@ -12,7 +12,8 @@
 //! __alert_X: template: ...`), which the alerting rule wraps in
 //! `<error expanding template: ...>`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use agentmon_template::prometheus::{
     expansion_error_text, funcs, rule_template_data, QueryFn, QuerySample, RULE_TEMPLATE_PREFIX,
@@ -25,6 +26,17 @@ use crate::template::{Expander, TemplateData};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GoTemplateExpander;
 
+/// Parsed templates by name and text, so a rule's templates are parsed
+/// once, not once per alert and evaluation. Parsing looks only at the
+/// function names, which are the same whatever the query function and
+/// external URL, so a template parsed for one expansion serves any other.
+/// Past [`MAX_PARSED`] entries (rule files changed many times) it starts
+/// afresh.
+static PARSED: Mutex<Option<HashMap<(String, String), Template>>> = Mutex::new(None);
+
+/// Most parsed templates kept in [`PARSED`].
+const MAX_PARSED: usize = 10_000;
+
 impl GoTemplateExpander {
     fn parse(
         name: &str,
@@ -33,7 +45,24 @@ impl GoTemplateExpander {
         query: QueryFn,
     ) -> Result<(Template, agentmon_template::FuncMap), TemplateError> {
         let functions = funcs(query, external_url);
+        let key = (name.to_owned(), text.to_owned());
+        let cached = PARSED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|parsed| parsed.get(&key).cloned());
+        if let Some(template) = cached {
+            return Ok((template, functions));
+        }
         let template = Template::parse(name, &format!("{RULE_TEMPLATE_PREFIX}{text}"), &functions)?;
+        let mut parsed = PARSED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let parsed = parsed.get_or_insert_with(HashMap::new);
+        if parsed.len() >= MAX_PARSED {
+            parsed.clear();
+        }
+        parsed.insert(key, template.clone());
         Ok((template, functions))
     }
 }
@@ -132,6 +161,26 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out, "host:9100 at 1.235M in eu (http://mon.example/prom)");
+    }
+
+    #[test]
+    fn a_template_parsed_once_expands_each_alerts_data() {
+        let text = "{{ $labels.instance }} at {{ $value }}";
+        for value in [1.0, 2.5, 1.0] {
+            let out = GoTemplateExpander
+                .expand("__alert_Cached", text, &data(value))
+                .unwrap();
+            assert_eq!(out, format!("host:9100 at {value}"));
+        }
+        // The same text under another name is that name's template.
+        let err = GoTemplateExpander
+            .expand(
+                "__alert_Other",
+                "{{ $labels.instance | nosuchfunc }}",
+                &data(1.0),
+            )
+            .unwrap_err();
+        assert!(err.contains("__alert_Other"), "{err}");
     }
 
     #[test]

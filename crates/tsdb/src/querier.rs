@@ -115,6 +115,9 @@ impl Querier {
     /// `max_samples`, so a query cannot make the process hold far more than
     /// it is allowed.
     pub fn select_limited(&self, matchers: &[Matcher], max_samples: usize) -> Result<Vec<Series>> {
+        if let Some(found) = self.select_head_only(matchers, max_samples)? {
+            return found;
+        }
         let mut out = Vec::new();
         let mut loaded = 0usize;
         self.select_each(matchers, &mut |series| {
@@ -129,6 +132,45 @@ impl Querier {
             return Err(TsdbError::TooManySamples { limit: max_samples });
         }
         Ok(out)
+    }
+
+    /// [`Querier::select_limited`] when only the head holds data in range
+    /// (the usual case for recent data): the head's series decoded under
+    /// their locks, with no compressed copy first and nothing to merge.
+    /// `None` when frozen chunks or blocks overlap the range.
+    fn select_head_only(
+        &self,
+        matchers: &[Matcher],
+        max_samples: usize,
+    ) -> Result<Option<Result<Vec<Series>>>> {
+        let (mint, maxt) = (self.mint, self.maxt);
+        // Under the state lock, as in `select_each`, so a flush cannot move
+        // data out of the head while we look.
+        let state = self.inner.state.read();
+        let overlaps = |min: i64, max: i64| max >= mint && min <= maxt;
+        if state
+            .frozen
+            .iter()
+            .any(|f| overlaps(f.min_time, f.max_time))
+            || state
+                .blocks
+                .iter()
+                .any(|b| overlaps(b.meta().min_time, b.meta().max_time))
+        {
+            return Ok(None);
+        }
+        let decoded = self
+            .inner
+            .head
+            .select_decoded(matchers, mint, maxt, max_samples)?;
+        drop(state);
+        Ok(Some(match decoded {
+            Some(found) => Ok(found
+                .into_iter()
+                .map(|(labels, samples)| Series { labels, samples })
+                .collect()),
+            None => Err(TsdbError::TooManySamples { limit: max_samples }),
+        }))
     }
 
     /// Calls `f` with each selected series and its samples in range, in

@@ -319,3 +319,75 @@ fn head_series_come_in_label_order_before_and_after_the_order_snapshot() {
     keys.sort();
     assert_eq!(selected_keys(&db), keys);
 }
+
+/// Every series of `m` over [mint, maxt] as `select_each` streams them.
+fn streamed(db: &Db, mint: i64, maxt: i64) -> Vec<agentmon_tsdb::Series> {
+    let mut out = Vec::new();
+    db.querier(mint, maxt)
+        .select_each(&[Matcher::equal("__name__", "m")], &mut |s| {
+            out.push(s);
+            true
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn head_only_selects_decode_in_place_as_streaming_reads_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    for key in ["b", "a", "c"] {
+        let labels = Labels::new([("__name__", "m"), ("i", key)]).unwrap();
+        let refs: Vec<LabelRef<'_>> = labels.refs();
+        let mut samples: Vec<Sample> = (0..300)
+            .map(|k| Sample::new(k * 1_000, (k % 7) as f64))
+            .collect();
+        if key == "c" {
+            samples.truncate(100);
+        }
+        let mut batch = SeriesBatch::new();
+        batch.push_series(&refs, &samples);
+        db.append(&batch, &[]).unwrap();
+    }
+    let m = [Matcher::equal("__name__", "m")];
+    let check = |db: &Db| {
+        for (mint, maxt) in [
+            (i64::MIN, i64::MAX),
+            (150_000, 250_500),
+            (0, 0),
+            (400_000, 500_000),
+        ] {
+            let selected = db
+                .querier(mint, maxt)
+                .select_limited(&m, usize::MAX)
+                .unwrap();
+            assert_eq!(selected, streamed(db, mint, maxt), "[{mint}, {maxt}]");
+        }
+        let keys: Vec<String> = db
+            .querier(150_000, 250_000)
+            .select(&m)
+            .unwrap()
+            .iter()
+            .map(|s| s.labels.get("i").unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(keys, ["a", "b"], "label order; c has nothing in range");
+        // a and b hold 101 samples each in [150 s, 250 s].
+        assert!(matches!(
+            db.querier(150_000, 250_000).select_limited(&m, 201),
+            Err(agentmon_tsdb::TsdbError::TooManySamples { limit: 201 })
+        ));
+        assert_eq!(
+            db.querier(150_000, 250_000)
+                .select_limited(&m, 202)
+                .unwrap()
+                .len(),
+            2
+        );
+    };
+    let before = db.querier(i64::MIN, i64::MAX).select(&m).unwrap();
+    check(&db);
+    // Once flushed, the same reads merge blocks instead, and agree.
+    db.flush().unwrap();
+    assert_eq!(db.querier(i64::MIN, i64::MAX).select(&m).unwrap(), before);
+    check(&db);
+}

@@ -8,15 +8,14 @@
 //! The arithmetic of `sum`, `avg`, `min`, `max`, `count`, `group`, `stddev`
 //! and `stdvar` lives in [`fold`], shared with the streaming path.
 
-use std::collections::HashMap;
-
-use xxhash_rust::xxh3::Xxh3;
+use std::hash::Hasher;
 
 use agentmon_model::{Label, Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::token::{
     T_BOTTOMK, T_COUNT_VALUES, T_LIMITK, T_LIMIT_RATIO, T_QUANTILE, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
+use rustc_hash::{FxHashMap, FxHasher};
 
 use super::eval::{type_name, Element, EvalValue};
 use crate::annotations::{self, Annotations};
@@ -116,16 +115,18 @@ impl<'a> Grouping<'a> {
         Labels::from_sorted_unchecked(kept)
     }
 
-    /// A hash of the group's labels, computed without building them.
+    /// A hash of the group's labels, computed without building them. Only
+    /// picks candidates (which [`Grouping::in_group`] then compares), so a
+    /// fast hash with more collisions than a cryptographic one is fine.
     pub(crate) fn group_hash(&self, labels: &Labels) -> u64 {
-        let mut hasher = Xxh3::new();
+        let mut hasher = FxHasher::default();
         for l in labels.iter().filter(|l| self.keeps(&l.name)) {
-            hasher.update(l.name.as_bytes());
-            hasher.update(&[0xff]);
-            hasher.update(l.value.as_bytes());
-            hasher.update(&[0xff]);
+            hasher.write(l.name.as_bytes());
+            hasher.write_u8(0xff);
+            hasher.write(l.value.as_bytes());
+            hasher.write_u8(0xff);
         }
-        hasher.digest()
+        hasher.finish()
     }
 
     /// Whether `labels` belongs to the group labelled `group`.
@@ -140,7 +141,7 @@ impl<'a> Grouping<'a> {
     /// labels are built once per group, not once per element: elements are
     /// matched to groups by a hash of their grouping labels, then compared.
     fn split(&self, input: Vec<Element>) -> Vec<(Labels, Vec<Element>)> {
-        let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut index: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
         let mut groups: Vec<(Labels, Vec<Element>)> = Vec::new();
         for elem in input {
             let candidates = index.entry(self.group_hash(&elem.labels)).or_default();
@@ -275,7 +276,7 @@ fn count_values(
         names: &names,
         without: grouping.without,
     };
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
     let mut out: Vec<Element> = Vec::new();
     for elem in input {
         let mut labels: Vec<Label> = elem

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agentmon_model::{Labels, Sample};
-use agentmon_tsdb::Series;
 use promql_parser::parser::{Expr, VectorSelector};
 
 use super::aggregate;
@@ -20,7 +19,7 @@ use super::selector;
 use super::subquery::StepCache;
 use crate::annotations::Annotations;
 use crate::error::PromqlError;
-use crate::storage::Storage;
+use crate::storage::{Selected, Storage};
 
 /// One element of an instant vector during evaluation. `drop_name` marks a
 /// series whose `__name__` is removed when the query finishes.
@@ -93,7 +92,7 @@ pub(crate) struct Evaluator<'s> {
     /// The step of subqueries that do not give one.
     pub(super) default_subquery_step_ms: i64,
     /// Keyed by the selector node's address: the tree outlives the query.
-    cache: HashMap<usize, Vec<Series>>,
+    cache: HashMap<usize, Selected>,
     /// Inner results of each subquery node, keyed by its address.
     pub(super) subqueries: HashMap<usize, StepCache>,
     limits: Limits,
@@ -223,10 +222,10 @@ impl<'s> Evaluator<'s> {
                 Ok(EvalValue::Matrix(
                     series
                         .iter()
-                        .filter_map(|s| {
-                            let points = selector::range_points(&s.samples, r, ms.range);
+                        .filter_map(|(labels, samples)| {
+                            let points = selector::range_points(samples, r, ms.range);
                             (!points.is_empty()).then(|| MatrixSeries {
-                                labels: s.labels.clone(),
+                                labels: labels.clone(),
                                 points,
                                 drop_name: false,
                             })
@@ -281,9 +280,9 @@ impl<'s> Evaluator<'s> {
         Ok(EvalValue::Vector(
             series
                 .iter()
-                .filter_map(|s| {
-                    selector::instant_value(&s.samples, r, lookback).map(|v| Element {
-                        labels: s.labels.clone(),
+                .filter_map(|(labels, samples)| {
+                    selector::instant_value(samples, r, lookback).map(|v| Element {
+                        labels: labels.clone(),
                         v,
                         drop_name: false,
                     })
@@ -299,7 +298,7 @@ impl<'s> Evaluator<'s> {
         &mut self,
         vs: &VectorSelector,
         window_ms: i64,
-    ) -> Result<&[Series], PromqlError> {
+    ) -> Result<&Selected, PromqlError> {
         let key = vs as *const VectorSelector as usize;
         if !self.cache.contains_key(&key) {
             self.check_interrupted("query preparation")?;
@@ -312,11 +311,10 @@ impl<'s> Evaluator<'s> {
                 (self.start, self.end),
                 budget,
             )?;
-            let n = loaded.iter().map(|s| s.samples.len()).sum();
-            self.hold_samples(n, "query execution")?;
+            self.hold_samples(loaded.samples(), "query execution")?;
             self.cache.insert(key, loaded);
         }
-        Ok(self.cache.get(&key).map(Vec::as_slice).unwrap_or_default())
+        Ok(self.cache.entry(key).or_default())
     }
 
     /// Calls `f` with each of the selector's series, as [`Evaluator::series`]
@@ -328,12 +326,12 @@ impl<'s> Evaluator<'s> {
         vs: &VectorSelector,
         window_ms: i64,
         eval_span: Option<(i64, i64)>,
-        f: &mut dyn FnMut(&Series) -> bool,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<bool, PromqlError> {
         let key = vs as *const VectorSelector as usize;
         if let Some(kept) = self.cache.get(&key) {
-            for series in kept {
-                if !f(series) {
+            for (labels, samples) in kept.iter() {
+                if !f(labels, samples) {
                     break;
                 }
             }

@@ -17,7 +17,7 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{AtModifier, Offset, VectorSelector};
 
 use crate::error::PromqlError;
-use crate::storage::{SelectError, Storage};
+use crate::storage::{SelectError, Selected, Storage};
 
 /// The storage matchers of a selector: its name (if any) plus its label
 /// matchers. `{a="x" or b="y"}` gives several alternative sets.
@@ -114,7 +114,7 @@ pub(crate) fn load(
     eval_span: (i64, i64),
     (start, end): (i64, i64),
     max_samples: usize,
-) -> Result<Vec<Series>, PromqlError> {
+) -> Result<Selected, PromqlError> {
     let (mint, maxt) = load_span(vs, window_ms, eval_span, (start, end));
     // Each set's series come sorted and unique; alternatives of an `or`
     // selector may select the same series, kept once.
@@ -123,7 +123,7 @@ pub(crate) fn load(
     let mut out: BTreeMap<Labels, Series> = BTreeMap::new();
     for set in sets {
         let found = storage
-            .select_limited(&set, mint, maxt, max_samples)
+            .select_shared(&set, mint, maxt, max_samples)
             .map_err(|e| match e {
                 SelectError::TooManySamples => PromqlError::TooManySamples {
                     phase: "query execution",
@@ -133,14 +133,18 @@ pub(crate) fn load(
                     message,
                 },
             })?;
-        if single && found.windows(2).all(|w| w[0].labels < w[1].labels) {
+        let sorted = found
+            .iter()
+            .zip(found.iter().skip(1))
+            .all(|((a, _), (b, _))| a < b);
+        if single && sorted {
             return Ok(found);
         }
-        for series in found {
+        for series in found.into_owned() {
             out.entry(series.labels.clone()).or_insert(series);
         }
     }
-    Ok(out.into_values().collect())
+    Ok(Selected::owned(out.into_values().collect()))
 }
 
 /// The time span `[mint, maxt]` a selector reads for evaluations at times
@@ -167,7 +171,7 @@ pub(crate) fn stream(
     window_ms: i64,
     eval_span: (i64, i64),
     bounds: (i64, i64),
-    f: &mut dyn FnMut(&Series) -> bool,
+    f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
 ) -> Result<bool, PromqlError> {
     let mut sets = matcher_sets(vs)?;
     let (Some(set), true) = (sets.pop(), sets.is_empty()) else {

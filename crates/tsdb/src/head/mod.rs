@@ -29,6 +29,9 @@ use series::MemSeries;
 pub(crate) use series::MemoryPart;
 use symbols::Symbols;
 
+/// A series' labels and its samples in a range, decoded.
+pub type DecodedSeries = (Labels, Vec<Sample>);
+
 /// A 128-bit hash of a label set: `key` indexes the series lookup and
 /// `check` confirms a match, so finding a series never compares strings
 /// (two label sets agreeing on all 128 bits is not a practical concern).
@@ -314,6 +317,41 @@ impl Head {
             .into_iter()
             .map(|(series, part)| (series.labels(&symbols), part))
             .collect())
+    }
+
+    /// The selected series' samples in [mint, maxt], decoded under each
+    /// series' lock, in label order; series without any are left out.
+    /// `None` as soon as the samples exceed `max_samples`. For reads that
+    /// decode everything at once anyway; [`Head::select_parts`] holds the
+    /// data compressed until each series is read.
+    pub fn select_decoded(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        max_samples: usize,
+    ) -> Result<Option<Vec<DecodedSeries>>> {
+        let selected = self.select_sorted(matchers)?;
+        let mut decoded: Vec<(Arc<MemSeries>, Vec<Sample>)> = Vec::with_capacity(selected.len());
+        let mut total = 0usize;
+        for (_, series) in selected {
+            let samples = series.data.lock().samples(mint, maxt);
+            if samples.is_empty() {
+                continue;
+            }
+            total = total.saturating_add(samples.len());
+            if total > max_samples {
+                return Ok(None);
+            }
+            decoded.push((series, samples));
+        }
+        let symbols = self.symbols.read();
+        Ok(Some(
+            decoded
+                .into_iter()
+                .map(|(series, samples)| (series.labels(&symbols), samples))
+                .collect(),
+        ))
     }
 
     /// Label sets of the selected series that have data overlapping [mint, maxt].

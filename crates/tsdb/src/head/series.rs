@@ -181,6 +181,13 @@ impl SeriesData {
         MemoryPart::copy(&self.chunks, &self.out_of_order, mint, maxt)
     }
 
+    /// The samples in [mint, maxt], in time order, decoded in place (what
+    /// [`SeriesData::copy_range`] then [`MemoryPart::samples`] give,
+    /// without copying the chunks first).
+    pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        samples_in_range(&self.chunks, &self.out_of_order, mint, maxt)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.chunks.iter().all(|c| c.is_empty()) && self.out_of_order.is_empty()
     }

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use agentmon_model::Labels;
+use rustc_hash::FxHashMap;
 
 /// What an entry is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,7 +36,7 @@ pub(crate) struct Entry {
     /// The store's generation taken before the values were read.
     pub generation: u64,
     pub groups: Vec<Labels>,
-    index: HashMap<Labels, u32>,
+    index: FxHashMap<Labels, u32>,
     /// Step time → (group, value) of the groups present at that step.
     pub steps: BTreeMap<i64, Vec<(u32, f64)>>,
     values: usize,

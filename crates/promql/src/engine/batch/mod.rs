@@ -31,8 +31,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentmon_model::{is_stale_nan, Labels, Sample};
-use agentmon_tsdb::Series;
 use promql_parser::parser::{AggregateExpr, Call, Expr, MatrixSelector, VectorSelector};
+use rustc_hash::FxHashMap;
 
 use super::aggregate::{Fold, FoldKind, Grouping};
 use super::eval::{Element, EvalValue, Evaluator};
@@ -73,8 +73,13 @@ impl Kernel {
     /// Whether the step-by-step path may raise an annotation for a series
     /// with these labels; such calls are not batched so that path raises it.
     fn may_annotate(self, labels: &Labels) -> bool {
+        self.may_annotate_name(labels.metric_name().unwrap_or(""))
+    }
+
+    /// [`Kernel::may_annotate`] for a series named `name`.
+    fn may_annotate_name(self, name: &str) -> bool {
         match self {
-            Kernel::Rate(kind) => kind.doubts_counter(labels.metric_name().unwrap_or("")),
+            Kernel::Rate(kind) => kind.doubts_counter(name),
             _ => false,
         }
     }
@@ -154,6 +159,10 @@ struct Plan<'a> {
     range_ms: i64,
     references: Vec<i64>,
     drop_name: bool,
+    /// [`Kernel::may_annotate`] for every series the selector can give,
+    /// when they all share one name (the selector names its metric), so
+    /// it is not looked up per series.
+    annotates_all: Option<bool>,
 }
 
 impl<'a> Plan<'a> {
@@ -206,13 +215,25 @@ impl<'a> Plan<'a> {
             .iter()
             .map(|&t| selector::reference_time(vs, t, start, end))
             .collect();
+        let annotates_all = vs
+            .name
+            .as_deref()
+            .map(|name| kernel.may_annotate_name(name));
         Plan {
             kernel,
             vs,
             range_ms,
             references,
             drop_name,
+            annotates_all,
         }
+    }
+
+    /// Whether a series with these labels calls for the step-by-step path
+    /// (see [`Kernel::may_annotate`]).
+    fn may_annotate(&self, labels: &Labels) -> bool {
+        self.annotates_all
+            .unwrap_or_else(|| self.kernel.may_annotate(labels))
     }
 
     /// The function's value for one series at every step, into `column`,
@@ -280,18 +301,18 @@ fn build(evaluator: &mut Evaluator<'_>, call: &Call) -> Result<Option<Batch>, Pr
         return Ok(None);
     };
     let series = evaluator.series(plan.vs, plan.range_ms)?;
-    if series.iter().any(|s| plan.kernel.may_annotate(&s.labels)) {
+    if series.iter().any(|(labels, _)| plan.may_annotate(labels)) {
         return Ok(None);
     }
     let mut scratch: Vec<Sample> = Vec::new();
     let mut drops: Vec<u32> = Vec::new();
     let mut rows = Vec::with_capacity(series.len());
     let mut produced = 0usize;
-    for s in series {
+    for (labels, samples) in series.iter() {
         let mut column = Vec::with_capacity(plan.references.len());
-        plan.column(&s.samples, &mut scratch, &mut drops, &mut column);
+        plan.column(samples, &mut scratch, &mut drops, &mut column);
         produced += column.iter().filter(|v| v.is_some()).count();
-        rows.push((s.labels.clone(), column));
+        rows.push((labels.clone(), column));
     }
     evaluator.check_interrupted("expression evaluation")?;
     evaluator.hold_samples(produced, "query execution")?;
@@ -418,7 +439,7 @@ fn fold_groups(
     let grouping = Grouping::of(agg.modifier.as_ref());
     let steps = plan.references.len();
     let mut groups: Vec<(Labels, Vec<Option<Fold>>)> = Vec::new();
-    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut index: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
     let mut scratch: Vec<Sample> = Vec::new();
     let mut drops: Vec<u32> = Vec::new();
     let mut column: Vec<Option<f64>> = Vec::with_capacity(steps);
@@ -426,8 +447,8 @@ fn fold_groups(
     let mut interrupted = Ok(());
     let mut seen = 0usize;
     let limits = evaluator.limits().clone();
-    let mut fold_series = |series: &Series| {
-        if plan.kernel.may_annotate(&series.labels) {
+    let mut fold_series = |labels: &Labels, samples: &[Sample]| {
+        if plan.may_annotate(labels) {
             annotates = true;
             return false;
         }
@@ -438,19 +459,17 @@ fn fold_groups(
                 return false;
             }
         }
-        plan.column(&series.samples, &mut scratch, &mut drops, &mut column);
+        plan.column(samples, &mut scratch, &mut drops, &mut column);
         if column.iter().all(Option::is_none) {
             return true;
         }
-        let candidates = index
-            .entry(grouping.group_hash(&series.labels))
-            .or_default();
+        let candidates = index.entry(grouping.group_hash(labels)).or_default();
         let found = candidates
             .iter()
             .copied()
-            .find(|&g| grouping.in_group(&groups[g].0, &series.labels));
+            .find(|&g| grouping.in_group(&groups[g].0, labels));
         let at = found.unwrap_or_else(|| {
-            groups.push((grouping.group_labels(&series.labels), vec![None; steps]));
+            groups.push((grouping.group_labels(labels), vec![None; steps]));
             candidates.push(groups.len() - 1);
             groups.len() - 1
         });

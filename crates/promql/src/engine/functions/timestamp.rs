@@ -43,10 +43,10 @@ fn sample_times(
     Ok(EvalValue::Vector(
         series
             .iter()
-            .filter_map(|s| {
-                let last = *selector::window(&s.samples, r - lookback, r).last()?;
+            .filter_map(|(labels, samples)| {
+                let last = *selector::window(samples, r - lookback, r).last()?;
                 (!is_stale_nan(last.v)).then(|| Element {
-                    labels: s.labels.clone(),
+                    labels: labels.clone(),
                     v: last.t as f64 / 1000.0,
                     drop_name: true,
                 })
