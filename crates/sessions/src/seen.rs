@@ -11,10 +11,16 @@
 //! errs towards "may hold" (a row read that finds nothing), never the other
 //! way. Deleted sessions stay in it until the next build. Past its
 //! capacity it reports itself full and the store starts a bigger one.
+//! [`SeenIds::stop`] (also on drop) ends a build under way and waits for
+//! its thread, so its connection never outlives the store's own: the last
+//! connection to close a WAL database takes an exclusive lock, which
+//! would make the next opener's first write fail as busy.
 
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
 
 use agentmon_model::FastHashState;
 use rusqlite::{Connection, OpenFlags};
@@ -34,6 +40,10 @@ const PROBES: u64 = 7;
 pub(crate) struct SeenIds {
     hasher: FastHashState,
     phase: Phase,
+    /// The thread of a build, until [`SeenIds::stop`] has waited for it.
+    builder: Option<JoinHandle<()>>,
+    /// Tells the build to give up.
+    stopping: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -54,20 +64,40 @@ impl SeenIds {
     pub(crate) fn start(path: &Path) -> SeenIds {
         let hasher = FastHashState::new();
         let (send, done) = mpsc::sync_channel(1);
-        let (path, keys): (PathBuf, FastHashState) = (path.to_owned(), hasher.clone());
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (path, keys, stop): (PathBuf, FastHashState, Arc<AtomicBool>) =
+            (path.to_owned(), hasher.clone(), Arc::clone(&stopping));
         let spawned = std::thread::Builder::new()
             .name("agentmon-session-ids".into())
             .spawn(move || {
-                let _ = send.send(read_ids(&path, &keys));
+                let _ = send.send(read_ids(&path, &keys, &stop));
             });
-        let phase = match spawned {
-            Ok(_) => Phase::Building {
-                added: Vec::new(),
-                done,
-            },
-            Err(_) => Phase::Off,
+        let (phase, builder) = match spawned {
+            Ok(thread) => (
+                Phase::Building {
+                    added: Vec::new(),
+                    done,
+                },
+                Some(thread),
+            ),
+            Err(_) => (Phase::Off, None),
         };
-        SeenIds { hasher, phase }
+        SeenIds {
+            hasher,
+            phase,
+            builder,
+            stopping,
+        }
+    }
+
+    /// Ends a build under way (every id then may be held) and waits for
+    /// its thread and connection to be gone.
+    pub(crate) fn stop(&mut self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.builder.take() {
+            let _ = thread.join();
+        }
+        self.poll();
     }
 
     /// Whether the file may hold a row for `id`: `false` only if it
@@ -116,26 +146,26 @@ impl SeenIds {
     /// Waits for the build to end; whether a filter is in use.
     #[cfg(test)]
     pub(crate) fn wait_ready(&mut self) -> bool {
-        if let Phase::Building { done, .. } = &self.phase {
-            let outcome = done.recv();
-            let mut added = match std::mem::replace(&mut self.phase, Phase::Off) {
-                Phase::Building { added, .. } => added,
-                _ => Vec::new(),
-            };
-            if let Ok(Ok(mut bloom)) = outcome {
-                for hash in added.drain(..) {
-                    bloom.insert(hash);
-                }
-                self.phase = Phase::Ready(bloom);
-            }
+        if let Some(thread) = self.builder.take() {
+            let _ = thread.join();
         }
+        self.poll();
         matches!(self.phase, Phase::Ready(_))
     }
 }
 
+impl Drop for SeenIds {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Rows read between looks at the stop flag.
+const ROWS_PER_STOP_CHECK: usize = 4096;
+
 /// Reads every session id of the file into a filter sized for twice as
-/// many (at least [`MIN_CAPACITY`]).
-fn read_ids(path: &Path, hasher: &FastHashState) -> Result<Bloom, String> {
+/// many (at least [`MIN_CAPACITY`]), unless told to stop.
+fn read_ids(path: &Path, hasher: &FastHashState, stop: &AtomicBool) -> Result<Bloom, String> {
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -153,7 +183,12 @@ fn read_ids(path: &Path, hasher: &FastHashState) -> Result<Bloom, String> {
         .prepare("SELECT session_id FROM sessions")
         .map_err(|e| e.to_string())?;
     let mut ids = statement.query([]).map_err(|e| e.to_string())?;
+    let mut read = 0usize;
     while let Some(row) = ids.next().map_err(|e| e.to_string())? {
+        read += 1;
+        if read.is_multiple_of(ROWS_PER_STOP_CHECK) && stop.load(Ordering::Relaxed) {
+            return Err("stopped".to_owned());
+        }
         let id = row.get_ref(0).map_err(|e| e.to_string())?;
         let text = id.as_str().map_err(|e| e.to_string())?;
         bloom.insert(hasher.hash_one(text));

@@ -633,9 +633,12 @@ impl SessionStore {
 }
 
 impl Drop for SessionStore {
-    /// Writes the rows that lag (should that fail, the next open replays
-    /// their chunks), then stops the checkpointer.
+    /// Ends the id filter's build, writes the rows that lag (should that
+    /// fail, the next open replays their chunks), then stops the
+    /// checkpointer.
     fn drop(&mut self) {
+        // The filter's build must not outlive this store's connection.
+        self.inner.get_mut().seen.stop();
         let _ = self.inner.get_mut().flush();
         drop(self.checkpointer.take());
     }
