@@ -86,7 +86,7 @@ pub async fn post_events(
                 .into_response()
         }
         Ok(Err(other)) => ApiError::from(other).into_response(),
-        Err(e) => ApiError::Internal(format!("event parsing failed: {e}")).into_response(),
+        Err(e) => ApiError::Internal(format!("agent events task failed: {e}")).into_response(),
     }
 }
 
