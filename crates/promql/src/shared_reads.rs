@@ -190,7 +190,7 @@ impl<S: Storage> SharedReads<S> {
     }
 
     /// Reads `[mint, maxt]`, widened to an existing entry's range and to
-    /// the plan's reach, and remembers it if it fits; `Ok(None)` when it
+    /// the plan's reach, and remembers it if it fits; `Ok(false)` when it
     /// is too large to keep.
     fn read(
         &self,
@@ -198,7 +198,7 @@ impl<S: Storage> SharedReads<S> {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Option<()>, SelectError> {
+    ) -> Result<bool, SelectError> {
         let planned = self.plan.get(&key);
         let (mint, maxt, room, last_use) = {
             let remembered = self.remembered();
@@ -215,7 +215,7 @@ impl<S: Storage> SharedReads<S> {
         };
         let series = match self.inner.select_limited(matchers, mint, maxt, room) {
             Ok(series) => series,
-            Err(SelectError::TooManySamples) => return Ok(None),
+            Err(SelectError::TooManySamples) => return Ok(false),
             Err(other) => return Err(other),
         };
         let samples = series.iter().map(|s| s.samples.len()).sum();
@@ -231,7 +231,7 @@ impl<S: Storage> SharedReads<S> {
             remembered.samples -= old.samples;
         }
         remembered.samples += samples;
-        Ok(Some(()))
+        Ok(true)
     }
 
     /// The selection from memory, reading it first if needed, with whether
@@ -249,7 +249,7 @@ impl<S: Storage> SharedReads<S> {
         if let Some(found) = self.lookup(&key, mint, maxt) {
             return Ok(Some(found));
         }
-        if self.read(key.clone(), matchers, mint, maxt)?.is_none() {
+        if !self.read(key.clone(), matchers, mint, maxt)? {
             return Ok(None);
         }
         Ok(self.lookup(&key, mint, maxt))
@@ -274,21 +274,6 @@ impl<S: Storage> SharedReads<S> {
     }
 }
 
-/// `found`, unless it holds more than `max_samples` samples.
-fn selected_within_limit(found: Selected, max_samples: usize) -> Result<Selected, SelectError> {
-    if found.samples() > max_samples {
-        return Err(SelectError::TooManySamples);
-    }
-    Ok(found)
-}
-
-/// The samples of a time-sorted list in `[mint, maxt]`.
-fn within(samples: &[Sample], mint: i64, maxt: i64) -> &[Sample] {
-    let lo = samples.partition_point(|s| s.t < mint);
-    let hi = samples.partition_point(|s| s.t <= maxt);
-    &samples[lo..hi.max(lo)]
-}
-
 impl<S: Storage> Storage for SharedReads<S> {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, String> {
         match self.shared_selected(matchers, mint, maxt) {
@@ -307,7 +292,7 @@ impl<S: Storage> Storage for SharedReads<S> {
         max_samples: usize,
     ) -> Result<Vec<Series>, SelectError> {
         match self.shared_selected(matchers, mint, maxt)? {
-            Some(found) => selected_within_limit(found, max_samples).map(Selected::into_owned),
+            Some(found) => found.within_limit(max_samples).map(Selected::into_owned),
             None => self.inner.select_limited(matchers, mint, maxt, max_samples),
         }
     }
@@ -320,7 +305,7 @@ impl<S: Storage> Storage for SharedReads<S> {
         max_samples: usize,
     ) -> Result<Selected, SelectError> {
         match self.shared_selected(matchers, mint, maxt)? {
-            Some(found) => selected_within_limit(found, max_samples),
+            Some(found) => found.within_limit(max_samples),
             None => self.inner.select_shared(matchers, mint, maxt, max_samples),
         }
     }
@@ -332,22 +317,17 @@ impl<S: Storage> Storage for SharedReads<S> {
         maxt: i64,
         f: &mut dyn FnMut(&Labels, &[Sample]) -> bool,
     ) -> Result<(), String> {
-        let (found, wider) = match self.shared(matchers, mint, maxt) {
+        let found = match self.shared_selected(matchers, mint, maxt) {
             Ok(Some(found)) => found,
             Ok(None) | Err(SelectError::TooManySamples) => {
                 return self.inner.select_each(matchers, mint, maxt, f)
             }
             Err(SelectError::Failed(message)) => return Err(message),
         };
-        // Cut by borrowing: each series' samples in range are a slice of
-        // the remembered ones.
-        for series in found.iter() {
-            let samples = if wider {
-                within(&series.samples, mint, maxt)
-            } else {
-                &series.samples
-            };
-            if !samples.is_empty() && !f(&series.labels, samples) {
+        // Borrowed: each series' samples in range are a slice of the
+        // remembered ones.
+        for (labels, samples) in found.iter() {
+            if !samples.is_empty() && !f(labels, samples) {
                 break;
             }
         }

@@ -51,10 +51,16 @@ impl Storage for Changing {
                     .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
             })
             .filter_map(|s| {
-                let samples = within(&s.samples, mint, maxt);
+                // Filtered sample by sample, apart from the cut under test.
+                let samples: Vec<Sample> = s
+                    .samples
+                    .iter()
+                    .filter(|p| (mint..=maxt).contains(&p.t))
+                    .copied()
+                    .collect();
                 (!samples.is_empty()).then(|| Series {
                     labels: s.labels.clone(),
-                    samples: samples.to_vec(),
+                    samples,
                 })
             })
             .collect())

@@ -16,16 +16,11 @@ pub enum SelectError {
     Failed(String),
 }
 
-/// `found`, unless it holds more than `max_samples` samples.
-pub(crate) fn within_limit(
-    found: Vec<Series>,
-    max_samples: usize,
-) -> Result<Vec<Series>, SelectError> {
-    let total: usize = found.iter().map(|s| s.samples.len()).sum();
-    if total > max_samples {
-        return Err(SelectError::TooManySamples);
-    }
-    Ok(found)
+/// The positions of a time-sorted list's samples in `[mint, maxt]`.
+pub(crate) fn sample_range(samples: &[Sample], mint: i64, maxt: i64) -> Range<usize> {
+    let lo = samples.partition_point(|p| p.t < mint);
+    let hi = samples.partition_point(|p| p.t <= maxt);
+    lo..hi.max(lo)
 }
 
 /// The series of one select, as [`Storage::select_shared`] hands them out:
@@ -58,9 +53,8 @@ impl Selected {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| {
-                let lo = s.samples.partition_point(|p| p.t < mint);
-                let hi = s.samples.partition_point(|p| p.t <= maxt);
-                (hi > lo).then_some((i, lo..hi))
+                let range = sample_range(&s.samples, mint, maxt);
+                (!range.is_empty()).then_some((i, range))
             })
             .collect();
         Selected {
@@ -104,6 +98,14 @@ impl Selected {
         self.iter().map(|(_, samples)| samples.len()).sum()
     }
 
+    /// Itself, unless it hands out more than `max_samples` samples.
+    pub fn within_limit(self, max_samples: usize) -> Result<Selected, SelectError> {
+        if self.samples() > max_samples {
+            return Err(SelectError::TooManySamples);
+        }
+        Ok(self)
+    }
+
     /// The series as owned ones (without a copy when they are not shared).
     pub fn into_owned(self) -> Vec<Series> {
         if self.cuts.is_none() {
@@ -139,7 +141,9 @@ pub trait Storage {
         let found = self
             .select(matchers, mint, maxt)
             .map_err(SelectError::Failed)?;
-        within_limit(found, max_samples)
+        Selected::owned(found)
+            .within_limit(max_samples)
+            .map(Selected::into_owned)
     }
 
     /// Like [`Storage::select_limited`], but the series may be borrowed
