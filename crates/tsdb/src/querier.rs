@@ -116,7 +116,7 @@ impl Querier {
     /// it is allowed.
     pub fn select_limited(&self, matchers: &[Matcher], max_samples: usize) -> Result<Vec<Series>> {
         if let Some(found) = self.select_head_only(matchers, max_samples)? {
-            return found;
+            return Ok(found);
         }
         let mut out = Vec::new();
         let mut loaded = 0usize;
@@ -142,35 +142,32 @@ impl Querier {
         &self,
         matchers: &[Matcher],
         max_samples: usize,
-    ) -> Result<Option<Result<Vec<Series>>>> {
-        let (mint, maxt) = (self.mint, self.maxt);
+    ) -> Result<Option<Vec<Series>>> {
         // Under the state lock, as in `select_each`, so a flush cannot move
         // data out of the head while we look.
         let state = self.inner.state.read();
-        let overlaps = |min: i64, max: i64| max >= mint && min <= maxt;
         if state
             .frozen
             .iter()
-            .any(|f| overlaps(f.min_time, f.max_time))
+            .any(|f| self.overlaps(f.min_time, f.max_time))
             || state
                 .blocks
                 .iter()
-                .any(|b| overlaps(b.meta().min_time, b.meta().max_time))
+                .any(|b| self.overlaps(b.meta().min_time, b.meta().max_time))
         {
             return Ok(None);
         }
-        let decoded = self
-            .inner
-            .head
-            .select_decoded(matchers, mint, maxt, max_samples)?;
+        let decoded =
+            self.inner
+                .head
+                .select_decoded(matchers, self.mint, self.maxt, max_samples)?;
         drop(state);
-        Ok(Some(match decoded {
-            Some(found) => Ok(found
-                .into_iter()
-                .map(|(labels, samples)| Series { labels, samples })
-                .collect()),
-            None => Err(TsdbError::TooManySamples { limit: max_samples }),
-        }))
+        Ok(Some(decoded))
+    }
+
+    /// Whether data from `min_time` to `max_time` overlaps the range read.
+    fn overlaps(&self, min_time: i64, max_time: i64) -> bool {
+        max_time >= self.mint && min_time <= self.maxt
     }
 
     /// Calls `f` with each selected series and its samples in range, in
@@ -194,7 +191,7 @@ impl Querier {
             let relevant: Vec<_> = state
                 .frozen
                 .iter()
-                .filter(|f| f.max_time >= mint && f.min_time <= maxt)
+                .filter(|f| self.overlaps(f.min_time, f.max_time))
                 .collect();
             if !relevant.is_empty() {
                 let selected = self.inner.head.select_sorted(matchers)?;
@@ -214,7 +211,7 @@ impl Querier {
             let mut blocks: Vec<Arc<Block>> = state
                 .blocks
                 .iter()
-                .filter(|b| b.meta().max_time >= mint && b.meta().min_time <= maxt)
+                .filter(|b| self.overlaps(b.meta().min_time, b.meta().max_time))
                 .cloned()
                 .collect();
             // Oldest block first so later sources override earlier ones.

@@ -22,15 +22,12 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::chunk::XorChunk;
 use crate::index::{postings_for_matchers, IndexReader};
-use crate::Result;
+use crate::{Result, Series, TsdbError};
 use order::SeriesOrder;
 use postings::HeadPostings;
 use series::MemSeries;
 pub(crate) use series::MemoryPart;
 use symbols::Symbols;
-
-/// A series' labels and its samples in a range, decoded.
-pub type DecodedSeries = (Labels, Vec<Sample>);
 
 /// A 128-bit hash of a label set: `key` indexes the series lookup and
 /// `check` confirms a match, so finding a series never compares strings
@@ -321,7 +318,8 @@ impl Head {
 
     /// The selected series' samples in [mint, maxt], decoded under each
     /// series' lock, in label order; series without any are left out.
-    /// `None` as soon as the samples exceed `max_samples`. For reads that
+    /// [`TsdbError::TooManySamples`] as soon as the samples exceed
+    /// `max_samples`. For reads that
     /// decode everything at once anyway; [`Head::select_parts`] holds the
     /// data compressed until each series is read.
     pub fn select_decoded(
@@ -330,7 +328,7 @@ impl Head {
         mint: i64,
         maxt: i64,
         max_samples: usize,
-    ) -> Result<Option<Vec<DecodedSeries>>> {
+    ) -> Result<Vec<Series>> {
         let selected = self.select_sorted(matchers)?;
         let mut decoded: Vec<(Arc<MemSeries>, Vec<Sample>)> = Vec::with_capacity(selected.len());
         let mut total = 0usize;
@@ -341,17 +339,18 @@ impl Head {
             }
             total = total.saturating_add(samples.len());
             if total > max_samples {
-                return Ok(None);
+                return Err(TsdbError::TooManySamples { limit: max_samples });
             }
             decoded.push((series, samples));
         }
         let symbols = self.symbols.read();
-        Ok(Some(
-            decoded
-                .into_iter()
-                .map(|(series, samples)| (series.labels(&symbols), samples))
-                .collect(),
-        ))
+        Ok(decoded
+            .into_iter()
+            .map(|(series, samples)| Series {
+                labels: series.labels(&symbols),
+                samples,
+            })
+            .collect())
     }
 
     /// Label sets of the selected series that have data overlapping [mint, maxt].
