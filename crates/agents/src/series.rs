@@ -67,14 +67,10 @@ impl Series {
     ) -> usize {
         pack(&mut self.scratch, head, tail);
         let hash = self.hasher.hash_one(self.scratch.as_slice());
-        let first = self.index.get(&hash).copied();
-        let mut at = first;
-        while let Some(slot) = at {
-            if *self.entries[slot].packed == *self.scratch {
-                return slot;
-            }
-            at = self.entries[slot].next;
+        if let Some(slot) = self.find(&self.scratch, hash) {
+            return slot;
         }
+        let first = self.index.get(&hash).copied();
         let key: Arc<[String]> = head.iter().chain(tail).map(|s| (*s).to_owned()).collect();
         self.entries.push(Entry {
             key,
@@ -116,17 +112,21 @@ impl Series {
     pub(crate) fn contains(&self, labels: &[&str]) -> bool {
         let mut packed = Vec::new();
         pack(&mut packed, labels, &[]);
-        let mut at = self
-            .index
-            .get(&self.hasher.hash_one(packed.as_slice()))
-            .copied();
+        self.find(&packed, self.hasher.hash_one(packed.as_slice()))
+            .is_some()
+    }
+
+    /// The slot of the series with these packed label values (whose hash
+    /// is `hash`), walking the chain of entries with that hash.
+    fn find(&self, packed: &[u8], hash: u64) -> Option<usize> {
+        let mut at = self.index.get(&hash).copied();
         while let Some(slot) = at {
             if *self.entries[slot].packed == *packed {
-                return true;
+                return Some(slot);
             }
             at = self.entries[slot].next;
         }
-        false
+        None
     }
 
     /// Every series' label values and value, in no order.
