@@ -2,9 +2,11 @@
 //! sender: `tests/data/otel_export_metrics.py` records a counter, an
 //! up-down counter, a histogram and a gauge and exports them (protobuf,
 //! gzip) to `agentmon serve`'s `/v1/metrics`, then an agent run as GenAI
-//! spans to `/v1/traces`; the test reads the translated series back through
-//! `/api/v1/query`, and the agent metrics and the session the spans made
-//! through `/metrics/agents` and `/api/v1/sessions`. Skipped (with a message)
+//! spans to `/v1/traces`, and a second run in two exports (its chat call
+//! before its root span); the test reads the translated series back
+//! through `/api/v1/query`, and the agent metrics and the sessions the
+//! spans made through `/metrics/agents` and `/api/v1/sessions`: the run
+//! exported in pieces is one completed session. Skipped (with a message)
 //! when `python3` with `opentelemetry-sdk` and
 //! `opentelemetry-exporter-otlp-proto-http` is not installed, unless
 //! `AGENTMON_REQUIRE_PEERS=1`.
@@ -58,6 +60,11 @@ fn query(http: &Client, server: &Server, query: &str) -> Vec<(Value, f64)> {
             (r["metric"].clone(), value)
         })
         .collect()
+}
+
+fn get_json(http: &Client, server: &Server, path: &str) -> Value {
+    let text = http.get(server.url(path)).send().unwrap().text().unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
 }
 
 fn single(http: &Client, server: &Server, selector: &str) -> (Value, f64) {
@@ -161,10 +168,10 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
         "Requests sent."
     );
 
-    // The three spans reached /v1/traces and became agent events.
+    // The six spans reached /v1/traces and became agent events.
     let page = metrics(&http, &server);
     assert!(
-        page.contains("agentmon_otlp_data_points_received_total{signal=\"traces\"} 3"),
+        page.contains("agentmon_otlp_data_points_received_total{signal=\"traces\"} 6"),
         "{page}"
     );
     let agents = http
@@ -242,6 +249,36 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
         types,
         ["session_start", "step", "tool_call", "session_end"],
         "{session}"
+    );
+
+    // The run exported in two parts is one session, the trace's: its chat
+    // call came before anything named the conversation.
+    let trace_id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert_eq!(trace_id.len(), 32, "{trace_id:?}");
+    let split: Value = get_json(&http, &server, &format!("/api/v1/sessions/{trace_id}"));
+    assert_eq!(split["data"]["session"]["status"], "completed", "{split}");
+    let types: Vec<&str> = split["data"]["timeline"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{split}"))
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["session_start", "step", "tool_call", "session_end"],
+        "{split}"
+    );
+    let listed = get_json(&http, &server, "/api/v1/sessions");
+    let ids: Vec<&str> = listed["data"]["sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert!(
+        ids.contains(&"conv-e2e-1") && ids.contains(&trace_id.as_str()),
+        "{listed}"
     );
     // The SDK exports on flush and again on shutdown: four points each time.
     let metrics_points: u64 = page

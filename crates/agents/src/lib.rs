@@ -18,10 +18,11 @@
 //!   `cost_unpriced_tokens_total{model}` instead, and the first such step
 //!   of each model logs a warning.
 //! - [`genai`] turns one decoded OTLP traces request into a
-//!   [`GenAiBatch`] ([`map_spans`]): agent events from GenAI spans
-//!   (`chat` → `step`, `execute_tool` → `tool_call`, root `invoke_agent` →
-//!   `session_start`/`session_end`, …), each checked by the events API's
-//!   rules, semconv [`Observation`]s, and the spans refused with their
+//!   [`GenAiBatch`] ([`TraceSessions::map`], which keeps a trace's spans
+//!   in one session across requests, or [`map_spans`]): agent events from
+//!   GenAI spans (`chat` → `step`, `execute_tool` → `tool_call`, root
+//!   `invoke_agent` → `session_start`/`session_end`, …), each checked by
+//!   the events API's rules, semconv [`Observation`]s, and the spans refused with their
 //!   reasons. [`AgentMetrics::apply_genai`] folds a batch in under one
 //!   lock. The rules are in `docs/genai.md`.
 //! - [`semconv`] defines the four GenAI histograms
@@ -48,7 +49,7 @@ mod render;
 pub mod semconv;
 mod series;
 
-pub use genai::{map_spans, GenAiBatch, SkippedSpan};
+pub use genai::{map_spans, GenAiBatch, SkippedSpan, TraceSessions, DEFAULT_TRACE_CAPACITY};
 pub use pricing::{Price, PriceSource, PriceTable};
 pub use registry::{AgentMetrics, AgentMetricsOptions, ExpiredSession, Pending};
 pub use semconv::{Instrument, Observation, TokenType};

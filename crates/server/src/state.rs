@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use agentmon_agents::{AgentMetrics, AgentMetricsOptions};
+use agentmon_agents::{AgentMetrics, AgentMetricsOptions, TraceSessions, DEFAULT_TRACE_CAPACITY};
 use agentmon_probes::HealthMonitor;
 use agentmon_promql::{Engine, EngineOptions};
 use agentmon_sessions::SessionStore;
@@ -50,6 +50,8 @@ struct Inner {
     info: ServerInfo,
     http_metrics: HttpMetrics,
     otlp_metrics: OtlpMetrics,
+    /// The session each recent trace's GenAI spans went to.
+    trace_sessions: TraceSessions,
     started_at: SystemTime,
     agent_metrics: Arc<AgentMetrics>,
     sessions: OnceLock<Arc<SessionStore>>,
@@ -128,6 +130,10 @@ impl AppState {
                 info,
                 http_metrics: HttpMetrics::default(),
                 otlp_metrics: OtlpMetrics::default(),
+                trace_sessions: TraceSessions::new(
+                    DEFAULT_TRACE_CAPACITY,
+                    Duration::from_millis(agent_options.session_timeout_ms.max(0) as u64),
+                ),
                 started_at: SystemTime::now(),
                 agent_metrics: Arc::new(AgentMetrics::new(agent_options)),
                 sessions: OnceLock::new(),
@@ -345,6 +351,12 @@ impl AppState {
     /// Counts of OTLP data points received and refused.
     pub(crate) fn otlp_metrics(&self) -> &OtlpMetrics {
         &self.inner.otlp_metrics
+    }
+
+    /// The session each recent trace's GenAI spans went to, so that a run
+    /// exported over several requests stays one session.
+    pub(crate) fn trace_sessions(&self) -> &TraceSessions {
+        &self.inner.trace_sessions
     }
 
     /// When this state (and so the server) was created.

@@ -1,13 +1,17 @@
 """Records one instrument of each kind with the OpenTelemetry Python SDK and
 exports them once, over OTLP/HTTP protobuf with gzip, to `<base>/v1/metrics`,
 then exports one agent run as GenAI spans (invoke_agent with a chat and a
-tool call) to `<base>/v1/traces`; `<base>` is the
-first argument (agentmon's URL). Used by crates/agentmon/tests/otlp_python.rs.
+tool call) to `<base>/v1/traces`, and a second run in two exports, the way
+a long run goes out: its chat call flushed while the run goes on, the tool
+call and the run's root span after it ends. `<base>` is the first argument
+(agentmon's URL). Used by crates/agentmon/tests/otlp_python.rs.
 
-Exits 0 when both exports succeeded, 1 otherwise.
+Prints the second run's trace id (32 hex digits). Exits 0 when every
+export succeeded, 1 otherwise.
 """
 
 import sys
+import time
 
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -76,8 +80,30 @@ def main(base):
             tool.set_attribute("gen_ai.operation.name", "execute_tool")
             tool.set_attribute("gen_ai.tool.name", "search")
     traces_ok = tracer_provider.force_flush(timeout_millis=20_000)
+
+    # Only the root names the conversation; its chat call goes out first.
+    with tracer.start_as_current_span("invoke_agent researcher") as agent:
+        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
+        agent.set_attribute("gen_ai.agent.name", "researcher")
+        agent.set_attribute("gen_ai.conversation.id", "conv-e2e-2")
+        # The run starts a few milliseconds before its first call, so the
+        # timeline's order does not rest on events of the same millisecond.
+        time.sleep(0.005)
+        with tracer.start_as_current_span("chat gpt-4o-mini") as chat:
+            chat.set_attribute("gen_ai.operation.name", "chat")
+            chat.set_attribute("gen_ai.provider.name", "openai")
+            chat.set_attribute("gen_ai.request.model", "gpt-4o-mini")
+            chat.set_attribute("gen_ai.usage.input_tokens", 7)
+            chat.set_attribute("gen_ai.usage.output_tokens", 9)
+        first_part_ok = tracer_provider.force_flush(timeout_millis=20_000)
+        with tracer.start_as_current_span("execute_tool fetch") as tool:
+            tool.set_attribute("gen_ai.operation.name", "execute_tool")
+            tool.set_attribute("gen_ai.tool.name", "fetch")
+        print(format(agent.get_span_context().trace_id, "032x"))
+    second_part_ok = tracer_provider.force_flush(timeout_millis=20_000)
     tracer_provider.shutdown()
-    return 0 if metrics_ok and traces_ok else 1
+    ok = metrics_ok and traces_ok and first_part_ok and second_part_ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

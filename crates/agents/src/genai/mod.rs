@@ -3,10 +3,12 @@
 //! `…/gen-ai-agent-spans/`) turned into agent events and semconv metric
 //! observations. The full rules are in `docs/genai.md`.
 //!
-//! [`map_spans`] is pure: it reads one decoded `POST /v1/traces` request
-//! and returns a [`GenAiBatch`]; the caller stores its events like those of
-//! `POST /api/v1/events` and folds the batch into the registry with
-//! [`crate::AgentMetrics::apply_genai`]. A GenAI span that cannot be mapped
+//! [`TraceSessions::map`] reads one decoded `POST /v1/traces` request and
+//! returns a [`GenAiBatch`]; its only state is which session each recent
+//! trace went to, so that a run exported in several requests stays one
+//! session ([`map_spans`] is the same without that memory). The caller
+//! stores the events like those of `POST /api/v1/events` and folds the
+//! batch into the registry with [`crate::AgentMetrics::apply_genai`]. A GenAI span that cannot be mapped
 //! is listed in [`GenAiBatch::skipped`] with its reason (an OTLP partial
 //! success), never a panic; other spans are counted in
 //! [`GenAiBatch::non_genai`] and ignored.
@@ -22,17 +24,22 @@ mod attributes;
 mod span;
 #[cfg(test)]
 mod tests;
+mod traces;
 
 use std::collections::HashMap;
 use std::fmt;
 
 use agentmon_ingest::events::EventLimits;
-use agentmon_ingest::otlp::{Span, TracesRequest};
+use agentmon_ingest::otlp::{Resource, Span, TracesRequest};
 use agentmon_model::{AgentEvent, EventKind};
 
 use crate::semconv::Observation;
+use attributes::hex;
 pub use attributes::Operation;
+use span::{Named, Who};
 pub use span::{UNKNOWN_AGENT, UNKNOWN_INSTANCE, UNKNOWN_PROVIDER};
+use traces::TraceSession;
+pub use traces::{TraceSessions, DEFAULT_TRACE_CAPACITY};
 
 /// What one traces request maps to.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -99,68 +106,203 @@ impl GenAiBatch {
     }
 }
 
-/// Maps every GenAI span of `request`; `limits` are those of the events
-/// API, which every event produced satisfies.
+/// Maps every GenAI span of `request`, with no memory of earlier
+/// requests (each trace's session is decided by this request alone);
+/// `limits` are those of the events API, which every event produced
+/// satisfies. [`TraceSessions::map`] is the same with a memory.
 pub fn map_spans(request: &TracesRequest, limits: &EventLimits) -> GenAiBatch {
-    // Every span by (trace id, span id), for the ancestor walks.
-    let mut by_id: HashMap<(&[u8], &[u8]), &Span> = HashMap::new();
+    TraceSessions::new(2, std::time::Duration::ZERO).map(request, limits)
+}
+
+/// A span of the request, read as far as its session.
+enum Read<'a> {
+    NotGenAi,
+    Refused(&'a Span, String),
+    Ready {
+        context: span::SpanInContext<'a>,
+        named: Named<'a>,
+    },
+}
+
+impl TraceSessions {
+    /// Maps every GenAI span of `request` (as [`map_spans`]), each trace's
+    /// spans joining the session that the first request with spans of the
+    /// trace decided, and remembers the sessions this request decides
+    /// (`docs/genai.md`, "Sessions across requests").
+    pub fn map(&self, request: &TracesRequest, limits: &EventLimits) -> GenAiBatch {
+        let by_id = index(request);
+        let mut read = Vec::new();
+        for resource_spans in &request.resource_spans {
+            for scope_spans in &resource_spans.scope_spans {
+                for span in &scope_spans.spans {
+                    read.push(read_span(span, &resource_spans.resource, &by_id));
+                }
+            }
+        }
+
+        // Each trace's session by this request's spans: the first
+        // conversation one names, else the trace id.
+        let mut traces: Vec<&[u8]> = Vec::new();
+        let mut decided: HashMap<&[u8], TraceSession> = HashMap::new();
+        for item in &read {
+            let Read::Ready { context, named } = item else {
+                continue;
+            };
+            let trace = context.span.trace_id.as_slice();
+            let mine = || TraceSession {
+                session_id: named.conversation.map_or_else(|| hex(trace), str::to_owned),
+                agent: named.agent.unwrap_or(context.service()).to_owned(),
+                from_conversation: named.conversation.is_some(),
+            };
+            match decided.get_mut(trace) {
+                None => {
+                    traces.push(trace);
+                    decided.insert(trace, mine());
+                }
+                Some(first) if !first.from_conversation && named.conversation.is_some() => {
+                    *first = mine();
+                }
+                Some(_) => {}
+            }
+        }
+        let remembered: HashMap<&[u8], TraceSession> = traces
+            .iter()
+            .copied()
+            .zip(self.recall(&traces))
+            .filter_map(|(trace, found)| Some((trace, found?)))
+            .collect();
+
+        let mut batch = GenAiBatch::default();
+        let mut mapped_traces: Vec<&[u8]> = Vec::new();
+        // (timestamp, rank, sequence) sorts the events.
+        let mut events: Vec<(i64, u8, usize, AgentEvent)> = Vec::new();
+        for item in read {
+            let (context, named) = match item {
+                Read::NotGenAi => {
+                    batch.non_genai += 1;
+                    continue;
+                }
+                Read::Refused(span, reason) => {
+                    batch.skipped.push(skipped(span, reason));
+                    continue;
+                }
+                Read::Ready { context, named } => (context, named),
+            };
+            let trace = context.span.trace_id.as_slice();
+            let who = whose(
+                named,
+                context.service(),
+                remembered.get(trace),
+                &decided[trace],
+            );
+            match context.map(&who, limits) {
+                Ok(mapped) => {
+                    for event in mapped.events {
+                        let sequence = events.len();
+                        events.push((event.timestamp_ms, rank(&event.kind), sequence, event));
+                    }
+                    batch.observations.extend(mapped.observations);
+                    if !mapped_traces.contains(&trace) {
+                        mapped_traces.push(trace);
+                    }
+                }
+                Err(reason) => batch.skipped.push(skipped(context.span, reason)),
+            }
+        }
+        self.remember(
+            mapped_traces
+                .into_iter()
+                .filter(|trace| !remembered.contains_key(trace))
+                .map(|trace| (trace.to_vec(), decided[trace].clone()))
+                .collect(),
+        );
+        events.sort_by_key(|(timestamp, rank, sequence, _)| (*timestamp, *rank, *sequence));
+        batch.events = events.into_iter().map(|(.., event)| event).collect();
+        batch
+    }
+}
+
+/// Every span of the request by (trace id, span id), for the ancestor
+/// walks.
+fn index(request: &TracesRequest) -> HashMap<(&[u8], &[u8]), &Span> {
+    let mut by_id = HashMap::new();
     for resource_spans in &request.resource_spans {
         for scope_spans in &resource_spans.scope_spans {
             for span in &scope_spans.spans {
                 if !span.span_id.is_empty() {
-                    by_id.insert((&span.trace_id, &span.span_id), span);
+                    by_id.insert((span.trace_id.as_slice(), span.span_id.as_slice()), span);
                 }
             }
         }
     }
+    by_id
+}
 
-    let mut batch = GenAiBatch::default();
-    // (timestamp, rank, sequence) sorts the events.
-    let mut events: Vec<(i64, u8, usize, AgentEvent)> = Vec::new();
-    for resource_spans in &request.resource_spans {
-        for scope_spans in &resource_spans.scope_spans {
-            for span in &scope_spans.spans {
-                let operation = match attributes::operation_of(span) {
-                    Ok(Some(operation)) => operation,
-                    Ok(None) => {
-                        batch.non_genai += 1;
-                        continue;
-                    }
-                    Err(reason) => {
-                        batch.skipped.push(skipped(span, reason));
-                        continue;
-                    }
-                };
-                let ancestors = ancestors(span, &by_id);
-                let inside_agent = ancestors.iter().any(|a| {
-                    matches!(
-                        attributes::operation_of(a),
-                        Ok(Some(Operation::InvokeAgent))
-                    )
-                });
-                let in_context = span::SpanInContext {
-                    span,
-                    resource: &resource_spans.resource,
-                    ancestors,
-                    operation,
-                    inside_agent,
-                };
-                match in_context.map(limits) {
-                    Ok(mapped) => {
-                        for event in mapped.events {
-                            let sequence = events.len();
-                            events.push((event.timestamp_ms, rank(&event.kind), sequence, event));
-                        }
-                        batch.observations.extend(mapped.observations);
-                    }
-                    Err(reason) => batch.skipped.push(skipped(span, reason)),
-                }
+/// Reads a span as far as what it names of its session.
+fn read_span<'a>(
+    span: &'a Span,
+    resource: &'a Resource,
+    by_id: &HashMap<(&[u8], &[u8]), &'a Span>,
+) -> Read<'a> {
+    let operation = match attributes::operation_of(span) {
+        Ok(Some(operation)) => operation,
+        Ok(None) => return Read::NotGenAi,
+        Err(reason) => return Read::Refused(span, reason),
+    };
+    let ancestors = ancestors(span, by_id);
+    let inside_agent = ancestors.iter().any(|a| {
+        matches!(
+            attributes::operation_of(a),
+            Ok(Some(Operation::InvokeAgent))
+        )
+    });
+    let context = span::SpanInContext {
+        span,
+        resource,
+        ancestors,
+        operation,
+        inside_agent,
+    };
+    match context.check().and_then(|()| context.named()) {
+        Ok(named) => Read::Ready { context, named },
+        Err(reason) => Read::Refused(span, reason),
+    }
+}
+
+/// The session and agent of a span that names `named`, in a trace that an
+/// earlier request sent to `remembered` (if any) and this request's spans
+/// to `decided`:
+/// - a trace whose session is its trace id keeps it: the run already went
+///   there, and a conversation id that arrives later (usually on the root
+///   `invoke_agent` span, exported last) does not split it;
+/// - otherwise a span that names a conversation goes to it;
+/// - otherwise the span goes to the trace's session, remembered or else
+///   decided.
+///
+/// The agent is the span's own (or inherited) `gen_ai.agent.name`, else
+/// the agent of the trace's session when the span joins it, else the
+/// resource's `service.name`.
+fn whose(
+    named: Named<'_>,
+    service: &str,
+    remembered: Option<&TraceSession>,
+    decided: &TraceSession,
+) -> Who {
+    let trace_session = match (remembered, named.conversation) {
+        (Some(earlier), _) if !earlier.from_conversation => earlier,
+        (Some(earlier), None) => earlier,
+        (None, None) => decided,
+        (_, Some(conversation)) => {
+            return Who {
+                session_id: conversation.to_owned(),
+                agent: named.agent.unwrap_or(service).to_owned(),
             }
         }
+    };
+    Who {
+        session_id: trace_session.session_id.clone(),
+        agent: named.agent.unwrap_or(&trace_session.agent).to_owned(),
     }
-    events.sort_by_key(|(timestamp, rank, sequence, _)| (*timestamp, *rank, *sequence));
-    batch.events = events.into_iter().map(|(.., event)| event).collect();
-    batch
 }
 
 /// Most ancestors searched for inherited attributes: deeper traces are

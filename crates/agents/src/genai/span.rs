@@ -33,6 +33,22 @@ pub(super) struct SpanInContext<'a> {
     pub inside_agent: bool,
 }
 
+/// What a span and its ancestors in the request name.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Named<'a> {
+    /// `gen_ai.conversation.id`.
+    pub conversation: Option<&'a str>,
+    /// `gen_ai.agent.name`.
+    pub agent: Option<&'a str>,
+}
+
+/// The session and agent a span's events go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Who {
+    pub session_id: String,
+    pub agent: String,
+}
+
 /// What one span maps to.
 #[derive(Debug, Default)]
 pub(super) struct Mapped {
@@ -40,10 +56,10 @@ pub(super) struct Mapped {
     pub observations: Vec<Observation>,
 }
 
-impl SpanInContext<'_> {
+impl<'a> SpanInContext<'a> {
     /// A string attribute of the span, else of its nearest ancestor that
     /// has it.
-    fn inherited(&self, key: &str) -> Result<Option<&str>, String> {
+    fn inherited(&self, key: &str) -> Result<Option<&'a str>, String> {
         if let Some(own) = text(&self.span.attributes, key)? {
             return Ok(Some(own));
         }
@@ -53,7 +69,9 @@ impl SpanInContext<'_> {
             .find_map(|a| lenient_text(&a.attributes, key)))
     }
 
-    pub(super) fn map(&self, limits: &EventLimits) -> Result<Mapped, String> {
+    /// The checks every span passes before it is read further: its times
+    /// and trace id.
+    pub(super) fn check(&self) -> Result<(), String> {
         let span = self.span;
         if span.start_time_unix_nano == 0 {
             return Err("span has no start time".into());
@@ -67,17 +85,31 @@ impl SpanInContext<'_> {
         if span.trace_id.is_empty() {
             return Err("span has no trace_id".into());
         }
+        Ok(())
+    }
+
+    /// What the span and its ancestors in the request say of its session:
+    /// the conversation id and the agent name, each if any.
+    pub(super) fn named(&self) -> Result<Named<'a>, String> {
+        Ok(Named {
+            conversation: self.inherited(attr::CONVERSATION_ID)?,
+            agent: self.inherited(attr::AGENT_NAME)?,
+        })
+    }
+
+    /// The agent of a span that names none: its resource's `service.name`.
+    pub(super) fn service(&self) -> &'a str {
+        lenient_text(&self.resource.attributes, attr::SERVICE_NAME).unwrap_or(UNKNOWN_AGENT)
+    }
+
+    /// Maps a span that passed [`SpanInContext::check`], with its events
+    /// going to `who`'s session.
+    pub(super) fn map(&self, who: &Who, limits: &EventLimits) -> Result<Mapped, String> {
+        let span = self.span;
         let resource = &self.resource.attributes;
         let base = Base {
-            session_id: match self.inherited(attr::CONVERSATION_ID)? {
-                Some(conversation) => conversation.to_owned(),
-                None => hex(&span.trace_id),
-            },
-            agent: self
-                .inherited(attr::AGENT_NAME)?
-                .or_else(|| lenient_text(resource, attr::SERVICE_NAME))
-                .unwrap_or(UNKNOWN_AGENT)
-                .to_owned(),
+            session_id: who.session_id.clone(),
+            agent: who.agent.clone(),
             instance: lenient_text(resource, attr::SERVICE_INSTANCE_ID)
                 .or_else(|| lenient_text(resource, attr::HOST_NAME))
                 .unwrap_or(UNKNOWN_INSTANCE)

@@ -170,17 +170,18 @@ async fn traces(state: AppState, raw: Vec<u8>, encoding: Encoding) -> Result<Acc
 const SKIPPED_SPANS_LISTED: usize = 5;
 
 /// Where a decoded, validated trace export goes: spans that follow the
-/// GenAI conventions become agent events (`agentmon_agents::map_spans`,
-/// `docs/genai.md`), kept like a batch of the events API (session store,
+/// GenAI conventions become agent events (`TraceSessions::map`, which
+/// keeps a trace's spans in one session across requests; `docs/genai.md`),
+/// kept like a batch of the events API (session store,
 /// derived metrics with the semconv histograms, live stream); other spans
 /// are accepted and not kept. GenAI spans that cannot be mapped are
 /// refused, counted and named in the partial success.
 async fn accept_traces(state: &AppState, request: TracesRequest) -> Result<Accepted, ApiError> {
+    let memory = state.clone();
     let batch = blocking(move || {
-        Ok(agentmon_agents::map_spans(
-            &request,
-            &EventLimits::default(),
-        ))
+        Ok(memory
+            .trace_sessions()
+            .map(&request, &EventLimits::default()))
     })
     .await?;
     if !batch.skipped.is_empty() {

@@ -9,6 +9,7 @@ use agentmon_model::{AgentEvent, EventKind};
 
 use super::*;
 
+mod across;
 mod events;
 mod fuzz;
 mod metrics;
