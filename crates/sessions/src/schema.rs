@@ -10,9 +10,10 @@
 //! (`body` as version 1 stored it), and `prev` is the id of the session's
 //! previous chunk; `sessions.last_chunk` is its newest. A timeline walks the
 //! links back, puts the chunks in arrival order and sorts their events by
-//! time (ties in arrival order), as version 1 did. The chunk table has no
-//! index but its rowid, so a request appends its chunks at the end of one
-//! b-tree instead of scattering an index entry per event over the file; a
+//! time, ties in arrival order as version 1 did, except that
+//! `session_start` comes first and `session_end` last in their millisecond.
+//! The chunk table has no index but its rowid, so a request appends its
+//! chunks at the end of one b-tree instead of scattering an index entry per event over the file; a
 //! batch of 1,000 events spread over a few hundred sessions writes a few
 //! hundred rows. Retention follows the links of the sessions it deletes.
 //! The migration moves every version 1 event into a chunk of its own,

@@ -113,7 +113,9 @@ pub struct TimelineEntry {
     pub body: Value,
 }
 
-/// One session with its events in time order (ties in arrival order).
+/// One session with its events in time order; at the same millisecond
+/// `session_start` comes first and `session_end` last, other ties in
+/// arrival order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
     pub session: SessionSummary,
@@ -587,8 +589,18 @@ impl SessionStore {
             next = prev;
         }
         let mut events: Vec<TimelineEntry> = chunks.into_iter().rev().flatten().collect();
-        // Chunks come in arrival order; a stable sort keeps it for ties.
-        events.sort_by_key(|entry| entry.timestamp_ms);
+        // Chunks come in arrival order; a stable sort keeps it for ties. A
+        // session's start and end bracket what happened in the same
+        // millisecond, whichever request brought them (spans of one run
+        // are often exported before its root).
+        events.sort_by_key(|entry| {
+            let rank = match entry.event_type.as_str() {
+                "session_start" => 0,
+                "session_end" => 2,
+                _ => 1,
+            };
+            (entry.timestamp_ms, rank)
+        });
         Ok(Some(Timeline { session, events }))
     }
 

@@ -110,6 +110,58 @@ fn all() -> SessionQuery {
     }
 }
 
+/// A run's calls often arrive before its start (spans are exported as they
+/// end): in one millisecond the start still comes first and the end last.
+#[test]
+fn start_and_end_bracket_their_millisecond_whatever_the_arrival() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store
+        .append(
+            &[
+                step("s1", 1_000, "priced", None),
+                step("s1", 2_000, "priced", None),
+            ],
+            &cost_of,
+        )
+        .unwrap();
+    store
+        .append(
+            &[
+                end("s1", 2_000, SessionStatus::Completed),
+                start("s1", "a", 1_000),
+            ],
+            &cost_of,
+        )
+        .unwrap();
+    store
+        .append(&[step("s1", 2_000, "mystery", None)], &cost_of)
+        .unwrap();
+    let timeline = store.timeline("s1", 3_000).unwrap().unwrap();
+    let order: Vec<(i64, &str)> = timeline
+        .events
+        .iter()
+        .map(|e| (e.timestamp_ms, e.event_type.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (1_000, "session_start"),
+            (1_000, "step"),
+            (2_000, "step"),
+            (2_000, "step"),
+            (2_000, "session_end"),
+        ]
+    );
+    // Other ties keep their arrival order.
+    let models: Vec<&str> = timeline
+        .events
+        .iter()
+        .filter_map(|e| e.body["model"].as_str())
+        .collect();
+    assert_eq!(models, ["priced", "priced", "mystery"]);
+}
+
 #[test]
 fn timeline_is_ordered_with_totals_and_reopening_keeps_it() {
     let dir = tempfile::tempdir().unwrap();
