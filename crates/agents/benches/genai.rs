@@ -1,9 +1,11 @@
 //! GenAI span mapping throughput on a request of 500 agent runs (an
 //! `invoke_agent` root with two `chat` spans and one `execute_tool` each,
-//! 2,000 spans), and folding the result into the registry. Run with
+//! 2,000 spans), without and with a memory of the traces' sessions (the
+//! server's path; after the first round every trace is remembered), and
+//! folding the result into the registry. Run with
 //! `cargo bench -p agentmon-agents --bench genai -- --quick`.
 
-use agentmon_agents::{map_spans, AgentMetrics, AgentMetricsOptions};
+use agentmon_agents::{map_spans, AgentMetrics, AgentMetricsOptions, TraceSessions};
 use agentmon_ingest::events::EventLimits;
 use agentmon_ingest::otlp::{
     AnyValue, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, TracesRequest,
@@ -105,8 +107,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("map_spans_2000", |b| {
         b.iter(|| map_spans(black_box(&request), &limits))
     });
+    let memory = TraceSessions::default();
+    group.bench_function("remembered_map_2000", |b| {
+        b.iter(|| memory.map(black_box(&request), &limits))
+    });
     let batch = map_spans(&request, &limits);
     assert!(batch.skipped.is_empty());
+    assert_eq!(memory.map(&request, &limits), batch);
     let metrics = AgentMetrics::new(AgentMetricsOptions::default());
     group.bench_function("apply_genai_2000", |b| {
         b.iter(|| metrics.apply_genai(black_box(&batch)))

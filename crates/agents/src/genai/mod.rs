@@ -31,7 +31,7 @@ use std::fmt;
 
 use agentmon_ingest::events::EventLimits;
 use agentmon_ingest::otlp::{Resource, Span, TracesRequest};
-use agentmon_model::{AgentEvent, EventKind};
+use agentmon_model::{AgentEvent, EventKind, FastHashMap};
 
 use crate::semconv::Observation;
 use attributes::hex;
@@ -121,7 +121,18 @@ enum Read<'a> {
     Ready {
         context: span::SpanInContext<'a>,
         named: Named<'a>,
+        /// Its trace's place in the request's traces.
+        trace: usize,
     },
+}
+
+/// One trace of a request: the session its spans there decide, the one
+/// an earlier request decided, and whether a span of it was mapped.
+struct TraceInRequest<'a> {
+    trace: &'a [u8],
+    decided: TraceSession,
+    remembered: Option<TraceSession>,
+    mapped: bool,
 }
 
 impl TraceSessions {
@@ -142,10 +153,15 @@ impl TraceSessions {
 
         // Each trace's session by this request's spans: the first
         // conversation one names, else the trace id.
-        let mut traces: Vec<&[u8]> = Vec::new();
-        let mut decided: HashMap<&[u8], TraceSession> = HashMap::new();
-        for item in &read {
-            let Read::Ready { context, named } = item else {
+        let mut traces: Vec<TraceInRequest<'_>> = Vec::new();
+        let mut slots: FastHashMap<&[u8], usize> = FastHashMap::default();
+        for item in &mut read {
+            let Read::Ready {
+                context,
+                named,
+                trace: slot,
+            } = item
+            else {
                 continue;
             };
             let trace = context.span.trace_id.as_slice();
@@ -154,30 +170,30 @@ impl TraceSessions {
                 agent: named.agent.unwrap_or(context.service()).to_owned(),
                 from_conversation: named.conversation.is_some(),
             };
-            match decided.get_mut(trace) {
-                None => {
-                    traces.push(trace);
-                    decided.insert(trace, mine());
-                }
-                Some(first) if !first.from_conversation && named.conversation.is_some() => {
-                    *first = mine();
-                }
-                Some(_) => {}
+            *slot = *slots.entry(trace).or_insert_with(|| {
+                traces.push(TraceInRequest {
+                    trace,
+                    decided: mine(),
+                    remembered: None,
+                    mapped: false,
+                });
+                traces.len() - 1
+            });
+            let first = &mut traces[*slot].decided;
+            if !first.from_conversation && named.conversation.is_some() {
+                *first = mine();
             }
         }
-        let remembered: HashMap<&[u8], TraceSession> = traces
-            .iter()
-            .copied()
-            .zip(self.recall(&traces))
-            .filter_map(|(trace, found)| Some((trace, found?)))
-            .collect();
+        let ids: Vec<&[u8]> = traces.iter().map(|t| t.trace).collect();
+        for (in_request, found) in traces.iter_mut().zip(self.recall(&ids)) {
+            in_request.remembered = found;
+        }
 
         let mut batch = GenAiBatch::default();
-        let mut mapped_traces: Vec<&[u8]> = Vec::new();
         // (timestamp, rank, sequence) sorts the events.
         let mut events: Vec<(i64, u8, usize, AgentEvent)> = Vec::new();
         for item in read {
-            let (context, named) = match item {
+            let (context, named, slot) = match item {
                 Read::NotGenAi => {
                     batch.non_genai += 1;
                     continue;
@@ -186,14 +202,18 @@ impl TraceSessions {
                     batch.skipped.push(skipped(span, reason));
                     continue;
                 }
-                Read::Ready { context, named } => (context, named),
+                Read::Ready {
+                    context,
+                    named,
+                    trace,
+                } => (context, named, trace),
             };
-            let trace = context.span.trace_id.as_slice();
+            let trace = &mut traces[slot];
             let who = whose(
                 named,
                 context.service(),
-                remembered.get(trace),
-                &decided[trace],
+                trace.remembered.as_ref(),
+                &trace.decided,
             );
             match context.map(&who, limits) {
                 Ok(mapped) => {
@@ -202,18 +222,16 @@ impl TraceSessions {
                         events.push((event.timestamp_ms, rank(&event.kind), sequence, event));
                     }
                     batch.observations.extend(mapped.observations);
-                    if !mapped_traces.contains(&trace) {
-                        mapped_traces.push(trace);
-                    }
+                    trace.mapped = true;
                 }
                 Err(reason) => batch.skipped.push(skipped(context.span, reason)),
             }
         }
         self.remember(
-            mapped_traces
+            traces
                 .into_iter()
-                .filter(|trace| !remembered.contains_key(trace))
-                .map(|trace| (trace.to_vec(), decided[trace].clone()))
+                .filter(|t| t.mapped && t.remembered.is_none())
+                .map(|t| (t.trace.to_vec(), t.decided))
                 .collect(),
         );
         events.sort_by_key(|(timestamp, rank, sequence, _)| (*timestamp, *rank, *sequence));
@@ -264,7 +282,11 @@ fn read_span<'a>(
         inside_agent,
     };
     match context.check().and_then(|()| context.named()) {
-        Ok(named) => Read::Ready { context, named },
+        Ok(named) => Read::Ready {
+            context,
+            named,
+            trace: 0,
+        },
         Err(reason) => Read::Refused(span, reason),
     }
 }
