@@ -67,6 +67,16 @@ fn get_json(http: &Client, server: &Server, path: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
 }
 
+/// The event types of a `GET /api/v1/sessions/{id}` answer, in order.
+fn timeline_types(session: &Value) -> Vec<&str> {
+    session["data"]["timeline"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{session}"))
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect()
+}
+
 fn single(http: &Client, server: &Server, selector: &str) -> (Value, f64) {
     let mut result = query(http, server, selector);
     assert_eq!(result.len(), 1, "{selector}: {result:?}\n{}", server.log());
@@ -226,27 +236,13 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
         1.0
     );
     // The conversation is a session with its timeline.
-    let session: Value = serde_json::from_str(
-        &http
-            .get(server.url("/api/v1/sessions/conv-e2e-1"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-    )
-    .unwrap();
+    let session = get_json(&http, &server, "/api/v1/sessions/conv-e2e-1");
     assert_eq!(
         session["data"]["session"]["status"], "completed",
         "{session}"
     );
-    let types: Vec<&str> = session["data"]["timeline"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{session}"))
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
     assert_eq!(
-        types,
+        timeline_types(&session),
         ["session_start", "step", "tool_call", "session_end"],
         "{session}"
     );
@@ -257,14 +253,8 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
     assert_eq!(trace_id.len(), 32, "{trace_id:?}");
     let split: Value = get_json(&http, &server, &format!("/api/v1/sessions/{trace_id}"));
     assert_eq!(split["data"]["session"]["status"], "completed", "{split}");
-    let types: Vec<&str> = split["data"]["timeline"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{split}"))
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
     assert_eq!(
-        types,
+        timeline_types(&split),
         ["session_start", "step", "tool_call", "session_end"],
         "{split}"
     );

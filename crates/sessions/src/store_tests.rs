@@ -102,6 +102,15 @@ fn rows(dir: &tempfile::TempDir) -> Vec<Vec<rusqlite::types::Value>> {
     found
 }
 
+/// A timeline's (time, type) pairs, in its order.
+fn order(timeline: &Timeline) -> Vec<(i64, &str)> {
+    timeline
+        .events
+        .iter()
+        .map(|e| (e.timestamp_ms, e.event_type.as_str()))
+        .collect()
+}
+
 /// Every session, one page of 100.
 fn all() -> SessionQuery {
     SessionQuery {
@@ -138,13 +147,8 @@ fn start_and_end_bracket_their_millisecond_whatever_the_arrival() {
         .append(&[step("s1", 2_000, "mystery", None)], &cost_of)
         .unwrap();
     let timeline = store.timeline("s1", 3_000).unwrap().unwrap();
-    let order: Vec<(i64, &str)> = timeline
-        .events
-        .iter()
-        .map(|e| (e.timestamp_ms, e.event_type.as_str()))
-        .collect();
     assert_eq!(
-        order,
+        order(&timeline),
         [
             (1_000, "session_start"),
             (1_000, "step"),
@@ -212,13 +216,8 @@ fn timeline_is_ordered_with_totals_and_reopening_keeps_it() {
     drop(store);
     let store = open(&dir);
     let timeline = store.timeline("s1", 6_000).unwrap().unwrap();
-    let order: Vec<(i64, &str)> = timeline
-        .events
-        .iter()
-        .map(|e| (e.timestamp_ms, e.event_type.as_str()))
-        .collect();
     assert_eq!(
-        order,
+        order(&timeline),
         [
             (1_000, "session_start"),
             (2_000, "step"),

@@ -10,8 +10,8 @@ Prints the second run's trace id (32 hex digits). Exits 0 when every
 export succeeded, 1 otherwise.
 """
 
+import contextlib
 import sys
-import time
 
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -21,6 +21,31 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+
+@contextlib.contextmanager
+def agent_run(tracer, agent_name, conversation_id):
+    """The root span of an agent run; the calls inside are its children."""
+    with tracer.start_as_current_span("invoke_agent " + agent_name) as agent:
+        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
+        agent.set_attribute("gen_ai.agent.name", agent_name)
+        agent.set_attribute("gen_ai.conversation.id", conversation_id)
+        yield agent
+
+
+def chat_call(tracer, model, input_tokens, output_tokens):
+    with tracer.start_as_current_span("chat " + model) as chat:
+        chat.set_attribute("gen_ai.operation.name", "chat")
+        chat.set_attribute("gen_ai.provider.name", "openai")
+        chat.set_attribute("gen_ai.request.model", model)
+        chat.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+        chat.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+
+
+def tool_call(tracer, tool_name):
+    with tracer.start_as_current_span("execute_tool " + tool_name) as tool:
+        tool.set_attribute("gen_ai.operation.name", "execute_tool")
+        tool.set_attribute("gen_ai.tool.name", tool_name)
 
 
 def main(base):
@@ -66,39 +91,16 @@ def main(base):
     span_exporter = OTLPSpanExporter(endpoint=base + "/v1/traces", timeout=10)
     tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     tracer = tracer_provider.get_tracer("agentmon.e2e", "0.1")
-    with tracer.start_as_current_span("invoke_agent planner") as agent:
-        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
-        agent.set_attribute("gen_ai.agent.name", "planner")
-        agent.set_attribute("gen_ai.conversation.id", "conv-e2e-1")
-        with tracer.start_as_current_span("chat gpt-4o") as chat:
-            chat.set_attribute("gen_ai.operation.name", "chat")
-            chat.set_attribute("gen_ai.provider.name", "openai")
-            chat.set_attribute("gen_ai.request.model", "gpt-4o")
-            chat.set_attribute("gen_ai.usage.input_tokens", 12)
-            chat.set_attribute("gen_ai.usage.output_tokens", 30)
-        with tracer.start_as_current_span("execute_tool search") as tool:
-            tool.set_attribute("gen_ai.operation.name", "execute_tool")
-            tool.set_attribute("gen_ai.tool.name", "search")
+    with agent_run(tracer, "planner", "conv-e2e-1"):
+        chat_call(tracer, "gpt-4o", 12, 30)
+        tool_call(tracer, "search")
     traces_ok = tracer_provider.force_flush(timeout_millis=20_000)
 
     # Only the root names the conversation; its chat call goes out first.
-    with tracer.start_as_current_span("invoke_agent researcher") as agent:
-        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
-        agent.set_attribute("gen_ai.agent.name", "researcher")
-        agent.set_attribute("gen_ai.conversation.id", "conv-e2e-2")
-        # The run starts a few milliseconds before its first call, so the
-        # timeline's order does not rest on events of the same millisecond.
-        time.sleep(0.005)
-        with tracer.start_as_current_span("chat gpt-4o-mini") as chat:
-            chat.set_attribute("gen_ai.operation.name", "chat")
-            chat.set_attribute("gen_ai.provider.name", "openai")
-            chat.set_attribute("gen_ai.request.model", "gpt-4o-mini")
-            chat.set_attribute("gen_ai.usage.input_tokens", 7)
-            chat.set_attribute("gen_ai.usage.output_tokens", 9)
+    with agent_run(tracer, "researcher", "conv-e2e-2") as agent:
+        chat_call(tracer, "gpt-4o-mini", 7, 9)
         first_part_ok = tracer_provider.force_flush(timeout_millis=20_000)
-        with tracer.start_as_current_span("execute_tool fetch") as tool:
-            tool.set_attribute("gen_ai.operation.name", "execute_tool")
-            tool.set_attribute("gen_ai.tool.name", "fetch")
+        tool_call(tracer, "fetch")
         print(format(agent.get_span_context().trace_id, "032x"))
     second_part_ok = tracer_provider.force_flush(timeout_millis=20_000)
     tracer_provider.shutdown()
