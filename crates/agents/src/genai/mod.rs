@@ -8,10 +8,10 @@
 //! trace went to, so that a run exported in several requests stays one
 //! session ([`map_spans`] is the same without that memory). The caller
 //! stores the events like those of `POST /api/v1/events` and folds the
-//! batch into the registry with [`crate::AgentMetrics::apply_genai`]. A GenAI span that cannot be mapped
-//! is listed in [`GenAiBatch::skipped`] with its reason (an OTLP partial
-//! success), never a panic; other spans are counted in
-//! [`GenAiBatch::non_genai`] and ignored.
+//! batch into the registry with [`crate::AgentMetrics::apply_genai`]. A
+//! GenAI span that cannot be mapped is listed in [`GenAiBatch::skipped`]
+//! with its reason (an OTLP partial success), never a panic; other spans
+//! are counted in [`GenAiBatch::non_genai`] and ignored.
 //!
 //! In brief: model calls (`chat`, `text_completion`, `generate_content`,
 //! `embeddings`) become `step` events, plus an `llm_error` when they
@@ -215,7 +215,7 @@ impl TraceSessions {
                 trace.remembered.as_ref(),
                 &trace.decided,
             );
-            match context.map(&who, limits) {
+            match context.map(who, limits) {
                 Ok(mapped) => {
                     for event in mapped.events {
                         let sequence = events.len();
@@ -294,9 +294,10 @@ fn read_span<'a>(
 /// The session and agent of a span that names `named`, in a trace that an
 /// earlier request sent to `remembered` (if any) and this request's spans
 /// to `decided`:
-/// - a trace whose session is its trace id keeps it: the run already went
-///   there, and a conversation id that arrives later (usually on the root
-///   `invoke_agent` span, exported last) does not split it;
+/// - a trace that an earlier request sent to its trace id's session
+///   stays there: the run already went there, and a conversation id that
+///   arrives later (usually on the root `invoke_agent` span, exported
+///   last) does not split it;
 /// - otherwise a span that names a conversation goes to it;
 /// - otherwise the span goes to the trace's session, remembered or else
 ///   decided.

@@ -104,12 +104,12 @@ impl<'a> SpanInContext<'a> {
 
     /// Maps a span that passed [`SpanInContext::check`], with its events
     /// going to `who`'s session.
-    pub(super) fn map(&self, who: &Who, limits: &EventLimits) -> Result<Mapped, String> {
+    pub(super) fn map(&self, who: Who, limits: &EventLimits) -> Result<Mapped, String> {
         let span = self.span;
         let resource = &self.resource.attributes;
         let base = Base {
-            session_id: who.session_id.clone(),
-            agent: who.agent.clone(),
+            session_id: who.session_id,
+            agent: who.agent,
             instance: lenient_text(resource, attr::SERVICE_INSTANCE_ID)
                 .or_else(|| lenient_text(resource, attr::HOST_NAME))
                 .unwrap_or(UNKNOWN_INSTANCE)
