@@ -283,4 +283,9 @@ fn python_sdk_metrics_arrive_with_prometheus_names() {
         "{metrics_points}"
     );
     assert!(!page.contains("agentmon_otlp_rejected_total{"), "{page}");
+    // Both runs' traces are remembered for the spans still to come.
+    assert!(
+        page.contains("\nagentmon_otlp_trace_sessions 2\n"),
+        "{page}"
+    );
 }

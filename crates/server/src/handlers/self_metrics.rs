@@ -1,6 +1,7 @@
 //! `GET /metrics`: agentmon's own metrics in Prometheus text format 0.0.4:
 //! storage (`agentmon_tsdb_*`, once the database is open), HTTP
-//! (`agentmon_http_*`), OTLP ingest (`agentmon_otlp_*`), notifications
+//! (`agentmon_http_*`), OTLP ingest (`agentmon_otlp_*`, with the traces
+//! whose GenAI session is remembered), notifications
 //! (`agentmon_notifications_*`, `agentmon_notification_latency_seconds`,
 //! `agentmon_alerts`, `agentmon_silences`, with an `alertmanager:`
 //! section or event webhooks), event webhooks (`agentmon_webhook_*`), live stream (`agentmon_ws_connections`,
@@ -16,6 +17,14 @@ use tracing::instrument;
 use crate::process::write_process_metrics;
 use crate::state::AppState;
 
+/// How many traces have their GenAI session remembered across OTLP
+/// requests (`docs/genai.md`, "Sessions across requests").
+fn write_trace_sessions(out: &mut String, traces: usize) {
+    out.push_str("# HELP agentmon_otlp_trace_sessions Traces whose GenAI session is remembered across OTLP trace requests.\n");
+    out.push_str("# TYPE agentmon_otlp_trace_sessions gauge\n");
+    out.push_str(&format!("agentmon_otlp_trace_sessions {traces}\n"));
+}
+
 /// Renders every self-metric family.
 #[instrument(skip_all)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
@@ -25,6 +34,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     state.http_metrics().write_text(&mut out);
     state.otlp_metrics().write_text(&mut out);
+    write_trace_sessions(&mut out, state.trace_sessions().len());
     state.live().write_metrics(&mut out);
     if let Some(rules) = state.rules() {
         rules.manager.write_metrics(&mut out);
