@@ -91,21 +91,8 @@ pub async fn post_events(
 }
 
 /// Keeps a validated batch of events, from the events API or from OTLP
-/// spans: [`accept_events_blocking`] on a blocking thread.
-pub(crate) async fn accept_events(
-    state: &AppState,
-    events: Vec<AgentEvent>,
-    observations: Vec<Observation>,
-) -> Result<usize, ApiError> {
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || accept_events_blocking(&state, events, observations))
-        .await
-        .map_err(|e| ApiError::Internal(format!("agent events task failed: {e}")))?
-}
-
-/// Keeps a validated batch of events (with the GenAI histograms'
-/// `observations`, if the events came from spans). Blocks; runs on the
-/// blocking pool. The session store writes the batch (one transaction) on
+/// spans (with the GenAI histograms' `observations`, if the events came
+/// from spans). Blocks; runs on the blocking pool. The session store writes the batch (one transaction) on
 /// another pooled thread while this one counts it provisionally in the
 /// derived metrics, so a request takes the longer of the two rather than
 /// their sum. Once the store has committed, the metrics keep the batch,

@@ -24,7 +24,7 @@ use tracing::instrument;
 
 use crate::decode;
 use crate::error::ApiError;
-use crate::handlers::events::accept_events;
+use crate::handlers::events::accept_events_blocking;
 use crate::handlers::write::body_error;
 use crate::otlp_metrics::Signal;
 use crate::state::AppState;
@@ -118,7 +118,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ApiError::Internal(format!("OTLP decoding task failed: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("OTLP task failed: {e}")))?
 }
 
 async fn metrics(state: AppState, raw: Vec<u8>, encoding: Encoding) -> Result<Accepted, ApiError> {
@@ -150,20 +150,21 @@ async fn metrics(state: AppState, raw: Vec<u8>, encoding: Encoding) -> Result<Ac
     Ok(Accepted { rejected, message })
 }
 
+/// Decodes, maps and keeps a trace export on one blocking thread, with no
+/// hop back to the async runtime between the steps (as the events API).
 async fn traces(state: AppState, raw: Vec<u8>, encoding: Encoding) -> Result<Accepted, ApiError> {
-    let request = blocking(move || {
+    blocking(move || {
         let request = match encoding {
             Encoding::Protobuf => otlp::decode_traces(&raw),
             Encoding::Json => otlp::decode_traces_json(&raw),
         }
         .map_err(ingest_error)?;
         otlp::validate_traces(&request).map_err(ingest_error)?;
-        Ok(request)
+        let spans = otlp::span_count(&request);
+        state.otlp_metrics().received(Signal::Traces, spans);
+        accept_traces(&state, &request)
     })
-    .await?;
-    let spans = otlp::span_count(&request);
-    state.otlp_metrics().received(Signal::Traces, spans);
-    accept_traces(&state, request).await
+    .await
 }
 
 /// Spans named in the partial-success message at most.
@@ -172,18 +173,12 @@ const SKIPPED_SPANS_LISTED: usize = 5;
 /// Where a decoded, validated trace export goes: spans that follow the
 /// GenAI conventions become agent events (`TraceSessions::map`, which
 /// keeps a trace's spans in one session across requests; `docs/genai.md`),
-/// kept like a batch of the events API (session store,
-/// derived metrics with the semconv histograms, live stream); other spans
-/// are accepted and not kept. GenAI spans that cannot be mapped are
-/// refused, counted and named in the partial success.
-async fn accept_traces(state: &AppState, request: TracesRequest) -> Result<Accepted, ApiError> {
-    let memory = state.clone();
-    let batch = blocking(move || {
-        Ok(memory
-            .trace_sessions()
-            .map(&request, &EventLimits::default()))
-    })
-    .await?;
+/// kept like a batch of the events API (session store, derived metrics
+/// with the semconv histograms, live stream); other spans are accepted
+/// and not kept. GenAI spans that cannot be mapped are refused, counted
+/// and named in the partial success. Blocks.
+fn accept_traces(state: &AppState, request: &TracesRequest) -> Result<Accepted, ApiError> {
+    let batch = state.trace_sessions().map(request, &EventLimits::default());
     if !batch.skipped.is_empty() {
         state
             .otlp_metrics()
@@ -194,7 +189,7 @@ async fn accept_traces(state: &AppState, request: TracesRequest) -> Result<Accep
         .unwrap_or_default();
     let rejected = batch.skipped.len() as u64;
     let events = batch.events.len();
-    accept_events(state, batch.events, batch.observations).await?;
+    accept_events_blocking(state, batch.events, batch.observations)?;
     tracing::debug!(
         events,
         rejected,
