@@ -291,10 +291,8 @@ impl<S: Storage> Storage for SharedReads<S> {
         maxt: i64,
         max_samples: usize,
     ) -> Result<Vec<Series>, SelectError> {
-        match self.shared_selected(matchers, mint, maxt)? {
-            Some(found) => found.within_limit(max_samples).map(Selected::into_owned),
-            None => self.inner.select_limited(matchers, mint, maxt, max_samples),
-        }
+        self.select_shared(matchers, mint, maxt, max_samples)
+            .map(Selected::into_owned)
     }
 
     fn select_shared(

@@ -78,19 +78,17 @@ impl Selected {
 
     /// Each series' labels and samples, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&Labels, &[Sample])> {
-        let (whole, cuts) = match &self.cuts {
-            Some(cuts) => (None, Some(cuts.iter())),
-            None => (Some(self.series.iter()), None),
-        };
-        let whole = whole
-            .into_iter()
-            .flatten()
-            .map(|s| (&s.labels, s.samples.as_slice()));
-        let cut = cuts.into_iter().flatten().map(|(i, range)| {
-            let s = &self.series[*i];
-            (&s.labels, &s.samples[range.clone()])
-        });
-        whole.chain(cut)
+        (0..self.len()).map(move |k| match &self.cuts {
+            Some(cuts) => {
+                let (i, range) = &cuts[k];
+                let s = &self.series[*i];
+                (&s.labels, &s.samples[range.clone()])
+            }
+            None => {
+                let s = &self.series[k];
+                (&s.labels, s.samples.as_slice())
+            }
+        })
     }
 
     /// The samples of all series handed out.

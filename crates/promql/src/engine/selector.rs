@@ -133,11 +133,12 @@ pub(crate) fn load(
                     message,
                 },
             })?;
-        let sorted = found
-            .iter()
-            .zip(found.iter().skip(1))
-            .all(|((a, _), (b, _))| a < b);
-        if single && sorted {
+        if single
+            && found
+                .iter()
+                .zip(found.iter().skip(1))
+                .all(|((a, _), (b, _))| a < b)
+        {
             return Ok(found);
         }
         for series in found.into_owned() {
