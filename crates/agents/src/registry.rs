@@ -193,10 +193,10 @@ pub(crate) struct State {
     /// By `session_id`.
     sessions: FastHashMap<String, Vec<OpenSession>>,
     /// No open session was last seen before this (a walk that leaves none
-    /// open sets `i64::MAX`): a batch whose cutoff is not past it closes nothing, so the
-    /// sessions are only walked when one may have gone silent. Events only
-    /// move a session's last sight later, so the bound stays true until an
-    /// expiry walk raises it to the oldest left.
+    /// open sets `i64::MAX`): a batch whose cutoff is not past it closes
+    /// nothing, so the sessions are only walked when one may have gone
+    /// silent. Events only move a session's last sight later, so the bound
+    /// stays true until an expiry walk raises it to the oldest left.
     oldest_seen_ms: i64,
     /// Tokens of steps whose model has no price and which came without
     /// `cost_usd`, per model, over all agents.

@@ -94,6 +94,11 @@ impl SeenIds {
     /// its thread and connection to be gone.
     pub(crate) fn stop(&mut self) {
         self.stopping.store(true, Ordering::Relaxed);
+        self.join();
+    }
+
+    /// Waits for a build's thread, then takes what it sent.
+    fn join(&mut self) {
         if let Some(thread) = self.builder.take() {
             let _ = thread.join();
         }
@@ -146,10 +151,7 @@ impl SeenIds {
     /// Waits for the build to end; whether a filter is in use.
     #[cfg(test)]
     pub(crate) fn wait_ready(&mut self) -> bool {
-        if let Some(thread) = self.builder.take() {
-            let _ = thread.join();
-        }
-        self.poll();
+        self.join();
         matches!(self.phase, Phase::Ready(_))
     }
 }
